@@ -1,0 +1,1 @@
+"""Entities, normalisation and relations into cited triples (issue 4)."""

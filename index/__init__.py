@@ -1,0 +1,1 @@
+"""Dense and lexical index over passages and triples (issue 5)."""

@@ -1,0 +1,100 @@
+"""All pgxlit settings in one typed object.
+
+Values come, highest priority first, from: keyword arguments, environment
+variables (PGXLIT_*), a TOML config file (PGXLIT_CONFIG, else
+$PGXLIT_HOME/config.toml), then the defaults below, which point at the real
+public APIs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+OPENFDA_URL = "https://api.fda.gov"
+DAILYMED_URL = "https://dailymed.nlm.nih.gov/dailymed/services/v2"
+EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("PGXLIT_HOME", Path.home() / ".pgxlit")).expanduser()
+
+
+def config_file_path() -> Path:
+    """Where the optional TOML config file is looked for."""
+    explicit = os.environ.get("PGXLIT_CONFIG")
+    return Path(explicit).expanduser() if explicit else _default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PGXLIT_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data folder")
+    db_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under home")
+
+    openfda_url: str = OPENFDA_URL
+    dailymed_url: str = DAILYMED_URL
+    eutils_url: str = EUTILS_URL
+    openfda_api_key: str | None = None
+    ncbi_api_key: str | None = None
+    ncbi_email: str | None = None
+    ncbi_tool: str = "pgxlit"
+
+    # Client-side rate limits (requests per second) and caps.
+    openfda_rate_per_min: float = 240.0
+    openfda_daily_cap_without_key: int = 1000
+    dailymed_rate_per_sec: float = 5.0
+    eutils_rate_per_sec: float | None = Field(
+        None, description="Default: 3/s, or 10/s with an NCBI API key"
+    )
+
+    http_timeout_s: float = 30.0
+    http_max_retries: int = 6
+    http_backoff_base_s: float = 0.5
+    http_backoff_max_s: float = 60.0
+
+    openfda_page_size: int = 100
+    eutils_batch_size: int = 200
+
+    @property
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'pgxlit.sqlite'}"
+
+    @property
+    def resolved_eutils_rate(self) -> float:
+        if self.eutils_rate_per_sec:
+            return self.eutils_rate_per_sec
+        return 10.0 if self.ncbi_api_key else 3.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def settings_with(**overrides: Any) -> Settings:
+    """Settings as read from the environment, with some values replaced."""
+    return Settings(**overrides)

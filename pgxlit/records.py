@@ -1,0 +1,128 @@
+"""Typed records that cross stage boundaries (parse -> store -> extract).
+
+Parsers return these; the store persists them. They are plain frozen
+dataclasses so a newcomer can read them in one sitting and tests can build
+them by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section of a label version, in reading order."""
+
+    order: int
+    text: str
+    field: str | None = None  # openFDA field name, e.g. "boxed_warning"
+    loinc: str | None = None  # LOINC section code, e.g. "34066-1"
+    title: str | None = None
+    is_table: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LabelVersion:
+    """One published version of an FDA label, keyed on set_id + version."""
+
+    set_id: str  # always lower case
+    version: int
+    effective_time: str | None  # YYYYMMDD as published
+    spl_id: str | None
+    title: str | None
+    generic_names: tuple[str, ...] = ()
+    brand_names: tuple[str, ...] = ()
+    application_numbers: tuple[str, ...] = ()
+    manufacturer: str | None = None
+    sections: tuple[Section, ...] = ()
+    source_format: str = "openfda"  # "openfda" or "spl"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.set_id, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelHistoryEntry:
+    """One row of DailyMed's /spls/{setid}/history answer."""
+
+    set_id: str
+    version: int
+    published_date: str | None  # ISO date
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbstractSection:
+    text: str
+    label: str | None = None  # e.g. "RESULTS"
+    category: str | None = None  # NlmCategory, e.g. "RESULTS"
+
+
+@dataclass(frozen=True, slots=True)
+class Abstract:
+    """A PubMed citation with its abstract, keyed on PMID."""
+
+    pmid: str
+    title: str
+    sections: tuple[AbstractSection, ...] = ()
+    pmid_version: int = 1
+    journal: str | None = None
+    pub_year: int | None = None
+    pub_date: str | None = None  # as precise as PubMed gives it: YYYY, YYYY-MM or YYYY-MM-DD
+    date_revised: str | None = None  # ISO date
+    mesh_terms: tuple[str, ...] = ()
+    chemicals: tuple[str, ...] = ()
+    publication_types: tuple[str, ...] = ()
+    doi: str | None = None
+    status: str | None = None  # MedlineCitation/@Status
+    language: str | None = None
+    keywords: tuple[str, ...] = field(default=())
+
+    @property
+    def abstract_text(self) -> str:
+        return "\n".join(s.text for s in self.sections)
+
+    @property
+    def has_text(self) -> bool:
+        return any(s.text.strip() for s in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class PubmedDeletion:
+    """PMIDs that a PubMed update file withdraws (DeleteCitation)."""
+
+    pmids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The parts of an E-utilities esearch answer a crawler needs."""
+
+    count: int
+    ids: tuple[str, ...]
+    retstart: int = 0
+    retmax: int = 0
+    webenv: str | None = None
+    query_key: str | None = None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class ParseError(ValueError):
+    """Input bytes are not what the parser expects; the message names the source."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class ApiError(RuntimeError):
+    """An API answered with an error body (HTTP 200 with <ERROR>, or an error JSON)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message

@@ -1,0 +1,484 @@
+"""The versioned store: raw responses, label versions, sections, abstracts, crawl state.
+
+SQLAlchemy 2 over SQLite (WAL, one file) by default; any SQLAlchemy URL works.
+Every write goes through `Store.transaction()`, and every save is idempotent:
+loading the same bytes or records twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import zstandard
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from pgxlit.records import Abstract, AbstractSection, LabelVersion, Section
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RawResponse(Base):
+    """Response bytes exactly as fetched or read, compressed, so we can re-parse offline."""
+
+    __tablename__ = "raw_responses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))  # openfda, spl, dailymed_history, pubmed, ...
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    size: Mapped[int] = mapped_column(Integer)
+    body_zst: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LabelVersionRow(Base):
+    __tablename__ = "label_versions"
+    __table_args__ = (UniqueConstraint("set_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    effective_time: Mapped[str | None] = mapped_column(String(8))
+    spl_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    generic_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    brand_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    application_numbers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    manufacturer: Mapped[str | None] = mapped_column(Text)
+    source_format: Mapped[str] = mapped_column(String(16))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_responses.id"))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sections: Mapped[list[SectionRow]] = relationship(
+        back_populates="label_version", order_by="SectionRow.order", cascade="all, delete-orphan"
+    )
+
+
+class SectionRow(Base):
+    __tablename__ = "sections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_version_id: Mapped[int] = mapped_column(ForeignKey("label_versions.id"), index=True)
+    order: Mapped[int] = mapped_column("ord", Integer)
+    field: Mapped[str | None] = mapped_column(String(100))
+    loinc: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    is_table: Mapped[bool] = mapped_column(Boolean, default=False)
+    label_version: Mapped[LabelVersionRow] = relationship(back_populates="sections")
+
+
+class AbstractRow(Base):
+    """One PubMed record; its revisions hold the text as each fetch saw it."""
+
+    __tablename__ = "abstracts"
+    pmid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    current_revision_id: Mapped[int | None] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AbstractRevisionRow(Base):
+    __tablename__ = "abstract_revisions"
+    __table_args__ = (UniqueConstraint("pmid", "content_sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pmid: Mapped[str] = mapped_column(ForeignKey("abstracts.pmid"), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    pmid_version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text)
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    journal: Mapped[str | None] = mapped_column(Text)
+    pub_year: Mapped[int | None] = mapped_column(Integer)
+    pub_date: Mapped[str | None] = mapped_column(String(10))
+    date_revised: Mapped[str | None] = mapped_column(String(10))
+    mesh_terms: Mapped[list[str]] = mapped_column(JSON)
+    chemicals: Mapped[list[str]] = mapped_column(JSON)
+    publication_types: Mapped[list[str]] = mapped_column(JSON)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    doi: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_responses.id"))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CrawlStateRow(Base):
+    """Where a named crawl stopped, so the next run resumes or goes incremental."""
+
+    __tablename__ = "crawl_state"
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+@dataclasses.dataclass
+class SaveCounts:
+    """What one load or crawl step changed in the store."""
+
+    raw_added: int = 0
+    label_versions_added: int = 0
+    label_versions_unchanged: int = 0
+    label_versions_conflicting: int = 0
+    abstracts_added: int = 0
+    abstracts_revised: int = 0
+    abstracts_unchanged: int = 0
+    abstracts_deleted: int = 0
+
+    def add(self, other: SaveCounts) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _content_hash(record: Any) -> str:
+    payload = orjson.dumps(dataclasses.asdict(record), option=orjson.OPT_SORT_KEYS)
+    return sha256_hex(payload)
+
+
+_compressor = zstandard.ZstdCompressor(level=9)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """Typed reads and idempotent writes over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One atomic unit of work: all of it is stored, or none of it."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # ---- raw responses -------------------------------------------------
+    def save_raw(
+        self,
+        session: Session,
+        *,
+        url: str,
+        body: bytes,
+        source: str,
+        content_type: str | None = None,
+        fetched_at: datetime | None = None,
+        counts: SaveCounts | None = None,
+    ) -> int:
+        digest = sha256_hex(body)
+        existing = session.scalar(select(RawResponse.id).where(RawResponse.sha256 == digest))
+        if existing is not None:
+            return existing
+        row = RawResponse(
+            sha256=digest,
+            url=url,
+            source=source,
+            content_type=content_type,
+            fetched_at=fetched_at or _now(),
+            size=len(body),
+            body_zst=_compressor.compress(body),
+        )
+        session.add(row)
+        session.flush()
+        if counts is not None:
+            counts.raw_added += 1
+        return row.id
+
+    def raw_body(self, raw_id: int) -> bytes:
+        with Session(self.engine) as session:
+            row = session.get(RawResponse, raw_id)
+            if row is None:
+                raise KeyError(f"no raw response with id {raw_id}")
+            return zstandard.ZstdDecompressor().decompress(row.body_zst)
+
+    # ---- labels ----------------------------------------------------------
+    def save_label_version(
+        self, session: Session, label: LabelVersion, raw_id: int | None, counts: SaveCounts
+    ) -> None:
+        """Store a label version once; a second copy with other content is counted, not stored."""
+        digest = _content_hash(label)
+        existing = session.scalar(
+            select(LabelVersionRow).where(
+                LabelVersionRow.set_id == label.set_id, LabelVersionRow.version == label.version
+            )
+        )
+        if existing is not None:
+            if existing.content_sha256 == digest:
+                counts.label_versions_unchanged += 1
+            else:
+                counts.label_versions_conflicting += 1
+            return
+        row = LabelVersionRow(
+            set_id=label.set_id,
+            version=label.version,
+            effective_time=label.effective_time,
+            spl_id=label.spl_id,
+            title=label.title,
+            generic_names=list(label.generic_names),
+            brand_names=list(label.brand_names),
+            application_numbers=list(label.application_numbers),
+            manufacturer=label.manufacturer,
+            source_format=label.source_format,
+            content_sha256=digest,
+            raw_id=raw_id,
+            sections=[
+                SectionRow(
+                    order=s.order,
+                    field=s.field,
+                    loinc=s.loinc,
+                    title=s.title,
+                    text=s.text,
+                    is_table=s.is_table,
+                )
+                for s in label.sections
+            ],
+        )
+        session.add(row)
+        session.flush()
+        counts.label_versions_added += 1
+
+    def has_label_version(self, set_id: str, version: int) -> bool:
+        with Session(self.engine) as session:
+            found = session.scalar(
+                select(LabelVersionRow.id).where(
+                    LabelVersionRow.set_id == set_id.lower(), LabelVersionRow.version == version
+                )
+            )
+            return found is not None
+
+    def label_versions(self, set_id: str | None = None) -> list[LabelVersion]:
+        """Stored label versions (with sections), oldest first within a set."""
+        with Session(self.engine) as session:
+            query = select(LabelVersionRow).order_by(LabelVersionRow.set_id, LabelVersionRow.version)
+            if set_id:
+                query = query.where(LabelVersionRow.set_id == set_id.lower())
+            return [_label_from_row(row) for row in session.scalars(query)]
+
+    # ---- abstracts -------------------------------------------------------
+    def save_abstract(
+        self, session: Session, abstract: Abstract, raw_id: int | None, counts: SaveCounts
+    ) -> None:
+        """Add a PMID, or a new revision when its content changed; identical copies add nothing."""
+        digest = _content_hash(abstract)
+        head = session.get(AbstractRow, abstract.pmid)
+        if head is not None:
+            same = session.scalar(
+                select(AbstractRevisionRow.id).where(
+                    AbstractRevisionRow.pmid == abstract.pmid,
+                    AbstractRevisionRow.content_sha256 == digest,
+                )
+            )
+            if same is not None and not head.deleted:
+                counts.abstracts_unchanged += 1
+                return
+            if same is not None:
+                head.deleted = False
+                head.current_revision_id = same
+                counts.abstracts_revised += 1
+                return
+        else:
+            head = AbstractRow(pmid=abstract.pmid)
+            session.add(head)
+            session.flush()
+        revision = AbstractRevisionRow(
+            pmid=abstract.pmid,
+            content_sha256=digest,
+            pmid_version=abstract.pmid_version,
+            title=abstract.title,
+            sections=[dataclasses.asdict(s) for s in abstract.sections],
+            journal=abstract.journal,
+            pub_year=abstract.pub_year,
+            pub_date=abstract.pub_date,
+            date_revised=abstract.date_revised,
+            mesh_terms=list(abstract.mesh_terms),
+            chemicals=list(abstract.chemicals),
+            publication_types=list(abstract.publication_types),
+            keywords=list(abstract.keywords),
+            doi=abstract.doi,
+            status=abstract.status,
+            language=abstract.language,
+            raw_id=raw_id,
+        )
+        session.add(revision)
+        session.flush()
+        if head.current_revision_id is None:
+            counts.abstracts_added += 1
+        else:
+            counts.abstracts_revised += 1
+        head.current_revision_id = revision.id
+        head.deleted = False
+        head.has_text = abstract.has_text
+        head.updated_at = _now()
+
+    def delete_abstracts(self, session: Session, pmids: Iterable[str], counts: SaveCounts) -> None:
+        """Mark PMIDs withdrawn by PubMed; their revisions stay for the record."""
+        for pmid in pmids:
+            head = session.get(AbstractRow, pmid)
+            if head is not None and not head.deleted:
+                head.deleted = True
+                counts.abstracts_deleted += 1
+
+    def abstract(self, pmid: str) -> Abstract | None:
+        with Session(self.engine) as session:
+            head = session.get(AbstractRow, pmid)
+            if head is None or head.deleted or head.current_revision_id is None:
+                return None
+            rev = session.get(AbstractRevisionRow, head.current_revision_id)
+            return _abstract_from_row(rev) if rev else None
+
+    def abstract_revision_count(self, pmid: str) -> int:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(func.count()).where(AbstractRevisionRow.pmid == pmid)
+            ) or 0
+
+    # ---- crawl state -----------------------------------------------------
+    def crawl_state(self, key: str) -> CrawlStateRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(CrawlStateRow, key)
+
+    def set_crawl_state(
+        self, session: Session, key: str, cursor: dict[str, Any], *, done: bool = False
+    ) -> None:
+        """Record progress inside the same transaction as the records it covers."""
+        row = session.get(CrawlStateRow, key)
+        if row is None:
+            row = CrawlStateRow(key=key)
+            session.add(row)
+        row.cursor = cursor
+        row.status = "done" if done else "running"
+        row.updated_at = _now()
+        if done:
+            row.last_success_at = _now()
+
+    # ---- figures ---------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        """Counts a user (and `pgxlit stats --json`) reads."""
+        with Session(self.engine) as session:
+            labels = session.scalar(select(func.count(func.distinct(LabelVersionRow.set_id)))) or 0
+            versions = session.scalar(select(func.count()).select_from(LabelVersionRow)) or 0
+            sections = session.scalar(select(func.count()).select_from(SectionRow)) or 0
+            abstracts = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(AbstractRow)
+                    .where(AbstractRow.has_text.is_(True), AbstractRow.deleted.is_(False))
+                )
+                or 0
+            )
+            pubmed_records = (
+                session.scalar(
+                    select(func.count()).select_from(AbstractRow).where(AbstractRow.deleted.is_(False))
+                )
+                or 0
+            )
+            revisions = session.scalar(select(func.count()).select_from(AbstractRevisionRow)) or 0
+            raw = session.scalar(select(func.count()).select_from(RawResponse)) or 0
+            return {
+                "labels": labels,
+                "label_versions": versions,
+                "sections": sections,
+                "abstracts": abstracts,
+                "pubmed_records": pubmed_records,
+                "abstract_revisions": revisions,
+                "raw_responses": raw,
+            }
+
+
+def _label_from_row(row: LabelVersionRow) -> LabelVersion:
+    return LabelVersion(
+        set_id=row.set_id,
+        version=row.version,
+        effective_time=row.effective_time,
+        spl_id=row.spl_id,
+        title=row.title,
+        generic_names=tuple(row.generic_names or ()),
+        brand_names=tuple(row.brand_names or ()),
+        application_numbers=tuple(row.application_numbers or ()),
+        manufacturer=row.manufacturer,
+        source_format=row.source_format,
+        sections=tuple(
+            Section(
+                order=s.order, text=s.text, field=s.field, loinc=s.loinc, title=s.title,
+                is_table=s.is_table,
+            )
+            for s in row.sections
+        ),
+    )
+
+
+def _abstract_from_row(rev: AbstractRevisionRow) -> Abstract:
+    return Abstract(
+        pmid=rev.pmid,
+        title=rev.title,
+        sections=tuple(AbstractSection(**s) for s in rev.sections),
+        pmid_version=rev.pmid_version,
+        journal=rev.journal,
+        pub_year=rev.pub_year,
+        pub_date=rev.pub_date,
+        date_revised=rev.date_revised,
+        mesh_terms=tuple(rev.mesh_terms),
+        chemicals=tuple(rev.chemicals),
+        publication_types=tuple(rev.publication_types),
+        keywords=tuple(rev.keywords),
+        doi=rev.doi,
+        status=rev.status,
+        language=rev.language,
+    )
