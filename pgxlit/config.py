@@ -24,6 +24,7 @@ from pydantic_settings import (
 OPENFDA_URL = "https://api.fda.gov"
 DAILYMED_URL = "https://dailymed.nlm.nih.gov/dailymed/services/v2"
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+DAILYMED_FILES_URL = "https://dailymed.nlm.nih.gov/dailymed/getFile.cfm"
 
 
 def _default_home() -> Path:
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     openfda_url: str = OPENFDA_URL
     dailymed_url: str = DAILYMED_URL
     eutils_url: str = EUTILS_URL
+    dailymed_files_url: str = Field(
+        DAILYMED_FILES_URL, description="DailyMed download endpoint for one SPL version (zip)"
+    )
     openfda_api_key: str | None = None
     ncbi_api_key: str | None = None
     ncbi_email: str | None = None
@@ -65,6 +69,9 @@ class Settings(BaseSettings):
 
     openfda_page_size: int = 100
     eutils_batch_size: int = 200
+    raw_max_bytes: int = Field(
+        64 * 1024 * 1024, description="Files loaded from disk above this size keep no raw copy"
+    )
 
     @property
     def resolved_db_url(self) -> str:

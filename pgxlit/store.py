@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from pgxlit.records import Abstract, AbstractSection, LabelVersion, Section
+from pgxlit.records import Abstract, AbstractSection, LabelHistoryEntry, LabelVersion, Section
 
 
 class Base(DeclarativeBase):
@@ -93,6 +93,18 @@ class SectionRow(Base):
     text: Mapped[str] = mapped_column(Text)
     is_table: Mapped[bool] = mapped_column(Boolean, default=False)
     label_version: Mapped[LabelVersionRow] = relationship(back_populates="sections")
+
+
+class LabelHistoryRow(Base):
+    """A version DailyMed lists for a set, whether or not its text is stored yet."""
+
+    __tablename__ = "label_history"
+    __table_args__ = (UniqueConstraint("set_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    published_date: Mapped[str | None] = mapped_column(String(10))
+    title: Mapped[str | None] = mapped_column(Text)
 
 
 class AbstractRow(Base):
@@ -294,6 +306,35 @@ class Store:
         session.flush()
         counts.label_versions_added += 1
 
+    def save_history(self, session: Session, entries: Iterable[LabelHistoryEntry]) -> int:
+        """Remember which versions exist for a set; returns how many were new."""
+        added = 0
+        for entry in entries:
+            found = session.scalar(
+                select(LabelHistoryRow.id).where(
+                    LabelHistoryRow.set_id == entry.set_id, LabelHistoryRow.version == entry.version
+                )
+            )
+            if found is None:
+                session.add(
+                    LabelHistoryRow(
+                        set_id=entry.set_id,
+                        version=entry.version,
+                        published_date=entry.published_date,
+                        title=entry.title,
+                    )
+                )
+                added += 1
+        session.flush()
+        return added
+
+    def stored_versions(self, set_id: str) -> set[int]:
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(LabelVersionRow.version).where(LabelVersionRow.set_id == set_id.lower())
+            )
+            return set(rows)
+
     def has_label_version(self, set_id: str, version: int) -> bool:
         with Session(self.engine) as session:
             found = session.scalar(
@@ -431,6 +472,7 @@ class Store:
             )
             revisions = session.scalar(select(func.count()).select_from(AbstractRevisionRow)) or 0
             raw = session.scalar(select(func.count()).select_from(RawResponse)) or 0
+            history = session.scalar(select(func.count()).select_from(LabelHistoryRow)) or 0
             return {
                 "labels": labels,
                 "label_versions": versions,
@@ -439,6 +481,7 @@ class Store:
                 "pubmed_records": pubmed_records,
                 "abstract_revisions": revisions,
                 "raw_responses": raw,
+                "label_history_entries": history,
             }
 
 

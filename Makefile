@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+DEMO_HOME := $(CURDIR)/.pgxlit-demo
+
+.PHONY: install demo test bench snapshot clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Load the bundled snapshot into a fresh embedded SQLite store and run every stage that exists.
+demo: install
+	rm -rf $(DEMO_HOME)
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit load corpora/snapshot
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit labels --pgx
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit stats
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/ingest.py --shared $(SHARED)
+
+# Rebuild corpora/snapshot with our own crawler against the replay of ../shared/corpora.
+snapshot: install
+	$(PY) bench/make_snapshot.py --shared $(SHARED) --out corpora/snapshot
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -1,0 +1,304 @@
+"""The `pgxlit` command line. Thin: it parses options, calls a stage, prints."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pgxlit import __version__
+from pgxlit.config import Settings, config_file_path, get_settings
+from pgxlit.records import ApiError, ParseError
+from pgxlit.store import Store
+
+app = typer.Typer(
+    help="pgxlit: pharmacogenomics from FDA labels and PubMed, with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+crawl_app = typer.Typer(help="Fetch from the public APIs into the store (incremental, resumable).", no_args_is_help=True)
+app.add_typer(crawl_app, name="crawl")
+
+err = Console(stderr=True)
+out = Console()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn expected failures into one clear line instead of a traceback."""
+    from pgxlit.ingest.http import FetchError
+
+    try:
+        yield
+    except (FetchError, ParseError, ApiError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; what was committed is kept and the next run resumes", 130)
+
+
+def _store(settings: Settings) -> Store:
+    return Store(settings.resolved_db_url)
+
+
+@contextmanager
+def _progress(description: str, total: int | None, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
+    if quiet or not err.is_terminal:
+        yield lambda advance, total=None: None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(step: int, new_total: int | None = None) -> None:
+            if new_total is not None:
+                bar.update(task, total=new_total)
+            bar.advance(task, step)
+
+        yield advance
+
+
+def _print_report(title: str, data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        if isinstance(value, list):
+            if not value:
+                continue
+            value = "\n".join(str(v) for v in value[:10]) + (f"\n… {len(value) - 10} more" if len(value) > 10 else "")
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+# ---- crawl ---------------------------------------------------------------
+@crawl_app.command("labels")
+def crawl_labels(
+    drug: Annotated[list[str], typer.Option("--drug", help="Generic or brand name; repeat for more.")] = [],
+    application_number: Annotated[list[str], typer.Option("--application-number", help="e.g. NDA020896")] = [],
+    set_id: Annotated[list[str], typer.Option("--set-id", help="SPL set id")] = [],
+    pgx: Annotated[bool, typer.Option("--pgx", help="All labels with pharmacogenomic content.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch FDA labels from the openFDA drug-label API."""
+    from pgxlit.ingest.crawl_openfda import OpenFdaCrawler, build_label_query
+    from pgxlit.ingest.http import HttpFetcher
+
+    settings = get_settings()
+    with _guard():
+        search = build_label_query(drug, application_number, set_id, pgx)
+        store = _store(settings)
+        with HttpFetcher(settings) as fetcher, _progress("openFDA labels", None, as_json) as advance:
+            report = OpenFdaCrawler(store, fetcher, settings).crawl(search, progress=advance)
+        _print_report("openFDA crawl", report.as_dict(), as_json)
+
+
+@crawl_app.command("history")
+def crawl_history(
+    set_id: Annotated[list[str], typer.Option("--set-id", help="SPL set id; default: every set in the store.")] = [],
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch every published version of labels from DailyMed (history, then SPL XML)."""
+    from pgxlit.ingest.crawl_dailymed import DailyMedCrawler
+    from pgxlit.ingest.http import HttpFetcher
+
+    settings = get_settings()
+    with _guard():
+        store = _store(settings)
+        ids = set_id or sorted({lv.set_id for lv in store.label_versions()})
+        if not ids:
+            _fail("no set ids given and none in the store: run `pgxlit crawl labels` first or pass --set-id")
+        with HttpFetcher(settings) as fetcher, _progress("DailyMed versions", None, as_json) as advance:
+            report = DailyMedCrawler(store, fetcher, settings).crawl(ids, progress=advance)
+        _print_report("DailyMed history crawl", report.as_dict(), as_json)
+
+
+@crawl_app.command("pubmed")
+def crawl_pubmed(
+    query: Annotated[str, typer.Option("--query", "-q", help='PubMed query, e.g. "CYP2C19 AND clopidogrel"')],
+    max_records: Annotated[int | None, typer.Option("--max", help="Stop after this many records.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch PubMed abstracts through NCBI E-utilities (esearch + efetch)."""
+    from pgxlit.ingest.crawl_pubmed import PubMedCrawler
+    from pgxlit.ingest.http import HttpFetcher
+
+    settings = get_settings()
+    with _guard():
+        store = _store(settings)
+        with HttpFetcher(settings) as fetcher, _progress("PubMed records", max_records, as_json) as advance:
+            report = PubMedCrawler(store, fetcher, settings).crawl(query, max_records, progress=advance)
+        _print_report("PubMed crawl", report.as_dict(), as_json)
+
+
+# ---- load, stats, doctor -------------------------------------------------
+@app.command("load")
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: openFDA JSON, SPL XML/zip, DailyMed history JSON, PubMed XML (.gz too).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Load files into the store without the network; unknown files are skipped and counted."""
+    from pgxlit.ingest.load import Loader
+
+    settings = get_settings()
+    with _guard():
+        store = _store(settings)
+        with _progress("files", None, as_json) as advance:
+            report = Loader(store, settings).load(paths, progress=lambda _p: advance(1, None))
+        _print_report("load", report.as_dict(), as_json)
+        if report.files_failed:
+            raise typer.Exit(1)
+
+
+@app.command("stats")
+def stats(as_json: JsonOpt = False) -> None:
+    """What the store holds."""
+    settings = get_settings()
+    with _guard():
+        _print_report("pgxlit store", _store(settings).stats(), as_json)
+
+
+@app.command("labels")
+def labels(
+    drug: Annotated[str | None, typer.Option(help="Only labels whose generic or brand name contains this.")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Every stored version, not only the latest.")] = False,
+    pgx: Annotated[bool, typer.Option("--pgx", help="Only labels with pharmacogenomic text.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stored FDA labels: set id, version, date, and which sections carry PGx text."""
+    from pgxlit.ingest.pgx_terms import pgx_fields
+
+    settings = get_settings()
+    with _guard():
+        versions = _store(settings).label_versions()
+    latest: dict[str, Any] = {}
+    for lv in versions:
+        if all_versions or lv.version >= getattr(latest.get(lv.set_id), "version", -1):
+            latest[lv.set_id if not all_versions else f"{lv.set_id}:{lv.version}"] = lv
+    rows = []
+    for lv in latest.values():
+        names = [*lv.generic_names, *lv.brand_names]
+        if drug and not any(drug.lower() in n.lower() for n in names):
+            continue
+        fields = pgx_fields(lv)
+        if pgx and not fields:
+            continue
+        rows.append({
+            "drug": (lv.generic_names or lv.brand_names or (lv.title or "?",))[0],
+            "set_id": lv.set_id, "version": lv.version, "effective_time": lv.effective_time,
+            "sections": len(lv.sections), "pgx_sections": fields,
+        })
+    rows.sort(key=lambda r: (r["drug"].lower(), r["set_id"], r["version"]))
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{len(rows)} label{'s' if len(rows) != 1 else ''}")
+    for column in ("drug", "set_id", "version", "effective", "sections", "PGx text in"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["drug"], r["set_id"], str(r["version"]), r["effective_time"] or "", str(r["sections"]),
+                      ", ".join(r["pgx_sections"][:4]) + (" …" if len(r["pgx_sections"]) > 4 else ""))
+    out.print(table)
+
+
+@app.command("doctor")
+def doctor(
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the reachability checks.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check configuration, store, API reachability and versions."""
+    import httpx
+
+    settings = get_settings()
+    checks: dict[str, Any] = {
+        "pgxlit": __version__,
+        "python": platform.python_version(),
+        "config_file": f"{config_file_path()} ({'found' if config_file_path().exists() else 'not present'})",
+        "home": str(settings.home),
+        "db_url": settings.resolved_db_url,
+    }
+    ok = True
+    try:
+        checks["store"] = _store(settings).stats()
+    except Exception as exc:  # a doctor reports every failure rather than stopping
+        checks["store"] = f"FAILED: {exc}"
+        ok = False
+    if not offline:
+        probes = {
+            "openfda": (settings.openfda_url.rstrip("/") + "/drug/label.json", {"limit": 1}),
+            "dailymed": (settings.dailymed_url.rstrip("/") + "/spls.xml", {"page": 1}),
+            "eutils": (settings.eutils_url.rstrip("/") + "/einfo.fcgi", {"db": "pubmed"}),
+        }
+        for name, (url, params) in probes.items():
+            try:
+                status = httpx.get(url, params=params, timeout=10).status_code
+                checks[name] = f"{url} -> HTTP {status}"
+                ok &= status < 500
+            except httpx.HTTPError as exc:
+                checks[name] = f"{url} -> unreachable ({type(exc).__name__})"
+                ok = False
+    checks["openfda_api_key"] = "set" if settings.openfda_api_key else "not set (1,000 requests/day)"
+    checks["ncbi_api_key"] = "set" if settings.ncbi_api_key else "not set (3 requests/s)"
+    checks["ncbi_email"] = settings.ncbi_email or "not set (NCBI asks for one)"
+    _print_report("pgxlit doctor", checks, as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# ---- replay and snapshot ---------------------------------------------------
+@app.command("replay")
+def replay(
+    corpora: Annotated[Path, typer.Option(help="Folder of recorded responses (../shared/corpora).")] = Path("../shared/corpora"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
+    fail_rate: Annotated[float, typer.Option(help="Fraction of requests answered 500/503.")] = 0.0,
+    status_429_every: Annotated[int, typer.Option(help="Every Nth request gets 429 with Retry-After.")] = 0,
+    latency_ms: Annotated[int, typer.Option(help="Delay before each answer.")] = 0,
+    truncate_rate: Annotated[float, typer.Option(help="Fraction of bodies cut short.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for the injected faults.")] = 0,
+) -> None:
+    """Serve recorded real API responses on 127.0.0.1 for offline crawls and tests."""
+    from pgxlit.ingest.replay import serve_forever
+
+    with _guard():
+        serve_forever(
+            corpora, port, fail_rate=fail_rate, status_429_every=status_429_every,
+            latency_ms=latency_ms, truncate_rate=truncate_rate, seed=seed,
+        )
+
+
+@app.command("snapshot")
+def snapshot(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the snapshot into.")] = Path("corpora/snapshot"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the raw responses in the store as gzipped files plus a manifest (the demo bundle)."""
+    from pgxlit.ingest.snapshot import write_snapshot
+
+    settings = get_settings()
+    with _guard():
+        report = write_snapshot(_store(settings), out_dir)
+        _print_report("snapshot", report, as_json)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
