@@ -56,11 +56,45 @@ class DailyMedCrawler:
             params = {"type": "zip", "setid": set_id, "version": version}
         return self.fetcher.fetch(url, params=params, limiter=self.limiter, parse=parse_spl_zip_or_xml)
 
+    def _fetch_and_store(
+        self, set_id: str, version: int | None, *, latest: bool, report: CrawlReport,
+        progress: ProgressFn | None,
+    ) -> None:
+        """One SPL version into the store; a version DailyMed cannot serve is noted, not fatal."""
+        try:
+            fetched, label = self.fetch_version(set_id, version or 0, latest=latest)
+        except FetchError as exc:
+            if exc.status == 404:
+                report.notes.append(f"{set_id} v{version or 'current'}: not available from DailyMed")
+                return
+            raise
+        report.records_seen += 1
+        if label.set_id != set_id or (version is not None and label.version != version):
+            report.notes.append(
+                f"{set_id} v{version or 'current'}: DailyMed sent {label.set_id} v{label.version}; stored as sent"
+            )
+        with self.store.transaction() as session:
+            raw_id = self.store.save_raw(
+                session, url=fetched.url, body=fetched.body, source="spl",
+                content_type=fetched.content_type, fetched_at=fetched.fetched_at, counts=report.counts,
+            )
+            self.store.save_label_version(session, label, raw_id, report.counts)
+        if progress:
+            progress(1, None)
+
     def crawl(self, set_ids: Sequence[str], progress: ProgressFn | None = None) -> CrawlReport:
         report = CrawlReport(key="dailymed:history")
         for raw_set_id in set_ids:
             set_id = raw_set_id.strip().lower()
-            entries, pages = self.history(set_id)
+            try:
+                entries, pages = self.history(set_id)
+            except FetchError as exc:
+                if exc.status != 404:
+                    raise
+                # No history for this set: the current version is still worth having.
+                report.notes.append(f"{set_id}: DailyMed has no history; fetched the current SPL only")
+                self._fetch_and_store(set_id, None, latest=True, report=report, progress=progress)
+                continue
             report.pages += len(pages)
             with self.store.transaction() as session:
                 for fetched in pages:
@@ -75,27 +109,7 @@ class DailyMedCrawler:
             wanted = sorted(e.version for e in entries if e.version not in have)
             report.total = (report.total or 0) + len(wanted)
             for version in wanted:
-                try:
-                    fetched, label = self.fetch_version(set_id, version, latest=version == newest)
-                except FetchError as exc:
-                    if exc.status == 404:
-                        report.notes.append(f"{set_id} v{version}: not available ({exc.reason[:80]})")
-                        continue
-                    raise
-                report.records_seen += 1
-                if label.set_id != set_id or label.version != version:
-                    report.notes.append(
-                        f"{set_id} v{version}: DailyMed sent {label.set_id} v{label.version}; stored as sent"
-                    )
-                with self.store.transaction() as session:
-                    raw_id = self.store.save_raw(
-                        session, url=fetched.url, body=fetched.body, source="spl",
-                        content_type=fetched.content_type, fetched_at=fetched.fetched_at,
-                        counts=report.counts,
-                    )
-                    self.store.save_label_version(session, label, raw_id, report.counts)
-                if progress:
-                    progress(1, None)
+                self._fetch_and_store(set_id, version, latest=version == newest, report=report, progress=progress)
             with self.store.transaction() as session:
                 self.store.set_crawl_state(session, f"dailymed:history:{set_id}", {"versions": len(entries)}, done=True)
         return report

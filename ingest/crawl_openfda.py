@@ -41,8 +41,11 @@ def build_label_query(
     application_numbers: Sequence[str] = (),
     set_ids: Sequence[str] = (),
     pgx: bool = False,
+    every_label: bool = False,
 ) -> str:
-    """openFDA `search` text for the requested labels (clauses joined by OR)."""
+    """openFDA `search` text for the requested labels (clauses joined by OR); "" means all."""
+    if every_label:
+        return ""
     clauses: list[str] = []
     for drug in drugs:
         q = _quote(drug)
@@ -53,7 +56,7 @@ def build_label_query(
         clauses.append("_exists_:pharmacogenomics")
         clauses += [f"{f}:{_quote(t)}" for f in PGX_FIELDS for t in PGX_TERMS]
     if not clauses:
-        raise ValueError("say which labels to crawl: --drug, --application-number, --set-id or --pgx")
+        raise ValueError("say which labels to crawl: --drug, --application-number, --set-id, --pgx or --all")
     return " ".join(clauses)
 
 
@@ -104,7 +107,7 @@ class OpenFdaCrawler:
         return {"day": today, "count": used + 1}
 
     def crawl(self, search: str, progress: ProgressFn | None = None) -> CrawlReport:
-        key = f"openfda:label:{search}"
+        key = f"openfda:label:{search or '*'}"
         report = CrawlReport(key=key)
         state = self.store.crawl_state(key)
         page_size = max(1, min(self.settings.openfda_page_size, MAX_LIMIT))
@@ -125,7 +128,9 @@ class OpenFdaCrawler:
                     )
                     break
                 url = self.endpoint
-                params = {"search": search, "limit": page_size, **self._auth()}
+                params = {"limit": page_size, **self._auth()}
+                if search:
+                    params["search"] = search
                 if skip:
                     params["skip"] = skip
             fetched, parsed = self.fetcher.fetch(

@@ -18,6 +18,9 @@ from pgxlit.records import Abstract, ApiError, PubmedDeletion, SearchResult
 from pgxlit.store import Store
 
 
+LONG_TERM = 1500
+
+
 class PubMedCrawler:
     def __init__(self, store: Store, fetcher: HttpFetcher, settings: Settings) -> None:
         self.store = store
@@ -38,10 +41,11 @@ class PubMedCrawler:
         params = {"db": "pubmed", "term": query, "usehistory": "y", "retmax": 0, **self._etiquette()}
         if mindate:
             params.update({"datetype": "edat", "mindate": mindate, "maxdate": "3000"})
-        fetched, result = self.fetcher.fetch(
-            f"{self.base}/esearch.fcgi", params=params, limiter=self.limiter, parse=parse_esearch
-        )
-        return fetched, result
+        url = f"{self.base}/esearch.fcgi"
+        if len(query) > LONG_TERM:
+            # NCBI asks for POST when the term is long (e.g. thousands of PMIDs).
+            return self.fetcher.fetch(url, data=params, limiter=self.limiter, parse=parse_esearch)
+        return self.fetcher.fetch(url, params=params, limiter=self.limiter, parse=parse_esearch)
 
     def _efetch(self, result: SearchResult, retstart: int, retmax: int) -> tuple[Fetched, list]:
         params = {

@@ -52,7 +52,12 @@ class Fetched:
 
 
 class RateLimiter:
-    """Spaces requests at least 1/rate seconds apart; safe to share between threads."""
+    """Spaces requests at least 1/rate seconds apart; safe to share between threads.
+
+    A 5% margin keeps network jitter from pushing a burst over the published limit.
+    """
+
+    MARGIN = 1.05
 
     def __init__(
         self,
@@ -62,7 +67,7 @@ class RateLimiter:
     ) -> None:
         if rate_per_sec <= 0:
             raise ValueError("rate_per_sec must be positive")
-        self.interval = 1.0 / rate_per_sec
+        self.interval = self.MARGIN / rate_per_sec
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
@@ -155,7 +160,9 @@ class HttpFetcher:
         """Fetch until a good answer or retries run out; return the bytes and their parse."""
         last_reason = "no attempt made"
         last_status: int | None = None
-        shown_url = redact(str(httpx.URL(url, params=params)))
+        # Merge, never replace: a next-page link already carries its own query string.
+        full_url = httpx.URL(url).copy_merge_params(dict(params)) if params else httpx.URL(url)
+        shown_url = redact(str(full_url))
         for attempt in range(self.settings.http_max_retries + 1):
             if attempt:
                 self.retries += 1
@@ -164,9 +171,9 @@ class HttpFetcher:
             self.requests_sent += 1
             try:
                 if data is not None:
-                    response = self.client.post(url, params=params, data=data)
+                    response = self.client.post(full_url, data=data)
                 else:
-                    response = self.client.get(url, params=params)
+                    response = self.client.get(full_url)
                 body = response.content
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_reason, last_status = f"{type(exc).__name__}: {exc}", None

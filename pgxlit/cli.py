@@ -94,6 +94,7 @@ def crawl_labels(
     application_number: Annotated[list[str], typer.Option("--application-number", help="e.g. NDA020896")] = [],
     set_id: Annotated[list[str], typer.Option("--set-id", help="SPL set id")] = [],
     pgx: Annotated[bool, typer.Option("--pgx", help="All labels with pharmacogenomic content.")] = False,
+    every_label: Annotated[bool, typer.Option("--all", help="Every label the API has (large: use an API key).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch FDA labels from the openFDA drug-label API."""
@@ -102,7 +103,7 @@ def crawl_labels(
 
     settings = get_settings()
     with _guard():
-        search = build_label_query(drug, application_number, set_id, pgx)
+        search = build_label_query(drug, application_number, set_id, pgx, every_label)
         store = _store(settings)
         with HttpFetcher(settings) as fetcher, _progress("openFDA labels", None, as_json) as advance:
             report = OpenFdaCrawler(store, fetcher, settings).crawl(search, progress=advance)

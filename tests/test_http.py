@@ -79,7 +79,7 @@ def test_rate_limiter_spaces_requests() -> None:
     limiter = RateLimiter(4.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(5):
         limiter.wait()
-    assert now[0] == pytest.approx(1.0)  # 5 requests at 4/s take one second
+    assert now[0] == pytest.approx(1.05)  # 5 requests at 4/s take a second, plus the margin
     limiter.hold_off(10)
     limiter.wait()
     assert now[0] >= 11.0
@@ -91,3 +91,16 @@ def test_redact_and_retry_after() -> None:
     assert retry_after_seconds("12") == 12.0
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_params_merge_with_a_link_that_has_its_own_query() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200)
+
+    settings = Settings(db_url="sqlite://")
+    fetcher = HttpFetcher(settings, client=httpx.Client(transport=httpx.MockTransport(handler)))
+    fetcher.fetch("http://127.0.0.1/drug/label.json?limit=5&search_after=0%3Dabc", params={"api_key": "k"})
+    assert "search_after=0%3Dabc" in seen[0] and "api_key=k" in seen[0] and "limit=5" in seen[0]
