@@ -30,7 +30,7 @@ bench: install
 
 # Rebuild corpora/snapshot with our own crawler against the replay of ../shared/corpora.
 snapshot: install
-	$(PY) bench/make_snapshot.py --shared $(SHARED) --out corpora/snapshot
+	$(PY) tools/build_snapshot.py --shared $(SHARED) --out corpora/snapshot
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache
