@@ -27,6 +27,7 @@ def pgx_fields(label: LabelVersion) -> list[str]:
     found = []
     for section in label.sections:
         name = section.field or section.loinc or section.title or f"#{section.order}"
+        name = name.removesuffix("_table")
         if section.field == "pharmacogenomics" or section.loinc == "66106-6" or _PATTERN.search(section.text):
             if name not in found:
                 found.append(name)

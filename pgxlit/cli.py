@@ -209,12 +209,15 @@ def labels(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"{len(rows)} label{'s' if len(rows) != 1 else ''}")
-    for column in ("drug", "set_id", "version", "effective", "sections", "PGx text in"):
-        table.add_column(column)
+    table = Table(title=f"{len(rows)} label{'s' if len(rows) != 1 else ''}", expand=True)
+    table.add_column("drug", ratio=2)
+    table.add_column("set id", no_wrap=True)
+    table.add_column("v", justify="right")
+    table.add_column("effective", no_wrap=True)
+    table.add_column("PGx text in", ratio=4)
     for r in rows:
-        table.add_row(r["drug"], r["set_id"], str(r["version"]), r["effective_time"] or "", str(r["sections"]),
-                      ", ".join(r["pgx_sections"][:4]) + (" …" if len(r["pgx_sections"]) > 4 else ""))
+        table.add_row(r["drug"].title(), r["set_id"][:8], str(r["version"]), r["effective_time"] or "",
+                      ", ".join(f.replace("_", " ") for f in r["pgx_sections"]))
     out.print(table)
 
 
