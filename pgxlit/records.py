@@ -126,3 +126,33 @@ class ApiError(RuntimeError):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
+
+
+# ---- extraction -----------------------------------------------------------
+# Entity labels pgxlit uses; `extract.schemes` maps them to PGxCorpus/BioRED types.
+ENTITY_LABELS = ("DRUG", "GENE", "VARIANT", "ALLELE", "PHENOTYPE", "DISEASE")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """An entity span in one text, with its normalised identity when known."""
+
+    start: int  # character offsets into the text the mention was found in
+    end: int
+    label: str  # one of ENTITY_LABELS
+    text: str
+    norm: str | None = None  # e.g. "HGNC:2625|CYP2D6", "PA449053|clopidogrel", "rs9923231", "CYP2D6*4"
+    kind: str | None = None  # finer type: "rsid", "hgvs_c", "protein_change", "star_allele", "hla", "diplotype", "metabolizer", ...
+    source: str = "rule"  # which component found it
+
+
+@dataclass(frozen=True, slots=True)
+class RelationMention:
+    """A typed relation between two mentions of one sentence (indices into its mention list)."""
+
+    head: int
+    tail: int
+    type: str  # influences, increases, decreases, causes, isAssociatedWith, treats, isEquivalentTo
+    confidence: float = 1.0
+    negated: bool = False
+    hedged: bool = False
