@@ -278,29 +278,10 @@ class Store:
                 counts.label_versions_conflicting += 1
             return
         row = LabelVersionRow(
-            set_id=label.set_id,
-            version=label.version,
-            effective_time=label.effective_time,
-            spl_id=label.spl_id,
-            title=label.title,
-            generic_names=list(label.generic_names),
-            brand_names=list(label.brand_names),
-            application_numbers=list(label.application_numbers),
-            manufacturer=label.manufacturer,
-            source_format=label.source_format,
             content_sha256=digest,
             raw_id=raw_id,
-            sections=[
-                SectionRow(
-                    order=s.order,
-                    field=s.field,
-                    loinc=s.loinc,
-                    title=s.title,
-                    text=s.text,
-                    is_table=s.is_table,
-                )
-                for s in label.sections
-            ],
+            sections=[SectionRow(**_plain_fields(section)) for section in label.sections],
+            **_plain_fields(label, skip=("sections",)),
         )
         session.add(row)
         session.flush()
@@ -379,23 +360,7 @@ class Store:
             session.add(head)
             session.flush()
         revision = AbstractRevisionRow(
-            pmid=abstract.pmid,
-            content_sha256=digest,
-            pmid_version=abstract.pmid_version,
-            title=abstract.title,
-            sections=[dataclasses.asdict(s) for s in abstract.sections],
-            journal=abstract.journal,
-            pub_year=abstract.pub_year,
-            pub_date=abstract.pub_date,
-            date_revised=abstract.date_revised,
-            mesh_terms=list(abstract.mesh_terms),
-            chemicals=list(abstract.chemicals),
-            publication_types=list(abstract.publication_types),
-            keywords=list(abstract.keywords),
-            doi=abstract.doi,
-            status=abstract.status,
-            language=abstract.language,
-            raw_id=raw_id,
+            content_sha256=digest, raw_id=raw_id, **_plain_fields(abstract, skip=("abstract_text", "has_text"))
         )
         session.add(revision)
         session.flush()
@@ -486,42 +451,30 @@ class Store:
 
 
 def _label_from_row(row: LabelVersionRow) -> LabelVersion:
-    return LabelVersion(
-        set_id=row.set_id,
-        version=row.version,
-        effective_time=row.effective_time,
-        spl_id=row.spl_id,
-        title=row.title,
-        generic_names=tuple(row.generic_names or ()),
-        brand_names=tuple(row.brand_names or ()),
-        application_numbers=tuple(row.application_numbers or ()),
-        manufacturer=row.manufacturer,
-        source_format=row.source_format,
-        sections=tuple(
-            Section(
-                order=s.order, text=s.text, field=s.field, loinc=s.loinc, title=s.title,
-                is_table=s.is_table,
-            )
-            for s in row.sections
-        ),
-    )
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(LabelVersion)}
+    for name in ("generic_names", "brand_names", "application_numbers"):
+        values[name] = tuple(values[name] or ())
+    section_fields = [f.name for f in dataclasses.fields(Section)]
+    values["sections"] = tuple(Section(**{n: getattr(s, n) for n in section_fields}) for s in row.sections)
+    return LabelVersion(**values)
+
+
+def _plain_fields(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A record's fields as column values: tuples become lists, nested records dicts."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        if f.name in skip:
+            continue
+        value = getattr(record, f.name)
+        if isinstance(value, tuple):
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        values[f.name] = value
+    return values
 
 
 def _abstract_from_row(rev: AbstractRevisionRow) -> Abstract:
-    return Abstract(
-        pmid=rev.pmid,
-        title=rev.title,
-        sections=tuple(AbstractSection(**s) for s in rev.sections),
-        pmid_version=rev.pmid_version,
-        journal=rev.journal,
-        pub_year=rev.pub_year,
-        pub_date=rev.pub_date,
-        date_revised=rev.date_revised,
-        mesh_terms=tuple(rev.mesh_terms),
-        chemicals=tuple(rev.chemicals),
-        publication_types=tuple(rev.publication_types),
-        keywords=tuple(rev.keywords),
-        doi=rev.doi,
-        status=rev.status,
-        language=rev.language,
-    )
+    values = {f.name: getattr(rev, f.name) for f in dataclasses.fields(Abstract)}
+    values["sections"] = tuple(AbstractSection(**s) for s in rev.sections)
+    for name in ("mesh_terms", "chemicals", "publication_types", "keywords"):
+        values[name] = tuple(values[name] or ())
+    return Abstract(**values)
