@@ -129,7 +129,7 @@ class ApiError(RuntimeError):
 
 
 # ---- extraction -----------------------------------------------------------
-# Entity labels pgxlit uses; `extract.schemes` maps them to PGxCorpus/BioRED types.
+# Entity labels pgxlit uses; `extract.evaluate` maps them to PGxCorpus/BioRED types.
 ENTITY_LABELS = ("DRUG", "GENE", "VARIANT", "ALLELE", "PHENOTYPE", "DISEASE")
 
 

@@ -1,0 +1,366 @@
+"""Gene and drug lexicons and a fast dictionary matcher.
+
+The lexicons are compiled by ``tools/build_lexicons.py`` from HGNC and PharmGKB
+(see ``corpora/lexicons/README.md`` for origin, licences and filtering rules)
+and shipped as two small gzipped TSV files:
+
+* ``genes.tsv.gz`` — ``term, symbol, hgnc_id, kind, case_sensitive, needs_context``
+* ``drugs.tsv.gz`` — ``term, name, pharmgkb_id, rxnorm, kind``
+
+``DictionaryMatcher.find(text)`` returns GENE and DRUG ``Mention``s with exact
+character offsets: leftmost-longest, on token boundaries (a token is a run of
+letters/digits or a single other character, so ``CYP2C19*2`` yields the GENE
+span ``CYP2C19`` and ``CYP2D6-mediated`` yields ``CYP2D6``). Whitespace between
+tokens is free (``HLA - B`` matches ``HLA-B``), tokens themselves are not.
+
+Case rules: gene terms marked case-sensitive (symbols, aliases) match exactly;
+gene names added by hand (``thiopurine methyltransferase``) and drug terms match
+case-insensitively, except short drug abbreviations written with capitals in
+the lexicon (``5-FU``, ``INH``, ``CsA``), which match exactly. Gene terms marked
+``needs_context`` (symbols that are also English words or common abbreviations:
+``MET``, ``SET``, ``CAT``, ``ACE``, ``HR``, ``CAD`` …) match only when a gene
+word follows or precedes them (``MET gene``, ``ACE I/D polymorphism``,
+``the CAT gene``, ``ACE*``) — never in all-caps prose or as ``10 PM``.
+
+Salts are folded: ``clopidogrel bisulfate`` is one DRUG span normalised to
+``clopidogrel`` (any term of kind name/generic/trade followed by salt words
+from ``SALT_WORDS``), and ``normalise_drug("Warfarin Sodium")`` gives warfarin.
+
+Norms: GENE ``HGNC:2625|CYP2D6``; DRUG ``PA449053|clopidogrel``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgxlit.records import Mention
+
+GENES_FILE = "genes.tsv.gz"
+DRUGS_FILE = "drugs.tsv.gz"
+GENE_COLUMNS = ("term", "symbol", "hgnc_id", "kind", "case_sensitive", "needs_context")
+DRUG_COLUMNS = ("term", "name", "pharmgkb_id", "rxnorm", "kind")
+SOURCE = "lexicon"
+
+# Salt / ester / hydrate words that may follow a drug name and are folded into it
+# ("warfarin sodium" -> warfarin). Shared with tools/build_lexicons.py. Lower case.
+SALT_WORDS = frozenset("""
+    hydrochloride hcl dihydrochloride monohydrochloride hydrobromide hbr hydroiodide
+    sodium disodium potassium dipotassium calcium magnesium zinc lithium aluminum
+    sulfate sulphate bisulfate bisulphate hydrogen sulfate besylate besilate mesylate mesilate
+    dimesylate tosylate ditosylate esylate edisylate napsylate camsylate isethionate
+    maleate dimaleate citrate tartrate bitartrate hemitartrate succinate hemisuccinate fumarate
+    hemifumarate phosphate diphosphate acetate diacetate lactate gluconate malate oxalate
+    benzoate salicylate stearate palmitate pamoate embonate xinafoate nitrate chloride bromide
+    iodide carbonate bicarbonate hydroxide oxide trometamol tromethamine meglumine arginine
+    lysine olamine erbumine teoclate propionate dipropionate valerate butyrate decanoate
+    enanthate cypionate undecanoate acetonide furoate medoxomil cilexetil axetil proxetil
+    mofetil pivoxil etabonate
+    monohydrate dihydrate trihydrate sesquihydrate hemihydrate hemipentahydrate hydrate
+    anhydrous salt
+""".split())
+
+_TOKEN_RE = re.compile(r"[^\W_]+|[^\w\s]|_")
+_WORD_RE = re.compile(r"[^\W_]+")
+_SALT_AFTER = re.compile(
+    r"(?:[ \t]+(?:%s)\b){1,3}" % "|".join(sorted(SALT_WORDS, key=len, reverse=True)),
+    re.IGNORECASE,
+)
+# Evidence that an ambiguous symbol (MET, SET, ACE, HR, ...) is meant as a gene.
+_GENE_WORDS = (
+    r"genes?|genetic|genotypes?|genotyped|genotyping|polymorphisms?|polymorphic|variants?|"
+    r"variations?|alleles?|allelic|mutations?|mutants?|mutated|SNPs?|haplotypes?|diplotypes?|"
+    r"expression|expressed|mRNAs?|transcripts?|proteins?|promoter|locus|loci|exons?|introns?|"
+    r"knockout|deficiency|deficient|carriers?|I/D|insertion/deletion|amplification|"
+    r"rs\d+|c\.\s*-?\d|p\.\s*[A-Z]"
+)
+_CONTEXT_AFTER = re.compile(r"(?:\s*[-/]?\s*(?:%s)\b|\s*\*\s*\d|\s*\(?\s*rs\d)" % _GENE_WORDS)
+_CONTEXT_BEFORE = re.compile(
+    r"\b(?:genes?|genetic|encoding|encodes|polymorphisms?|variants?|alleles?|"
+    r"mutations?|SNPs?|haplotypes?|genotypes?)\s+(?:(?:of|in|for|the|human)\s+){0,3}$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneEntry:
+    hgnc_id: str
+    symbol: str
+    kind: str  # symbol | alias | previous
+    needs_context: bool = False
+
+    @property
+    def norm(self) -> str:
+        return f"{self.hgnc_id}|{self.symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class DrugEntry:
+    pharmgkb_id: str
+    name: str  # canonical lower-case generic name
+    rxnorm: str
+    kind: str  # name | generic | trade | class | metabolite
+
+    @property
+    def norm(self) -> str:
+        return f"{self.pharmgkb_id}|{self.name}"
+
+    @property
+    def takes_salt(self) -> bool:
+        return self.kind in ("name", "generic", "trade")
+
+
+def tokens(term: str) -> tuple[str, ...]:
+    """The matcher's tokens of a term: runs of letters/digits, or single other characters."""
+    return tuple(_TOKEN_RE.findall(term))
+
+
+def _is_short_abbreviation(term: str) -> bool:
+    """Short drug abbreviations written with capitals match case-sensitively (5-FU, INH, CsA)."""
+    letters = sum(c.isalnum() for c in term)
+    return letters <= 5 and any(c.isupper() for c in term) and " " not in term
+
+
+def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[list[str]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        if tuple(header[: len(columns)]) != columns[: len(header)] or len(header) < len(columns) - 1:
+            raise ValueError(f"{path}: unexpected header {header!r}, expected {columns!r}")
+        rows = []
+        for line in fh:
+            line = line.rstrip("\n")
+            if line:
+                cells = line.split("\t")
+                cells += [""] * (len(columns) - len(cells))
+                rows.append(cells)
+        return rows
+
+
+class _Table:
+    """Terms keyed on their token tuples, with a first-token index (max n-gram length)."""
+
+    __slots__ = ("single", "multi", "first")
+
+    def __init__(self) -> None:
+        self.single: dict[str, tuple[str, object]] = {}
+        self.multi: dict[tuple[str, ...], tuple[str, object]] = {}
+        self.first: dict[str, int] = {}
+
+    def add(self, toks: tuple[str, ...], label: str, entry: object) -> None:
+        if not toks:
+            return
+        if len(toks) == 1:
+            self.single.setdefault(toks[0], (label, entry))
+        else:
+            self.multi.setdefault(toks, (label, entry))
+        if len(toks) > self.first.get(toks[0], 0):
+            self.first[toks[0]] = len(toks)
+
+    def get(self, toks: tuple[str, ...]) -> tuple[str, object] | None:
+        if len(toks) == 1:
+            return self.single.get(toks[0])
+        return self.multi.get(toks)
+
+
+class Lexicons:
+    """The compiled gene and drug lexicons of one directory, indexed for matching."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.gene_rows = _read_tsv(self.directory / GENES_FILE, GENE_COLUMNS)
+        self.drug_rows = _read_tsv(self.directory / DRUGS_FILE, DRUG_COLUMNS)
+        self.exact = _Table()  # case-sensitive terms, keyed on tokens as written
+        self.folded = _Table()  # case-insensitive terms, keyed on lower-cased tokens
+        gene_entries: dict[tuple[str, str, str, bool], GeneEntry] = {}
+        for term, symbol, hgnc_id, kind, cs, ctx in self.gene_rows:
+            key = (hgnc_id, symbol, kind, ctx == "1")
+            entry = gene_entries.get(key) or gene_entries.setdefault(key, GeneEntry(*key))
+            if cs == "1":
+                self.exact.add(tokens(term), "GENE", entry)
+            else:
+                self.folded.add(tokens(term.lower()), "GENE", entry)
+        drug_entries: dict[tuple[str, str, str, str], DrugEntry] = {}
+        for term, name, pid, rxnorm, kind in self.drug_rows:
+            key = (pid, name, rxnorm, kind)
+            entry = drug_entries.get(key) or drug_entries.setdefault(key, DrugEntry(*key))
+            if _is_short_abbreviation(term):
+                self.exact.add(tokens(term), "DRUG", entry)
+            else:
+                self.folded.add(tokens(term.lower()), "DRUG", entry)
+        self.genes_by_id = {e.hgnc_id: e for e in gene_entries.values() if e.kind == "symbol"}
+        self.drugs_by_id = {e.pharmgkb_id: e for e in drug_entries.values()}
+
+    def __repr__(self) -> str:
+        return f"Lexicons({str(self.directory)!r}, genes={len(self.gene_rows)}, drugs={len(self.drug_rows)})"
+
+    # -- normalisation ------------------------------------------------------
+    def _lookup(self, term: str, label: str) -> object | None:
+        toks = tokens(term.strip())
+        if not toks:
+            return None
+        hit = self.exact.get(toks)
+        if hit is None or hit[0] != label:
+            hit = self.folded.get(tuple(t.lower() for t in toks))
+        return hit[1] if hit is not None and hit[0] == label else None
+
+    def normalise_gene(self, term: str) -> tuple[str, str] | None:
+        """(hgnc_id, symbol) of a gene term, case rules applied; None when unknown or ambiguous."""
+        entry = self._lookup(term, "GENE")
+        if entry is None:
+            # "cyp2d6", "Hla-b": symbols with a digit or hyphen are unambiguous in any case.
+            up = term.strip().upper()
+            if any(c.isdigit() or c == "-" for c in up):
+                hit = self.exact.get(tokens(up))
+                if hit is not None and hit[0] == "GENE" and hit[1].kind == "symbol":
+                    entry = hit[1]
+        return (entry.hgnc_id, entry.symbol) if entry is not None else None
+
+    def normalise_drug(self, term: str) -> tuple[str, str] | None:
+        """(pharmgkb_id, canonical name) of a drug term; salts folded, case-insensitive."""
+        term = " ".join(term.split())
+        entry = self._lookup(term, "DRUG")
+        words = term.split()
+        while entry is None and len(words) > 1 and words[-1].lower() in SALT_WORDS:
+            words.pop()
+            entry = self._lookup(" ".join(words), "DRUG")
+            if entry is not None and not entry.takes_salt:
+                entry = None
+                break
+        return (entry.pharmgkb_id, entry.name) if entry is not None else None
+
+
+_CACHE: dict[Path, Lexicons] = {}
+_LOCK = threading.Lock()
+
+
+def default_dir() -> Path:
+    """``corpora/lexicons`` of the repository, else the ``lexicons`` folder of ``pgxlit.corpora``."""
+    here = Path(__file__).resolve().parents[1] / "corpora" / "lexicons"
+    if (here / GENES_FILE).is_file():
+        return here
+    try:
+        from importlib.resources import files
+
+        packaged = Path(str(files("pgxlit.corpora") / "lexicons"))
+        if (packaged / GENES_FILE).is_file():
+            return packaged
+    except Exception:  # noqa: BLE001 - package absent or not a real folder
+        pass
+    return here
+
+
+def load_lexicons(dir: Path | None = None) -> Lexicons:  # noqa: A002 - the documented name
+    """The lexicons of `dir` (default: the shipped ones), loaded once per directory."""
+    path = Path(dir).resolve() if dir is not None else default_dir().resolve()
+    with _LOCK:
+        lex = _CACHE.get(path)
+        if lex is None:
+            if not (path / GENES_FILE).is_file() or not (path / DRUGS_FILE).is_file():
+                raise FileNotFoundError(
+                    f"no compiled lexicons in {path}; build them with "
+                    "`python tools/build_lexicons.py --shared ../shared --out corpora/lexicons`"
+                )
+            lex = _CACHE[path] = Lexicons(path)
+        return lex
+
+
+def normalise_gene(term: str) -> tuple[str, str] | None:
+    """(hgnc_id, symbol) for a gene term in the shipped lexicon, e.g. "P-gp" -> ("HGNC:40", "ABCB1")."""
+    return load_lexicons().normalise_gene(term)
+
+
+def normalise_drug(term: str) -> tuple[str, str] | None:
+    """(pharmgkb_id, name) for a drug term, e.g. "Plavix" -> ("PA449053", "clopidogrel")."""
+    return load_lexicons().normalise_drug(term)
+
+
+class DictionaryMatcher:
+    """Leftmost-longest dictionary matching of gene and drug terms on token boundaries."""
+
+    def __init__(self, lexicons: Lexicons | None = None, *, genes: bool = True, drugs: bool = True) -> None:
+        self.lexicons = lexicons if lexicons is not None else load_lexicons()
+        self.genes = genes
+        self.drugs = drugs
+        ex, fo = self.lexicons.exact, self.lexicons.folded
+        self._ex_single, self._ex_multi, self._ex_first = ex.single, ex.multi, ex.first
+        self._fo_single, self._fo_multi, self._fo_first = fo.single, fo.multi, fo.first
+
+    def find(self, text: str) -> list[Mention]:
+        """GENE and DRUG mentions of `text`, in order, non-overlapping."""
+        if not text:
+            return []
+        lower = text.lower()
+        if len(lower) != len(text):  # a few characters change length when lower-cased
+            lower = None
+        ex_first, fo_first = self._ex_first, self._fo_first
+        ex_single, fo_single = self._ex_single, self._fo_single
+        out: list[Mention] = []
+        blocked = 0
+        for m in _WORD_RE.finditer(text):
+            start = m.start()
+            if start < blocked:
+                continue
+            word = m.group()
+            end = m.end()
+            low = lower[start:end] if lower is not None else word.lower()
+            n_ex = ex_first.get(word, 0)
+            n_fo = fo_first.get(low, 0)
+            if not n_ex and not n_fo:
+                continue
+            best = None  # (n_tokens, end, label, entry, exact)
+            if n_ex > 1 or n_fo > 1:
+                best = self._longest_multi(text, start, max(n_ex, n_fo), n_ex, n_fo)
+            if best is None:
+                hit = ex_single.get(word) if n_ex else None
+                if hit is not None and self._accept(hit, text, start, end):
+                    best = (1, end, hit[0], hit[1])
+                else:
+                    hit = fo_single.get(low) if n_fo else None
+                    if hit is not None and self._accept(hit, text, start, end):
+                        best = (1, end, hit[0], hit[1])
+            if best is None:
+                continue
+            _, stop, label, entry = best
+            if label == "DRUG" and entry.takes_salt:
+                salt = _SALT_AFTER.match(text, stop)
+                if salt is not None:
+                    stop = salt.end()
+            out.append(Mention(start, stop, label, text[start:stop], entry.norm, entry.kind, SOURCE))
+            blocked = stop
+        return out
+
+    def _accept(self, hit: tuple[str, object], text: str, start: int, end: int) -> bool:
+        label, entry = hit
+        if label == "GENE":
+            if not self.genes:
+                return False
+            if entry.needs_context:
+                return bool(
+                    _CONTEXT_AFTER.match(text, end)
+                    or _CONTEXT_BEFORE.search(text, max(0, start - 40), start)
+                )
+            return True
+        return self.drugs
+
+    def _longest_multi(self, text: str, start: int, n_max: int, n_ex: int, n_fo: int):
+        toks: list[str] = []
+        ends: list[int] = []
+        for t in _TOKEN_RE.finditer(text, start):
+            toks.append(t.group())
+            ends.append(t.end())
+            if len(toks) == n_max:
+                break
+        low = [t.lower() for t in toks]
+        for n in range(len(toks), 1, -1):
+            end = ends[n - 1]
+            if n <= n_ex:
+                hit = self._ex_multi.get(tuple(toks[:n]))
+                if hit is not None and self._accept(hit, text, start, end):
+                    return (n, end, hit[0], hit[1])
+            if n <= n_fo:
+                hit = self._fo_multi.get(tuple(low[:n]))
+                if hit is not None and self._accept(hit, text, start, end):
+                    return (n, end, hit[0], hit[1])
+        return None
