@@ -6,46 +6,63 @@ section); no tokenizer, no spaCy, no I/O. Every finder returns
 (``text[m.start:m.end] == m.text``), ``source="grammar"``, sorted by start and
 without overlaps among its own results.
 
-- ``find_variants``   label VARIANT: rsIDs, HGVS c./g./m./n./p., IVS notation,
-  bare nucleotide changes (``3435C>T``, ``C3435T``, ``-1639G>A``) and protein
-  changes (``V600E``, ``Arg144Cys``, ``Val(158)Met``).
-- ``find_alleles``    label ALLELE: star alleles (``CYP2D6*4``, ``TPMT*3A``,
-  ``CYP2D6*1xN``), diplotypes (``CYP2C19*2/*17``, stand-alone ``*1/*3``), HLA
-  alleles (``HLA-B*57:01``, ``HLA-B*5701`` -> norm ``HLA-B*57:01``).
-- ``find_phenotypes`` label PHENOTYPE: metabolizer statuses, function/activity
-  phrases, enzyme deficiencies.
-- ``find_all``        the union, overlaps resolved (longest first, then
-  ALLELE > VARIANT > PHENOTYPE).
+- ``find_variants(text, generic=False)`` label VARIANT. kinds: ``rsid``
+  (``rs9923231``, ``rs 1065852``), ``hgvs_c`` (c./n., also ``c516G > T``),
+  ``hgvs_g`` (g./m.), ``hgvs_p`` (``p.Val433Met``, ``p.V433M``,
+  ``p.(Arg144Cys)``), ``ivs`` (``IVS14+1G>A``), ``nucleotide_change``
+  (``3435C>T``, ``C3435T``, ``-1639G>A``, ``G-1639A``, ``677C-->T``, ``250G/A``),
+  ``protein_change`` (``V600E`` with a position of two digits or more,
+  ``Arg144Cys``, ``Val(158)Met``, ``F508del``), ``snp_allele`` / ``genotype``
+  (``VKORC1 -1639A``, ``CYP2B6 516TT``, ``3435 CC genotype``: only after a gene
+  symbol or before allele/genotype/carrier...). With ``generic=True`` also
+  ``gene_variation`` (see ``find_gene_variations``).
+- ``find_alleles(text)`` label ALLELE. kinds: ``star_allele`` (``CYP2D6*4``,
+  ``TPMT*3A``, ``CYP2D6*1xN``, stand-alone ``*28`` only when a gene symbol is
+  near in the same sentence), ``diplotype`` (``CYP2C19*2/*17``, ``CYP3A5*3*3``,
+  stand-alone ``*1/*3``), ``hla`` (``HLA-B*57:01``, ``HLA-B*5701``, bare
+  ``B*1502`` after an HLA context, serotypes ``HLA-B27``/``HLA-Cw6``).
+- ``find_phenotypes(text)`` label PHENOTYPE. kinds: ``metabolizer`` (poor,
+  intermediate, extensive/normal, rapid, ultrarapid metabolizer/metaboliser;
+  coordinations "intermediate, extensive, or ultra-rapid metabolizers"; the
+  abbreviations PM/IM/EM/UM... when defined in the text, after a gene, or
+  plural in a CYP text; slow/rapid acetylators), ``function`` (decreased/no/
+  increased/normal function, loss-of-function, reduced TPMT activity, activity
+  score), ``deficiency`` (DPD/TPMT/G6PD/NUDT15/cholinesterase... deficiency).
+- ``find_gene_variations(text)`` gene-level variation phrases ("CYP2D6
+  genotype", "EGFR mutations", "polymorphisms in CYP3A5"); the span contains the
+  gene symbol, so it nests a GENE mention, and it is off unless asked for.
+- ``find_all(text, generic=False)`` the union, overlaps resolved by
+  ``resolve_overlaps`` (longest first, then ALLELE > VARIANT > PHENOTYPE).
 
 Norms
 -----
 - rsID: ``rs9923231`` (lower case, no space).
-- HGVS: the mention without spaces, ``c.1905+1G>A``; protein changes go to the
-  three-letter HGVS form ``p.Val433Met`` (``V433M``, ``p.V433M``,
-  ``p.(Val433Met)`` all normalise to it); bare nucleotide changes become
-  ``3435C>T`` / ``-1639G>A`` (``C3435T``, ``G-1639A``, ``677C-->T``, ``250G/A``
-  included); IVS ``IVS14+1G>A``. When a gene symbol immediately precedes the
-  variant (``VKORC1 -1639G>A``, ``ABCB1 C3435T``, ``BRAF V600E``) the norm is
-  prefixed ``GENE:`` (``VKORC1:-1639G>A``); the span stays the variant only so
-  it does not swallow the GENE mention a lexicon finds.
-- star allele ``CYP2C19*2``; diplotype ``CYP2C19*2/*17``; HLA ``HLA-B*57:01``;
-  HLA diplotype ``HLA-E*01:01/*01:03``; serotype as written (``HLA-B27``,
-  ``HLA-Cw6`` -> ``HLA-C*06``).
+- HGVS: the mention without spaces, arrows as ``>`` (``c.1905+1G>A``); protein
+  changes in the three-letter HGVS form (``V433M``, ``p.V433M`` and
+  ``p.(Val433Met)`` all give ``p.Val433Met``); bare nucleotide changes as
+  ``3435C>T`` / ``-1639G>A``; IVS ``IVS14+1G>A``. When a gene symbol stands right
+  before the variant (``VKORC1 -1639G>A``, ``ABCB1 C3435T``, ``BRAF V600E``) the
+  norm is prefixed ``GENE:`` (``VKORC1:-1639G>A``, ``BRAF:p.Val600Glu``); the
+  span stays the variant alone, so it does not swallow the GENE mention a
+  lexicon finds. Not prefixed: rsIDs.
+- star allele ``CYP2C19*2``; diplotype ``CYP2C19*2/*17`` (``*1/*3`` when no gene
+  is in reach); ``x``/``×`` copy numbers as ``CYP2D6*1xN``; HLA in colon form
+  ``HLA-B*57:01`` (4 digits -> 2:2, 6 -> 2:2:2); HLA diplotype
+  ``HLA-E*01:01/*01:03``; ``HLA-Cw6`` -> ``HLA-C*06``; other serotypes as written.
 - phenotype: ``Poor Metabolizer``, ``Intermediate Metabolizer``, ``Normal
   Metabolizer`` (extensive -> normal), ``Rapid Metabolizer``, ``Ultrarapid
   Metabolizer``, ``Indeterminate Metabolizer``; ``No Function``, ``Decreased
   Function``, ``Normal Function``, ``Increased Function``, ``Poor Function``;
   ``Activity Score`` (``Activity Score 1.5`` when a value follows);
-  ``<GENE> Deficiency`` (``DPYD Deficiency`` for "DPD deficiency", plain
-  ``Deficiency`` when no enzyme is named). A metabolizer/function phrase right
-  after a gene symbol gets it as prefix: ``CYP2D6 Poor Metabolizer``.
-
-The phenotype vocabulary follows PharmCAT's phenotypes.tsv
-(shared/vocab/pharmcat_allele_definitions/phenotypes.tsv, MPL-2.0).
+  ``<GENE> Deficiency`` (``DPYD Deficiency`` for "DPD deficiency"). A
+  metabolizer/function phrase with a gene right before it (or "metabolizers of
+  CYP2C9", "reduced TPMT activity") is prefixed with it: ``CYP2D6 Poor
+  Metabolizer``. The vocabulary follows PharmCAT's phenotypes.tsv
+  (shared/vocab/pharmcat_allele_definitions/phenotypes.tsv, MPL-2.0).
 
 All quantifiers are bounded and every pattern that opens on a character run has
 a look-behind that stops it restarting inside the run, so a finder is linear in
-the text length (100 KB of noise takes milliseconds).
+the text length (100 KB of noise takes well under a second).
 """
 
 from __future__ import annotations
@@ -60,6 +77,7 @@ __all__ = [
     "GENE_ALLELE_GENES",
     "find_all",
     "find_alleles",
+    "find_gene_variations",
     "find_phenotypes",
     "find_variants",
     "resolve_overlaps",
@@ -118,6 +136,12 @@ _GENE_TOKEN = re.compile(r"(?<![A-Za-z0-9])" + _GENE_SHAPE + r"(?![A-Za-z0-9])")
 _GENE_BEFORE = re.compile(
     r"(?<![A-Za-z0-9])(" + _GENE_SHAPE + r")(?:\s{1,2}gene)?(?:\s{0,2}[" + _DASH + r":(]?\s{0,2})$"
 )
+# any upper-case symbol right before a variant ("BRAF V600E", "COMT Val158Met"), for the norm prefix only
+_SYMBOL_BEFORE = re.compile(r"(?<![A-Za-z0-9])([A-Z][A-Z0-9]{2,7})[ \t]{1,2}$")
+_NOT_SYMBOLS = frozenset({
+    "AND", "THE", "FOR", "WITH", "SNP", "SNPS", "DNA", "RNA", "PCR", "GWAS", "RFLP", "HIV", "HBV", "HCV", "CNV",
+    "ALL", "NOT", "RESULTS", "METHODS", "CONCLUSIONS", "CONCLUSION", "BACKGROUND", "OBJECTIVE", "PURPOSE", "AIMS",
+})
 _SENT_BREAK = re.compile(r"[.!?]\s+(?=[A-Z\[(])|\n")
 
 
@@ -134,7 +158,11 @@ def _gene_right_before(text: str, start: int) -> re.Match | None:
 
 
 def _canon_gene(token: str) -> str:
+    """Upper case, and "CYP 3A5" / "cytochrome P450 3A4" -> "CYP3A5" / "CYP3A4"."""
     up = token.upper()
+    if " " in up or "\t" in up or up.startswith(("P450", "CYTOCHROME")):
+        parts = up.split()
+        up = "CYP" + parts[-1] if "P450" in parts else "".join(parts)
     return up
 
 
@@ -185,14 +213,20 @@ _NT_AFTER_GENE = re.compile(
     r"(?<![A-Za-z0-9])(?P<gene>" + _GENE_SHAPE + r")(?P<dash>[" + _DASH + r"])"
     r"(?P<num>\d{2,6})\s?(?P<ref>[ACGT])\s?(?:" + _ARROW + r"|/)\s?(?P<alt>[ACGT])(?![A-Za-z0-9])"
 )
+# "T521>C", "c516G > T" (a reference base or a c./g. without its dot before an arrow change)
+_NT_LOOSE = re.compile(
+    r"(?<![A-Za-z0-9.])(?:(?P<t>[cg])(?P<pos1>[" + _SIGN + r"]?\d{2,7})\s?(?P<ref1>[ACGT])"
+    r"|(?P<ref2>[ACGT])(?P<pos2>[" + _SIGN + r"]?\d{2,7}))\s?" + _ARROW + r"\s?(?P<alt>[ACGT])(?![A-Za-z0-9])"
+)
 # C3435T, G-1639A, A118G; also one-letter protein changes V600E, R144C, F508del
 _LETTER_POS_LETTER = re.compile(
-    r"(?<![A-Za-z0-9.+_*])(?P<rt>rt)?(?P<wt>[" + _AA1 + r"])(?P<pos>[" + _SIGN + r"]?\d{2,5})"
+    r"(?<![A-Za-z0-9_*])(?<!\d\.)(?P<rt>rt)?(?P<wt>[" + _AA1 + r"])(?P<pos>[" + _SIGN + r"]?\d{2,5})"
     r"(?P<mt>[" + _AA1 + r"X*](?:/[" + _AA1 + r"]){0,3}|del|fs)(?![A-Za-z0-9])"
 )
 _THREE_LETTER = re.compile(
-    r"(?<![A-Za-z0-9])(?P<wt>" + _AA3_ALT + r")(?P<sep1>\s?-?\s?\(?\s?)(?P<pos>\d{1,5})(?:\s?/\s?\d{1,5})?"
-    r"(?P<sep2>\s?\)?\s?-?\s?)(?P<mt>" + _AA3_ALT + r"|Ter|Stop|fs|del)(?![a-z])",
+    # the look-ahead (three letters, then a digit within 4 characters) only makes the scan faster
+    r"(?<![A-Za-z0-9])(?=[A-Za-z]{3}[\s(\-]{0,4}\d)(?P<wt>" + _AA3_ALT + r")(?P<sep1>\s?-?\s?\(?\s?)(?P<pos>\d{1,5})(?:\s?/\s?\d{1,5})?"
+    r"(?P<sep2>\s?\)?\s?(?:-{1,2}>|\u2192|-)?\s?)(?P<mt>" + _AA3_ALT + r"|Ter|Stop|fs|del)(?![a-z])",
     re.IGNORECASE,
 )
 # well-known promoter positions written glued to the gene with a hyphen
@@ -201,6 +235,35 @@ _PROMOTER_POSITIONS = {
     "VKORC1": {"1639"}, "TNF": {"308", "238"}, "IL10": {"1082", "819", "592"},
     "IL6": {"174"}, "VEGF": {"2578", "1154", "460"}, "VEGFA": {"2578", "1154", "460"},
 }
+# a SNP allele or genotype by position: "VKORC1 -1639A", "CYP2B6 516TT", "235T allele", "3435 CC genotype"
+_NT_GENOTYPE = re.compile(
+    r"(?:(?<=[\s(\[,;/])|^)(?P<pos>(?:[" + _SIGN + r"]\s?)?\d{2,6})\s?(?P<gt>[ACGT]{1,2})(?![A-Za-z0-9>/])"
+)
+_EXON_BEFORE = re.compile(r"(?:exon|intron|codon|EXON|Exon|Intron|Codon)\s{0,2}$")
+_GENOTYPE_WORD = re.compile(
+    r"\s{0,2}[" + _DASH + r"]?\s{0,2}(?:alleles?|genotypes?|carriers?|homozyg|heterozyg|variants?|polymorphisms?|mutations?)",
+    re.IGNORECASE,
+)
+# gene-level variation ("CYP2D6 genotype", "EGFR mutations", "polymorphisms in CYP3A5"), only with generic=True
+_VAR_NOUN = (
+    r"(?:polymorphisms?|variants?|variations?|mutations?|mutants?|mutated|genotypes?|genotyping|alleles?|SNPs?|"
+    r"haplotypes?|diplotypes?|deletions?|duplications?|amplifications?|wild[" + _DASH + r"\s]?types?|null|status|"
+    r"carriers?|single[" + _DASH + r"\s]nucleotide\s+polymorphisms?)"
+)
+_ANY_GENE = r"(?:[A-Z][A-Z0-9]{1,9}(?:[" + _DASH + r"][A-Z0-9]{1,4})?|p53|[Cc]yp\d{1,2}[a-z]{1,2}\d{1,3})"
+_GENE_VARIATION = re.compile(
+    r"(?<![A-Za-z0-9" + _DASH + r"])(?P<g1>" + _ANY_GENE + r")(?:\s{1,2}gene)?\s{0,2}[" + _DASH + r"]?\s{0,2}"
+    r"(?:(?:genetic|gene|germline|promoter|coding|functional|common|genomic)\s{1,2})?(?P<n1>" + _VAR_NOUN + r")(?![A-Za-z])"
+    r"|(?<![A-Za-z])(?P<n2>" + _VAR_NOUN + r")\s{1,2}(?:in|of|at|within)\s{1,2}(?:the\s{1,2})?(?P<g2>" + _ANY_GENE + r")"
+    r"(?:\s{1,2}gene)?(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z])(?P<n3>mutant|mutated|wild[" + _DASH + r"\s]?type)\s{1,2}(?P<g3>" + _ANY_GENE + r")(?![A-Za-z0-9])"
+)
+_VARIANT_LIKE = re.compile(r"[A-Z][" + _SIGN + r"]?\d{1,6}[A-Z]|[Rr][Ss]\d{1,12}|\d{1,6}[A-Z]{1,2}")
+_NOT_VARIATION_GENES = frozenset({
+    "DNA", "RNA", "SNP", "SNPS", "PCR", "GWAS", "CNV", "AND", "THE", "ALL", "WT", "LOF", "GOF", "TT", "CC", "GG",
+    "AA", "CT", "AG", "GA", "TC", "CA", "AC", "GT", "TG", "CG", "GC", "AT", "TA", "NO", "MHC", "IN", "OF",
+    "RESULTS", "METHODS", "CONCLUSIONS", "CONCLUSION", "BACKGROUND", "OBJECTIVE", "AIMS", "PURPOSE",
+})
 _FIGURE_REF = re.compile(r"(?:Fig(?:ure)?s?\.?|Tables?|Supplementa(?:ry|l)|Panel|Data)\s{0,2}$", re.IGNORECASE)
 # cell lines, proteins and model names that look like one-letter protein changes
 _NOT_PROTEIN_CHANGE = frozenset({"T47D", "S100A", "S100B", "S100P", "K562R", "H69AR", "M14K"})
@@ -221,8 +284,14 @@ def _canon_arrow(s: str) -> str:
 
 
 def _with_gene(text: str, start: int, change: str) -> str:
+    """Prefix a variant norm with the gene symbol right before it ("BRAF V600E" -> "BRAF:p.Val600Glu")."""
     g = _gene_right_before(text, start)
-    return f"{_canon_gene(g.group(1))}:{change}" if g else change
+    if g:
+        return f"{_canon_gene(g.group(1))}:{change}"
+    w = _SYMBOL_BEFORE.search(text, max(0, start - 16), start)
+    if w and w.group(1) not in _NOT_GENES and w.group(1) not in _NOT_SYMBOLS:
+        return f"{w.group(1)}:{change}"
+    return change
 
 
 def _protein_norm(wt: str, pos: str, mt: str) -> str:
@@ -238,11 +307,56 @@ def _protein_norm(wt: str, pos: str, mt: str) -> str:
     return f"p.{w}{pos}{m}"
 
 
-def find_variants(text: str) -> list[Mention]:
-    """rsIDs, HGVS, IVS, nucleotide and protein changes (label VARIANT)."""
-    if not text or not any(ch.isdigit() for ch in text[:200000]):
+def _noun_lemma(noun: str) -> str:
+    n = re.sub(r"[\s" + _DASH + r"]+", " ", noun.lower())
+    if n.startswith("wild"):
+        return "wild-type"
+    if n.startswith("single"):
+        return "SNP"
+    if n in ("snp", "snps"):
+        return "SNP"
+    if n in ("mutant", "mutants", "mutated"):
+        return "mutation"
+    return n[:-1] if n.endswith("s") and n not in ("status",) else n
+
+
+def find_gene_variations(text: str) -> list[Mention]:
+    """Gene-level variation phrases (label VARIANT, kind "gene_variation"), norm "GENE:noun".
+
+    "CYP2D6 genotype", "EGFR mutations", "BRAF-mutated", "polymorphisms in CYP3A5",
+    "mutant KRAS". The span includes the gene symbol, so it nests a GENE mention;
+    that is why this is not part of find_variants() unless asked (generic=True).
+    """
+    if not text:
         return []
     found: list[Mention] = []
+    for m in _GENE_VARIATION.finditer(text):
+        gene = m.group("g1") or m.group("g2") or m.group("g3")
+        noun = m.group("n1") or m.group("n2") or m.group("n3")
+        if gene.upper() in _NOT_VARIATION_GENES or gene.upper() in _NOT_GENES or gene.isdigit():
+            continue
+        if not any(c.isupper() for c in gene[1:]) and not any(c.isdigit() for c in gene) and gene != "p53":
+            continue  # "Patients", "Results": a capitalised word, not a symbol
+        if len(gene) < 3 and not any(c.isdigit() for c in gene):
+            continue
+        if _VARIANT_LIKE.fullmatch(gene):
+            continue  # "C3435T polymorphism": the variant grammar takes it
+        norm = f"{_canon_gene(gene) if gene != 'p53' else 'TP53'}:{_noun_lemma(noun)}"
+        found.append(_mention(text, m.start(), m.end(), "VARIANT", norm, "gene_variation"))
+    return resolve_overlaps(found)
+
+
+def find_variants(text: str, *, generic: bool = False) -> list[Mention]:
+    """rsIDs, HGVS, IVS, nucleotide and protein changes (label VARIANT).
+
+    generic=True adds gene-level variation phrases (see find_gene_variations).
+    """
+    if not text:
+        return []
+    found: list[Mention] = find_gene_variations(text) if generic else []
+    if not any(ch.isdigit() for ch in text):
+        return found
+
     for m in _RSID.finditer(text):
         num = m.group("num") or m.group("num2") or m.group("num3")
         end = m.end()
@@ -294,16 +408,38 @@ def find_variants(text: str) -> list[Mention]:
         pos = f"-{num}" if signed else num
         norm = f"{gene}:{pos}{m.group('ref')}>{m.group('alt')}"
         found.append(_mention(text, start, m.end(), "VARIANT", norm, "nucleotide_change"))
+    for m in _NT_LOOSE.finditer(text):
+        pos = _canon_arrow(m.group("pos1") or m.group("pos2"))
+        ref = m.group("ref1") or m.group("ref2")
+        change = f"{pos}{ref}>{m.group('alt')}"
+        t = m.group("t")
+        norm = _with_gene(text, m.start(), f"{t}.{change}" if t else change)
+        kind = ("hgvs_c" if t == "c" else "hgvs_g") if t else "nucleotide_change"
+        found.append(_mention(text, m.start(), m.end(), "VARIANT", norm, kind))
+    for m in _NT_GENOTYPE.finditer(text):
+        if _EXON_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+            continue  # "exon 26 CC", "intron 21 A allele": a region number, not a position
+        gene = _gene_right_before(text, m.start())
+        if gene is None and not _GENOTYPE_WORD.match(text, m.end()):
+            continue
+        pos = _canon_arrow(m.group("pos"))
+        if pos.startswith("-") and m.start() > 0 and text[m.start() - 1] not in " \t\n([,;/":
+            continue
+        gt = m.group("gt")
+        norm = f"{pos}{gt}"
+        norm = f"{_canon_gene(gene.group(1))}:{norm}" if gene else norm
+        found.append(_mention(text, m.start(), m.end(), "VARIANT", norm, "genotype" if len(gt) == 2 else "snp_allele"))
     for m in _LETTER_POS_LETTER.finditer(text):
         wt, pos, mt = m.group("wt"), m.group("pos"), m.group("mt")
         token = m.group(0)
-        if token.upper() in _NOT_PROTEIN_CHANGE or wt == mt:
+        if token.upper() in _NOT_PROTEIN_CHANGE or wt == mt or token.startswith("P450"):
             continue
         if _FIGURE_REF.search(text, max(0, m.start() - 16), m.start()):
             continue
         npos = pos.lstrip(_SIGN)
         signed = npos != pos
-        if wt in "ACGT" and mt in ("A", "C", "G", "T") and (signed or int(npos) >= 100):
+        alts = mt.split("/")
+        if wt in "ACGT" and all(a in ("A", "C", "G", "T") for a in alts) and (signed or int(npos) >= 100):
             norm = f"{'-' if signed else ''}{npos}{wt}>{mt}"
             kind = "nucleotide_change"
         else:
@@ -335,20 +471,30 @@ _STAR_BODY = (
     r"\d{1,3}(?:\.\d{3})?(?:[A-Z]{1,2}\d{0,2}|[a-z](?![a-z]))?"
     r"(?:\s?[x\u00d7X]\s?(?:N|n|\d{1,2}|\u2265\s?\d))?"
 )
+# genes written other ways before a star: "CYP 3A5*3", "cytochrome P450 3A4*1B", "PXR*1B"
+_STAR_GENE_EXTRA = (
+    r"|CYP\s\d{1,2}[A-Z]{1,2}\d{1,3}|(?:[Cc]ytochrome\s{1,2})?P450\s{1,2}\d{1,2}[A-Z]{1,2}\d{1,3}|[A-Z]{3,6}"
+)
+_NOT_STAR_GENES = frozenset({
+    "AUC", "BMI", "SNP", "SNPS", "DNA", "RNA", "PCR", "AND", "THE", "ALL", "AML", "CML", "ANOVA", "GWAS",
+    "FDA", "WHO", "USA", "HLA", "LOD", "SEM", "RR", "NS", "HIV", "HCV", "HBV", "CYP", "UGT", "CI", "SD",
+})
 _STAR_GENE = re.compile(
-    r"(?<![A-Za-z0-9*])(?P<gene>" + _GENE_SHAPE + r")[ \t]{0,2}\*[ \t]{0,2}(?P<a1>" + _STAR_BODY + r")"
+    r"(?<![A-Za-z0-9*])(?P<gene>" + _GENE_SHAPE + _STAR_GENE_EXTRA + r")[ \t]{0,2}\*[ \t]{0,2}(?P<a1>" + _STAR_BODY + r")"
     r"(?:(?:[ \t]{0,2}/[ \t]{0,2}(?:(?P=gene)[ \t]{0,2})?\*?|\*)[ \t]{0,2}(?P<a2>" + _STAR_BODY + r"))?"
     r"(?![A-Za-z0-9_:]|\.\d)"
 )
 _STAR_ALONE = re.compile(
-    r"(?<![A-Za-z0-9*_])\*[ \t]{0,2}(?P<a1>" + _STAR_BODY + r")"
+    r"(?<![A-Z0-9*_])\*[ \t]{0,2}(?P<a1>" + _STAR_BODY + r")"
     r"(?:[ \t]{0,2}/[ \t]{0,2}\*[ \t]{0,2}(?P<a2>" + _STAR_BODY + r"))?"
     r"(?![A-Za-z0-9_:]|\.\d)"
 )
+_CYP_SHORT_BEFORE = re.compile(r"(?<![A-Za-z0-9])(\d{1,2}[A-Z]\d{1,2})[ \t]{0,2}$")
+_CYP_WORD = re.compile(r"CYP|P450|[Cc]ytochrome")
 _HLA_LOCUS = r"(?:A|B|C|E|F|G|DRB[1-9]|DRA|DQA1|DQB1|DPA1|DPB1|MICA)"
 _HLA_FIELDS = r"\d{2,3}(?::\s?\d{2,3}){1,3}[NLSQCA]?"
 _HLA = re.compile(
-    r"(?<![A-Za-z0-9])HLA(?:[" + _DASH + r"]\s?|\s)?(?P<locus>" + _HLA_LOCUS + r")"
+    r"(?<![A-Za-z0-9])HLA\s?(?:[" + _DASH + r"]\s?)?(?P<locus>" + _HLA_LOCUS + r")"
     r"(?:\s?\*\s?(?P<f>" + _HLA_FIELDS + r"|\d{2,8}[NLSQCA]?)|\s?(?P<f2>\d{4,8}[NLSQCA]?))"
     r"(?:\s?/\s?(?:HLA[" + _DASH + r"]?" + _HLA_LOCUS + r")?\*?(?P<g>" + _HLA_FIELDS + r"|\d{4,8}))?"
     r"(?![A-Za-z0-9]|:\d)"
@@ -388,7 +534,9 @@ def _sentence_gap_ok(text: str, a: int, b: int) -> bool:
     return _SENT_BREAK.search(text, a, b) is None
 
 
-def _context_gene(text: str, start: int, end: int, anchors: list[tuple[int, str]]) -> str | None:
+def _context_gene(
+    text: str, start: int, end: int, anchors: list[tuple[int, str]], last: tuple[int, str] | None = None
+) -> str | None:
     """The gene a stand-alone star allele at [start, end) belongs to.
 
     The nearest gene before it within 160 characters of the same sentence (an
@@ -399,6 +547,8 @@ def _context_gene(text: str, start: int, end: int, anchors: list[tuple[int, str]
     i = bisect.bisect_right(anchors, (start, "~"))
     if i > 0 and start - anchors[i - 1][0] <= 160:
         best = anchors[i - 1]
+    if last is not None and start - last[0] <= 160 and (best is None or last[0] > best[0]):
+        best = last  # a list of stand-alone stars: "*5, *9, and *11" inherit the gene of the first
     lo = max(0, start - 160)
     for g in _GENE_TOKEN.finditer(text, lo, start):
         if _is_gene(g.group(0)) and (best is None or g.end() > best[0]):
@@ -458,7 +608,7 @@ def find_alleles(text: str) -> list[Mention]:
             hla_anchor.append((m.end(), m.group("locus")))
         for m in _STAR_GENE.finditer(text):
             gene = _canon_gene(m.group("gene"))
-            if not _is_gene(gene) or taken[m.start()]:
+            if not _is_gene(gene) or gene in _NOT_STAR_GENES or taken[m.start()]:
                 continue
             a1 = _star_norm(m.group("a1"))
             if m.group("a2"):
@@ -480,17 +630,26 @@ def find_alleles(text: str) -> list[Mention]:
                 continue
             found.append(_mention(text, m.start(), m.end(), "ALLELE", f"HLA-{locus}*{_hla_fields(m.group('f'))}", "hla"))
             take(m.start(), m.end())
+        last: tuple[int, str] | None = None
         for m in _STAR_ALONE.finditer(text):
             if taken[m.start()]:
                 continue
             a1 = _star_norm(m.group("a1"))
-            gene = _context_gene(text, m.start(), m.end(), anchors)
+            start = m.start()
+            short = _CYP_SHORT_BEFORE.search(text, max(0, start - 8), start)
+            if short and _CYP_WORD.search(text, max(0, start - 80), min(len(text), m.end() + 30)):
+                # "cytochrome P450 3A4*1B and 3A5*3": a CYP subfamily written without its prefix
+                gene, start = "CYP" + short.group(1), short.start(1)
+            else:
+                gene = _context_gene(text, m.start(), m.end(), anchors, last)
+            if gene:
+                last = (m.end(), gene)
             if m.group("a2"):
                 a2 = _star_norm(m.group("a2"))
                 norm = f"{gene}*{a1}/*{a2}" if gene else f"*{a1}/*{a2}"
-                found.append(_mention(text, m.start(), m.end(), "ALLELE", norm, "diplotype"))
+                found.append(_mention(text, start, m.end(), "ALLELE", norm, "diplotype"))
             elif gene:
-                found.append(_mention(text, m.start(), m.end(), "ALLELE", f"{gene}*{a1}", "star_allele"))
+                found.append(_mention(text, start, m.end(), "ALLELE", f"{gene}*{a1}", "star_allele"))
     return resolve_overlaps(found)
 
 
@@ -514,14 +673,17 @@ _METABOLIZER = re.compile(
     re.IGNORECASE,
 )
 _ADJ_ONE = re.compile(_MET_ADJ, re.IGNORECASE)
+# what may stand between two coordinated metabolizer phrases that share a gene
+_COORD_GAP = re.compile(r"\s{0,2}(?:\(\s{0,2}[A-Za-z]{1,4}\s{0,2}\)\s{0,2})?[,;]?\s{0,2}(?:and/or|and|or|to|vs\.?|versus)?\s{0,2}")
 _MET_ABBR = {"PM": "Poor Metabolizer", "IM": "Intermediate Metabolizer", "EM": "Normal Metabolizer",
              "NM": "Normal Metabolizer", "RM": "Rapid Metabolizer", "UM": "Ultrarapid Metabolizer",
              "URM": "Ultrarapid Metabolizer", "UEM": "Ultrarapid Metabolizer"}
 _ABBR_DEF = re.compile(r"\s{0,2}\(\s{0,2}(?P<ab>PM|IM|EM|NM|RM|UM|URM|UEM)s?\s{0,2}[);,]")
+_METABOLIZER_GENE = re.compile(r"CYP\d|NAT2|UGT\d|TPMT|DPYD|NUDT15")
 _ABBR = re.compile(r"(?<![A-Za-z0-9\-])(?P<ab>PM|IM|EM|NM|RM|UM|URM|UEM)(?P<pl>s)?(?![A-Za-z0-9\-])")
 _FUNCTION = re.compile(
     r"(?<![A-Za-z])(?P<q>no|null|non|decreased|reduced|diminished|impaired|increased|normal|loss|gain|poor|"
-    r"partial|low|decrease)(?:[" + _DASH + r"\s]of)?[" + _DASH + r"\s]function(?![a-z])"
+    r"partial|low|decrease)(?:[" + _DASH + r"\s]of)?[" + _DASH + r"\s](?P<gene>" + _GENE_SHAPE + r"\s{1,2})?function(?![a-z])"
     r"|(?<![A-Za-z])(?P<q2>non[" + _DASH + r"]?functional)(?![a-z])",
     re.IGNORECASE,
 )
@@ -534,7 +696,8 @@ _FUNC_NORM = {
 }
 _ACTIVITY = re.compile(
     r"(?<![A-Za-z])(?P<q>reduced|decreased|diminished|impaired|low|lower|absent|deficient|no|intermediate|"
-    r"normal|high|increased|elevated)\s{1,2}(?:(?P<gene>" + _GENE_SHAPE + r"|DPD|NAT)\s{1,2})?"
+    r"normal|high|increased|elevated)\s{1,2}(?:levels?\s{1,2}of\s{1,2})?"
+    r"(?:(?P<gene>" + _GENE_SHAPE + r"|DPD|NAT)(?P<gene2>\s{1,2}(?:or|and)\s{1,2}(?:" + _GENE_SHAPE + r"|DPD))?\s{1,2})?"
     r"(?P<enz>enzyme\s{1,2}|enzymatic\s{1,2})?activity(?![a-z])",
     re.IGNORECASE,
 )
@@ -546,7 +709,7 @@ _ACT_NORM = {
     "increased": "Increased Function", "elevated": "Increased Function",
 }
 _ACTIVITY_SCORE = re.compile(
-    r"(?<![A-Za-z])activity\s{1,2}scores?(?:\s{0,2}\(AS\))?"
+    r"(?<![A-Za-z])(?<!disease\s)activity\s{1,2}scores?(?:\s{0,2}\(AS\))?"
     r"(?:\s{0,2}(?:of|=|:|was|is|was\s+|is\s+)?\s{0,2}(?P<v>\d(?:\.\d{1,2})?)(?![0-9]|\.\d))?",
     re.IGNORECASE,
 )
@@ -604,8 +767,9 @@ def find_phenotypes(text: str) -> list[Mention]:
         return []
     found: list[Mention] = []
     low = text.lower()
-    abbr_defined: dict[str, str] = {}
+    abbr_defined: dict[str, tuple[str, str | None]] = {}  # "PM" -> (norm, gene of the defining phrase)
     if "metaboli" in low or "acetylat" in low:
+        prev_end, prev_gene = -1, None
         for m in _METABOLIZER.finditer(text):
             adjs = list(_ADJ_ONE.finditer(text, m.start("adjs"), m.end("adjs")))
             gene = _gene_prefix(text, m.start())
@@ -617,6 +781,9 @@ def find_phenotypes(text: str) -> list[Mention]:
                 after = re.match(r"\s{1,2}of\s{1,2}(" + _GENE_SHAPE + r")(?![A-Za-z0-9])", text[m.end():m.end() + 30])
                 if after and _is_gene(after.group(1)):
                     gene = _canon_gene(after.group(1))
+            if gene is None and prev_gene and 0 <= m.start() - prev_end <= 40 and _COORD_GAP.fullmatch(text, prev_end, m.start()):
+                gene = prev_gene  # "CYP2D6 extensive metabolizers (EMs), intermediate metabolizers (IMs), or ..."
+            prev_end, prev_gene = m.end(), gene
             acetyl = "acetylat" in tail.lower()
             for i, a in enumerate(adjs):
                 key = _adj_key(a.group(0))
@@ -633,7 +800,7 @@ def find_phenotypes(text: str) -> list[Mention]:
                 ab = d.group("ab")
                 norm = _MET_NORM.get(_adj_key(adjs[0].group(0)))
                 if norm and _MET_ABBR.get(ab) == norm:
-                    abbr_defined[ab] = norm
+                    abbr_defined[ab] = (norm, gene)
     # abbreviations: defined in this text "(PMs)", or right after a CYP gene ("CYP2D6 PMs")
     if "M" in text:
         for m in _ABBR.finditer(text):
@@ -642,9 +809,12 @@ def find_phenotypes(text: str) -> list[Mention]:
             if gene is not None and not gene.startswith(("CYP", "NAT", "UGT", "TPMT", "DPYD", "NUDT")):
                 gene = None
             if ab in abbr_defined:
-                norm = abbr_defined[ab]
+                norm, def_gene = abbr_defined[ab]
+                gene = gene or def_gene
             elif gene is not None and ("metaboli" in low or m.group("pl")):
                 norm = _MET_ABBR[ab]
+            elif m.group("pl") and ab != "RM" and _METABOLIZER_GENE.search(text):
+                norm = _MET_ABBR[ab]  # "CYP2D6 genotype, even in IMs": a plural abbreviation in a CYP text
             else:
                 continue
             found.append(_mention(text, m.start(), m.end(), "PHENOTYPE", f"{gene} {norm}" if gene else norm, "metabolizer"))
@@ -654,9 +824,12 @@ def find_phenotypes(text: str) -> list[Mention]:
                 norm = "No Function"
             else:
                 norm = _FUNC_NORM[m.group("q").lower()]
-            if not _has_pgx_context(text, m.start(), m.end()):
+            inner_gene = m.group("gene") if not m.group("q2") else None
+            if inner_gene and not _is_gene(inner_gene.strip()):
                 continue
-            gene = _gene_prefix(text, m.start())
+            if not inner_gene and not _has_pgx_context(text, m.start(), m.end()):
+                continue
+            gene = _canon_gene(inner_gene.strip()) if inner_gene else _gene_prefix(text, m.start())
             found.append(_mention(text, m.start(), m.end(), "PHENOTYPE", f"{gene} {norm}" if gene else norm, "function"))
     if "activity" in low:
         for m in _ACTIVITY.finditer(text):
@@ -667,6 +840,8 @@ def find_phenotypes(text: str) -> list[Mention]:
                 continue
             norm = _ACT_NORM[m.group("q").lower()]
             gene = _canon_gene(g) if g else _gene_prefix(text, m.start())
+            if m.group("gene2"):
+                gene = None  # "reduced TPMT or NUDT15 activity": no single gene
             if gene == "DPD":
                 gene = "DPYD"
             found.append(_mention(text, m.start(), m.end(), "PHENOTYPE", f"{gene} {norm}" if gene else norm, "function"))
@@ -710,8 +885,11 @@ def resolve_overlaps(mentions: Iterable[Mention]) -> list[Mention]:
     return kept
 
 
-def find_all(text: str) -> list[Mention]:
-    """VARIANT, ALLELE and PHENOTYPE mentions of one text, sorted by start, overlaps resolved."""
+def find_all(text: str, *, generic: bool = False) -> list[Mention]:
+    """VARIANT, ALLELE and PHENOTYPE mentions of one text, sorted by start, overlaps resolved.
+
+    generic=True also returns gene-level variation phrases ("CYP2D6 genotype").
+    """
     if not text:
         return []
-    return resolve_overlaps([*find_alleles(text), *find_variants(text), *find_phenotypes(text)])
+    return resolve_overlaps([*find_alleles(text), *find_variants(text, generic=generic), *find_phenotypes(text)])
