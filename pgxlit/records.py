@@ -156,3 +156,41 @@ class RelationMention:
     confidence: float = 1.0
     negated: bool = False
     hedged: bool = False
+
+
+EFFECTS = ("efficacy", "toxicity", "dosage", "metabolism", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a triple was read: the exact sentence and its place in the source."""
+
+    source: str  # "fda_label" or "pubmed"
+    sentence: str
+    start: int  # offsets of the sentence within its section text or abstract text
+    end: int
+    set_id: str | None = None
+    version: int | None = None
+    section: str | None = None  # openFDA field name, else LOINC code, else title
+    effective_time: str | None = None
+    pmid: str | None = None
+    year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Triple:
+    """A drug–gene(–variant) relation with its effect, flags, confidence and evidence."""
+
+    drug: str
+    drug_id: str | None
+    gene: str | None
+    gene_id: str | None
+    variant: str | None  # rsID, star/HLA allele, diplotype or phenotype (normalised)
+    relation: str
+    effect: str  # one of EFFECTS
+    negated: bool
+    hedged: bool
+    confidence: float
+    pgx: bool  # a genetic factor changes the drug's effect, safety or dose
+    evidence: Evidence
+    extractor: str = "rules"

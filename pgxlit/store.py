@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -35,7 +36,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from pgxlit.records import Abstract, AbstractSection, LabelHistoryEntry, LabelVersion, Section
+from pgxlit.records import (
+    Abstract,
+    AbstractSection,
+    Evidence,
+    LabelHistoryEntry,
+    LabelVersion,
+    Section,
+    Triple,
+)
 
 
 class Base(DeclarativeBase):
@@ -140,6 +149,49 @@ class AbstractRevisionRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_responses.id"))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class TripleRow(Base):
+    """An extracted triple with its evidence; review fields are for curators."""
+
+    __tablename__ = "triples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_key: Mapped[str] = mapped_column(String(128), index=True)  # "label:<set_id>:<version>" or "pubmed:<pmid>"
+    drug: Mapped[str] = mapped_column(String(200), index=True)
+    drug_id: Mapped[str | None] = mapped_column(String(64))
+    gene: Mapped[str | None] = mapped_column(String(64), index=True)
+    gene_id: Mapped[str | None] = mapped_column(String(32))
+    variant: Mapped[str | None] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(32))
+    effect: Mapped[str] = mapped_column(String(16))
+    negated: Mapped[bool] = mapped_column(Boolean, default=False)
+    hedged: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float]
+    pgx: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16))
+    set_id: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    section: Mapped[str | None] = mapped_column(String(100))
+    effective_time: Mapped[str | None] = mapped_column(String(8))
+    pmid: Mapped[str | None] = mapped_column(String(16))
+    year: Mapped[int | None] = mapped_column(Integer)
+    sentence: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    extractor: Mapped[str] = mapped_column(String(64))
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ExtractedDocRow(Base):
+    """Which document was extracted from which content by which extractor, so reruns skip it."""
+
+    __tablename__ = "extracted_docs"
+    doc_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    extractor: Mapped[str] = mapped_column(String(64))
+    triples: Mapped[int] = mapped_column(Integer)
+    extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class CrawlStateRow(Base):
@@ -395,6 +447,89 @@ class Store:
                 select(func.count()).where(AbstractRevisionRow.pmid == pmid)
             ) or 0
 
+    # ---- triples -----------------------------------------------------------
+    def extraction_is_current(self, doc_key: str, content_sha256: str, extractor: str) -> bool:
+        with Session(self.engine) as session:
+            row = session.get(ExtractedDocRow, doc_key)
+            return row is not None and row.content_sha256 == content_sha256 and row.extractor == extractor
+
+    def replace_triples(
+        self, session: Session, doc_key: str, content_sha256: str, extractor: str, triples: Iterable[Triple]
+    ) -> int:
+        """Swap a document's machine triples for a fresh extraction; reviewed ones are kept."""
+        session.execute(
+            delete(TripleRow).where(TripleRow.doc_key == doc_key, TripleRow.review_status == "pending")
+        )
+        count = 0
+        for triple in triples:
+            values = _plain_fields(triple, skip=("evidence",))
+            session.add(TripleRow(doc_key=doc_key, **values, **_plain_fields(triple.evidence)))
+            count += 1
+        row = session.get(ExtractedDocRow, doc_key) or ExtractedDocRow(doc_key=doc_key)
+        row.content_sha256, row.extractor, row.triples, row.extracted_at = content_sha256, extractor, count, _now()
+        session.add(row)
+        return count
+
+    def triples(
+        self,
+        *,
+        drug: str | None = None,
+        gene: str | None = None,
+        source: str | None = None,
+        pgx: bool | None = None,
+        min_confidence: float = 0.0,
+        limit: int | None = None,
+    ) -> list[Triple]:
+        with Session(self.engine) as session:
+            query = select(TripleRow).where(TripleRow.confidence >= min_confidence)
+            if drug:
+                query = query.where(func.lower(TripleRow.drug) == drug.lower())
+            if gene:
+                query = query.where(func.upper(TripleRow.gene) == gene.upper())
+            if source:
+                query = query.where(TripleRow.source == source)
+            if pgx is not None:
+                query = query.where(TripleRow.pgx.is_(pgx))
+            query = query.order_by(TripleRow.confidence.desc(), TripleRow.id)
+            if limit:
+                query = query.limit(limit)
+            return [_triple_from_row(row) for row in session.scalars(query)]
+
+    def documents_for_extraction(self) -> Iterator[tuple[str, str, Any]]:
+        """(doc_key, content hash, record) for the latest stored text of every label version and abstract."""
+        with Session(self.engine) as session:
+            ids = list(session.scalars(select(LabelVersionRow.id).order_by(LabelVersionRow.id)))
+        for label_id in ids:
+            with Session(self.engine) as session:
+                row = session.get(LabelVersionRow, label_id)
+                yield f"label:{row.set_id}:{row.version}", row.content_sha256, _label_from_row(row)
+        with Session(self.engine) as session:
+            heads = list(
+                session.execute(
+                    select(AbstractRow.pmid, AbstractRow.current_revision_id)
+                    .where(AbstractRow.deleted.is_(False), AbstractRow.has_text.is_(True))
+                    .order_by(AbstractRow.pmid)
+                )
+            )
+        for start in range(0, len(heads), 500):
+            chunk = heads[start : start + 500]
+            with Session(self.engine) as session:
+                revs = session.scalars(
+                    select(AbstractRevisionRow).where(AbstractRevisionRow.id.in_([r for _, r in chunk]))
+                )
+                for rev in sorted(revs, key=lambda r: r.pmid):
+                    yield f"pubmed:{rev.pmid}", rev.content_sha256, _abstract_from_row(rev)
+
+    def count_documents(self) -> int:
+        with Session(self.engine) as session:
+            labels = session.scalar(select(func.count()).select_from(LabelVersionRow)) or 0
+            abstracts = session.scalar(
+                select(func.count()).select_from(AbstractRow).where(
+                    AbstractRow.deleted.is_(False), AbstractRow.has_text.is_(True)
+                )
+            ) or 0
+            return labels + abstracts
+
     # ---- crawl state -----------------------------------------------------
     def crawl_state(self, key: str) -> CrawlStateRow | None:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -438,6 +573,7 @@ class Store:
             revisions = session.scalar(select(func.count()).select_from(AbstractRevisionRow)) or 0
             raw = session.scalar(select(func.count()).select_from(RawResponse)) or 0
             history = session.scalar(select(func.count()).select_from(LabelHistoryRow)) or 0
+            triples = session.scalar(select(func.count()).select_from(TripleRow)) or 0
             return {
                 "labels": labels,
                 "label_versions": versions,
@@ -447,6 +583,7 @@ class Store:
                 "abstract_revisions": revisions,
                 "raw_responses": raw,
                 "label_history_entries": history,
+                "triples": triples,
             }
 
 
@@ -470,6 +607,12 @@ def _plain_fields(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
             value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
         values[f.name] = value
     return values
+
+
+def _triple_from_row(row: TripleRow) -> Triple:
+    evidence = Evidence(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Evidence)})
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(Triple) if f.name != "evidence"}
+    return Triple(**values, evidence=evidence)
 
 
 def _abstract_from_row(rev: AbstractRevisionRow) -> Abstract:

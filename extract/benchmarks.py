@@ -1,0 +1,122 @@
+"""`pgxlit eval extraction`: score the pipeline against a gold corpus (DEV data only).
+
+The DEV data is split once, deterministically (`extract.gold.dev_split`): rules
+were written looking at the train fold; figures are reported on the test fold.
+Expected figures live in `extract/expected/*.json` so a drop shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pgxlit.extract import relations as rel
+from pgxlit.extract.evaluate import (
+    BIORED_TO_PGXLIT,
+    PGXCORPUS_TO_PGXLIT,
+    PGXMINE_TO_PGXLIT,
+    format_table,
+    score_entities,
+    score_relations,
+    to_mentions,
+)
+from pgxlit.extract.gold import GoldDoc, dev_split, read_biored, read_pgxcorpus, read_pgxmine
+from pgxlit.extract.pipeline import annotate_texts, default_nlp
+from pgxlit.records import Mention, RelationMention
+
+EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
+GOLDS = ("pgxcorpus", "biored", "pgxmine")
+# Entity labels we predict that each corpus annotates.
+BIORED_LABELS = ("DRUG", "GENE", "VARIANT", "DISEASE")
+
+
+def _load(gold: str, path: Path) -> list[GoldDoc]:
+    if gold == "pgxcorpus":
+        return read_pgxcorpus(path)
+    if gold == "biored":
+        files = [path] if path.is_file() else sorted(path.glob("*.PubTator"))
+        return [d for f in files for d in read_biored(f)]
+    if gold == "pgxmine":
+        files = [path] if path.is_file() else sorted(path.glob("*.bioc.xml"))
+        return [d for f in files for d in read_pgxmine(f)]
+    raise ValueError(f"unknown gold corpus {gold!r}; choose one of {', '.join(GOLDS)}")
+
+
+def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
+    """Mentions and relations for each gold text, with document offsets."""
+    out: dict[str, tuple[list[Mention], list[RelationMention]]] = {}
+    for doc, sentences in zip(docs, annotate_texts((d.text for d in docs), default_nlp()), strict=True):
+        mentions: list[Mention] = []
+        relations: list[RelationMention] = []
+        for sent in sentences:
+            base = len(mentions)
+            shifted = [
+                Mention(m.start + sent.start, m.end + sent.start, m.label, m.text, m.norm, m.kind, m.source)
+                for m in sent.mentions
+            ]
+            mentions += shifted
+            for r in rel.relate(sent.text, sent.mentions):
+                relations.append(RelationMention(r.head + base, r.tail + base, r.type, r.confidence, r.negated, r.hedged))
+        out[doc.id] = (mentions, relations)
+    return out
+
+
+def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
+    """PGxMine's task: is each gold chemical–variant pair of a sentence an association?"""
+    tp = fp = fn = tn = 0
+    for doc in docs:
+        ents = {e.id: e for e in doc.entities}
+        chems = [e for e in doc.entities if e.label == "Chemical"]
+        muts = [e for e in doc.entities if e.label == "Mutation"]
+        positive = {frozenset((r.head, r.tail)) for r in doc.relations}
+        for c in chems:
+            for m in muts:
+                dm = Mention(c.start, c.end, "DRUG", c.text)
+                vm = Mention(m.start, m.end, "VARIANT", m.text, kind="rsid" if m.text.startswith("rs") else None)
+                s = rel.signals(doc.text, dm, vm)
+                predicted = rel.confidence_of(s, vm) >= threshold and not s.negated
+                gold = frozenset((c.id, m.id)) in positive
+                tp += predicted and gold
+                fp += predicted and not gold
+                fn += (not predicted) and gold
+                tn += (not predicted) and not gold
+        del ents
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"threshold": threshold, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
+
+
+def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any], str]:
+    """Scores as a dict (for --json and the expected-figures check) and as a printable table."""
+    docs = _load(gold, path)
+    if fold != "all":
+        docs = dev_split(docs, fold)
+    if not docs:
+        raise ValueError(f"no {gold} documents found under {path}")
+    result: dict[str, Any] = {"gold": gold, "fold": fold, "documents": len(docs)}
+    lines = [f"{gold} DEV, {fold} fold: {len(docs)} documents"]
+    if gold == "pgxmine":
+        sweep = [pgxmine_pairs(docs, t) for t in (0.4, 0.5, 0.6, 0.7, 0.8)]
+        result["associations"] = sweep
+        lines.append("chemical–variant association (gold entities given)")
+        lines += [f"  threshold {s['threshold']:.1f}: P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f}"
+                  for s in sweep]
+        return result, "\n".join(lines)
+    predicted = predict(docs)
+    if gold == "pgxcorpus":
+        entities = score_entities(docs, {k: v[0] for k, v in predicted.items()}, PGXCORPUS_TO_PGXLIT)
+        relations = score_relations(docs, predicted)
+        result["entities"] = entities.to_dict()
+        result["relations"] = relations.to_dict()
+        lines += ["entities", format_table(entities), "relations (any entity pair)", format_table(relations)]
+    else:
+        entities = score_entities(docs, {k: v[0] for k, v in predicted.items()}, BIORED_TO_PGXLIT, labels=BIORED_LABELS)
+        result["entities"] = entities.to_dict()
+        lines += ["entities", format_table(entities)]
+    return result, "\n".join(lines)
+
+
+def pubtator_mentions(docs: list[GoldDoc]) -> dict[str, list[Mention]]:  # pragma: no cover - analysis helper
+    return {d.id: to_mentions(d.entities, PGXMINE_TO_PGXLIT) for d in docs}

@@ -1,0 +1,167 @@
+"""The spaCy pipeline that finds PGx entities, built from registered factories.
+
+    tokenizer   scispaCy's rule tokenizer (keeps HLA-B*57:01, rs9923231 whole)
+    sentencizer spaCy's rule sentence splitter (fast; pysbd is 15x slower here)
+    abbreviation_detector   scispaCy; short forms inherit the long form's entity
+    pgx_entities            lexicon matcher + grammars (this module)
+
+Components are factories registered by name, so a trained NER component can
+be added or swapped by naming it in `Settings.extract_components` without
+changing code. Entities are kept as `Mention`s with document offsets in
+`doc._.pgx_mentions` (and as spans in `doc.spans["pgx"]`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pgxlit.extract import grammars
+from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
+from pgxlit.records import Mention, RelationMention
+
+DEFAULT_COMPONENTS = ("sentencizer", "abbreviation_detector", "pgx_entities")
+
+if not Doc.has_extension("pgx_mentions"):
+    Doc.set_extension("pgx_mentions", default=None)
+
+
+class PgxEntityRecognizer:
+    """Lexicon and grammar mentions for a whole doc, overlaps resolved, abbreviations applied."""
+
+    def __init__(self, use_lexicons: bool = True, use_grammars: bool = True, generic_variants: bool = False) -> None:
+        self.matcher = DictionaryMatcher(load_lexicons()) if use_lexicons else None
+        self.use_grammars = use_grammars
+        self.generic_variants = generic_variants
+
+    def find(self, text: str) -> list[Mention]:
+        found: list[Mention] = []
+        if self.matcher is not None:
+            found += self.matcher.find(text)
+        if self.use_grammars:
+            found += grammars.find_all(text, generic=self.generic_variants)
+        return grammars.resolve_overlaps(found)
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = self.find(doc.text)
+        if doc.has_extension("abbreviations") and getattr(doc._, "abbreviations", None):
+            mentions = apply_abbreviations(doc, mentions)
+        doc._.pgx_mentions = mentions
+        spans = []
+        for m in mentions:
+            span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
+        doc.spans["pgx"] = spans
+        return doc
+
+
+def apply_abbreviations(doc: Doc, mentions: list[Mention]) -> list[Mention]:
+    """A short form defined in the text takes the label and identity of its long form.
+
+    "poor metabolizers (PMs)": every later "PMs" becomes a PHENOTYPE; a short
+    form whose long form is no entity of ours keeps what the lexicon said.
+    """
+    by_span = {(m.start, m.end): m for m in mentions}
+    added: list[Mention] = []
+    for short in doc._.abbreviations:
+        long_form = short._.long_form
+        if long_form is None:
+            continue
+        source = [m for m in mentions if m.start >= long_form.start_char and m.end <= long_form.end_char]
+        if len(source) != 1:
+            continue
+        src = source[0]
+        covered = (long_form.end_char - long_form.start_char) * 0.6 <= (src.end - src.start)
+        key = (short.start_char, short.end_char)
+        if not covered or key in by_span and by_span[key].label == src.label:
+            continue
+        if any(m.start < key[1] and key[0] < m.end for m in mentions):
+            continue
+        added.append(Mention(key[0], key[1], src.label, short.text, src.norm, "abbreviation", "abbreviation"))
+    if not added:
+        return mentions
+    return sorted([*mentions, *added], key=lambda m: (m.start, m.end))
+
+
+@Language.factory(
+    "pgx_entities",
+    default_config={"use_lexicons": True, "use_grammars": True, "generic_variants": False},
+)
+def make_pgx_entities(
+    nlp: Language, name: str, use_lexicons: bool, use_grammars: bool, generic_variants: bool
+) -> PgxEntityRecognizer:
+    return PgxEntityRecognizer(use_lexicons, use_grammars, generic_variants)
+
+
+def build_nlp(components: Sequence[str] = DEFAULT_COMPONENTS, generic_variants: bool = False) -> Language:
+    """A blank English pipeline with scispaCy's tokenizer and the named components."""
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
+
+    nlp = spacy.blank("en")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # a regex warning inside spaCy's tokenizer build
+        nlp.tokenizer = combined_rule_tokenizer(nlp)
+    for component in components:
+        config = {"generic_variants": generic_variants} if component == "pgx_entities" else {}
+        nlp.add_pipe(component, config=config)
+    return nlp
+
+
+@lru_cache(maxsize=4)
+def default_nlp(generic_variants: bool = False) -> Language:
+    """Built once per process: models load once."""
+    return build_nlp(generic_variants=generic_variants)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceAnnotation:
+    """One sentence with its mentions and relations; offsets are within the sentence."""
+
+    start: int  # offset of the sentence in the text it came from
+    end: int
+    text: str
+    mentions: tuple[Mention, ...]
+    relations: tuple[RelationMention, ...] = ()
+
+
+def _shift(m: Mention, by: int) -> Mention:
+    return replace(m, start=m.start - by, end=m.end - by)
+
+
+def sentences_of(doc: Doc) -> list[SentenceAnnotation]:
+    """Split a processed doc into sentences with sentence-relative mentions."""
+    mentions = doc._.pgx_mentions or []
+    out: list[SentenceAnnotation] = []
+    i = 0
+    for sent in doc.sents:
+        s, e = sent.start_char, sent.end_char
+        inside: list[Mention] = []
+        while i < len(mentions) and mentions[i].start < e:
+            if mentions[i].start >= s:
+                inside.append(_shift(mentions[i], s))
+            i += 1
+        text = sent.text
+        # A mention across a sentence boundary (a splitting error) stays with the sentence it starts in.
+        inside = [m for m in inside if m.end <= len(text)] + [
+            replace(m, end=len(text), text=text[m.start :]) for m in inside if m.end > len(text)
+        ]
+        out.append(SentenceAnnotation(s, e, text, tuple(sorted(inside, key=lambda m: m.start))))
+    return out
+
+
+def annotate_texts(texts: Iterable[str], nlp: Language | None = None, batch_size: int = 64) -> Iterator[list[SentenceAnnotation]]:
+    """Sentences with mentions for each text, streamed in order."""
+    nlp = nlp or default_nlp()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scispaCy's W036 on texts without abbreviations
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            yield sentences_of(doc)

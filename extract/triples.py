@@ -1,0 +1,224 @@
+"""Turn annotated sentences of labels and abstracts into cited drug–gene–effect triples.
+
+In a label, the label's own drug is the subject of every sentence that names no
+drug; the section is evidence of the effect category. In an abstract, only
+drugs named in the sentence are subjects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from spacy.language import Language
+
+from pgxlit.extract import relations as rel
+from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, default_nlp
+from pgxlit.records import Abstract, Evidence, LabelVersion, Mention, Triple
+
+EXTRACTOR = "rules-0.1"
+# Sections that are boilerplate for PGx purposes: package labels, storage, patient leaflets repeat the rest.
+SKIP_SECTIONS = frozenset({
+    "package_label_principal_display_panel", "storage_and_handling", "how_supplied",
+    "spl_product_data_elements", "references", "description", "microbiology",
+    "nonclinical_toxicology", "carcinogenesis_and_mutagenesis_and_impairment_of_fertility",
+    "animal_pharmacology_and_or_toxicology",
+})
+# Tables flattened to text make unreadable evidence; their PGx facts are stated in the prose too.
+SKIP_TABLES = True
+
+
+def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str | None, str | None]:
+    """(symbol, HGNC id) of a genetic factor; a bare variant takes the nearest gene in the sentence."""
+    lex = load_lexicons()
+    if factor.label == "GENE" and factor.norm and "|" in factor.norm:
+        hgnc, symbol = factor.norm.split("|", 1)
+        return symbol, hgnc
+    candidate = None
+    if factor.norm:
+        head = factor.norm.split("*")[0] if "*" in factor.norm else factor.norm.split(":")[0]
+        head = head.split(" ")[0]
+        if head and not head.startswith("rs") and head[0].isalpha():
+            candidate = head
+    if candidate:
+        found = lex.normalise_gene(candidate)
+        if found:
+            return found[1], found[0]
+    # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
+    nearest: tuple[int, str, str] | None = None
+    for m in sentence_mentions:
+        if m is factor:
+            continue
+        found = None
+        if m.label == "GENE" and m.norm and "|" in m.norm:
+            found = tuple(reversed(m.norm.split("|", 1)))
+        elif m.label == "ALLELE" and m.norm and "*" in m.norm:
+            hit = lex.normalise_gene(m.norm.split("*")[0])
+            found = (hit[1], hit[0]) if hit else None
+        if found and (nearest is None or abs(m.start - factor.start) < nearest[0]):
+            nearest = (abs(m.start - factor.start), found[0], found[1])
+    return (nearest[1], nearest[2]) if nearest else (None, None)
+
+
+def variant_of(factor: Mention) -> str | None:
+    if factor.label == "GENE":
+        return None
+    norm = factor.norm or factor.text
+    if factor.label == "VARIANT" and ":" in norm and not norm.startswith(("c.", "g.", "p.")):
+        norm = norm.split(":", 1)[1]
+    if factor.label == "PHENOTYPE":
+        words = norm.split(" ")
+        if len(words) > 2 and words[0].isupper():
+            norm = " ".join(words[1:])
+    return norm
+
+
+def drug_of(mention: Mention, subject: Subject | None = None) -> tuple[str, str | None]:
+    """A label's metabolites stand for the label's drug ("the active metabolite of clopidogrel")."""
+    if subject is not None and mention.kind == "metabolite":
+        return subject.name, subject.drug_id
+    if mention.norm and "|" in mention.norm:
+        pid, name = mention.norm.split("|", 1)
+        return name, pid
+    return mention.text.lower(), None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The implicit subject of a label's sentences: the label's own drug."""
+
+    name: str
+    drug_id: str | None
+
+
+def label_subject(label: LabelVersion) -> Subject | None:
+    lex = load_lexicons()
+    for name in (*label.generic_names, *label.brand_names):
+        found = lex.normalise_drug(name)
+        if found:
+            return Subject(found[1], found[0])
+    if label.generic_names:
+        return Subject(label.generic_names[0].lower(), None)
+    return None
+
+
+def _implicit_signals(sentence: str, factor: Mention) -> rel.PairSignals:
+    pseudo = Mention(0, 0, "DRUG", "")
+    s = rel.signals(sentence, pseudo, factor)
+    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0)
+
+
+def sentence_triples(
+    sent: SentenceAnnotation, evidence: Evidence, subject: Subject | None, section: str | None
+) -> list[Triple]:
+    mentions = sent.mentions
+    factors = [m for m in mentions if m.label in rel.GENETIC]
+    if not factors:
+        return []
+    drugs = [m for m in mentions if m.label == "DRUG"]
+    effect = rel.effect_of(sent.text, section)
+    found: dict[tuple, Triple] = {}
+    pairs: list[tuple[str, str | None, rel.PairSignals, Mention]] = []
+    if drugs:
+        for d in drugs:
+            name, pid = drug_of(d, subject)
+            for f in factors:
+                pairs.append((name, pid, rel.signals(sent.text, d, f), f))
+    elif subject is not None:
+        for f in factors:
+            pairs.append((subject.name, subject.drug_id, _implicit_signals(sent.text, f), f))
+    for name, pid, sig, factor in pairs:
+        symbol, hgnc = gene_of(factor, mentions)
+        variant = variant_of(factor)
+        if symbol is None and (variant is None or factor.kind not in ("rsid",)):
+            continue  # a change with no human gene in sight (e.g. viral resistance mutations) is no PGx triple
+        if factor.label == "PHENOTYPE" and symbol is None:
+            continue  # "poor metabolizers" of what? Without a gene it is no triple.
+        key = (name, symbol, variant)
+        triple = Triple(
+            drug=name, drug_id=pid, gene=symbol, gene_id=hgnc, variant=variant,
+            relation=sig.relation, effect=effect, negated=sig.negated, hedged=sig.hedged,
+            confidence=rel.confidence_of(sig, factor), pgx=is_pgx(sent.text, factor, mentions, symbol),
+            evidence=evidence, extractor=EXTRACTOR,
+        )
+        if key not in found or found[key].confidence < triple.confidence:
+            found[key] = triple
+    # A gene-only triple adds nothing when the same sentence names a variant of that gene for the drug.
+    specific = {(t.drug, t.gene) for t in found.values() if t.variant}
+    return [t for k, t in found.items() if t.variant or (t.drug, t.gene) not in specific]
+
+
+_GENETIC_NEAR = re.compile(
+    r"(genotyp|allele|carrier|polymorphi|variant|metaboli[sz]er|deficien|pharmacogen|mutat|homozyg|"
+    r"heterozyg|loss-of-function|gene\b|SNP)",
+    re.IGNORECASE,
+)
+
+
+def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> bool:
+    """A genetic factor changes the drug's effect: a variant, allele or phenotype, or a gene named
+    with a genetic word right beside it ("CYP2C19 genotype", "variants in DPYD")."""
+    if factor.label in ("ALLELE", "VARIANT", "PHENOTYPE"):
+        return True
+    for other in mentions:
+        if other.label in ("ALLELE", "VARIANT", "PHENOTYPE") and symbol and symbol in (other.norm or ""):
+            return True
+    near = sentence[max(0, factor.start - 30) : factor.end + 30]
+    return bool(_GENETIC_NEAR.search(near))
+
+
+def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Triple]:
+    subject = label_subject(label)
+    sections = [
+        s for s in label.sections
+        if s.field not in SKIP_SECTIONS and s.text.strip() and not (SKIP_TABLES and s.is_table)
+    ]
+    out: list[Triple] = []
+    for section, sentences in zip(sections, annotate_texts((s.text for s in sections), nlp), strict=True):
+        name = section.field or section.loinc or section.title
+        for sent in sentences:
+            evidence = Evidence(
+                source="fda_label", sentence=sent.text, start=sent.start, end=sent.end, set_id=label.set_id,
+                version=label.version, section=name, effective_time=label.effective_time,
+            )
+            out += sentence_triples(sent, evidence, subject, section.field)
+    return out
+
+
+def abstract_triples(abstract: Abstract, nlp: Language | None = None) -> list[Triple]:
+    text = abstract_text(abstract)
+    out: list[Triple] = []
+    for sentences in annotate_texts([text], nlp):
+        for sent in sentences:
+            evidence = Evidence(
+                source="pubmed", sentence=sent.text, start=sent.start, end=sent.end, pmid=abstract.pmid,
+                year=abstract.pub_year,
+            )
+            out += sentence_triples(sent, evidence, None, None)
+    return out
+
+
+def abstract_text(abstract: Abstract) -> str:
+    """Title and abstract as one text; evidence offsets refer to it."""
+    return "\n".join([abstract.title, *(s.text for s in abstract.sections)])
+
+
+def triples_for(record: LabelVersion | Abstract, nlp: Language | None = None) -> list[Triple]:
+    nlp = nlp or default_nlp()
+    if isinstance(record, LabelVersion):
+        return label_triples(record, nlp)
+    return abstract_triples(record, nlp)
+
+
+def content_key(content_sha256: str) -> str:
+    """What a rerun compares: the document's content and the extractor version together."""
+    return hashlib.sha256(f"{content_sha256}:{EXTRACTOR}".encode()).hexdigest()
+
+
+def iter_triples(records: Iterable[LabelVersion | Abstract]) -> Iterator[list[Triple]]:
+    nlp = default_nlp()
+    for record in records:
+        yield triples_for(record, nlp)
