@@ -22,6 +22,9 @@ the lexicon (``5-FU``, ``INH``, ``CsA``), which match exactly. Gene terms marked
 word follows or precedes them (``MET gene``, ``ACE I/D polymorphism``,
 ``the CAT gene``, ``ACE*``) — never in all-caps prose or as ``10 PM``.
 
+Symbols written with a digit also match in rodent-style capitalisation
+(``Cyp2d6``, ``Nrf2`` -> the human HGNC gene), which PGx papers on animal models use.
+
 Salts are folded: ``clopidogrel bisulfate`` is one DRUG span normalised to
 ``clopidogrel`` (any term of kind name/generic/trade followed by salt words
 from ``SALT_WORDS``), and ``normalise_drug("Warfarin Sodium")`` gives warfarin.
@@ -49,7 +52,7 @@ SOURCE = "lexicon"
 # ("warfarin sodium" -> warfarin). Shared with tools/build_lexicons.py. Lower case.
 SALT_WORDS = frozenset("""
     hydrochloride hcl dihydrochloride monohydrochloride hydrobromide hbr hydroiodide
-    sodium disodium potassium dipotassium calcium magnesium zinc lithium aluminum
+    sodium disodium potassium dipotassium calcium magnesium zinc aluminum
     sulfate sulphate bisulfate bisulphate hydrogen sulfate besylate besilate mesylate mesilate
     dimesylate tosylate ditosylate esylate edisylate napsylate camsylate isethionate
     maleate dimaleate citrate tartrate bitartrate hemitartrate succinate hemisuccinate fumarate
@@ -174,13 +177,20 @@ class Lexicons:
         self.exact = _Table()  # case-sensitive terms, keyed on tokens as written
         self.folded = _Table()  # case-insensitive terms, keyed on lower-cased tokens
         gene_entries: dict[tuple[str, str, str, bool], GeneEntry] = {}
+        mouse: list = []
         for term, symbol, hgnc_id, kind, cs, ctx in self.gene_rows:
             key = (hgnc_id, symbol, kind, ctx == "1")
             entry = gene_entries.get(key) or gene_entries.setdefault(key, GeneEntry(*key))
             if cs == "1":
-                self.exact.add(tokens(term), "GENE", entry)
+                toks = tokens(term)
+                self.exact.add(toks, "GENE", entry)
+                if len(term) >= 4 and term.isupper() and any(c.isdigit() for c in term):
+                    mouse.append((tokens(term[0] + term[1:].lower()), entry))
             else:
                 self.folded.add(tokens(term.lower()), "GENE", entry)
+        for toks, entry in mouse:
+            if self.exact.get(toks) is None:
+                self.exact.add(toks, "GENE", entry)
         drug_entries: dict[tuple[str, str, str, str], DrugEntry] = {}
         for term, name, pid, rxnorm, kind in self.drug_rows:
             key = (pid, name, rxnorm, kind)

@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 crawl_app = typer.Typer(help="Fetch from the public APIs into the store (incremental, resumable).", no_args_is_help=True)
 app.add_typer(crawl_app, name="crawl")
+eval_app = typer.Typer(help="Measure quality against gold data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 err = Console(stderr=True)
 out = Console()
@@ -219,6 +221,144 @@ def labels(
         table.add_row(r["drug"].title(), r["set_id"][:8], str(r["version"]), r["effective_time"] or "",
                       ", ".join(f.replace("_", " ") for f in r["pgx_sections"]))
     out.print(table)
+
+
+# ---- extraction ------------------------------------------------------------
+@app.command("extract")
+def extract(
+    redo_all: Annotated[bool, typer.Option("--all", help="Re-extract every document, not only new or changed ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Extract drug–gene–effect triples with evidence from every stored label and abstract."""
+    from pgxlit.extract.run import run_extraction
+
+    settings = get_settings()
+    with _guard():
+        store = _store(settings)
+        with _progress("documents", store.count_documents(), as_json) as advance:
+            report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
+        _print_report("extraction", report, as_json)
+
+
+TRIPLE_COLUMNS = (
+    "drug", "drug_id", "gene", "gene_id", "variant", "relation", "effect", "negated", "hedged", "confidence",
+    "pgx", "source", "set_id", "version", "section", "pmid", "sentence",
+)
+
+
+def _triple_json(t: Any) -> dict[str, Any]:
+    e = t.evidence
+    return {
+        "drug": t.drug, "drug_id": t.drug_id, "gene": t.gene, "gene_id": t.gene_id, "variant": t.variant,
+        "relation": t.relation, "effect": t.effect, "negated": t.negated, "hedged": t.hedged,
+        "confidence": t.confidence, "pgx": t.pgx,
+        "evidence": {"source": e.source, "set_id": e.set_id, "version": e.version, "section": e.section,
+                     "effective_time": e.effective_time, "pmid": e.pmid, "year": e.year,
+                     "sentence": e.sentence, "start": e.start, "end": e.end},
+    }
+
+
+@app.command("triples")
+def triples(
+    drug: Annotated[str | None, typer.Option(help="Drug name (any form the lexicon knows: brand, salt, generic).")] = None,
+    gene: Annotated[str | None, typer.Option(help="HGNC symbol, e.g. CYP2C19.")] = None,
+    source: Annotated[str | None, typer.Option(help="fda_label or pubmed.")] = None,
+    pgx: Annotated[bool, typer.Option("--pgx", help="Only pharmacogenomic triples (a variant, allele or phenotype changes the effect).")] = False,
+    min_confidence: Annotated[float, typer.Option(help="Drop triples below this confidence.")] = 0.0,
+    limit: Annotated[int | None, typer.Option(help="At most this many, most confident first.")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Include triples from superseded label versions.")] = False,
+    as_json: JsonOpt = False,
+    as_tsv: Annotated[bool, typer.Option("--tsv", help="Tab-separated, one triple a line.")] = False,
+) -> None:
+    """List extracted triples with their evidence."""
+    from pgxlit.extract.lexicons import normalise_drug
+
+    if source and source not in ("fda_label", "pubmed"):
+        _fail("--source is fda_label or pubmed")
+    settings = get_settings()
+    with _guard():
+        name = drug
+        if drug:
+            found = normalise_drug(drug)
+            name = found[1] if found else drug
+        rows = _store(settings).triples(
+            drug=name, gene=gene, source=source, pgx=True if pgx else None, min_confidence=min_confidence, limit=limit,
+            latest_only=not all_versions,
+        )
+    if drug and not rows:
+        err.print(f"no triples for {drug!r}" + ("" if name != drug or not drug else " (a drug pgxlit does not know)"))
+    if as_json:
+        out.print_json(json.dumps([_triple_json(t) for t in rows]))
+        return
+    if as_tsv:
+        sys.stdout.write("\t".join(TRIPLE_COLUMNS) + "\n")
+        for t in rows:
+            d = _triple_json(t)
+            flat = {**d, **d["evidence"]}
+            sys.stdout.write("\t".join("" if flat[c] is None else str(flat[c]).replace("\t", " ") for c in TRIPLE_COLUMNS) + "\n")
+        return
+    out.print(f"[bold]{len(rows)} triple{'s' if len(rows) != 1 else ''}[/]")
+    for t in rows:
+        e = t.evidence
+        where = (f"FDA label {e.set_id} v{e.version}, {e.section}" if e.source == "fda_label"
+                 else f"PubMed {e.pmid}" + (f" ({e.year})" if e.year else ""))
+        flags = (" [red]negated[/]" if t.negated else "") + (" [yellow]hedged[/]" if t.hedged else "")
+        factor = " ".join(x for x in (t.gene, t.variant) if x)
+        out.print(f"\n[bold]{t.drug}[/] — [bold]{factor}[/]  {t.relation} · {t.effect} · {t.confidence:.2f}{flags}"
+                  + ("" if t.pgx else " [dim](not PGx)[/]"))
+        out.print(f"  “{e.sentence}”", highlight=False, markup=False)
+        out.print(f"  [dim]{where}[/]")
+
+
+@app.command("annotate")
+def annotate(
+    path: Annotated[str, typer.Argument(help='JSON lines {"id", "text"}; "-" reads standard input.')] = "-",
+    scheme: Annotated[str, typer.Option(help="pgxlit or pgxcorpus entity labels.")] = "pgxlit",
+) -> None:
+    """Annotate texts: entities (with normalised ids) and relations, as JSON lines."""
+    from pgxlit.extract.annotate import annotate_lines
+
+    if scheme not in ("pgxlit", "pgxcorpus"):
+        _fail("--scheme is pgxlit or pgxcorpus")
+    stream = sys.stdin if path == "-" else None
+    with _guard():
+        if stream is None:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{path}: no such file")
+            stream = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+        try:
+            for line in annotate_lines(stream, scheme):
+                sys.stdout.write(line + "\n")
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
+
+
+@eval_app.command("extraction")
+def eval_extraction(
+    gold: Annotated[str, typer.Option(help="pgxcorpus, biored or pgxmine.")],
+    path: Annotated[Path, typer.Option(help="Folder (or file) of the gold corpus, e.g. ../shared/gold/pgxcorpus.")],
+    fold: Annotated[str, typer.Option(help="test (report), train (development) or all.")] = "test",
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision, recall and F1 of extraction against gold data, with a check against expected figures."""
+    from pgxlit.extract.benchmarks import EXPECTED_DIR, evaluate
+    from pgxlit.extract.evaluate import compare_to_expected
+
+    if fold not in ("test", "train", "all"):
+        _fail("--fold is test, train or all")
+    with _guard():
+        result, table = evaluate(gold, path, fold)
+    expected = EXPECTED_DIR / f"{gold}.{fold}.json"
+    drift = compare_to_expected(result, expected) if expected.exists() else []
+    if as_json:
+        out.print_json(json.dumps({**result, "drift": drift}, default=str))
+    else:
+        out.print(table, markup=False, highlight=False)
+        for line in drift:
+            err.print(f"[yellow]drift:[/] {line}")
+    if drift:
+        raise typer.Exit(3)
 
 
 @app.command("doctor")

@@ -479,9 +479,20 @@ class Store:
         pgx: bool | None = None,
         min_confidence: float = 0.0,
         limit: int | None = None,
+        latest_only: bool = True,
     ) -> list[Triple]:
+        """Triples, most confident first; by default only from the latest version of each label."""
         with Session(self.engine) as session:
             query = select(TripleRow).where(TripleRow.confidence >= min_confidence)
+            if latest_only:
+                latest = (
+                    select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
+                    .group_by(LabelVersionRow.set_id)
+                    .subquery()
+                )
+                query = query.outerjoin(latest, latest.c.set_id == TripleRow.set_id).where(
+                    (TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v)
+                )
             if drug:
                 query = query.where(func.lower(TripleRow.drug) == drug.lower())
             if gene:

@@ -22,17 +22,18 @@ def test_wheel_installs_stage_folders_under_pgxlit(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert {n for n in tops if not n.endswith(".dist-info")} == {"pgxlit"}, tops
-    for module in ("pgxlit/ingest/load.py", "pgxlit/ingest/spl_sections.tsv", "pgxlit/extract/__init__.py",
+    for module in ("pgxlit/ingest/load.py", "pgxlit/ingest/spl_sections.tsv", "pgxlit/corpora/lexicons/genes.tsv.gz", "pgxlit/extract/__init__.py",
                    "pgxlit/index/__init__.py", "pgxlit/qa/__init__.py", "pgxlit/cli.py"):
         assert module in names
     # The wheel alone (no source tree on the path) imports and finds its packaged table.
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    code = "import pgxlit.ingest.spl_sections as s; print(s.field_for_loinc('66106-6'))"
+    code = ("import pgxlit.ingest.spl_sections as s, pgxlit.extract.lexicons as x; "
+            "print(s.field_for_loinc('66106-6'), x.load_lexicons(x.default_dir()).normalise_gene('CYP2D6')[1])")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert out.stdout.strip() == "pharmacogenomics", out.stderr
+    assert out.stdout.strip() == "pharmacogenomics CYP2D6", out.stderr
 
 
 def test_replay_command_serves_a_crawl(shared: Path, tmp_path: Path) -> None:

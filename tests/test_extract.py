@@ -1,0 +1,139 @@
+"""Extraction end to end on real label and abstract text: triples, flags, evidence, reruns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pgxlit.cli import app
+from pgxlit.config import get_settings
+from pgxlit.extract.annotate import annotate_lines
+from pgxlit.extract.pipeline import annotate_texts
+from pgxlit.extract.run import run_extraction
+from pgxlit.extract.triples import EXTRACTOR, label_triples, sentence_triples, triples_for
+from pgxlit.ingest.openfda_json import parse_openfda_response
+from pgxlit.ingest.load import Loader
+from pgxlit.records import Abstract, AbstractSection, Evidence
+from pgxlit.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EVIDENCE = Evidence(source="pubmed", sentence="", start=0, end=0, pmid="1")
+
+
+def _triples(sentence: str):
+    [sentences] = list(annotate_texts([sentence]))
+    return [t for s in sentences for t in sentence_triples(s, EVIDENCE, None, None)]
+
+
+def test_clopidogrel_label_sentence_gives_a_cited_pgx_triple() -> None:
+    # Plavix label (NDA020839, v27), boxed warning.
+    sentence = ("Plavix at recommended doses forms less of the active metabolite and so has a reduced effect on "
+                "platelet activity in patients who are homozygous for nonfunctional alleles of the CYP2C19 gene, "
+                '(termed "CYP2C19 poor metabolizers").')
+    found = _triples(sentence)
+    pm = [t for t in found if t.variant == "Poor Metabolizer"]
+    assert pm and pm[0].drug == "clopidogrel" and pm[0].gene == "CYP2C19" and pm[0].gene_id == "HGNC:2621"
+    assert pm[0].pgx
+
+
+def test_hla_allele_toxicity_and_drug_normalised_from_salt() -> None:
+    # Ziagen label (NDA020977), boxed warning, shortened.
+    found = _triples("Patients who carry the HLA-B*5701 allele are at a higher risk of a hypersensitivity "
+                     "reaction to abacavir sulfate.")
+    [t] = found
+    assert (t.drug, t.gene, t.variant, t.effect, t.pgx) == ("abacavir", "HLA-B", "HLA-B*57:01", "toxicity", True)
+    assert t.relation == "increases" and not t.negated
+
+
+def test_negation_and_hedging_are_flagged() -> None:
+    # PubMed-style findings (negative result; hypothesis).
+    [neg] = [t for t in _triples("The CYP2C19*2 allele was not associated with clopidogrel response.") if t.variant]
+    assert neg.negated and neg.variant == "CYP2C19*2"
+    [hedge] = [t for t in _triples("CYP2C9*3 may reduce the warfarin dose requirement.") if t.variant]
+    assert hedge.hedged and not hedge.negated and hedge.effect == "dosage"
+
+
+def test_plain_enzyme_fact_is_kept_but_not_pgx() -> None:
+    found = _triples("Simvastatin is metabolized by CYP3A4.")
+    assert found and all(not t.pgx for t in found)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01 ###", "a" * 20000, "CYP2D6 " * 3000])
+def test_empty_and_garbage_text(text: str) -> None:
+    abstract = Abstract(pmid="1", title=text, sections=(AbstractSection(text=text),))
+    triples = triples_for(abstract)
+    assert isinstance(triples, list)
+    assert all(t.drug for t in triples)
+
+
+def test_label_triples_carry_label_provenance() -> None:
+    labels, _ = parse_openfda_response((FIXTURES / "openfda_capecitabine_min.json").read_bytes(), "fixture")
+    triples = label_triples(labels[0])
+    dpyd = [t for t in triples if t.gene == "DPYD" and t.pgx]
+    assert dpyd, "capecitabine's DPYD text must give triples"
+    e = dpyd[0].evidence
+    assert (e.source, e.set_id, e.version) == ("fda_label", labels[0].set_id, labels[0].version)
+    assert any(t.drug == "capecitabine" for t in dpyd)
+    section = next(s for s in labels[0].sections if (s.field or s.loinc) == e.section)
+    assert section.text[e.start : e.end] == e.sentence
+
+
+def test_extraction_reruns_only_what_changed(store: Store) -> None:
+    settings = get_settings()
+    Loader(store, settings).load([FIXTURES / "openfda_capecitabine_min.json", FIXTURES / "pubmed_tiny.xml"])
+    first = run_extraction(store)
+    assert first["extracted"] == 3 and first["triples"] > 0
+    again = run_extraction(store)
+    assert again["extracted"] == 0 and again["already_current"] == 3
+    assert len(store.triples(latest_only=False)) == first["triples"]
+    forced = run_extraction(store, force=True)
+    assert forced["triples"] == first["triples"]
+    assert store.extraction_is_current("pubmed:26866747", store_sha(store, "pubmed:26866747"), EXTRACTOR)
+
+
+def store_sha(store: Store, key: str) -> str:
+    return next(sha for k, sha, _ in store.documents_for_extraction() if k == key)
+
+
+def test_annotate_json_lines_in_both_schemes() -> None:
+    lines = [json.dumps({"id": "a", "text": "CYP2D6 poor metabolizers given codeine. rs9923231 alters warfarin dose."})]
+    [out] = [json.loads(x) for x in annotate_lines(lines)]
+    labels = {e["label"] for e in out["entities"]}
+    assert {"GENE", "PHENOTYPE", "DRUG", "VARIANT"} <= labels
+    for e in out["entities"]:
+        assert lines[0] and json.loads(lines[0])["text"][e["start"] : e["end"]] == e["text"]
+    assert out["relations"] and all(0 <= r["head"] < len(out["entities"]) for r in out["relations"])
+    [pc] = [json.loads(x) for x in annotate_lines(lines, "pgxcorpus")]
+    assert {"Gene_or_protein", "Chemical"} <= {e["label"] for e in pc["entities"]}
+    with pytest.raises(ValueError, match="line 1"):
+        list(annotate_lines(["not json"]))
+
+
+def test_cli_extract_and_triples_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGXLIT_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["load", str(FIXTURES / "openfda_capecitabine_min.json")]).exit_code == 0
+        result = runner.invoke(app, ["extract", "--json"])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(runner.invoke(app, ["triples", "--drug", "Xeloda", "--pgx", "--json"]).output)
+        assert rows and {"drug", "gene", "variant", "relation", "effect", "negated", "hedged", "confidence",
+                         "evidence"} <= rows[0].keys()
+        assert {"source", "set_id", "version", "section", "pmid", "sentence", "start", "end"} <= rows[0]["evidence"].keys()
+        tsv = runner.invoke(app, ["triples", "--gene", "DPYD", "--tsv"]).output.splitlines()
+        assert tsv[0].startswith("drug\t") and len(tsv) > 1
+    finally:
+        get_settings.cache_clear()
+
+
+def test_eval_extraction_on_the_fixture_gold() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "extraction", "--gold", "pgxcorpus", "--path",
+                                 str(FIXTURES / "gold" / "pgxcorpus"), "--fold", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["documents"] == 2 and "entities" in data and "relations" in data
