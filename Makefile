@@ -20,6 +20,9 @@ demo: install
 	rm -rf $(DEMO_HOME)
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit load corpora/snapshot
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit labels --pgx
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit extract
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug clopidogrel --gene CYP2C19 --pgx --limit 3
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug abacavir --pgx --limit 2
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit stats
 
 test: install
@@ -27,6 +30,7 @@ test: install
 
 bench: install
 	$(PY) bench/ingest.py --shared $(SHARED)
+	$(PY) bench/extract.py --shared $(SHARED)
 
 # Rebuild corpora/snapshot with our own crawler against the replay of ../shared/corpora.
 snapshot: install

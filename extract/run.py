@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pgxlit.extract.pipeline import default_nlp
-from pgxlit.extract.triples import EXTRACTOR, triples_for
+from pgxlit.extract.triples import EXTRACTOR, iter_triples
 from pgxlit.store import Store
 
 
@@ -16,16 +16,20 @@ def run_extraction(
     nlp = default_nlp()
     total = store.count_documents()
     counts = {"documents": total, "extracted": 0, "already_current": 0, "triples": 0, "pgx_triples": 0}
+    todo = []
     for doc_key, content_sha, record in store.documents_for_extraction():
         if not force and store.extraction_is_current(doc_key, content_sha, EXTRACTOR):
             counts["already_current"] += 1
+            if progress:
+                progress(1, total)
         else:
-            triples = triples_for(record, nlp)
-            with store.transaction() as session:
-                store.replace_triples(session, doc_key, content_sha, EXTRACTOR, triples)
-            counts["extracted"] += 1
-            counts["triples"] += len(triples)
-            counts["pgx_triples"] += sum(t.pgx for t in triples)
+            todo.append((doc_key, content_sha, record))
+    for doc_key, content_sha, triples in iter_triples(todo, nlp):
+        with store.transaction() as session:
+            store.replace_triples(session, doc_key, content_sha, EXTRACTOR, triples)
+        counts["extracted"] += 1
+        counts["triples"] += len(triples)
+        counts["pgx_triples"] += sum(t.pgx for t in triples)
         if progress:
             progress(1, total)
     return counts

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from spacy.language import Language
 
 from pgxlit.extract import relations as rel
+from pgxlit.extract.grammars import GENE_ALLELE_GENES
 from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, default_nlp
 from pgxlit.records import Abstract, Evidence, LabelVersion, Mention, Triple
@@ -112,8 +113,14 @@ def _implicit_signals(sentence: str, factor: Mention) -> rel.PairSignals:
 
 
 def sentence_triples(
-    sent: SentenceAnnotation, evidence: Evidence, subject: Subject | None, section: str | None
+    sent: SentenceAnnotation,
+    evidence: Evidence,
+    subject: Subject | None,
+    section: str | None,
+    context_gene: tuple[str, str] | None = None,
 ) -> list[Triple]:
+    """Triples of one sentence; `context_gene` is the PGx gene the surrounding text is about
+    ("Poor metabolizers ..." after a sentence on CYP2D6)."""
     mentions = sent.mentions
     factors = [m for m in mentions if m.label in rel.GENETIC]
     if not factors:
@@ -132,6 +139,8 @@ def sentence_triples(
             pairs.append((subject.name, subject.drug_id, _implicit_signals(sent.text, f), f))
     for name, pid, sig, factor in pairs:
         symbol, hgnc = gene_of(factor, mentions)
+        if symbol is None and factor.label == "PHENOTYPE" and context_gene is not None:
+            symbol, hgnc = context_gene
         variant = variant_of(factor)
         if symbol is None and (variant is None or factor.kind not in ("rsid",)):
             continue  # a change with no human gene in sight (e.g. viral resistance mutations) is no PGx triple
@@ -152,8 +161,9 @@ def sentence_triples(
 
 
 _GENETIC_NEAR = re.compile(
-    r"(genotyp|allele|carrier|polymorphi|variant|metaboli[sz]er|deficien|pharmacogen|mutat|homozyg|"
-    r"heterozyg|loss-of-function|gene\b|SNP)",
+    r"(genotyp|allele|carrier|polymorphi|variant|variation|metaboli[sz]er|deficien|pharmacogen|mutat|homozyg|"
+    r"heterozyg|loss-of-function|gene\b|SNP|positive|negative|overexpress|amplif|fusion|rearrang|"
+    r"expression|status|testing|tests?\b)",
     re.IGNORECASE,
 )
 
@@ -170,6 +180,15 @@ def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: 
     return bool(_GENETIC_NEAR.search(near))
 
 
+def _last_pgx_gene(mentions: Sequence[Mention]) -> tuple[str, str] | None:
+    for m in reversed(mentions):
+        if m.label == "GENE" and m.norm and "|" in m.norm:
+            hgnc, symbol = m.norm.split("|", 1)
+            if symbol in GENE_ALLELE_GENES or symbol.startswith("HLA-"):
+                return symbol, hgnc
+    return None
+
+
 def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Triple]:
     subject = label_subject(label)
     sections = [
@@ -179,25 +198,30 @@ def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Trip
     out: list[Triple] = []
     for section, sentences in zip(sections, annotate_texts((s.text for s in sections), nlp), strict=True):
         name = section.field or section.loinc or section.title
+        context_gene: tuple[str, str] | None = None
         for sent in sentences:
             evidence = Evidence(
                 source="fda_label", sentence=sent.text, start=sent.start, end=sent.end, set_id=label.set_id,
                 version=label.version, section=name, effective_time=label.effective_time,
             )
-            out += sentence_triples(sent, evidence, subject, section.field)
+            out += sentence_triples(sent, evidence, subject, section.field, context_gene)
+            context_gene = _last_pgx_gene(sent.mentions) or context_gene
     return out
 
 
 def abstract_triples(abstract: Abstract, nlp: Language | None = None) -> list[Triple]:
-    text = abstract_text(abstract)
+    [sentences] = list(annotate_texts([abstract_text(abstract)], nlp))
+    return triples_of_abstract(abstract, sentences)
+
+
+def triples_of_abstract(abstract: Abstract, sentences: Sequence[SentenceAnnotation]) -> list[Triple]:
     out: list[Triple] = []
-    for sentences in annotate_texts([text], nlp):
-        for sent in sentences:
-            evidence = Evidence(
-                source="pubmed", sentence=sent.text, start=sent.start, end=sent.end, pmid=abstract.pmid,
-                year=abstract.pub_year,
-            )
-            out += sentence_triples(sent, evidence, None, None)
+    for sent in sentences:
+        evidence = Evidence(
+            source="pubmed", sentence=sent.text, start=sent.start, end=sent.end, pmid=abstract.pmid,
+            year=abstract.pub_year,
+        )
+        out += sentence_triples(sent, evidence, None, None)
     return out
 
 
@@ -218,7 +242,25 @@ def content_key(content_sha256: str) -> str:
     return hashlib.sha256(f"{content_sha256}:{EXTRACTOR}".encode()).hexdigest()
 
 
-def iter_triples(records: Iterable[LabelVersion | Abstract]) -> Iterator[list[Triple]]:
-    nlp = default_nlp()
-    for record in records:
-        yield triples_for(record, nlp)
+def iter_triples(
+    records: Iterable[tuple[str, str, LabelVersion | Abstract]], nlp: Language | None = None, batch: int = 64
+) -> Iterator[tuple[str, str, list[Triple]]]:
+    """(doc_key, content hash, triples) in input order; abstracts go through spaCy in batches."""
+    nlp = nlp or default_nlp()
+    pending: list[tuple[str, str, Abstract]] = []
+
+    def flush() -> Iterator[tuple[str, str, list[Triple]]]:
+        texts = [abstract_text(a) for _, _, a in pending]
+        for (key, sha, abstract), sentences in zip(pending, annotate_texts(texts, nlp), strict=True):
+            yield key, sha, triples_of_abstract(abstract, sentences)
+        pending.clear()
+
+    for key, sha, record in records:
+        if isinstance(record, Abstract):
+            pending.append((key, sha, record))
+            if len(pending) >= batch:
+                yield from flush()
+        else:
+            yield from flush()
+            yield key, sha, label_triples(record, nlp)
+    yield from flush()

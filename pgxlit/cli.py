@@ -361,6 +361,34 @@ def eval_extraction(
         raise typer.Exit(3)
 
 
+@eval_app.command("labels")
+def eval_labels(
+    path: Annotated[Path, typer.Option(help="PharmGKB drugLabels.tsv (../shared/gold/pharmgkb_drug_labels/drugLabels.tsv).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Are each stored label's PGx biomarkers found as drug–gene pairs? (latest openFDA version of each label)"""
+    from pgxlit.extract.label_eval import evaluate_labels, read_fda_label_gold
+
+    settings = get_settings()
+    with _guard():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        scores = evaluate_labels(_store(settings).label_versions(), read_fda_label_gold(path))
+    data = {str(t): s.as_dict() for t, s in scores.items()}
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table(title="label drug–gene pairs vs PharmGKB FDA label list (DEV part, 2016)")
+    for column in ("min confidence", "drugs judged", "tp", "fp", "fn", "precision", "recall"):
+        table.add_column(column, justify="right")
+    for t, s in scores.items():
+        table.add_row(f"{t:.1f}", str(s.drugs), str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}")
+    out.print(table)
+    first = scores[min(scores)]
+    out.print("missed: " + ", ".join(first.misses), highlight=False)
+    out.print("not in the list: " + ", ".join(first.extras), highlight=False)
+
+
 @app.command("doctor")
 def doctor(
     offline: Annotated[bool, typer.Option("--offline", help="Skip the reachability checks.")] = False,

@@ -1,0 +1,91 @@
+"""Extraction benchmark: sentences/s for the whole pipeline and for each component, and peak memory.
+
+    python bench/extract.py --shared ../shared [--limit 2000]
+
+Input: the abstracts of ../shared/corpora/pubmed/efetch/pharmgkb_vda_2018. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from pgxlit.extract import grammars
+from pgxlit.extract import relations as rel
+from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
+from pgxlit.extract.pipeline import annotate_texts, build_nlp
+from pgxlit.extract.triples import iter_triples
+from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+from pgxlit.records import Abstract
+
+
+def load_abstracts(root: Path, limit: int) -> list[Abstract]:
+    out: list[Abstract] = []
+    for path in sorted(root.glob("*.xml")):
+        for record in iter_pubmed_xml(io.BytesIO(path.read_bytes()), str(path)):
+            if isinstance(record, Abstract) and record.has_text:
+                out.append(record)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", type=Path, default=Path("../shared"))
+    ap.add_argument("--limit", type=int, default=2000)
+    args = ap.parse_args()
+    root = args.shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    if not root.is_dir():
+        print(f"no abstracts at {root}", file=sys.stderr)
+        return 2
+    abstracts = load_abstracts(root, args.limit)
+    texts = ["\n".join([a.title, *(s.text for s in a.sections)]) for a in abstracts]
+    chars = sum(map(len, texts))
+
+    start = time.perf_counter()
+    nlp = build_nlp()
+    load_s = time.perf_counter() - start
+    sentences = [s for doc in annotate_texts(texts, nlp) for s in doc]  # warm-up and sentence list
+    n = len(sentences)
+    sent_texts = [s.text for s in sentences]
+
+    rows: list[tuple[str, float]] = []
+    tokenizer_only = build_nlp(components=())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows.append(("tokenizer", timed(lambda: list(tokenizer_only.pipe(texts, batch_size=64)))))
+        split = build_nlp(components=("sentencizer",))
+        rows.append(("tokenizer + sentencizer", timed(lambda: list(split.pipe(texts, batch_size=64)))))
+        abbrev = build_nlp(components=("sentencizer", "abbreviation_detector"))
+        rows.append(("+ abbreviation detector", timed(lambda: list(abbrev.pipe(texts, batch_size=64)))))
+    matcher = DictionaryMatcher(load_lexicons())
+    rows.append(("lexicon matcher alone", timed(lambda: [matcher.find(t) for t in sent_texts])))
+    rows.append(("grammars alone", timed(lambda: [grammars.find_all(t) for t in sent_texts])))
+    rows.append(("relations alone", timed(lambda: [rel.relate(s.text, s.mentions) for s in sentences])))
+    rows.append(("full pipeline: entities", timed(lambda: list(annotate_texts(texts, nlp)))))
+    records = [(a.pmid, "", a) for a in abstracts]
+    rows.append(("full pipeline: triples", timed(lambda: list(iter_triples(records, nlp)))))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"{len(abstracts)} abstracts, {n} sentences, {chars / 1e6:.2f} M characters; pipeline built in {load_s:.2f} s")
+    print(f"{'component':32} {'seconds':>8} {'sentences/s':>12}")
+    for name, seconds in rows:
+        print(f"{name:32} {seconds:8.2f} {n / seconds:12.0f}")
+    print(f"peak RSS {peak_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
