@@ -99,7 +99,7 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
     lines = [f"{gold} DEV, {fold} fold: {len(docs)} documents"]
     if gold == "pgxmine":
         sweep = [pgxmine_pairs(docs, t) for t in (0.4, 0.5, 0.6, 0.7, 0.8)]
-        result["associations"] = sweep
+        result["associations"] = {f"threshold_{s['threshold']:.1f}": s for s in sweep}
         lines.append("chemical–variant association (gold entities given)")
         lines += [f"  threshold {s['threshold']:.1f}: P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f}"
                   for s in sweep]
