@@ -49,9 +49,12 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
         if found:
             return found[1], found[0]
     # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
+    # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby.
     nearest: tuple[int, str, str] | None = None
     for m in sentence_mentions:
         if m is factor:
+            continue
+        if factor.label == "PHENOTYPE" and not _is_pharmacogene(m):
             continue
         found = None
         if m.label == "GENE" and m.norm and "|" in m.norm:
@@ -62,6 +65,22 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
         if found and (nearest is None or abs(m.start - factor.start) < nearest[0]):
             nearest = (abs(m.start - factor.start), found[0], found[1])
     return (nearest[1], nearest[2]) if nearest else (None, None)
+
+
+def _own_gene(factor: Mention) -> bool:
+    """Does the grammar's norm already name the gene ("CYP2D6 Poor Metabolizer")?"""
+    words = (factor.norm or "").split(" ")
+    return len(words) > 2 and words[0].isupper()
+
+
+# Genes whose metabolizer status labels and papers talk about. CYP3A4 has star alleles but its
+# "poor metabolizers" are almost never meant; next to a bare status it is the wrong guess.
+STATUS_GENES = GENE_ALLELE_GENES - {"CYP3A4"}
+
+
+def _is_pharmacogene(m: Mention) -> bool:
+    symbol = (m.norm or "").split("|")[-1].split("*")[0]
+    return symbol in STATUS_GENES or symbol.startswith("HLA-")
 
 
 def variant_of(factor: Mention) -> str | None:
@@ -123,7 +142,7 @@ def sentence_triples(
     ("Poor metabolizers ..." after a sentence on CYP2D6)."""
     mentions = sent.mentions
     factors = [m for m in mentions if m.label in rel.GENETIC]
-    if not factors:
+    if not factors or _NOT_HUMAN_GENETICS.search(sent.text):
         return []
     drugs = [m for m in mentions if m.label == "DRUG"]
     effect = rel.effect_of(sent.text, section)
@@ -138,9 +157,10 @@ def sentence_triples(
         for f in factors:
             pairs.append((subject.name, subject.drug_id, _implicit_signals(sent.text, f), f))
     for name, pid, sig, factor in pairs:
-        symbol, hgnc = gene_of(factor, mentions)
-        if symbol is None and factor.label == "PHENOTYPE" and context_gene is not None:
-            symbol, hgnc = context_gene
+        if factor.label == "PHENOTYPE" and context_gene is not None and not _own_gene(factor):
+            symbol, hgnc = context_gene  # the pharmacogene the passage is about
+        else:
+            symbol, hgnc = gene_of(factor, mentions)
         variant = variant_of(factor)
         if symbol is None and (variant is None or factor.kind not in ("rsid",)):
             continue  # a change with no human gene in sight (e.g. viral resistance mutations) is no PGx triple
@@ -163,9 +183,14 @@ def sentence_triples(
 _GENETIC_NEAR = re.compile(
     r"(genotyp|allele|carrier|polymorphi|variant|variation|metaboli[sz]er|deficien|pharmacogen|mutat|homozyg|"
     r"heterozyg|loss-of-function|gene\b|SNP|positive|negative|overexpress|amplif|fusion|rearrang|"
-    r"expression|status|testing|tests?\b)",
+    r"status|testing|tests?\b)",
     re.IGNORECASE,
 )
+
+
+# Mutagenicity assays and the like name genes (HGPRT, TK) without any patient genotype.
+_NOT_HUMAN_GENETICS = re.compile(r"(mutagen|\bAmes\b|genotoxic|clastogen|lymphoma cell assay)", re.IGNORECASE)
+_INTERACTION_AFTER = re.compile(r"[\s-]*(?:and\s+\S+\s+)?(inhibit|induc|substrate)", re.IGNORECASE)
 
 
 def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> bool:
@@ -176,6 +201,8 @@ def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: 
     for other in mentions:
         if other.label in ("ALLELE", "VARIANT", "PHENOTYPE") and symbol and symbol in (other.norm or ""):
             return True
+    if _INTERACTION_AFTER.match(sentence, factor.end):
+        return False  # "strong CYP3A4 inhibitors": a drug interaction, not a genotype
     near = sentence[max(0, factor.start - 30) : factor.end + 30]
     return bool(_GENETIC_NEAR.search(near))
 
@@ -184,7 +211,7 @@ def _last_pgx_gene(mentions: Sequence[Mention]) -> tuple[str, str] | None:
     for m in reversed(mentions):
         if m.label == "GENE" and m.norm and "|" in m.norm:
             hgnc, symbol = m.norm.split("|", 1)
-            if symbol in GENE_ALLELE_GENES or symbol.startswith("HLA-"):
+            if symbol in STATUS_GENES or symbol.startswith("HLA-"):
                 return symbol, hgnc
     return None
 
