@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from spacy.language import Language
 
 from pgxlit.extract import relations as rel
+from pgxlit.extract.conditions import find_conditions
 from pgxlit.extract.grammars import GENE_ALLELE_GENES
 from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, default_nlp
@@ -142,9 +143,13 @@ def sentence_triples(
     ("Poor metabolizers ..." after a sentence on CYP2D6)."""
     mentions = sent.mentions
     factors = [m for m in mentions if m.label in rel.GENETIC]
+    taken = {(m.start, m.end) for m in factors}
+    conditions = [c for c in find_conditions(sent.text) if (c.start, c.end) not in taken]
+    factors += conditions
     if not factors or _NOT_HUMAN_GENETICS.search(sent.text):
         return []
-    drugs = [m for m in mentions if m.label == "DRUG"]
+    # "urea" inside "urea cycle disorders" is no drug.
+    drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
     effect = rel.effect_of(sent.text, section)
     found: dict[tuple, Triple] = {}
     pairs: list[tuple[str, str | None, rel.PairSignals, Mention]] = []
@@ -196,7 +201,7 @@ _INTERACTION_AFTER = re.compile(r"[\s-]*(?:and\s+\S+\s+)?(inhibit|induc|substrat
 def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> bool:
     """A genetic factor changes the drug's effect: a variant, allele or phenotype, or a gene named
     with a genetic word right beside it ("CYP2C19 genotype", "variants in DPYD")."""
-    if factor.label in ("ALLELE", "VARIANT", "PHENOTYPE"):
+    if factor.label in ("ALLELE", "VARIANT", "PHENOTYPE") or factor.kind == "condition":
         return True
     for other in mentions:
         if other.label in ("ALLELE", "VARIANT", "PHENOTYPE") and symbol and symbol in (other.norm or ""):

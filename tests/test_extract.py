@@ -137,3 +137,14 @@ def test_eval_extraction_on_the_fixture_gold() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["documents"] == 2 and "entities" in data and "relations" in data
+
+
+def test_label_conditions_stand_for_their_genes() -> None:
+    # Depakote label (valproate), boxed warning / contraindications wording.
+    found = _triples("Valproate is contraindicated in patients with known urea cycle disorders (UCD).")
+    assert {"CPS1", "OTC", "ASS1", "ASL", "NAGS"} <= {t.gene for t in found}
+    assert all(t.pgx and t.drug == "valproic acid" for t in found)
+    # Coumadin label: hereditary deficiencies of protein C or its cofactor, protein S.
+    found = _triples("Warfarin may cause necrosis in patients with hereditary or acquired deficiencies of "
+                     "protein C or its cofactor, protein S.")
+    assert {"PROC", "PROS1"} <= {t.gene for t in found}

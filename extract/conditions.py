@@ -1,0 +1,43 @@
+"""Inherited conditions that FDA labels name instead of the gene behind them.
+
+A label says "urea cycle disorders", "homozygous familial hypercholesterolemia"
+or "Philadelphia chromosome-positive" where a curator records CPS1/ASS1/ASL/
+NAGS/OTC, LDLR or BCR/ABL1. This is nomenclature (the gene each condition is
+defined by, as HGNC gene names and OMIM entries state it), not drug knowledge:
+which drug a condition matters for is still read from the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.records import Mention
+
+_CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"urea[ -]cycle (?:disorders?|enzyme deficienc\w+)|\bUCDs?\b", ("CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1")),
+    (r"ornithine transcarbamylase", ("OTC",)),
+    (r"familial hypercholesterol[a]?emia|\bHoFH\b|\bHeFH\b", ("LDLR",)),
+    (r"dysbetalipoprotein[a]?emia|type III hyperlipoprotein[a]?emia", ("APOE",)),
+    (r"protein C deficiency|deficienc\w+ (?:of|in) protein C\b", ("PROC",)),
+    (r"protein S deficiency|(?:deficienc\w+ (?:of|in)|cofactor,?) protein S\b", ("PROS1",)),
+    (r"pseudocholinesterase|plasma cholinesterase|butyrylcholinesterase", ("BCHE",)),
+    (r"Lesch[- ]Nyhan|\bHGPRT\b|hypoxanthine[- ]guanine[- ]phosphoribosyl[- ]?transferase", ("HPRT1",)),
+    (r"Philadelphia chromosome|\bPh\+|BCR[- ]ABL1?\b", ("BCR", "ABL1")),
+    (r"malignant hyperthermia susceptib\w+", ("RYR1", "CACNA1S")),
+)
+_COMPILED = tuple((re.compile(p, re.IGNORECASE if not p.startswith(r"\b") else 0), genes) for p, genes in _CONDITIONS)
+
+
+def find_conditions(text: str) -> list[Mention]:
+    """One GENE mention (kind "condition") per gene a named condition stands for."""
+    lex = load_lexicons()
+    out: list[Mention] = []
+    for pattern, genes in _COMPILED:
+        for match in pattern.finditer(text):
+            for symbol in genes:
+                found = lex.normalise_gene(symbol)
+                if found:
+                    out.append(Mention(match.start(), match.end(), "GENE", match.group(0),
+                                       f"{found[0]}|{found[1]}", "condition", "condition"))
+    return out
