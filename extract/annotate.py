@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from pgxlit.extract import relations as rel
 from pgxlit.extract.evaluate import PGXLIT_TO_PGXCORPUS
-from pgxlit.extract.pipeline import annotate_texts, default_nlp
+from pgxlit.extract.pipeline import annotate_texts, default_nlp, relate
 
 
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
@@ -38,7 +37,7 @@ def annotate_lines(lines: Iterable[str], scheme: str = "pgxlit") -> Iterator[str
                     "start": m.start + sent.start, "end": m.end + sent.start, "label": label,
                     "text": m.text, "norm": m.norm,
                 })
-            for r in rel.relate(sent.text, sent.mentions):
+            for r in relate(sent.text, sent.mentions):
                 relations.append({
                     "head": r.head + base, "tail": r.tail + base, "type": r.type,
                     "confidence": r.confidence, "negated": r.negated, "hedged": r.hedged,

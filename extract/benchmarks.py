@@ -21,7 +21,7 @@ from pgxlit.extract.evaluate import (
     to_mentions,
 )
 from pgxlit.extract.gold import GoldDoc, dev_split, read_biored, read_pgxcorpus, read_pgxmine
-from pgxlit.extract.pipeline import annotate_texts, default_nlp
+from pgxlit.extract.pipeline import annotate_texts, default_nlp, relate, relation_model
 from pgxlit.records import Mention, RelationMention
 
 EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
@@ -55,7 +55,7 @@ def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[Relation
                 for m in sent.mentions
             ]
             mentions += shifted
-            for r in rel.relate(sent.text, sent.mentions):
+            for r in relate(sent.text, sent.mentions):
                 relations.append(RelationMention(r.head + base, r.tail + base, r.type, r.confidence, r.negated, r.hedged))
         out[doc.id] = (mentions, relations)
     return out
@@ -73,8 +73,13 @@ def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
             for m in muts:
                 dm = Mention(c.start, c.end, "DRUG", c.text)
                 vm = Mention(m.start, m.end, "VARIANT", m.text, kind="rsid" if m.text.startswith("rs") else None)
-                s = rel.signals(doc.text, dm, vm)
-                predicted = rel.confidence_of(s, vm) >= threshold and not s.negated
+                model = relation_model()
+                if model is not None:
+                    others = to_mentions(doc.entities, PGXMINE_TO_PGXLIT)
+                    predicted = model.pair_probability(doc.text, dm, vm, others=others) >= threshold
+                else:
+                    s = rel.signals(doc.text, dm, vm)
+                    predicted = rel.confidence_of(s, vm) >= threshold and not s.negated
                 gold = frozenset((c.id, m.id)) in positive
                 tp += predicted and gold
                 fp += predicted and not gold

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -100,8 +101,23 @@ def make_pgx_entities(
     return PgxEntityRecognizer(use_lexicons, use_grammars, generic_variants)
 
 
-def build_nlp(components: Sequence[str] = DEFAULT_COMPONENTS, generic_variants: bool = False) -> Language:
-    """A blank English pipeline with scispaCy's tokenizer and the named components."""
+def model_path(setting: str) -> str | None:
+    """Which NER model folder the `extract_model` setting selects, if any."""
+    if setting == "none":
+        return None
+    from pgxlit.extract.ner_model import default_model_dir
+
+    if setting == "auto":
+        folder = default_model_dir()
+        return str(folder) if (folder / "meta.json").is_file() else None
+    return setting
+
+
+def build_nlp(
+    components: Sequence[str] = DEFAULT_COMPONENTS, generic_variants: bool = False, model: str | None = None
+) -> Language:
+    """A blank English pipeline with scispaCy's tokenizer, the named components and, given a
+    model folder, the trained NER after the rules (it fills what they miss)."""
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
     import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
@@ -113,13 +129,48 @@ def build_nlp(components: Sequence[str] = DEFAULT_COMPONENTS, generic_variants: 
     for component in components:
         config = {"generic_variants": generic_variants} if component == "pgx_entities" else {}
         nlp.add_pipe(component, config=config)
+    if model is not None:
+        import pgxlit.extract.ner_model  # noqa: F401  (registers "pgx_ner_model")
+
+        nlp.add_pipe("pgx_ner_model", config={"path": model, "mode": "fill"})
     return nlp
 
 
 @lru_cache(maxsize=4)
 def default_nlp(generic_variants: bool = False) -> Language:
-    """Built once per process: models load once."""
-    return build_nlp(generic_variants=generic_variants)
+    """Built once per process, with the NER model the settings select: models load once."""
+    from pgxlit.config import get_settings
+
+    return build_nlp(generic_variants=generic_variants, model=model_path(get_settings().extract_model))
+
+
+@lru_cache(maxsize=1)
+def relation_model() -> Any:
+    """The trained relation classifier the settings select, or None for the rules."""
+    from pgxlit.config import get_settings
+    from pgxlit.extract.relation_model import RelationModel, default_model_dir
+
+    setting = get_settings().extract_relations
+    if setting == "rules":
+        return None
+    if setting == "auto":
+        folder = default_model_dir()
+        return RelationModel.load(folder) if (folder / "model.json").is_file() else None
+    return RelationModel.load(setting)
+
+
+def relate(sentence: str, mentions: Sequence[Mention]) -> list[RelationMention]:
+    """Relations of one sentence: the trained classifier when shipped, else the rules."""
+    from pgxlit.extract import relations as rules
+
+    model = relation_model()
+    return model.predict(sentence, mentions) if model is not None else rules.relate(sentence, mentions)
+
+
+def extractor_name() -> str:
+    """Recorded with every triple, so a rerun with another model re-extracts."""
+    name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.2"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pgxlit.extract.pipeline import default_nlp
-from pgxlit.extract.triples import EXTRACTOR, iter_triples
+from pgxlit.extract.pipeline import extractor_name
+from pgxlit.extract.triples import iter_triples
 from pgxlit.store import Store
 
 
@@ -14,11 +15,12 @@ def run_extraction(
 ) -> dict[str, int]:
     """Extract triples document by document; each document is replaced atomically, so a killed run resumes."""
     nlp = default_nlp()
+    extractor = extractor_name()
     total = store.count_documents()
     counts = {"documents": total, "extracted": 0, "already_current": 0, "triples": 0, "pgx_triples": 0}
     todo = []
     for doc_key, content_sha, record in store.documents_for_extraction():
-        if not force and store.extraction_is_current(doc_key, content_sha, EXTRACTOR):
+        if not force and store.extraction_is_current(doc_key, content_sha, extractor):
             counts["already_current"] += 1
             if progress:
                 progress(1, total)
@@ -26,7 +28,7 @@ def run_extraction(
             todo.append((doc_key, content_sha, record))
     for doc_key, content_sha, triples in iter_triples(todo, nlp):
         with store.transaction() as session:
-            store.replace_triples(session, doc_key, content_sha, EXTRACTOR, triples)
+            store.replace_triples(session, doc_key, content_sha, extractor, triples)
         counts["extracted"] += 1
         counts["triples"] += len(triples)
         counts["pgx_triples"] += sum(t.pgx for t in triples)

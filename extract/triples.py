@@ -7,7 +7,6 @@ drugs named in the sentence are subjects.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,15 @@ from pgxlit.extract import relations as rel
 from pgxlit.extract.conditions import find_conditions
 from pgxlit.extract.grammars import GENE_ALLELE_GENES
 from pgxlit.extract.lexicons import load_lexicons
-from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, default_nlp
+from pgxlit.extract.pipeline import (
+    SentenceAnnotation,
+    annotate_texts,
+    default_nlp,
+    extractor_name,
+    relation_model,
+)
 from pgxlit.records import Abstract, Evidence, LabelVersion, Mention, Triple
 
-EXTRACTOR = "rules-0.1"
 # Sections that are boilerplate for PGx purposes: package labels, storage, patient leaflets repeat the rest.
 SKIP_SECTIONS = frozenset({
     "package_label_principal_display_panel", "storage_and_handling", "how_supplied",
@@ -39,6 +43,9 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
     if factor.label == "GENE" and factor.norm and "|" in factor.norm:
         hgnc, symbol = factor.norm.split("|", 1)
         return symbol, hgnc
+    if factor.label == "GENE" and not factor.norm:  # a model mention: normalise its text if we can
+        found = lex.normalise_gene(factor.text)
+        return (found[1], found[0]) if found else (None, None)
     candidate = None
     if factor.norm:
         head = factor.norm.split("*")[0] if "*" in factor.norm else factor.norm.split(":")[0]
@@ -143,25 +150,43 @@ def sentence_triples(
     ("Poor metabolizers ..." after a sentence on CYP2D6)."""
     mentions = sent.mentions
     factors = [m for m in mentions if m.label in rel.GENETIC]
-    taken = {(m.start, m.end) for m in factors}
+    taken = {(m.start, m.end) for m in factors if m.norm}
     conditions = [c for c in find_conditions(sent.text) if (c.start, c.end) not in taken]
-    factors += conditions
+    spans = {(c.start, c.end) for c in conditions}
+    factors = [f for f in factors if f.norm or (f.start, f.end) not in spans] + conditions
     if not factors or _NOT_HUMAN_GENETICS.search(sent.text):
         return []
     # "urea" inside "urea cycle disorders" is no drug.
     drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
     effect = rel.effect_of(sent.text, section)
     found: dict[tuple, Triple] = {}
-    pairs: list[tuple[str, str | None, rel.PairSignals, Mention]] = []
+    # (drug, drug id, relation, confidence, negated, hedged, factor)
+    pairs: list[tuple[str, str | None, str, float, bool, bool, Mention]] = []
+    model = relation_model()
+    judged = {}
+    if drugs and model is not None:
+        index = {id(m): i for i, m in enumerate(mentions)}
+        threshold = None if "pgx_ner_model" in default_nlp().pipe_names else "rule_pipeline"
+        judged = {frozenset((r.head, r.tail)): r for r in model.predict(sent.text, mentions, threshold)}
     if drugs:
         for d in drugs:
             name, pid = drug_of(d, subject)
             for f in factors:
-                pairs.append((name, pid, rel.signals(sent.text, d, f), f))
+                r = judged.get(frozenset((index[id(d)], index[id(f)]))) if judged and id(f) in index else None
+                if r is not None:  # the classifier's verdict and calibrated probability
+                    pairs.append((name, pid, r.type, round(r.confidence, 2), r.negated, r.hedged, f))
+                    continue
+                # No verdict (no model, or the model saw no relation): the rules, with less confidence
+                # when the model disagreed, so `--min-confidence` can drop them.
+                sig = rel.signals(sent.text, d, f)
+                conf = rel.confidence_of(sig, f) * (0.6 if model is not None and id(f) in index else 1.0)
+                pairs.append((name, pid, sig.relation, round(conf, 2), sig.negated, sig.hedged, f))
     elif subject is not None:
         for f in factors:
-            pairs.append((subject.name, subject.drug_id, _implicit_signals(sent.text, f), f))
-    for name, pid, sig, factor in pairs:
+            sig = _implicit_signals(sent.text, f)
+            pairs.append((subject.name, subject.drug_id, sig.relation, rel.confidence_of(sig, f),
+                          sig.negated, sig.hedged, f))
+    for name, pid, relation, confidence, negated, hedged, factor in pairs:
         if factor.label == "PHENOTYPE" and context_gene is not None and not _own_gene(factor):
             symbol, hgnc = context_gene  # the pharmacogene the passage is about
         else:
@@ -174,9 +199,9 @@ def sentence_triples(
         key = (name, symbol, variant)
         triple = Triple(
             drug=name, drug_id=pid, gene=symbol, gene_id=hgnc, variant=variant,
-            relation=sig.relation, effect=effect, negated=sig.negated, hedged=sig.hedged,
-            confidence=rel.confidence_of(sig, factor), pgx=is_pgx(sent.text, factor, mentions, symbol),
-            evidence=evidence, extractor=EXTRACTOR,
+            relation=relation, effect=effect, negated=negated, hedged=hedged,
+            confidence=confidence, pgx=is_pgx(sent.text, factor, mentions, symbol),
+            evidence=evidence, extractor=extractor_name(),
         )
         if key not in found or found[key].confidence < triple.confidence:
             found[key] = triple
@@ -267,11 +292,6 @@ def triples_for(record: LabelVersion | Abstract, nlp: Language | None = None) ->
     if isinstance(record, LabelVersion):
         return label_triples(record, nlp)
     return abstract_triples(record, nlp)
-
-
-def content_key(content_sha256: str) -> str:
-    """What a rerun compares: the document's content and the extractor version together."""
-    return hashlib.sha256(f"{content_sha256}:{EXTRACTOR}".encode()).hexdigest()
 
 
 def iter_triples(

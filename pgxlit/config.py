@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     http_backoff_base_s: float = 0.5
     http_backoff_max_s: float = 60.0
 
+    extract_model: str = Field(
+        "auto",
+        description='Statistical NER after the rules: "auto" (the shipped model when present), '
+        '"none" (rules only) or the path of a model folder',
+    )
+
+    extract_relations: str = Field(
+        "auto",
+        description='Relation classifier: "auto" (the shipped model when present), "rules", or a model folder',
+    )
+
     openfda_page_size: int = 100
     eutils_batch_size: int = 200
     raw_max_bytes: int = Field(

@@ -13,7 +13,8 @@ from pgxlit.config import get_settings
 from pgxlit.extract.annotate import annotate_lines
 from pgxlit.extract.pipeline import annotate_texts
 from pgxlit.extract.run import run_extraction
-from pgxlit.extract.triples import EXTRACTOR, label_triples, sentence_triples, triples_for
+from pgxlit.extract.pipeline import extractor_name
+from pgxlit.extract.triples import label_triples, sentence_triples, triples_for
 from pgxlit.ingest.openfda_json import parse_openfda_response
 from pgxlit.ingest.load import Loader
 from pgxlit.records import Abstract, AbstractSection, Evidence
@@ -50,9 +51,10 @@ def test_hla_allele_toxicity_and_drug_normalised_from_salt() -> None:
 
 def test_negation_and_hedging_are_flagged() -> None:
     # PubMed-style findings (negative result; hypothesis).
-    [neg] = [t for t in _triples("The CYP2C19*2 allele was not associated with clopidogrel response.") if t.variant]
-    assert neg.negated and neg.variant == "CYP2C19*2"
-    [hedge] = [t for t in _triples("CYP2C9*3 may reduce the warfarin dose requirement.") if t.variant]
+    [neg] = [t for t in _triples("The CYP2C19*2 allele was not associated with clopidogrel response.")
+             if t.variant == "CYP2C19*2"]
+    assert neg.negated
+    [hedge] = [t for t in _triples("CYP2C9*3 may reduce the warfarin dose requirement.") if t.variant == "CYP2C9*3"]
     assert hedge.hedged and not hedge.negated and hedge.effect == "dosage"
 
 
@@ -91,7 +93,7 @@ def test_extraction_reruns_only_what_changed(store: Store) -> None:
     assert len(store.triples(latest_only=False)) == first["triples"]
     forced = run_extraction(store, force=True)
     assert forced["triples"] == first["triples"]
-    assert store.extraction_is_current("pubmed:26866747", store_sha(store, "pubmed:26866747"), EXTRACTOR)
+    assert store.extraction_is_current("pubmed:26866747", store_sha(store, "pubmed:26866747"), extractor_name())
 
 
 def store_sha(store: Store, key: str) -> str:

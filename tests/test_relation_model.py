@@ -1,0 +1,129 @@
+"""The shipped relation classifier (extract/relation_model.py, corpora/models/pgx_rel).
+
+Skipped with the build command when the model is absent. The sentences are real:
+PGxCorpus train-fold sentences (BRAT ids given; the corpus writes tokens with spaces
+around punctuation) and a PGxMine training sentence, with the mentions the corpora annotate.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgxlit.extract.relation_model import BUILD_COMMAND, RELATION_TYPES, RelationModel, default_model_dir
+from pgxlit.records import Mention
+
+
+@pytest.fixture(scope="module")
+def model() -> RelationModel:
+    folder = default_model_dir()
+    if not (folder / "model.json").is_file():
+        pytest.skip(f"no trained relation model in {folder}; build it with `{BUILD_COMMAND}`")
+    return RelationModel.load(folder)
+
+
+def mention(text: str, sub: str, label: str, nth: int = 0) -> Mention:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(sub, start + 1)
+    return Mention(start, start + len(sub), label, sub)
+
+
+# PGxCorpus 15952058_9 (PMID 15952058, train fold): gold "UGT2B15 high activity genotypes" increases "risk of recurrence".
+TAMOXIFEN = "Tamoxifen -treated patients with UGT2B15 high activity genotypes had increased risk of recurrence and poorer survival ."
+# PGxCorpus 21801714_9 (PMID 21801714, train fold): gold Cln increases "UGT1A1 activity", annotated "neg".
+CLN = "In Nrf2 knock-out cells , Cln could not elevate UGT1A1 activity indicating Nrf2 to be its target ."
+# PGxMine document annotations.variant_other.bioc:3 (extract.gold.read_pgxmine id, DEV train fold):
+# doxorubicin and K176R are NOT associated.
+DOXORUBICIN = (
+    "We examined the surface expression of P-glycoprotein, which did not significantly differ between cells that were "
+    "transduced with wild-type CAV1 or the K176R mutant, irrespective of doxorubicin treatment  ."
+)
+# PGxMine document annotations.variant_star_rs.bioc:102 (DEV train fold): HLA-B*13:01 is associated with the first "dapsone".
+DAPSONE = (
+    "The HLA-B*13:01 allele was significantly associated with dapsone-induced SCARs compared with dapsone-tolerant "
+    "controls (odds ratio: 54.00, 95% confidence interval: 7.96-366.16, P=0.0001) and the general population "
+    "(odds ratio: 26.11, 95% confidence interval: 7.27-93.75, P=0.0001)."
+)
+
+
+def tamoxifen_mentions() -> list[Mention]:
+    s = TAMOXIFEN
+    return [
+        mention(s, "Tamoxifen", "DRUG"),
+        mention(s, "UGT2B15", "GENE"),
+        mention(s, "UGT2B15 high activity genotypes", "VARIANT"),
+        mention(s, "risk of recurrence", "PHENOTYPE"),
+        mention(s, "survival", "PHENOTYPE"),
+    ]
+
+
+def test_predicts_an_increases_relation(model: RelationModel) -> None:
+    ms = tamoxifen_mentions()
+    found = {(ms[r.head].text, ms[r.tail].text): r for r in model.predict(TAMOXIFEN, ms)}
+    r = found.get(("UGT2B15 high activity genotypes", "risk of recurrence"))
+    assert r is not None, found
+    assert r.type == "increases"
+    assert 0.5 < r.confidence <= 1.0
+    assert not r.negated
+
+
+def test_contract_like_relate(model: RelationModel) -> None:
+    ms = tamoxifen_mentions()
+    rels = model.predict(TAMOXIFEN, ms)
+    assert rels
+    for r in rels:
+        assert r.type in RELATION_TYPES
+        assert 0 <= r.head < len(ms) and 0 <= r.tail < len(ms) and r.head != r.tail
+        assert 0.0 <= r.confidence <= 1.0
+        a, b = ms[r.head], ms[r.tail]
+        assert a.end <= b.start or b.end <= a.start, "overlapping mentions are never related"
+    # A higher threshold keeps a subset; named thresholds are accepted.
+    strict = model.predict(TAMOXIFEN, ms, threshold=0.9)
+    assert {(r.head, r.tail) for r in strict} <= {(r.head, r.tail) for r in rels}
+    for name in model.thresholds:
+        model.predict(TAMOXIFEN, ms, threshold=name)
+    with pytest.raises(KeyError):
+        model.predict(TAMOXIFEN, ms, threshold="no such threshold")
+
+
+def test_low_probability_for_an_unrelated_pair(model: RelationModel) -> None:
+    s = DOXORUBICIN
+    ms = [mention(s, "P-glycoprotein", "GENE"), mention(s, "CAV1", "GENE"), mention(s, "K176R", "VARIANT"),
+          mention(s, "doxorubicin", "DRUG")]
+    p = model.pair_probability(s, ms[3], ms[2], others=ms)
+    assert p < 0.35
+    # ... and a clearly higher one for an annotated association.
+    v, d1, d2 = mention(DAPSONE, "HLA-B*13:01", "ALLELE"), mention(DAPSONE, "dapsone", "DRUG"), mention(DAPSONE, "dapsone", "DRUG", 1)
+    q = model.pair_probability(DAPSONE, d1, v, others=[v, d1, d2])
+    assert q > 0.6 and q > p + 0.3
+
+
+def test_negated_flag_on_a_negative_sentence(model: RelationModel) -> None:
+    s = CLN
+    ms = [mention(s, "Nrf2", "GENE"), mention(s, "Nrf2 knock-out", "VARIANT"), mention(s, "Cln", "DRUG"),
+          mention(s, "UGT1A1 activity", "PHENOTYPE"), mention(s, "UGT1A1", "GENE"), mention(s, "Nrf2", "GENE", 1)]
+    found = {(ms[r.head].text, ms[r.tail].text): r for r in model.predict(s, ms)}
+    r = found.get(("Cln", "UGT1A1 activity"))
+    assert r is not None, found
+    assert r.negated
+
+
+def test_no_mentions_no_relations(model: RelationModel) -> None:
+    assert model.predict(TAMOXIFEN, []) == []
+    assert model.predict(TAMOXIFEN, tamoxifen_mentions()[:1]) == []
+    assert model.predict("", []) == []
+
+
+def test_overlapping_pair_has_zero_probability(model: RelationModel) -> None:
+    ms = tamoxifen_mentions()
+    assert model.pair_probability(TAMOXIFEN, ms[1], ms[2]) == 0.0
+
+
+def test_shipped_files_are_small_and_documented(model: RelationModel) -> None:
+    folder = default_model_dir()
+    assert (folder / "model.json").stat().st_size < 5_000_000
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    assert meta["data"]["typed"]["fold"].startswith("train")
+    assert "CC BY-NC" in meta["data"]["typed"]["licence"]
