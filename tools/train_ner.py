@@ -463,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=6.0, help="per head; the heads train in parallel")
     p.add_argument("--pgx-weight", type=int, default=3, help="PGxCorpus sentences are repeated this often per epoch")
     p.add_argument("--no-biored", action="store_true", help="PGxCorpus only")
-    p.add_argument("--biored-outer", action="store_true", help="also train the outer head on BioRED (DISEASE/VARIANT)")
+    p.add_argument("--biored-outer", action="store_true",
+                   help="also train the outer head on BioRED (its VARIANT spans; star/HLA alleles as ALLELE)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--discontinuous", choices=("drop", "outer"), default="drop",
                    help="discontinuous gold: drop (its tokens are left unknown) or train on its outer extent")
@@ -532,11 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = [train_head(j) for j in jobs]
 
-    import spacy
-
-    from pgxlit.extract.pipeline import build_nlp as _build
-
-    nlp = _build(components=())
+    nlp = build_nlp(components=())
     for r in results:
         head = nlp.add_pipe("ner", name=r["name"], config=r["config"])
         for lab in r["labels"]:
