@@ -167,6 +167,12 @@ def relate(sentence: str, mentions: Sequence[Mention]) -> list[RelationMention]:
     return model.predict(sentence, mentions) if model is not None else rules.relate(sentence, mentions)
 
 
+@lru_cache(maxsize=1)
+def rules_nlp() -> Language:
+    """The pipeline without the trained NER (labels: regular text the rules cover, 10x faster)."""
+    return build_nlp(model=None)
+
+
 def extractor_name() -> str:
     """Recorded with every triple, so a rerun with another model re-extracts."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
