@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgxlit.records import Mention
+from pgxlit.shipped import shipped
 
 GENES_FILE = "genes.tsv.gz"
 DRUGS_FILE = "drugs.tsv.gz"
@@ -246,19 +247,8 @@ _LOCK = threading.Lock()
 
 
 def default_dir() -> Path:
-    """``corpora/lexicons`` of the repository, else the ``lexicons`` folder of ``pgxlit.corpora``."""
-    here = Path(__file__).resolve().parents[1] / "corpora" / "lexicons"
-    if (here / GENES_FILE).is_file():
-        return here
-    try:
-        from importlib.resources import files
-
-        packaged = Path(str(files("pgxlit.corpora") / "lexicons"))
-        if (packaged / GENES_FILE).is_file():
-            return packaged
-    except Exception:  # noqa: BLE001 - package absent or not a real folder
-        pass
-    return here
+    """``corpora/lexicons`` of the checkout or of the installed package."""
+    return shipped("lexicons", GENES_FILE)
 
 
 def load_lexicons(dir: Path | None = None) -> Lexicons:  # noqa: A002 - the documented name

@@ -51,6 +51,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pgxlit.records import ENTITY_LABELS, Mention
+from pgxlit.shipped import shipped
 
 __all__ = [
     "BUILD_COMMAND",
@@ -71,19 +72,8 @@ if not Doc.has_extension("pgx_mentions"):
 
 
 def default_model_dir() -> Path:
-    """``corpora/models/pgx_ner`` of the repository, else of the installed ``pgxlit.corpora``."""
-    here = Path(__file__).resolve().parents[1] / "corpora" / "models" / "pgx_ner"
-    if (here / "meta.json").is_file():
-        return here
-    try:
-        from importlib.resources import files
-
-        packaged = Path(str(files("pgxlit.corpora") / "models" / "pgx_ner"))
-        if (packaged / "meta.json").is_file():
-            return packaged
-    except Exception:  # noqa: BLE001 - package absent or not a real folder
-        pass
-    return here
+    """``corpora/models/pgx_ner`` of the checkout or of the installed package."""
+    return shipped("models/pgx_ner", "meta.json")
 
 
 def _resolve(path: str | Path | None) -> Path:
@@ -248,15 +238,9 @@ class PgxNerModel:
         self.batch_size = batch_size
 
     def _apply(self, doc: Doc, found: list[Mention]) -> Doc:
-        merged = merge_mentions(doc._.pgx_mentions or [], found, self.mode, self.nested)
-        doc._.pgx_mentions = merged
-        spans = []
-        for m in merged:
-            span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
-            if span is not None:
-                spans.append(span)
-        doc.spans["pgx"] = spans
-        return doc
+        from pgxlit.extract.pipeline import set_mentions
+
+        return set_mentions(doc, merge_mentions(doc._.pgx_mentions or [], found, self.mode, self.nested))
 
     def __call__(self, doc: Doc) -> Doc:
         return self._apply(doc, predict_mentions(self.model, [doc], self.labels, self.batch_size)[0])

@@ -53,14 +53,19 @@ class PgxEntityRecognizer:
         mentions = self.find(doc.text)
         if doc.has_extension("abbreviations") and getattr(doc._, "abbreviations", None):
             mentions = apply_abbreviations(doc, mentions)
-        doc._.pgx_mentions = mentions
-        spans = []
-        for m in mentions:
-            span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
-            if span is not None:
-                spans.append(span)
-        doc.spans["pgx"] = spans
-        return doc
+        return set_mentions(doc, mentions)
+
+
+def set_mentions(doc: Doc, mentions: list[Mention]) -> Doc:
+    """Store mentions on the doc: as `Mention`s (offsets, norms) and as spans for spaCy users."""
+    doc._.pgx_mentions = mentions
+    spans = []
+    for m in mentions:
+        span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
+        if span is not None:
+            spans.append(span)
+    doc.spans["pgx"] = spans
+    return doc
 
 
 def apply_abbreviations(doc: Doc, mentions: list[Mention]) -> list[Mention]:

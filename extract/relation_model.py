@@ -69,6 +69,7 @@ import numpy as np
 
 from pgxlit.extract import relations as rel
 from pgxlit.records import Mention, RelationMention
+from pgxlit.shipped import shipped
 
 __all__ = [
     "BUILD_COMMAND",
@@ -423,19 +424,8 @@ class LinearHead:
 
 
 def default_model_dir() -> Path:
-    """``corpora/models/pgx_rel`` of the repository, else of the installed ``pgxlit.corpora``."""
-    here = Path(__file__).resolve().parents[1] / "corpora" / "models" / "pgx_rel"
-    if (here / "model.json").is_file():
-        return here
-    try:
-        from importlib.resources import files
-
-        packaged = Path(str(files("pgxlit.corpora") / "models" / "pgx_rel"))
-        if (packaged / "model.json").is_file():
-            return packaged
-    except Exception:  # noqa: BLE001 - package absent or not a real folder
-        pass
-    return here
+    """``corpora/models/pgx_rel`` of the checkout or of the installed package."""
+    return shipped("models/pgx_rel", "model.json")
 
 
 _CACHE: dict[Path, RelationModel] = {}
