@@ -10,6 +10,7 @@ which drug a condition matters for is still read from the text.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.records import Mention
@@ -29,15 +30,28 @@ _CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _COMPILED = tuple((re.compile(p, re.IGNORECASE if not p.startswith(r"\b") else 0), genes) for p, genes in _CONDITIONS)
 
 
+# Words one of the patterns needs; most sentences have none, and skip the patterns.
+_PREFILTER = re.compile(
+    r"urea|UCD|ornithine|cholesterol|HoFH|HeFH|lipoprotein|protein [CS]|cholinesterase|Lesch|HGPRT|"
+    r"hypoxanthine|Philadelphia|Ph\+|BCR|hyperthermia",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=None)
+def _norms(genes: tuple[str, ...]) -> tuple[str, ...]:
+    lex = load_lexicons()
+    found = (lex.normalise_gene(symbol) for symbol in genes)
+    return tuple(f"{f[0]}|{f[1]}" for f in found if f)
+
+
 def find_conditions(text: str) -> list[Mention]:
     """One GENE mention (kind "condition") per gene a named condition stands for."""
-    lex = load_lexicons()
+    if not _PREFILTER.search(text):
+        return []
     out: list[Mention] = []
     for pattern, genes in _COMPILED:
         for match in pattern.finditer(text):
-            for symbol in genes:
-                found = lex.normalise_gene(symbol)
-                if found:
-                    out.append(Mention(match.start(), match.end(), "GENE", match.group(0),
-                                       f"{found[0]}|{found[1]}", "condition", "condition"))
+            for norm in _norms(genes):
+                out.append(Mention(match.start(), match.end(), "GENE", match.group(0), norm, "condition", "condition"))
     return out

@@ -251,8 +251,13 @@ def default_dir() -> Path:
     return shipped("lexicons", GENES_FILE)
 
 
+_DEFAULT: list[Lexicons] = []  # the shipped lexicons once loaded: the hot path skips path lookups
+
+
 def load_lexicons(dir: Path | None = None) -> Lexicons:  # noqa: A002 - the documented name
     """The lexicons of `dir` (default: the shipped ones), loaded once per directory."""
+    if dir is None and _DEFAULT:
+        return _DEFAULT[0]
     path = Path(dir).resolve() if dir is not None else default_dir().resolve()
     with _LOCK:
         lex = _CACHE.get(path)
@@ -263,6 +268,8 @@ def load_lexicons(dir: Path | None = None) -> Lexicons:  # noqa: A002 - the docu
                     "`python tools/build_lexicons.py --shared ../shared --out corpora/lexicons`"
                 )
             lex = _CACHE[path] = Lexicons(path)
+        if dir is None and not _DEFAULT:
+            _DEFAULT.append(lex)
         return lex
 
 
