@@ -8,7 +8,6 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import tempfile

@@ -64,8 +64,9 @@ def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[Relation
 def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
     """PGxMine's task: is each gold chemical–variant pair of a sentence an association?"""
     tp = fp = fn = tn = 0
+    model = relation_model()
     for doc in docs:
-        ents = {e.id: e for e in doc.entities}
+        others = to_mentions(doc.entities, PGXMINE_TO_PGXLIT)
         chems = [e for e in doc.entities if e.label == "Chemical"]
         muts = [e for e in doc.entities if e.label == "Mutation"]
         positive = {frozenset((r.head, r.tail)) for r in doc.relations}
@@ -73,9 +74,7 @@ def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
             for m in muts:
                 dm = Mention(c.start, c.end, "DRUG", c.text)
                 vm = Mention(m.start, m.end, "VARIANT", m.text, kind="rsid" if m.text.startswith("rs") else None)
-                model = relation_model()
                 if model is not None:
-                    others = to_mentions(doc.entities, PGXMINE_TO_PGXLIT)
                     predicted = model.pair_probability(doc.text, dm, vm, others=others) >= threshold
                 else:
                     s = rel.signals(doc.text, dm, vm)
@@ -85,7 +84,6 @@ def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
                 fp += predicted and not gold
                 fn += (not predicted) and gold
                 tn += (not predicted) and not gold
-        del ents
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
@@ -122,6 +120,3 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
         lines += ["entities", format_table(entities)]
     return result, "\n".join(lines)
 
-
-def pubtator_mentions(docs: list[GoldDoc]) -> dict[str, list[Mention]]:  # pragma: no cover - analysis helper
-    return {d.id: to_mentions(d.entities, PGXMINE_TO_PGXLIT) for d in docs}

@@ -86,13 +86,16 @@ class OpenFdaCrawler:
         key = self.settings.openfda_api_key
         return {"api_key": key} if key else {}
 
-    def _check_daily_cap(self, report: CrawlReport) -> None:
+    def _requests_today(self) -> tuple[str, int]:
+        state = self.store.crawl_state("quota:openfda")
+        today = datetime.now(UTC).date().isoformat()
+        return today, (state.cursor.get("count", 0) if state and state.cursor.get("day") == today else 0)
+
+    def _check_daily_cap(self) -> None:
         if self.settings.openfda_api_key:
             return
         cap = self.settings.openfda_daily_cap_without_key
-        state = self.store.crawl_state("quota:openfda")
-        today = datetime.now(UTC).date().isoformat()
-        used = state.cursor.get("count", 0) if state and state.cursor.get("day") == today else 0
+        _, used = self._requests_today()
         if used >= cap:
             raise FetchError(
                 self.endpoint,
@@ -101,9 +104,7 @@ class OpenFdaCrawler:
             )
 
     def _quota_cursor(self) -> dict[str, object]:
-        state = self.store.crawl_state("quota:openfda")
-        today = datetime.now(UTC).date().isoformat()
-        used = state.cursor.get("count", 0) if state and state.cursor.get("day") == today else 0
+        today, used = self._requests_today()
         return {"day": today, "count": used + 1}
 
     def crawl(self, search: str, progress: ProgressFn | None = None) -> CrawlReport:
@@ -116,7 +117,7 @@ class OpenFdaCrawler:
             cursor = dict(state.cursor)
             report.resumed = True
         while True:
-            self._check_daily_cap(report)
+            self._check_daily_cap()
             next_url = cursor.get("next_url")
             if next_url:
                 url, params = str(next_url), self._auth()

@@ -468,9 +468,5 @@ def snapshot(
         _print_report("snapshot", report, as_json)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 from pydantic_settings import (
@@ -112,7 +111,3 @@ def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
 
-
-def settings_with(**overrides: Any) -> Settings:
-    """Settings as read from the environment, with some values replaced."""
-    return Settings(**overrides)

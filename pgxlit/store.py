@@ -368,15 +368,6 @@ class Store:
             )
             return set(rows)
 
-    def has_label_version(self, set_id: str, version: int) -> bool:
-        with Session(self.engine) as session:
-            found = session.scalar(
-                select(LabelVersionRow.id).where(
-                    LabelVersionRow.set_id == set_id.lower(), LabelVersionRow.version == version
-                )
-            )
-            return found is not None
-
     def label_versions(self, set_id: str | None = None) -> list[LabelVersion]:
         """Stored label versions (with sections), oldest first within a set."""
         with Session(self.engine) as session:
