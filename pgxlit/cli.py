@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import platform
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pgxlit import __version__
-from pgxlit.config import Settings, config_file_path, get_settings
-from pgxlit.records import ApiError, ParseError
-from pgxlit.store import Store
+from pgxlit.cli_common import (
+    JsonOpt,
+    err,
+    fail,
+    guard,
+    open_store,
+    out,
+    print_report,
+    progress,
+)
+from pgxlit.config import config_file_path, get_settings
 
 app = typer.Typer(
     help="pgxlit: pharmacogenomics from FDA labels and PubMed, with citations.",
@@ -29,65 +34,6 @@ crawl_app = typer.Typer(help="Fetch from the public APIs into the store (increme
 app.add_typer(crawl_app, name="crawl")
 eval_app = typer.Typer(help="Measure quality against gold data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-
-err = Console(stderr=True)
-out = Console()
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _guard() -> Iterator[None]:
-    """Turn expected failures into one clear line instead of a traceback."""
-    from pgxlit.ingest.http import FetchError
-
-    try:
-        yield
-    except (FetchError, ParseError, ApiError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted; what was committed is kept and the next run resumes", 130)
-
-
-def _store(settings: Settings) -> Store:
-    return Store(settings.resolved_db_url)
-
-
-@contextmanager
-def _progress(description: str, total: int | None, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
-    if quiet or not err.is_terminal:
-        yield lambda advance, total=None: None
-        return
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-
-        def advance(step: int, new_total: int | None = None) -> None:
-            if new_total is not None:
-                bar.update(task, total=new_total)
-            bar.advance(task, step)
-
-        yield advance
-
-
-def _print_report(title: str, data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        out.print_json(json.dumps(data, default=str))
-        return
-    table = Table(title=title, show_header=False)
-    for key, value in data.items():
-        if isinstance(value, list):
-            if not value:
-                continue
-            value = "\n".join(str(v) for v in value[:10]) + (f"\n… {len(value) - 10} more" if len(value) > 10 else "")
-        table.add_row(key.replace("_", " "), str(value))
-    out.print(table)
-
 
 # ---- crawl ---------------------------------------------------------------
 @crawl_app.command("labels")
@@ -104,12 +50,12 @@ def crawl_labels(
     from pgxlit.ingest.http import HttpFetcher
 
     settings = get_settings()
-    with _guard():
+    with guard():
         search = build_label_query(drug, application_number, set_id, pgx, every_label)
-        store = _store(settings)
-        with HttpFetcher(settings) as fetcher, _progress("openFDA labels", None, as_json) as advance:
+        store = open_store(settings)
+        with HttpFetcher(settings) as fetcher, progress("openFDA labels", None, as_json) as advance:
             report = OpenFdaCrawler(store, fetcher, settings).crawl(search, progress=advance)
-        _print_report("openFDA crawl", report.as_dict(), as_json)
+        print_report("openFDA crawl", report.as_dict(), as_json)
 
 
 @crawl_app.command("history")
@@ -122,14 +68,14 @@ def crawl_history(
     from pgxlit.ingest.http import HttpFetcher
 
     settings = get_settings()
-    with _guard():
-        store = _store(settings)
+    with guard():
+        store = open_store(settings)
         ids = set_id or sorted({lv.set_id for lv in store.label_versions()})
         if not ids:
-            _fail("no set ids given and none in the store: run `pgxlit crawl labels` first or pass --set-id")
-        with HttpFetcher(settings) as fetcher, _progress("DailyMed versions", None, as_json) as advance:
+            fail("no set ids given and none in the store: run `pgxlit crawl labels` first or pass --set-id")
+        with HttpFetcher(settings) as fetcher, progress("DailyMed versions", None, as_json) as advance:
             report = DailyMedCrawler(store, fetcher, settings).crawl(ids, progress=advance)
-        _print_report("DailyMed history crawl", report.as_dict(), as_json)
+        print_report("DailyMed history crawl", report.as_dict(), as_json)
 
 
 @crawl_app.command("pubmed")
@@ -143,11 +89,11 @@ def crawl_pubmed(
     from pgxlit.ingest.http import HttpFetcher
 
     settings = get_settings()
-    with _guard():
-        store = _store(settings)
-        with HttpFetcher(settings) as fetcher, _progress("PubMed records", max_records, as_json) as advance:
+    with guard():
+        store = open_store(settings)
+        with HttpFetcher(settings) as fetcher, progress("PubMed records", max_records, as_json) as advance:
             report = PubMedCrawler(store, fetcher, settings).crawl(query, max_records, progress=advance)
-        _print_report("PubMed crawl", report.as_dict(), as_json)
+        print_report("PubMed crawl", report.as_dict(), as_json)
 
 
 # ---- load, stats, doctor -------------------------------------------------
@@ -160,11 +106,11 @@ def load(
     from pgxlit.ingest.load import Loader
 
     settings = get_settings()
-    with _guard():
-        store = _store(settings)
-        with _progress("files", None, as_json) as advance:
+    with guard():
+        store = open_store(settings)
+        with progress("files", None, as_json) as advance:
             report = Loader(store, settings).load(paths, progress=lambda _p: advance(1, None))
-        _print_report("load", report.as_dict(), as_json)
+        print_report("load", report.as_dict(), as_json)
         if report.files_failed:
             raise typer.Exit(1)
 
@@ -173,8 +119,8 @@ def load(
 def stats(as_json: JsonOpt = False) -> None:
     """What the store holds."""
     settings = get_settings()
-    with _guard():
-        _print_report("pgxlit store", _store(settings).stats(), as_json)
+    with guard():
+        print_report("pgxlit store", open_store(settings).stats(), as_json)
 
 
 @app.command("labels")
@@ -188,8 +134,8 @@ def labels(
     from pgxlit.ingest.pgx_terms import pgx_fields
 
     settings = get_settings()
-    with _guard():
-        versions = _store(settings).label_versions()
+    with guard():
+        versions = open_store(settings).label_versions()
     latest: dict[str, Any] = {}
     for lv in versions:
         if all_versions or lv.version >= getattr(latest.get(lv.set_id), "version", -1):
@@ -233,29 +179,17 @@ def extract(
     from pgxlit.extract.run import run_extraction
 
     settings = get_settings()
-    with _guard():
-        store = _store(settings)
-        with _progress("documents", store.count_documents(), as_json) as advance:
+    with guard():
+        store = open_store(settings)
+        with progress("documents", store.count_documents(), as_json) as advance:
             report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
-        _print_report("extraction", report, as_json)
+        print_report("extraction", report, as_json)
 
 
 TRIPLE_COLUMNS = (
     "drug", "drug_id", "gene", "gene_id", "variant", "relation", "effect", "negated", "hedged", "confidence",
     "pgx", "source", "set_id", "version", "section", "pmid", "sentence",
 )
-
-
-def _triple_json(t: Any) -> dict[str, Any]:
-    e = t.evidence
-    return {
-        "drug": t.drug, "drug_id": t.drug_id, "gene": t.gene, "gene_id": t.gene_id, "variant": t.variant,
-        "relation": t.relation, "effect": t.effect, "negated": t.negated, "hedged": t.hedged,
-        "confidence": t.confidence, "pgx": t.pgx,
-        "evidence": {"source": e.source, "set_id": e.set_id, "version": e.version, "section": e.section,
-                     "effective_time": e.effective_time, "pmid": e.pmid, "year": e.year,
-                     "sentence": e.sentence, "start": e.start, "end": e.end},
-    }
 
 
 @app.command("triples")
@@ -274,26 +208,26 @@ def triples(
     from pgxlit.extract.lexicons import normalise_drug
 
     if source and source not in ("fda_label", "pubmed"):
-        _fail("--source is fda_label or pubmed")
+        fail("--source is fda_label or pubmed")
     settings = get_settings()
-    with _guard():
+    with guard():
         name = drug
         if drug:
             found = normalise_drug(drug)
             name = found[1] if found else drug
-        rows = _store(settings).triples(
+        rows = open_store(settings).triples(
             drug=name, gene=gene, source=source, pgx=True if pgx else None, min_confidence=min_confidence, limit=limit,
             latest_only=not all_versions,
         )
     if drug and not rows:
         err.print(f"no triples for {drug!r}" + ("" if name != drug or not drug else " (a drug pgxlit does not know)"))
     if as_json:
-        out.print_json(json.dumps([_triple_json(t) for t in rows]))
+        out.print_json(json.dumps([t.to_json() for t in rows]))
         return
     if as_tsv:
         sys.stdout.write("\t".join(TRIPLE_COLUMNS) + "\n")
         for t in rows:
-            d = _triple_json(t)
+            d = t.to_json()
             flat = {**d, **d["evidence"]}
             sys.stdout.write("\t".join("" if flat[c] is None else str(flat[c]).replace("\t", " ") for c in TRIPLE_COLUMNS) + "\n")
         return
@@ -319,9 +253,9 @@ def annotate(
     from pgxlit.extract.annotate import annotate_lines
 
     if scheme not in ("pgxlit", "pgxcorpus"):
-        _fail("--scheme is pgxlit or pgxcorpus")
+        fail("--scheme is pgxlit or pgxcorpus")
     stream = sys.stdin if path == "-" else None
-    with _guard():
+    with guard():
         if stream is None:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: no such file")
@@ -346,8 +280,8 @@ def eval_extraction(
     from pgxlit.extract.evaluate import compare_to_expected
 
     if fold not in ("test", "train", "all"):
-        _fail("--fold is test, train or all")
-    with _guard():
+        fail("--fold is test, train or all")
+    with guard():
         result, table = evaluate(gold, path, fold)
     expected = EXPECTED_DIR / f"{gold}.{fold}.json"
     drift = compare_to_expected(result, expected) if expected.exists() else []
@@ -370,10 +304,10 @@ def eval_labels(
     from pgxlit.extract.label_eval import evaluate_labels, read_fda_label_gold
 
     settings = get_settings()
-    with _guard():
+    with guard():
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        scores = evaluate_labels(_store(settings).label_versions(), read_fda_label_gold(path))
+        scores = evaluate_labels(open_store(settings).label_versions(), read_fda_label_gold(path))
     data = {str(t): s.as_dict() for t, s in scores.items()}
     if as_json:
         out.print_json(json.dumps(data))
@@ -407,7 +341,7 @@ def doctor(
     }
     ok = True
     try:
-        checks["store"] = _store(settings).stats()
+        checks["store"] = open_store(settings).stats()
     except Exception as exc:  # a doctor reports every failure rather than stopping
         checks["store"] = f"FAILED: {exc}"
         ok = False
@@ -428,7 +362,7 @@ def doctor(
     checks["openfda_api_key"] = "set" if settings.openfda_api_key else "not set (1,000 requests/day)"
     checks["ncbi_api_key"] = "set" if settings.ncbi_api_key else "not set (3 requests/s)"
     checks["ncbi_email"] = settings.ncbi_email or "not set (NCBI asks for one)"
-    _print_report("pgxlit doctor", checks, as_json)
+    print_report("pgxlit doctor", checks, as_json)
     if not ok:
         raise typer.Exit(1)
 
@@ -447,7 +381,7 @@ def replay(
     """Serve recorded real API responses on 127.0.0.1 for offline crawls and tests."""
     from pgxlit.ingest.replay import serve_forever
 
-    with _guard():
+    with guard():
         serve_forever(
             corpora, port, fail_rate=fail_rate, status_429_every=status_429_every,
             latency_ms=latency_ms, truncate_rate=truncate_rate, seed=seed,
@@ -463,9 +397,14 @@ def snapshot(
     from pgxlit.ingest.snapshot import write_snapshot
 
     settings = get_settings()
-    with _guard():
-        report = write_snapshot(_store(settings), out_dir)
-        _print_report("snapshot", report, as_json)
+    with guard():
+        report = write_snapshot(open_store(settings), out_dir)
+        print_report("snapshot", report, as_json)
+
+
+# Later stages keep their commands beside their code; each adds them to the app here.
+for _stage in ("pgxlit.qa.cli", "pgxlit.digest.cli", "pgxlit.check.cli"):
+    importlib.import_module(_stage).register(app, eval_app)
 
 
 if __name__ == "__main__":  # pragma: no cover

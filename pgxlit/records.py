@@ -8,6 +8,7 @@ them by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +195,15 @@ class Triple:
     pgx: bool  # a genetic factor changes the drug's effect, safety or dose
     evidence: Evidence
     extractor: str = "rules"
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` shape every command and API uses for a triple."""
+        e = self.evidence
+        return {
+            "drug": self.drug, "drug_id": self.drug_id, "gene": self.gene, "gene_id": self.gene_id,
+            "variant": self.variant, "relation": self.relation, "effect": self.effect, "negated": self.negated,
+            "hedged": self.hedged, "confidence": self.confidence, "pgx": self.pgx, "extractor": self.extractor,
+            "evidence": {"source": e.source, "set_id": e.set_id, "version": e.version, "section": e.section,
+                         "effective_time": e.effective_time, "pmid": e.pmid, "year": e.year,
+                         "sentence": e.sentence, "start": e.start, "end": e.end},
+        }

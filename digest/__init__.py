@@ -1,0 +1,1 @@
+"""Label-change digest: what changed between FDA label versions, PGx changes first."""
