@@ -77,6 +77,30 @@ class Settings(BaseSettings):
         description='Relation classifier: "auto" (the shipped model when present), "rules", or a model folder',
     )
 
+    # Search index (index/) and answering (qa/).
+    embed_model: str = Field(
+        "minilm",
+        description='Sentence embedder: "minilm" (all-MiniLM-L6-v2 shipped on PyPI), a sentence-transformers '
+        "model name (needs a model hub) or a local model folder",
+    )
+    embed_device: str = Field("cpu", description='torch device for embeddings, e.g. "cpu" or "cuda"')
+    embed_batch_size: int = 64
+    index_kind: str = Field(
+        "auto", description='"flat" (exact), "hnsw", "ivfpq", or "auto": flat below index_flat_max vectors'
+    )
+    index_flat_max: int = 200_000
+    index_window_sentences: int = Field(3, description="Sentences per passage window")
+    search_candidates: int = Field(100, description="Hits taken from each of dense and lexical before fusion")
+    search_rrf_k: int = 60
+    search_entity_boost: float = Field(0.5, description="Fused-score boost when a passage names the asked drug and gene")
+    qa_top_k: int = 10
+    qa_max_sentences: int = 4
+    qa_answerer: str = Field("extractive", description='"extractive" (offline, default) or "llm"')
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (vLLM, llama.cpp, Ollama)")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 60.0
+
     openfda_page_size: int = 100
     eutils_batch_size: int = 200
     raw_max_bytes: int = Field(

@@ -207,3 +207,98 @@ class Triple:
                          "effective_time": e.effective_time, "pmid": e.pmid, "year": e.year,
                          "sentence": e.sentence, "start": e.start, "end": e.end},
         }
+
+
+# ---- index and answers -------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A window of consecutive sentences of one label section or abstract, the unit we search and cite.
+
+    `start`/`end` are offsets of `text` within its section text (labels) or title+abstract text
+    (PubMed), the same frame as triple evidence offsets.
+    """
+
+    doc_key: str
+    source: str  # "fda_label" or "pubmed"
+    text: str
+    start: int
+    end: int
+    sentence_starts: tuple[int, ...] = (0,)  # offsets within `text`
+    set_id: str | None = None
+    version: int | None = None
+    section: str | None = None  # openFDA field name, else LOINC code, else title
+    section_title: str | None = None
+    effective_time: str | None = None
+    pmid: str | None = None
+    year: int | None = None
+    title: str | None = None  # label title or article title
+    drugs: tuple[str, ...] = ()  # canonical drug names named in it (a label's own drug included)
+    genes: tuple[str, ...] = ()  # HGNC symbols named in it, alone or inside an allele
+    kind: str = "passage"  # "passage", or "triple" for a triple's own entry
+    id: int | None = None
+    superseded: bool = False
+    evidence_passage_id: int | None = None  # a triple entry points at the passage holding its sentence
+
+    def sentences(self) -> list[tuple[int, str]]:
+        """(offset within `text`, sentence) pairs."""
+        bounds = [*self.sentence_starts, len(self.text)]
+        return [(bounds[i], self.text[bounds[i] : bounds[i + 1]].strip()) for i in range(len(bounds) - 1)]
+
+    @property
+    def url(self) -> str:
+        """Where a reader checks the source: DailyMed for a label set, PubMed for an abstract."""
+        if self.source == "pubmed":
+            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        return f"https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={self.set_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage the index returned for a query, with the scores that ranked it."""
+
+    passage: Passage
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    via_triple: bool = False  # reached through a triple entry that points at this passage
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One numbered source of an answer: exactly where its sentence was read."""
+
+    key: int
+    passage: Passage
+    text: str  # the cited sentence(s)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "key": self.key, "source": p.source, "set_id": p.set_id, "version": p.version,
+            "section": p.section, "section_title": p.section_title, "effective_time": p.effective_time,
+            "pmid": p.pmid, "year": p.year, "title": p.title, "text": self.text, "url": p.url,
+            "passage_id": p.id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A short answer in which every sentence cites retrieved passages, or a refusal with its reason."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    triples: tuple[Triple, ...] = ()
+    reason: str | None = None
+    answerer: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. why an LLM answer fell back to the extractive one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "answer": self.answer, "refused": self.refused, "reason": self.reason,
+            "answerer": self.answerer, "citations": [c.to_json() for c in self.citations],
+            "triples": [t.to_json() for t in self.triples], "timings_ms": self.timings_ms,
+            "notes": list(self.notes),
+        }
