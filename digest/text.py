@@ -1,0 +1,114 @@
+"""Sentences of label text and their editorial-free canonical form.
+
+Why: label revisions are full of edits nobody needs to read — re-flowed whitespace, renumbered
+subsections ("(5.2)" -> "(5.3)"), "( 4.1 )" vs "(4.1)", curly quotes, a dropped comma. Sentences
+are compared by a canonical form that folds those away, so only wording changes reach the digest.
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+# A sentence ends at . ! ? (and the cross-reference after it, "... activity. ( 5.4 )") followed by
+# space and something that can start a sentence.
+_BOUNDARY = re.compile(r"(?<=[.!?])(\s*[(\[][\d.,;\s]+[)\]])?\s+(?=[\"'(\[•]?\s?[A-Z0-9•])|\s+(?=•)")
+# Abbreviations that end in a period but do not end a sentence.
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|approx|Dr|No|Nos|Fig|Figs|Ref|al|Inc|Ltd|Co|U\.S|St|Jr|Sr|min|max|ca|cf|viz)\.|"
+    r"\b[A-Z]\.)$"
+)
+# An inline subsection heading after a closing bracket: "...(12.3) ] 4.2 Hypersensitivity XELODA is ..."
+_HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s+(?=\d{1,2}(?:\.\d{1,2})+\.?\s+[A-Z])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences in reading order; paragraph breaks and table rows always split."""
+    out: list[str] = []
+    for block in re.split(r"\n+", text):
+        block = " ".join(block.split())
+        if not block:
+            continue
+        pieces = _HEADING_AFTER_BRACKET.split(block)
+        for piece in pieces:
+            start = 0
+            for m in _BOUNDARY.finditer(piece):
+                candidate = piece[start : m.end(1) if m.group(1) else m.start()]
+                if _ABBREV.search(piece[start : m.start()]):
+                    continue
+                if candidate.strip():
+                    out.append(candidate.strip())
+                start = m.end()
+            tail = piece[start:].strip()
+            if tail:
+                out.append(tail)
+    return out
+
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "‑": "-", "−": "-",
+                         "\u00a0": " ", "®": "", "™": ""})
+# "(5.1)", "( 2.5 , 5.4 )", "(4)", "(5.1, 5.2; 12.3)": cross-references to numbered subsections.
+_XREF = re.compile(r"[(\[]\s*\d{1,2}(?:\.\d{1,2})*(?:\s*[,;]\s*\d{1,2}(?:\.\d{1,2})*)*\s*[)\]]")
+# A subsection number at the start of a sentence ("4.2 Hypersensitivity ...", "12.5. Pharmacogenomics").
+_LEADING_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+(?=\D)")
+# "section 5.1", "Sections 2.3 and 5.4": the numbers, not the word.
+_SECTION_NUMBER = re.compile(r"\b(sections?)\s+\d{1,2}(?:\.\d{1,2})*(?:\s*(?:,|and|or)\s*\d{1,2}(?:\.\d{1,2})*)*",
+                             re.IGNORECASE)
+_TABLE_NUMBER = re.compile(r"\b(table|figure)\s+\d{1,2}[a-z]?\b", re.IGNORECASE)
+# Punctuation that carries no meaning; < > ≤ ≥ % × / + and decimal points do, and stay.
+_PUNCT = re.compile(r"[,;:!?\"'()\[\]{}*_`•·▪◦]|(?<!\d)\.|\.(?!\d)|(?<![\d\s])-|-(?![\d])")
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical(sentence: str) -> str:
+    """The sentence with editorial noise folded: case, spacing, punctuation, section/table numbers."""
+    s = unicodedata.normalize("NFKC", sentence).translate(_QUOTES)
+    s = _XREF.sub(" ", s)
+    s = _LEADING_NUMBER.sub("", s)
+    s = _SECTION_NUMBER.sub(r"\1 #", s)
+    s = _TABLE_NUMBER.sub(r"\1 #", s)
+    s = _PUNCT.sub(" ", s)
+    return " ".join(s.casefold().split())
+
+
+def editorial_key(sentence: str) -> str:
+    """What must differ for a change to be more than editorial: the canonical form without any
+    spacing, since openFDA renders sub- and superscripts with or without a space ("P2Y12",
+    "P2Y 12", "mm3", "mm 3") from one version to the next."""
+    return canonical(sentence).replace(" ", "")
+
+
+def similarity(a: str, b: str) -> float:
+    """Word-level similarity of two canonical texts, 0..1 (difflib ratio on words)."""
+    wa, wb = a.split(), b.split()
+    if not wa and not wb:
+        return 1.0
+    return SequenceMatcher(None, wa, wb, autojunk=False).ratio()
+
+
+def word_set_similarity(a: str, b: str) -> float:
+    """Cheap overlap of two texts' word sets (Jaccard), for comparing whole sections."""
+    sa, sb = set(a.split()), set(b.split())
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(op, text) runs turning `old` into `new` word by word; op is "=", "-" or "+". For highlights."""
+    a, b = re.findall(r"\S+\s*", old), re.findall(r"\S+\s*", new)
+    ka = [canonical(w) or w for w in a]
+    kb = [canonical(w) or w for w in b]
+    runs: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
+        if op == "equal":
+            runs.append(("=", "".join(b[j1:j2])))
+            continue
+        if i2 > i1:
+            runs.append(("-", "".join(a[i1:i2])))
+        if j2 > j1:
+            runs.append(("+", "".join(b[j1:j2])))
+    return runs
