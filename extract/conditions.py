@@ -22,6 +22,8 @@ _CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"dysbetalipoprotein[a]?emia|type III hyperlipoprotein[a]?emia", ("APOE",)),
     (r"protein C deficiency|deficienc\w+ (?:of|in) protein C\b", ("PROC",)),
     (r"protein S deficiency|(?:deficienc\w+ (?:of|in)|cofactor,?) protein S\b", ("PROS1",)),
+    # Only the inherited trait, not a drug lowering the enzyme's activity ("quinidine reduces the
+    # activity of pseudocholinesterase"): the condition needs a genetic word in the sentence.
     (r"pseudocholinesterase|plasma cholinesterase|butyrylcholinesterase", ("BCHE",)),
     (r"Lesch[- ]Nyhan|\bHGPRT\b|hypoxanthine[- ]guanine[- ]phosphoribosyl[- ]?transferase", ("HPRT1",)),
     (r"Philadelphia chromosome|\bPh\+|BCR[- ]ABL1?\b", ("BCR", "ABL1")),
@@ -45,12 +47,20 @@ def _norms(genes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{f[0]}|{f[1]}" for f in found if f)
 
 
+_GENETIC_WORDS = re.compile(
+    r"deficien|atypical|homozyg|heterozyg|genetic|inherit|abnormal|variant|gene\b|dibucaine", re.IGNORECASE
+)
+_NEEDS_GENETIC_WORD = frozenset({"BCHE"})
+
+
 def find_conditions(text: str) -> list[Mention]:
     """One GENE mention (kind "condition") per gene a named condition stands for."""
     if not _PREFILTER.search(text):
         return []
     out: list[Mention] = []
     for pattern, genes in _COMPILED:
+        if _NEEDS_GENETIC_WORD.issuperset(genes) and not _GENETIC_WORDS.search(text):
+            continue
         for match in pattern.finditer(text):
             for norm in _norms(genes):
                 out.append(Mention(match.start(), match.end(), "GENE", match.group(0), norm, "condition", "condition"))

@@ -669,7 +669,7 @@ _MET_NORM = {
 _JOIN = r"(?:\s{0,2},\s{0,2}(?:and\s+|or\s+|and/or\s+)?|\s+(?:and/or|and|or|to|vs\.?|versus)\s+|\s{0,2}/\s{0,2})"
 _METABOLIZER = re.compile(
     r"(?<![A-Za-z])(?P<adjs>" + _MET_ADJ + r"(?:" + _JOIN + _MET_ADJ + r"){0,5})"
-    r"(?P<tail>\s{1,2}(?:CYP\d{1,2}[A-Z]{1,2}\d{1,3}\s{1,2})?(?:metaboli[sz]ers?|acetylators?))(?![a-z])",
+    r"(?P<tail>\s{1,2}(?:CYP\d{1,2}[A-Z]{1,2}\d{1,3}\s{1,2})?(?:metaboli[sz]ers?|acetylators?|hydroxylators?))(?![a-z])",
     re.IGNORECASE,
 )
 _ADJ_ONE = re.compile(_MET_ADJ, re.IGNORECASE)
@@ -727,7 +727,7 @@ _ENZ = (
     r"|dihydropyrimidine\s+dehydrogenase|thiopurine\s+(?:S[" + _DASH + r"]?)?methyl\s?transferase"
     r"|glucose[" + _DASH + r"\s]6[" + _DASH + r"\s]phosphate\s+dehydrogenase"
     r"|(?:pseudo|butyryl|plasma\s+)?cholinesterase|(?:NADH[" + _DASH + r"\s])?cytochrome\s+b5\s+reductase"
-    r"|ornithine\s+transcarbamylase)"
+    r"|ornithine\s+transcarbamylase|CYP\d{1,2}[A-Z]{1,2}\d{1,3})"
 )
 _DEFICIENCY = re.compile(
     r"(?<![A-Za-z0-9])(?P<enz>" + _ENZ + r")(?:\s{1,2}enzyme)?(?:\s{0,2}\(\s{0,2}[A-Z0-9]{2,6}\s{0,2}\))?"
@@ -768,7 +768,7 @@ def find_phenotypes(text: str) -> list[Mention]:
     found: list[Mention] = []
     low = text.lower()
     abbr_defined: dict[str, tuple[str, str | None]] = {}  # "PM" -> (norm, gene of the defining phrase)
-    if "metaboli" in low or "acetylat" in low:
+    if "metaboli" in low or "acetylat" in low or "hydroxylator" in low:
         prev_end, prev_gene = -1, None
         for m in _METABOLIZER.finditer(text):
             adjs = list(_ADJ_ONE.finditer(text, m.start("adjs"), m.end("adjs")))
@@ -855,6 +855,8 @@ def find_phenotypes(text: str) -> list[Mention]:
             key = key.replace("s-methyl", "s-methyl").replace("methyl transferase", "methyltransferase")
             key = key.replace("glucose 6 phosphate", "glucose-6-phosphate").replace("glucose-6 phosphate", "glucose-6-phosphate")
             gene = _DEFICIENCY_ENZ.get(key) or _DEFICIENCY_ENZ.get(key.replace("nadh-", "nadh "))
+            if gene is None and re.fullmatch(r"cyp\d{1,2}[a-z]{1,2}\d{1,3}", key):
+                gene = key.upper()  # "deficient in the CYP2D6 enzyme": a poor metabolizer in other words
             norm = f"{gene} Deficiency" if gene else "Deficiency"
             found.append(_mention(text, m.start(), m.end(), "PHENOTYPE", norm, "deficiency"))
     return resolve_overlaps(found)

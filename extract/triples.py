@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.language import Language
 
@@ -163,9 +163,12 @@ def sentence_triples(
     subject: Subject | None,
     section: str | None,
     context_gene: tuple[str, str] | None = None,
+    status_gene: tuple[str, str] | None = None,
 ) -> list[Triple]:
-    """Triples of one sentence; `context_gene` is the PGx gene the surrounding text is about
-    ("Poor metabolizers ..." after a sentence on CYP2D6)."""
+    """Triples of one sentence. A metabolizer status that names no gene of its own takes
+    `status_gene`, the gene the passage has already tied a status to ("CYP2D6 PMs" ... "For
+    PMs, AUC ..."); else a pharmacogene named in the sentence; else `context_gene`, the PGx gene
+    the surrounding text was last about."""
     mentions = sent.mentions
     factors = [m for m in mentions if is_genetic_factor(m)]
     taken = {(m.start, m.end) for m in factors if m.norm}
@@ -208,10 +211,12 @@ def sentence_triples(
             pairs.append((subject.name, subject.drug_id, sig.relation, rel.confidence_of(sig, f),
                           sig.negated, sig.hedged, f))
     for name, pid, relation, confidence, negated, hedged, factor in pairs:
-        if factor.label == "PHENOTYPE" and context_gene is not None and not _own_gene(factor):
-            symbol, hgnc = context_gene  # the pharmacogene the passage is about
+        if factor.label == "PHENOTYPE" and not _own_gene(factor) and status_gene is not None:
+            symbol, hgnc = status_gene  # the pharmacogene the passage's statuses are about
         else:
             symbol, hgnc = gene_of(factor, mentions)
+            if symbol is None and factor.label == "PHENOTYPE" and context_gene is not None:
+                symbol, hgnc = context_gene
         variant = variant_of(factor)
         if symbol is None and (variant is None or factor.kind not in ("rsid",)):
             continue  # a change with no human gene in sight (e.g. viral resistance mutations) is no PGx triple
@@ -224,8 +229,10 @@ def sentence_triples(
             confidence=confidence, pgx=is_pgx(sent.text, factor, mentions, symbol),
             evidence=evidence, extractor=extractor_name(),
         )
-        if key not in found or found[key].confidence < triple.confidence:
-            found[key] = triple
+        if key in found:  # one triple per drug, gene and variant: the surest, PGx when any mention is
+            best, other = (triple, found[key]) if found[key].confidence < triple.confidence else (found[key], triple)
+            triple = replace(best, pgx=best.pgx or other.pgx) if other.pgx and not best.pgx else best
+        found[key] = triple
     # A gene-only triple adds nothing when the same sentence names a variant of that gene for the drug.
     specific = {(t.drug, t.gene) for t in found.values() if t.variant}
     return [t for k, t in found.items() if t.variant or (t.drug, t.gene) not in specific]
@@ -252,10 +259,38 @@ def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: 
     for other in mentions:
         if other.label in ("ALLELE", "VARIANT", "PHENOTYPE") and symbol and symbol in (other.norm or ""):
             return True
-    if _INTERACTION_AFTER.match(sentence, factor.end):
+    start, end = _coordinated_span(sentence, factor, mentions)
+    if _INTERACTION_AFTER.match(sentence, end):
         return False  # "strong CYP3A4 inhibitors": a drug interaction, not a genotype
-    near = sentence[max(0, factor.start - 30) : factor.end + 30]
-    return bool(_GENETIC_NEAR.search(near))
+    near = sentence[max(0, start - 30) : end + 30]
+    if _GENETIC_NEAR.search(near):
+        return True
+    # "patients ... known to have a genetic defect leading to reduced levels of activity of P450 2D6"
+    before = sentence[max(0, start - 90) : start]
+    return bool(_GENETIC_CLAUSE.search(before)) and not _CLAUSE_END.search(before[before.lower().rfind("genetic"):])
+
+
+_GENETIC_CLAUSE = re.compile(r"\b(genetic(?:ally)?(?!\s+(?:engineered|modified))|inherited|hereditary)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[;.]|\bbut\b|\bwhereas\b")
+_COORD = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+|and/or\s+)?|\s(?:and|or|and/or)\s+|\s*/\s*)")
+
+
+def _coordinated_span(sentence: str, factor: Mention, mentions: Sequence[Mention]) -> tuple[int, int]:
+    """The extent of a list of genes the factor is one of ("variation in CYP2B6, CYP2C9, or CYP3A5"):
+    a cue beside the list is beside each of them."""
+    if factor.label != "GENE":
+        return factor.start, factor.end
+    genes = sorted((m for m in mentions if m.label == "GENE"), key=lambda m: m.start)
+    try:
+        i = next(k for k, m in enumerate(genes) if m.start == factor.start and m.end == factor.end)
+    except StopIteration:
+        return factor.start, factor.end
+    lo = hi = i
+    while lo > 0 and _COORD.fullmatch(sentence, genes[lo - 1].end, genes[lo].start):
+        lo -= 1
+    while hi + 1 < len(genes) and _COORD.fullmatch(sentence, genes[hi].end, genes[hi + 1].start):
+        hi += 1
+    return genes[lo].start, genes[hi].end
 
 
 def _last_pgx_gene(mentions: Sequence[Mention]) -> tuple[str, str] | None:
@@ -277,17 +312,37 @@ def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Trip
         s for s in label.sections
         if s.field not in SKIP_SECTIONS and s.text.strip() and not (SKIP_TABLES and s.is_table)
     ]
+    annotated = list(zip(sections, annotate_texts((s.text for s in sections), nlp), strict=True))
+    # The one gene the whole label ties metabolizer statuses to, if only one: a section that says
+    # "PMs" without defining them means that gene.
+    label_status = {g for _, sentences in annotated for sent in sentences for g in _status_genes(sent.mentions)}
+    label_gene = next(iter(label_status)) if len(label_status) == 1 else None
     out: list[Triple] = []
-    for section, sentences in zip(sections, annotate_texts((s.text for s in sections), nlp), strict=True):
+    for section, sentences in annotated:
         name = section.field or section.loinc or section.title
         context_gene: tuple[str, str] | None = None
+        status_gene = label_gene
         for sent in sentences:
             evidence = Evidence(
                 source="fda_label", sentence=sent.text, start=sent.start, end=sent.end, set_id=label.set_id,
                 version=label.version, section=name, effective_time=label.effective_time,
             )
-            out += sentence_triples(sent, evidence, subject, section.field, context_gene)
+            own = _status_genes(sent.mentions)
+            status_gene = own[-1] if own else status_gene
+            out += sentence_triples(sent, evidence, subject, section.field, context_gene, status_gene)
             context_gene = _last_pgx_gene(sent.mentions) or context_gene
+    return out
+
+
+def _status_genes(mentions: Sequence[Mention]) -> list[tuple[str, str]]:
+    """Genes that metabolizer statuses of a sentence name themselves ("CYP2D6 poor metabolizers")."""
+    lex = load_lexicons()
+    out = []
+    for m in mentions:
+        if m.label == "PHENOTYPE" and m.kind == "metabolizer" and _own_gene(m):
+            found = lex.normalise_gene(m.norm.split(" ")[0])
+            if found and found[1] in STATUS_GENES:
+                out.append((found[1], found[0]))
     return out
 
 

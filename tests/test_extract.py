@@ -150,3 +150,50 @@ def test_label_conditions_stand_for_their_genes() -> None:
     found = _triples("Warfarin may cause necrosis in patients with hereditary or acquired deficiencies of "
                      "protein C or its cofactor, protein S.")
     assert {"PROC", "PROS1"} <= {t.gene for t in found}
+
+
+def test_coordinated_genes_share_the_genetic_cue() -> None:
+    # Effient label, 12.5 Pharmacogenomics: every gene of the list is a (negated) PGx biomarker.
+    found = _triples("There is no relevant effect of genetic variation in CYP2B6, CYP2C9, CYP2C19, or CYP3A5 on "
+                     "the pharmacokinetics of prasugrel's active metabolite or its inhibition of platelet aggregation.")
+    pgx = {t.gene for t in found if t.pgx and t.drug == "prasugrel"}
+    assert pgx == {"CYP2B6", "CYP2C9", "CYP2C19", "CYP3A5"}
+    assert all(t.negated for t in found if t.drug == "prasugrel")
+
+
+def test_inhibitor_statements_stay_non_pgx() -> None:
+    # Quinidine label: quinidine lowers pseudocholinesterase activity (no inherited deficiency), and
+    # modafinil inhibits CYP2C19 (an interaction): kept, but neither is a PGx biomarker.
+    found = _triples("In addition, in vitro addition of quinidine to the serum of pregnant women reduces the activity "
+                     "of pseudocholinesterase, an enzyme that is essential to the metabolism of succinylcholine.")
+    assert not [t for t in found if t.gene == "BCHE"]
+    found = _triples("In vitro data demonstrated that modafinil is a reversible inhibitor of CYP2C19 activity.")
+    assert found and not any(t.pgx for t in found)
+    # ... while the inherited trait is one (Anectine label).
+    found = _triples("Succinylcholine should be used with caution in patients homozygous for the atypical plasma "
+                     "cholinesterase gene.")
+    assert any(t.gene == "BCHE" and t.pgx for t in found)
+
+
+def test_a_pgx_mention_of_the_gene_makes_the_pair_pgx() -> None:
+    # Provigil label, 7: the first CYP2D6 is a genotype ("deficient in"), the second an interaction word.
+    found = _triples("In individuals deficient in the CYP2D6 enzyme, the levels of CYP2D6 substrates which have "
+                     "ancillary routes of elimination through CYP2C19, such as tricyclic antidepressants and "
+                     "selective serotonin reuptake inhibitors, may be increased by co-administration of modafinil.")
+    assert any(t.drug == "modafinil" and t.gene == "CYP2D6" and t.pgx for t in found)
+
+
+def test_label_statuses_take_the_gene_the_label_ties_them_to() -> None:
+    # Strattera label, 12.3 (shortened): "PMs" in a sentence that names CYP2C19 still means CYP2D6 PMs.
+    text = ("Atomoxetine is metabolized primarily through the CYP2D6 enzymatic pathway. Laboratory tests are "
+            "available to identify CYP2D6 PMs. N-Desmethylatomoxetine is formed by CYP2C19 and other cytochrome "
+            "P450 enzymes, and circulates in plasma at lower concentrations (5% of atomoxetine concentration in "
+            "EMs and 45% of atomoxetine concentration in PMs). For PMs, AUC of atomoxetine is approximately "
+            "10-fold greater than EMs.")
+    from pgxlit.records import LabelVersion, Section
+
+    label = LabelVersion(set_id="s", version=1, effective_time=None, spl_id=None, title=None,
+                         generic_names=("ATOMOXETINE",), brand_names=("Strattera",),
+                         sections=(Section(order=0, field="clinical_pharmacology", text=text),))
+    statuses = {t.gene for t in label_triples(label) if t.variant in ("Poor Metabolizer", "Normal Metabolizer")}
+    assert statuses == {"CYP2D6"}

@@ -726,3 +726,13 @@ def test_module_is_pure():
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert all(("spacy" not in line and "open(" not in line) for line in imports)
     assert {line.split()[1] for line in imports} <= {"__future__", "bisect", "re", "collections.abc", "pgxlit.records"}
+
+
+def test_old_phenotype_names_and_cyp_deficiency() -> None:
+    # Thioridazine label: "slow ... hydroxylators of debrisoquin" are CYP2D6 poor metabolizers;
+    # Provigil label: "individuals deficient in the CYP2D6 enzyme".
+    found = find_phenotypes("a 4.5-fold higher AUC for thioridazine in the slow hydroxylators compared to rapid "
+                            "hydroxylators")
+    assert [m.norm for m in found] == ["Poor Metabolizer", "Rapid Metabolizer"]
+    [m] = find_phenotypes("In individuals deficient in the CYP2D6 enzyme, the levels of CYP2D6 substrates")
+    assert m.norm == "CYP2D6 Deficiency" and m.text == "deficient in the CYP2D6"

@@ -258,3 +258,15 @@ def test_build_reproduces_committed_lexicons(shared: Path, tmp_path: Path) -> No
     assert stats["gene_rows"] == _rows(LEXICONS / GENES_FILE)
     lex = Lexicons(tmp_path)
     assert lex.normalise_gene("HLA-B") == ("HGNC:4932", "HLA-B")
+
+
+def test_old_cyp_nomenclature_and_her2_long_name(matcher: DictionaryMatcher) -> None:
+    # Quinidine gluconate label: "cytochrome P450IID6"; Tykerb label: "human epidermal growth factor
+    # receptor 2 (HER2)" is ERBB2, while the bare "epidermal growth factor receptor" stays EGFR.
+    text = ('Testing with debrisoquine is sometimes used to distinguish the P450IID6-deficient "poor '
+            'metabolizers". Grapefruit juice inhibits P450 IIIA4. Tumors overexpress human epidermal growth '
+            'factor receptor 2 (HER2); epidermal growth factor receptor (EGFR) mutations.')
+    genes = [(m.text, m.norm.split("|")[1]) for m in matcher.find(text) if m.label == "GENE"]
+    assert genes == [("P450IID6", "CYP2D6"), ("P450 IIIA4", "CYP3A4"),
+                     ("human epidermal growth factor receptor 2", "ERBB2"), ("HER2", "ERBB2"),
+                     ("epidermal growth factor receptor", "EGFR"), ("EGFR", "EGFR")]

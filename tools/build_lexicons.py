@@ -142,6 +142,11 @@ GENE_EXTRA = [
     ("lipoprotein lipase", "LPL", 0),
     ("hepatic lipase", "LIPC", 0),
     ("epidermal growth factor receptor", "EGFR", 0),
+    # "human epidermal growth factor receptor 2 (HER2)" is ERBB2, not EGFR with a stray "2".
+    ("human epidermal growth factor receptor 2", "ERBB2", 0),
+    ("human epidermal growth factor receptor-2", "ERBB2", 0),
+    ("epidermal growth factor receptor 2", "ERBB2", 0),
+    ("human epidermal growth factor receptor type 2", "ERBB2", 0),
     ("cyclooxygenase-2", "PTGS2", 0),
     ("COX-2", "PTGS2", 1),
     ("interleukin 28B", "IFNL3", 0),
@@ -319,11 +324,18 @@ def cyp_variants(symbol: str) -> list[tuple[str, int]]:
     if not m:
         return []
     code = m.group(1)
-    return [
+    out = [
         (f"CYP {code}", 1), (f"CYP-{code}", 1), (f"CYP450 {code}", 1), (f"CYP450-{code}", 1),
         (f"cytochrome P450 {code}", 0), (f"cytochrome P-450 {code}", 0),
         (f"cytochrome P450 (CYP) {code}", 0), (f"P450 {code}", 0), (f"P-450 {code}", 0),
     ]
+    # The older Roman-numeral nomenclature older labels still use: "cytochrome P450IID6", "P450 IIIA4".
+    family = re.fullmatch(r"([123])([A-Z]+\d+)", code)
+    if family:
+        roman = {"1": "I", "2": "II", "3": "III"}[family.group(1)] + family.group(2)
+        out += [(f"P450{roman}", 1), (f"P450 {roman}", 1), (f"P-450{roman}", 1), (f"P-450 {roman}", 1),
+                (f"cytochrome P450{roman}", 1), (f"cytochrome P450 {roman}", 1)]
+    return out
 
 
 def link_2020_symbols(rows: list[dict[str, str]], symbols_2020: set[str]) -> tuple[dict[str, str], int]:
