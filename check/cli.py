@@ -2,8 +2,98 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from pgxlit.cli_common import JsonOpt, err, fail, guard, out
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to `app` (and its measurements to `eval_app`)."""
+
+    @app.command("check")
+    def check_command(
+        drug: Annotated[str, typer.Option("--drug", help="The ordered drug: generic, brand or salt name.")],
+        profile: Annotated[list[Path], typer.Option("--profile", help="Patient profile JSON (see docs/check.md).")] = [],
+        diplotype: Annotated[list[str], typer.Option("--diplotype", help='e.g. "CYP2C19 *2/*2" or "rs9923231 CT".')] = [],
+        phenotype: Annotated[list[str], typer.Option("--phenotype", help='e.g. "CYP2D6 ultrarapid metabolizer".')] = [],
+        hla: Annotated[list[str], typer.Option("--hla", help='e.g. "HLA-B*57:01 positive".')] = [],
+        rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompile the knowledge from the triples first.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Check an ordered drug against a patient's pharmacogenomic results: cited alerts, or none."""
+        from pgxlit.check.profile import Profile, profile_from_args, read_profile_file
+        from pgxlit.check.service import CheckService, UnknownDrug
+        from pgxlit.config import get_settings
+
+        if not (profile or diplotype or phenotype or hla):
+            fail("give the patient's results: --profile FILE, --diplotype, --phenotype or --hla (repeatable)")
+        with guard():
+            service = CheckService(get_settings())
+            patient = Profile(())
+            for path in profile:
+                patient = patient.merged(read_profile_file(path, service.table))
+            patient = patient.merged(profile_from_args(diplotype, phenotype, hla, service.table))
+            if rebuild:
+                service.rebuild()
+            try:
+                result = service.run(drug, patient)
+            except UnknownDrug as exc:
+                fail(str(exc))
+        if as_json:
+            out.print_json(json.dumps(result.to_json(), ensure_ascii=False))
+            return
+        for message in result.messages:
+            err.print(f"[yellow]profile:[/] {message}", highlight=False, markup=True)
+        if not result.alerts:
+            out.print(f"[bold green]No PGx alert[/] for {result.drug}. Genes considered: "
+                      f"{', '.join(result.genes_considered) or 'none'}.")
+        for alert in result.alerts:
+            style = _SEVERITY_STYLE[alert["severity"]]
+            out.print(f"\n[{style}]{alert['severity'].upper()}[/] [bold]{alert['summary']}[/]", highlight=False)
+            out.print(f"  {alert['recommendation']}", markup=False, highlight=False)
+            for c in alert["citations"][:4]:
+                where = (f"FDA label {c['set_id']} v{c['version']}, {c['section_title']}" if c["source"] == "fda_label"
+                         else f"PubMed {c['pmid']}")
+                out.print(f"  [dim]{where}[/]", highlight=False)
+        out.print("")
+        for line in result.explanation:
+            out.print(f"[dim]· {line}[/]", highlight=False)
+
+    @app.command("serve")
+    def serve_command(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    ) -> None:
+        """Serve the HTTP API: CDS Hooks (/cds-services) and /health."""
+        import uvicorn
+
+        from pgxlit.config import get_settings
+        from pgxlit.server import create_app
+
+        with guard():
+            uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+
+    @eval_app.command("check")
+    def eval_check_command(
+        path: Annotated[Path, typer.Option(help="PharmGKB drugLabels.tsv (../shared/gold/pharmgkb_drug_labels/drugLabels.tsv).")],
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Agreement of alerts with the FDA label biomarker list: hits, misses and false alarms."""
+        from pgxlit.check.evaluate import evaluate_against_labels, report_table
+        from pgxlit.check.service import CheckService
+        from pgxlit.config import get_settings
+
+        with guard():
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file")
+            result = evaluate_against_labels(CheckService(get_settings()), path)
+        if as_json:
+            out.print_json(json.dumps(result, default=str))
+            return
+        out.print(report_table(result))

@@ -107,6 +107,20 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, description="Files loaded from disk above this size keep no raw copy"
     )
 
+    # Prescribing check (issue 7): which triples feed alerts, where the compiled knowledge is cached.
+    check_min_confidence: float = Field(
+        0.3, description="Label triples at or above this confidence feed alerts (accepted ones always do)"
+    )
+    check_min_confidence_pubmed: float = Field(
+        0.7, description="Abstract triples at or above this confidence support alerts (accepted ones always do)"
+    )
+    check_knowledge_path: Path | None = Field(
+        None, description="Compiled check knowledge (gzipped JSON); default $PGXLIT_HOME/check_knowledge.json.gz"
+    )
+    check_refresh_seconds: float = Field(
+        10.0, description="How often a running service looks for new triples to recompile"
+    )
+
     @property
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.home / 'pgxlit.sqlite'}"

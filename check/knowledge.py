@@ -1,0 +1,465 @@
+"""Prescribing knowledge compiled from pgxlit's own extracted triples.
+
+Each PGx triple of the latest label versions (and of abstracts, as support) that is accepted
+by a curator or confident enough becomes an *item* keyed drug x gene x factor, where the
+factor is what a patient must have for the sentence to apply: a phenotype ("phenotype:Poor
+Metabolizer"), a diplotype, a star allele, an HLA allele, an rsID carrier state, a function
+("function:No", from "two loss-of-function alleles"), or the gene as a whole ("gene").
+Its action class and severity are read from the evidence sentence and its label section; its
+recommendation is that sentence, cleaned -- never written by us.
+
+`build_knowledge` is pure (rows in, tables out); `load_knowledge` caches the result as one
+gzipped JSON file under the settings home, rebuilt when the triples or the threshold change,
+so a check is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pgxlit.check.pharmcat import GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
+
+def _builder_version() -> str:
+    """Changes with this module's rules, so an upgraded pgxlit never serves a stale cache."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return f"check-knowledge-{digest}"
+
+
+BUILDER_VERSION = _builder_version()
+ACTIONS = ("avoid", "alternative", "dose change", "monitor", "no action")
+SEVERITIES = ("critical", "warning", "info")
+MAX_ITEMS_PER_KEY = 12
+
+# ---- reading an evidence sentence -----------------------------------------------------------
+_AVOID = re.compile(
+    r"\bcontraindicated\b|\bshould not (?:be )?(?:use|used|take|taken|receive|given|prescribed|administered|start|initiat)"
+    r"|\bdo not (?:use|take|prescribe|administer|initiate|start|give|restart|reinitiate)\b|\bmust not\b"
+    r"|\b(?:is|are) not recommended\b|\bnot (?:be )?recommended for\b|\bavoid (?:use|the use|using|prescribing)\b"
+    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b",
+    re.I,
+)
+_ALTERNATIVE = re.compile(
+    r"\b(?:consider|use|choose|select|prescribe)\b[^.;]{0,40}\b(?:another|an? alternative|alternative|other)\b"
+    r"|\balternative (?:therap|treatment|agent|drug|medication)|\binstead of\b",
+    re.I,
+)
+_DOSE = re.compile(
+    r"\b(?:reduce|reduced|lower|lowest|decrease|increase|adjust|adjusted|titrate)\b[^.;]{0,40}\b(?:dose|doses|dosage|dosing)\b"
+    r"|\b(?:dose|dosage|dosing) (?:reduction|adjustment|modification|change)s?\b"
+    r"|\b(?:starting|initial|maintenance|maximum|recommended) (?:daily )?(?:dose|dosage)\b"
+    r"|\b\d+(?:\.\d+)?\s?(?:-|to)?\s?\d*(?:\.\d+)?\s?mg\b|\bdose requirements?\b",
+    re.I,
+)
+_MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve|\bwatch for\b|\bwith caution\b|\bcaution\b|\bcareful", re.I)
+_NO_ACTION = re.compile(
+    r"\bno (?:dose|dosage|dosing) (?:adjustment|change|modification)s? (?:is |are )?(?:necessary|needed|required|recommended)"
+    r"|\bnot necessary to adjust\b|\bno (?:clinically )?(?:significant|relevant|meaningful) (?:difference|effect|change)"
+    r"|\bsimilar (?:siponimod |drug )?exposure\b",
+    re.I,
+)
+_TESTING = re.compile(
+    r"\btests? (?:are|is) available\b|\bscreen(?:ed|ing)? (?:for|all|patients)|\bshould be screened\b|\btest(?:ing)? "
+    r"(?:for|patients)\b|\bgenotype determination\b|\btyping\b|\btest is (?:positive|negative)\b|\bprior to (?:initiating|starting)\b",
+    re.I,
+)
+_BACKGROUND = re.compile(
+    r"\bprevalence\b|\bfrequenc(?:y|ies)\b|\bapproximately \d+\s?% of\b|\bis present in\b|\bfound almost exclusively\b"
+    r"|\blargely absent\b|\bare termed\b|\bhave one but not two\b|\bhave at least one\b|\bcarried by more than\b",
+    re.I,
+)
+_STUDY = re.compile(r"\bstud(?:y|ies)\b|\bsubjects\b|\btrials?\b|\bwas observed\b|\bwere observed\b|\bevaluated\b", re.I)
+_TWO = re.compile(r"\btwo\b|\bboth\b|\bhomozygous\b|\bhomozygotes?\b", re.I)
+_ONE = re.compile(r"\bone\b|\bsingle\b|\bheterozygous\b|\bheterozygotes?\b", re.I)
+
+CRITICAL_SECTIONS = frozenset({"boxed_warning", "contraindications"})
+WARNING_SECTIONS = frozenset({"boxed_warning", "contraindications", "warnings_and_cautions", "warnings", "precautions",
+                              "dosage_and_administration"})
+_SECTION_RANK = {"boxed_warning": 6, "contraindications": 5, "dosage_and_administration": 4,
+                 "warnings_and_cautions": 3, "warnings": 3, "use_in_specific_populations": 2, "precautions": 2,
+                 "clinical_pharmacology": 1, "pharmacogenomics": 1}
+_SECTION_TITLES = {"boxed_warning": "Boxed Warning", "contraindications": "Contraindications",
+                   "dosage_and_administration": "Dosage and Administration", "warnings_and_cautions": "Warnings and Precautions",
+                   "warnings": "Warnings", "use_in_specific_populations": "Use in Specific Populations",
+                   "clinical_pharmacology": "Clinical Pharmacology", "pharmacokinetics": "Pharmacokinetics",
+                   "pharmacogenomics": "Pharmacogenomics", "precautions": "Precautions",
+                   "adverse_reactions": "Adverse Reactions", "indications_and_usage": "Indications and Usage",
+                   "spl_medguide": "Medication Guide", "spl_patient_package_insert": "Patient Information",
+                   "laboratory_tests": "Laboratory Tests", "clinical_studies": "Clinical Studies",
+                   "drug_interactions": "Drug Interactions"}
+# Plain text a patient leaflet repeats from the prescriber sections; kept as support only.
+_PATIENT_SECTIONS = frozenset({"spl_medguide", "spl_patient_package_insert", "information_for_patients"})
+
+
+def section_title(section: str | None) -> str:
+    if not section:
+        return "label"
+    return _SECTION_TITLES.get(section, section.replace("_", " ").title())
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What an evidence sentence tells a prescriber: the action, how strongly, and how bad."""
+
+    action: str
+    strength: int  # 5 avoid, 4 alternative, 3 dose, 2 monitor, 1 no action, 0 association, -1 background/testing
+    severity: str
+
+
+def read_action(sentence: str, section: str | None, effect: str, source: str) -> Reading:
+    """The action class of one evidence sentence (pure; the same sentence always reads the same)."""
+    text = " ".join(sentence.split())
+    in_label = source == "fda_label"
+    if _NO_ACTION.search(text):
+        reading = Reading("no action", 1, "info")
+    elif _AVOID.search(text) and not re.search(r"\bnot contraindicated\b", text, re.I):
+        reading = Reading("avoid", 5, "critical")
+    elif _ALTERNATIVE.search(text) and not _BACKGROUND.search(text):
+        reading = Reading("alternative", 4, "critical" if in_label and section in CRITICAL_SECTIONS else "warning")
+    elif in_label and section == "contraindications" and not _TESTING.search(text):
+        reading = Reading("avoid", 5, "critical")
+    elif _DOSE.search(text) and (effect == "dosage" or section == "dosage_and_administration" or "dos" in text.lower()) \
+            and not _STUDY.search(text):
+        reading = Reading("dose change", 3, "warning")
+    elif _MONITOR.search(text) and not _TESTING.search(text):
+        reading = Reading("monitor", 2, "warning")
+    elif _TESTING.search(text) or _BACKGROUND.search(text):
+        reading = Reading("monitor", -1, "info")
+    else:
+        severe = effect == "toxicity" and in_label and section in WARNING_SECTIONS
+        reading = Reading("monitor", 0, "warning" if severe else "info")
+    if not in_label and reading.severity != "info":  # literature supports; it does not raise alarms alone
+        reading = Reading(reading.action, reading.strength, "info")
+    return reading
+
+
+_CROSSREF = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*\(\s*see [^)]{0,160}\)\s*\.?", re.I)
+_LEADING_REF = re.compile(r"^\s*(?:[\d.]+\s*,?\s*)*\d*\s*\)\s*(?:•\s*)?|^\s*•\s*|^\s*\(\s*[\d.]+\s*\)\s*")
+_TRAILING_REF = re.compile(r"\s*\(\s*(?:[\d.]+\s*,?\s*)*\s*$|\s*\(\s*[\d.]+\s*\)\s*$|\s*•\s*$")
+_HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s+(?:[A-Z][A-Z ,&/-]{3,}\s+)(?=[A-Z][a-z]|[A-Z]{2,}\s)")
+_SEGMENT_BREAK = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*•\s*")
+LONG_SENTENCE = 240
+
+
+def looks_like_table(sentence: str) -> bool:
+    """A flattened table ("GG 5-7 mg 5-7 mg 3-4 mg ..."): unreadable as a recommendation."""
+    return len(re.findall(r"\bmg\b", sentence)) >= 4 or len(re.findall(r"\d", sentence)) > 60
+
+
+def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:
+    """The evidence sentence without cross-references and section numbers, for display.
+
+    A long run-on (a contraindications list read as one sentence) is cut to the first of its
+    parts that names the factor (`focus`), so the recommendation is the evidence's own words.
+    """
+    text = " ".join(sentence.split())
+    if len(text) > LONG_SENTENCE and focus:
+        parts = [p for p in _SEGMENT_BREAK.split(text) if p.strip()]
+        low_focus = [f.lower() for f in focus if f]
+        hit = next((p for p in parts if any(f in p.lower() for f in low_focus)), None)
+        if hit is not None:
+            text = hit
+    text = _CROSSREF.sub(" ", text)
+    text = _LEADING_REF.sub("", text)
+    text = _HEADING.sub("", text)
+    text = _TRAILING_REF.sub("", text)
+    text = re.sub(r"\s+([.,;:])", r"\1", text).strip()
+    text = re.sub(r"\s*‑\s*", "-", text)
+    if text and text.isupper():
+        text = text[0] + text[1:].lower()
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+# ---- factors: what a patient must have for a sentence to apply ------------------------------
+_FUNCTION_WORD = re.compile(r"\b(no|decreased|increased|normal|poor)\s+function$", re.I)
+
+
+def factor_keys(gene: str, variant: str | None, sentence: str, table: PhenotypeTable) -> list[tuple[str, dict[str, Any]]]:
+    """Keys a triple is stored under, with what each implies; empty when the factor is not a patient trait."""
+    if not variant or variant.startswith(f"{gene}:") and not re.search(r"[>*]|\d", variant.split(":", 1)[1]):
+        return [("gene", {})]
+    v = variant.strip()
+    if v.upper().startswith("HLA-"):
+        if "/" in v:
+            return []
+        name = normalise_hla(v)
+        return [(f"hla:{name}", {})] if name else []
+    rest = v[len(gene):].strip() if v.upper().startswith(gene.upper() + " ") else v
+    if rest.lower().endswith("deficiency"):
+        return [("function:No", {})]
+    fn = _FUNCTION_WORD.search(rest)
+    if fn:
+        info: dict[str, Any] = {}
+        if _TWO.search(sentence):
+            info["copies"] = 2
+        elif _ONE.search(sentence):
+            info["copies"] = 1
+        return [(f"function:{fn.group(1).title()}", info)]
+    canon = canonical_phenotype(rest)
+    if canon:
+        return [(f"phenotype:{canon}", {})]
+    if rest.lower().startswith("activity score"):
+        return []
+    if "*" in v and table.knows(gene):
+        star = v[len(gene):] if v.upper().startswith(gene.upper()) else v
+        try:
+            if "/" in star:
+                call = table.translate(gene, star)
+                return [(f"diplotype:{'/'.join(sorted(call.alleles))}", {"implies": call.phenotype})]
+            copies = {"copies": 2} if _TWO.search(sentence) else {}
+            return [(f"allele:{table.resolve_allele(gene, star)}", copies)]
+        except GenotypeError:
+            return []
+    rsid = v.lower() if re.fullmatch(r"rs\d+", v.lower()) else table.variant_alias(gene, v)
+    if rsid and table.rsid_gene.get(rsid) == gene and table.genes[gene]["method"] == "single_variant":
+        return [(f"variant:{rsid}", {})]
+    return []
+
+
+# ---- building ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TripleFact:
+    """The columns of one stored triple the check needs (plus its review status)."""
+
+    drug: str
+    gene: str | None
+    variant: str | None
+    relation: str
+    effect: str
+    negated: bool
+    confidence: float
+    source: str
+    sentence: str
+    review_status: str = "pending"
+    set_id: str | None = None
+    version: int | None = None
+    section: str | None = None
+    effective_time: str | None = None
+    pmid: str | None = None
+    year: int | None = None
+    own_label: bool = True  # the sentence is in the label of the triple's drug
+
+
+def feeds_alerts(fact: TripleFact, min_label: float, min_pubmed: float) -> bool:
+    """Accepted by a curator, or confident enough for its source; rejected never."""
+    if fact.review_status == "rejected":
+        return False
+    if fact.review_status == "accepted":
+        return True
+    return fact.confidence >= (min_label if fact.source == "fda_label" else min_pubmed)
+
+
+def citation_of(fact: TripleFact) -> dict[str, Any]:
+    if fact.source == "fda_label":
+        return {"source": "fda_label", "set_id": fact.set_id, "version": fact.version, "section": fact.section,
+                "section_title": section_title(fact.section), "effective_time": fact.effective_time,
+                "url": f"https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid={fact.set_id}"}
+    return {"source": "pubmed", "pmid": fact.pmid, "year": fact.year, "url": f"https://pubmed.ncbi.nlm.nih.gov/{fact.pmid}/"}
+
+
+def build_knowledge(
+    facts: Iterable[TripleFact], table: PhenotypeTable, *, min_label: float, min_pubmed: float
+) -> dict[str, Any]:
+    """drug -> gene -> factor key -> ranked items. Pure: the same facts give the same tables."""
+    grouped: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    used = skipped = 0
+    for fact in facts:
+        if not fact.gene or not fact.own_label or not feeds_alerts(fact, min_label, min_pubmed):
+            skipped += 1
+            continue
+        keys = factor_keys(fact.gene, fact.variant, fact.sentence, table)
+        if not keys:
+            skipped += 1
+            continue
+        reading = read_action(fact.sentence, fact.section, fact.effect, fact.source)
+        if (fact.source == "fda_label" and fact.section in _PATIENT_SECTIONS) or looks_like_table(fact.sentence):
+            reading = Reading(reading.action, min(reading.strength, 0), "info")
+        used += 1
+        recommendation = clean_sentence(fact.sentence, _focus(fact))
+        for key, info in keys:
+            if key == "gene" and reading.severity == "critical":  # a gene-wide sentence cannot be critical
+                reading = Reading(reading.action, reading.strength, "warning")
+            bucket = grouped[(fact.drug.lower(), fact.gene, key)]
+            dedup = re.sub(r"\W+", " ", recommendation.lower()).strip()
+            item = {
+                "action": reading.action, "strength": reading.strength, "severity": reading.severity,
+                "recommendation": recommendation, "sentence": fact.sentence, "confidence": round(fact.confidence, 3),
+                "review_status": fact.review_status, "effect": fact.effect, "relation": fact.relation,
+                "citation": citation_of(fact), **info,
+            }
+            old = bucket.get(dedup)
+            if old is None or _item_rank(item) > _item_rank(old):
+                if old is not None:
+                    item["also"] = old.get("also", []) + [old["citation"]]
+                bucket[dedup] = item
+            else:
+                old.setdefault("also", []).append(item["citation"])
+    drugs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = defaultdict(lambda: defaultdict(dict))
+    for (drug, gene, key), bucket in sorted(grouped.items()):
+        items = sorted(bucket.values(), key=_item_rank, reverse=True)[:MAX_ITEMS_PER_KEY]
+        drugs[drug][gene][key] = items
+    return {"drugs": {d: dict(g) for d, g in drugs.items()}, "facts_used": used, "facts_skipped": skipped}
+
+
+def _focus(fact: TripleFact) -> tuple[str, ...]:
+    """Words that locate the factor in a run-on sentence: the variant as written and its gene."""
+    words: list[str] = []
+    if fact.variant:
+        v = fact.variant.split(":", 1)[-1]
+        words += [v, v.replace(":", ""), v.split(" ")[-1]]
+        if "*" in v:
+            words.append(v[v.index("*"):])
+    if fact.gene:
+        words.append(fact.gene)
+    return tuple(w for w in words if len(w) > 2)
+
+
+def _item_rank(item: dict[str, Any]) -> tuple:
+    c = item["citation"]
+    return (
+        item["strength"],
+        c["source"] == "fda_label",
+        item.get("review_status") == "accepted",
+        _SECTION_RANK.get(c.get("section") or "", 0),
+        item["confidence"],
+        c.get("version") or 0,
+    )
+
+
+item_rank = _item_rank
+
+
+# ---- reading the store (I/O edge) ------------------------------------------------------------
+def store_fingerprint(store: Any) -> str:
+    """Changes whenever triples are added, replaced, reviewed, or label versions arrive."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from pgxlit.store import ExtractedDocRow, LabelVersionRow, TripleRow
+
+    with Session(store.engine) as session:
+        row = session.execute(
+            select(func.count(TripleRow.id), func.max(TripleRow.id),
+                   func.sum(func.length(TripleRow.review_status)), func.max(TripleRow.created_at))
+        ).one()
+        docs = session.execute(select(func.count(), func.max(ExtractedDocRow.extracted_at))).one()
+        labels = session.execute(select(func.count(LabelVersionRow.id), func.max(LabelVersionRow.id))).one()
+        reviewed = session.execute(
+            select(TripleRow.review_status, func.count()).group_by(TripleRow.review_status)
+        ).all()
+    return hashlib.sha256(repr((tuple(row), tuple(docs), tuple(labels), sorted(map(tuple, reviewed)))).encode()).hexdigest()[:20]
+
+
+def read_facts(store: Any) -> list[TripleFact]:
+    """PGx triples of the latest version of each label, and of abstracts, with review status."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from pgxlit.extract.lexicons import normalise_drug
+    from pgxlit.store import LabelVersionRow, TripleRow
+
+    with Session(store.engine) as session:
+        latest = (
+            select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
+            .group_by(LabelVersionRow.set_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(TripleRow)
+            .outerjoin(latest, latest.c.set_id == TripleRow.set_id)
+            .where(TripleRow.pgx.is_(True))
+            .where((TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v))
+            .order_by(TripleRow.id)
+        ).scalars().all()
+        names: dict[tuple[str, int], set[str]] = {}
+        for set_id, version, generic in session.execute(
+            select(LabelVersionRow.set_id, LabelVersionRow.version, LabelVersionRow.generic_names)
+        ):
+            canon = set()
+            for n in generic or []:
+                found = normalise_drug(n)
+                canon.add((found[1] if found else n).lower())
+                canon.update(p.strip().lower() for p in re.split(r"\band\b|,|/", n.lower()) if p.strip())
+            names[(set_id, version)] = {c for c in canon if c}
+        facts = []
+        for r in rows:
+            own = True
+            if r.source == "fda_label":
+                label_names = names.get((r.set_id, r.version), set())
+                own = not label_names or r.drug.lower() in label_names or any(
+                    (normalise_drug(n) or ("", n))[1].lower() == r.drug.lower() for n in label_names)
+            facts.append(TripleFact(
+                drug=r.drug, gene=r.gene, variant=r.variant, relation=r.relation, effect=r.effect, negated=r.negated,
+                confidence=r.confidence, source=r.source, sentence=r.sentence, review_status=r.review_status or "pending",
+                set_id=r.set_id, version=r.version, section=r.section, effective_time=r.effective_time, pmid=r.pmid,
+                year=r.year, own_label=own,
+            ))
+    return facts
+
+
+def knowledge_path(settings: Any) -> Path:
+    explicit = getattr(settings, "check_knowledge_path", None)
+    return Path(explicit) if explicit else Path(settings.home) / "check_knowledge.json.gz"
+
+
+@dataclass
+class Knowledge:
+    """The compiled tables plus where they came from."""
+
+    drugs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]]
+    fingerprint: str
+    min_label: float
+    min_pubmed: float
+    facts_used: int = 0
+    facts_skipped: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"builder": BUILDER_VERSION, "fingerprint": self.fingerprint, "min_label": self.min_label,
+                "min_pubmed": self.min_pubmed, "facts_used": self.facts_used, "facts_skipped": self.facts_skipped,
+                "drugs": self.drugs}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Knowledge:
+        return cls(drugs=data["drugs"], fingerprint=data["fingerprint"], min_label=data["min_label"],
+                   min_pubmed=data["min_pubmed"], facts_used=data.get("facts_used", 0),
+                   facts_skipped=data.get("facts_skipped", 0))
+
+
+def _cache_key(fingerprint: str, min_label: float, min_pubmed: float) -> str:
+    return f"{BUILDER_VERSION}:{fingerprint}:{min_label}:{min_pubmed}"
+
+
+def load_knowledge(store: Any, settings: Any, table: PhenotypeTable, *, rebuild: bool = False) -> Knowledge:
+    """The cached knowledge if it matches the store and settings, else rebuilt and cached."""
+    min_label = float(getattr(settings, "check_min_confidence", 0.3))
+    min_pubmed = float(getattr(settings, "check_min_confidence_pubmed", 0.7))
+    fingerprint = store_fingerprint(store)
+    path = knowledge_path(settings)
+    if not rebuild and path.is_file():
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("builder") == BUILDER_VERSION and _cache_key(
+                data["fingerprint"], data["min_label"], data["min_pubmed"]
+            ) == _cache_key(fingerprint, min_label, min_pubmed):
+                return Knowledge.from_json(data)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt
+    built = build_knowledge(read_facts(store), table, min_label=min_label, min_pubmed=min_pubmed)
+    knowledge = Knowledge(drugs=built["drugs"], fingerprint=fingerprint, min_label=min_label, min_pubmed=min_pubmed,
+                          facts_used=built["facts_used"], facts_skipped=built["facts_skipped"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        json.dump(knowledge.to_json(), fh, ensure_ascii=False)
+    tmp.replace(path)
+    return knowledge
