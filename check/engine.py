@@ -135,8 +135,9 @@ def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[
                 continue
             seen.add(ident)
             citations.append({**c, "sentence": item["sentence"] if c is item["citation"] else None})
-        if item is not lead and len(supporting) < 3 and item["strength"] >= 0:
-            supporting.append(item["recommendation"])
+        text = item["recommendation"]
+        if item is not lead and len(supporting) < 3 and item["strength"] >= 0 and text != lead["recommendation"]:
+            supporting.append(text if len(text) <= 220 else text[:219].rstrip() + "…")
     action, severity = lead["action"], lead["severity"]
     label_backed = any(c["source"] == "fda_label" for c in citations)
     if not label_backed:

@@ -1,0 +1,428 @@
+"""CDS Hooks 2.0 service: `order-select` and `order-sign` answer cited PGx cards.
+
+Discovery at GET /cds-services; each service at POST /cds-services/{id}. The ordered drug comes
+from the FHIR MedicationRequest(s) in `context.draftOrders` (for order-select, only the ones named
+in `context.selections`); the patient's results from genotype/phenotype `Observation`s in the
+`genotypes` prefetch. Reading the request and building cards are pure functions; the router only
+does HTTP. A request that breaks the specification gets 400 with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from pgxlit.check.engine import CheckResult, DrugRef
+from pgxlit.check.pharmcat import GeneCall, GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
+from pgxlit.check.profile import Profile, _deduplicate, hla_call, parse_diplotype_arg, phenotype_call
+
+LOINC = "http://loinc.org"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+GENE_STUDIED = "48018-6"
+GENOTYPE_DISPLAY = "84413-4"
+PHENOTYPE_CODES = {"53040-2", "79716-7", "79714-2"}  # effect on drug metabolism, therapeutic implication
+HAPLOTYPE_NAME = "84414-2"
+VARIANT_ASSESSMENT = "69548-6"
+PRESENT_CODES = {"LA9633-4", "POS", "DET", "A"}
+ABSENT_CODES = {"LA9634-2", "NEG", "ND", "N"}
+PREFETCH_KEY = "genotypes"
+PREFETCH_QUERY = (
+    "Observation?patient={{context.patientId}}&code=" + ",".join(
+        f"{LOINC}|{c}" for c in (GENOTYPE_DISPLAY, "53040-2", VARIANT_ASSESSMENT)
+    )
+)
+SERVICES = {
+    "pgxlit-order-select": {
+        "hook": "order-select",
+        "title": "pgxlit pharmacogenomic check (order select)",
+        "description": "Cited pharmacogenomic alerts for the selected medication, from FDA labels and PubMed evidence "
+                       "mined by pgxlit, against the patient's genotype results.",
+        "id": "pgxlit-order-select",
+        "prefetch": {PREFETCH_KEY: PREFETCH_QUERY},
+        "usageRequirements": "Genotype results as FHIR Observations (LOINC 84413-4 genotype, 53040-2 phenotype, "
+                             "69548-6 HLA presence) in the 'genotypes' prefetch.",
+    },
+    "pgxlit-order-sign": {
+        "hook": "order-sign",
+        "title": "pgxlit pharmacogenomic check (order sign)",
+        "description": "Cited pharmacogenomic alerts for medications about to be signed.",
+        "id": "pgxlit-order-sign",
+        "prefetch": {PREFETCH_KEY: PREFETCH_QUERY},
+        "usageRequirements": "As for pgxlit-order-select.",
+    },
+}
+
+
+class BadRequest(ValueError):
+    """A request that does not follow CDS Hooks 2.0; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One medication being ordered: the FHIR reference and the drug pgxlit resolved."""
+
+    reference: str  # "MedicationRequest/123"
+    text: str  # what the order called it
+    drug: DrugRef | None
+
+
+# ---- reading the request (pure) ---------------------------------------------------------------
+def _require(obj: Any, key: str, kind: type, where: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise BadRequest(f"{where}.{key} is required")
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise BadRequest(f"{where}.{key} must be {'an object' if kind is dict else 'a ' + kind.__name__}")
+    return value
+
+
+def _codings(concept: Any) -> list[dict[str, Any]]:
+    return [c for c in (concept or {}).get("coding", []) if isinstance(c, dict)] if isinstance(concept, dict) else []
+
+
+def _concept_text(concept: Any) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    if isinstance(concept.get("text"), str) and concept["text"].strip():
+        return concept["text"].strip()
+    for c in _codings(concept):
+        if isinstance(c.get("display"), str) and c["display"].strip():
+            return c["display"].strip()
+    return None
+
+
+def order_of(resource: dict[str, Any], resolve_name: Callable[[str], DrugRef | None],
+             resolve_rxnorm: Callable[[str], DrugRef | None]) -> Order:
+    """The drug of one MedicationRequest (R4 medicationCodeableConcept or R5 medication.concept)."""
+    ref = f"MedicationRequest/{resource.get('id', '')}"
+    concept = resource.get("medicationCodeableConcept") or (resource.get("medication") or {}).get("concept")
+    if concept is None and isinstance(resource.get("medicationReference"), dict):
+        concept = {"text": resource["medicationReference"].get("display")}
+    if not isinstance(concept, dict):
+        raise BadRequest(f"{ref} has no medicationCodeableConcept (pgxlit cannot follow medication references)")
+    drug = None
+    for c in _codings(concept):
+        if c.get("system") == RXNORM and c.get("code"):
+            drug = resolve_rxnorm(str(c["code"]))
+            if drug:
+                break
+    text = _concept_text(concept) or ""
+    if drug is None:
+        for name in [text, *[c.get("display") or "" for c in _codings(concept)]]:
+            if name and (drug := resolve_name(name)):
+                break
+    return Order(reference=ref, text=text or ref, drug=drug)
+
+
+def orders_of(body: dict[str, Any], hook: str, resolve_name: Callable[[str], DrugRef | None],
+              resolve_rxnorm: Callable[[str], DrugRef | None]) -> list[Order]:
+    """Validate the hook's context and return the medications it orders."""
+    context = _require(body, "context", dict, "request")
+    for key in ("userId", "patientId"):
+        _require(context, key, str, "context")
+    bundle = _require(context, "draftOrders", dict, "context")
+    if bundle.get("resourceType") != "Bundle":
+        raise BadRequest("context.draftOrders must be a FHIR Bundle")
+    selections: list[str] | None = None
+    if hook == "order-select":
+        selections = _require(context, "selections", list, "context")
+        if not all(isinstance(s, str) for s in selections):
+            raise BadRequest("context.selections must be a list of references such as 'MedicationRequest/123'")
+    orders = []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "MedicationRequest":
+            continue
+        if selections is not None and f"MedicationRequest/{resource.get('id')}" not in selections:
+            continue
+        orders.append(order_of(resource, resolve_name, resolve_rxnorm))
+    return orders
+
+
+def _observations(prefetch: Any) -> list[dict[str, Any]]:
+    if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Bundle":
+        return [e["resource"] for e in prefetch.get("entry") or []
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                and e["resource"].get("resourceType") == "Observation"]
+    if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Observation":
+        return [prefetch]
+    return []
+
+
+def _value_text(obs: dict[str, Any]) -> str | None:
+    if isinstance(obs.get("valueString"), str):
+        return obs["valueString"].strip()
+    return _concept_text(obs.get("valueCodeableConcept"))
+
+
+def _presence(obs: dict[str, Any]) -> bool | None:
+    codes = {c.get("code") for i in obs.get("interpretation") or [] for c in _codings(i)}
+    for comp in obs.get("component") or []:
+        if any(c.get("code") == VARIANT_ASSESSMENT for c in _codings(comp.get("code"))):
+            codes |= {c.get("code") for c in _codings(comp.get("valueCodeableConcept"))}
+            text = (_concept_text(comp.get("valueCodeableConcept")) or "").lower()
+            codes.add({"present": "POS", "absent": "NEG", "detected": "POS", "not detected": "NEG"}.get(text))
+    if codes & PRESENT_CODES:
+        return True
+    if codes & ABSENT_CODES:
+        return False
+    return None
+
+
+def call_of_observation(obs: dict[str, Any], table: PhenotypeTable) -> GeneCall:
+    """One genotype/phenotype/HLA Observation -> a call; GenotypeError says why it cannot be read."""
+    where = f"Observation/{obs.get('id', '?')}"
+    if obs.get("status") in ("entered-in-error", "cancelled", "preliminary"):
+        raise GenotypeError(f"{where}: status {obs['status']}, not used")
+    gene = None
+    values: list[tuple[str, str]] = []  # (kind, text)
+    main_codes = {c.get("code") for c in _codings(obs.get("code"))}
+    value = _value_text(obs)
+    if value:
+        values.append(("phenotype" if main_codes & PHENOTYPE_CODES else "genotype", value))
+    for comp in obs.get("component") or []:
+        codes = {c.get("code") for c in _codings(comp.get("code"))}
+        text = _concept_text(comp.get("valueCodeableConcept")) or (comp.get("valueString") or "").strip()
+        if GENE_STUDIED in codes:
+            coding = _codings(comp.get("valueCodeableConcept"))
+            gene = next((c.get("display") for c in coding if c.get("display")), None) or text
+        elif codes & ({GENOTYPE_DISPLAY, HAPLOTYPE_NAME}) and text:
+            values.append(("genotype", text))
+        elif codes & PHENOTYPE_CODES and text:
+            values.append(("phenotype", text))
+    if not values:
+        raise GenotypeError(f"{where}: no genotype or phenotype value")
+    errors = []
+    for kind, text in values:
+        entry = f"{where} ({text})"
+        try:
+            hla = normalise_hla(text.split(" ")[0]) if "HLA" in text.upper() or (gene or "").upper().startswith("HLA") else None
+            if hla:
+                words = text.lower()
+                present = _presence(obs)
+                if re.search(r"\b(negative|absent|not detected)\b", words):
+                    present = False
+                elif re.search(r"\b(positive|present|detected)\b", words):
+                    present = True
+                if present is None:
+                    raise GenotypeError(f"{entry}: HLA result without positive/negative")
+                return hla_call(hla, present, entry, table)
+            if kind == "phenotype" or canonical_phenotype(text.replace(gene or "", "").strip()):
+                if not gene and " " in text:
+                    gene, text = text.split(" ", 1)
+                if not gene:
+                    raise GenotypeError(f"{entry}: phenotype without a gene (component {GENE_STUDIED})")
+                return phenotype_call(gene, text.replace(gene, "").strip(), entry, table)
+            full = text if (gene is None or text.upper().startswith(gene.upper()) or text.lower().startswith("rs")) \
+                else f"{gene} {text}"
+            return parse_diplotype_arg(full, table)
+        except GenotypeError as exc:
+            errors.append(str(exc))
+    raise GenotypeError("; ".join(errors))
+
+
+def profile_of(body: dict[str, Any], table: PhenotypeTable) -> Profile:
+    """The patient's calls from the prefetch; unreadable Observations become messages."""
+    prefetch = body.get("prefetch")
+    if prefetch is None:
+        raise BadRequest(f"prefetch.{PREFETCH_KEY} is required: pgxlit does not query FHIR servers itself")
+    if not isinstance(prefetch, dict):
+        raise BadRequest("prefetch must be an object")
+    if PREFETCH_KEY not in prefetch:
+        raise BadRequest(f"prefetch.{PREFETCH_KEY} is required (template: {PREFETCH_QUERY})")
+    resources = _observations(prefetch[PREFETCH_KEY]) if prefetch[PREFETCH_KEY] is not None else []
+    calls: list[GeneCall] = []
+    messages: list[str] = []
+    for obs in resources:
+        try:
+            call = call_of_observation(obs, table)
+        except GenotypeError as exc:
+            messages.append(str(exc))
+            continue
+        calls.append(call)
+        messages.extend(call.notes)
+    return _deduplicate(calls, messages)
+
+
+def validate_envelope(body: Any, service_id: str) -> str:
+    """The hook the request is for, after the checks every CDS Hooks request must pass."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise BadRequest(f"no service {service_id!r}")
+    hook = _require(body, "hook", str, "request")
+    if hook != service["hook"]:
+        raise BadRequest(f"service {service_id} answers hook {service['hook']!r}, not {hook!r}")
+    instance = _require(body, "hookInstance", str, "request")
+    try:
+        uuid.UUID(instance)
+    except ValueError as exc:
+        raise BadRequest("hookInstance must be a UUID") from exc
+    if "fhirServer" in body and not isinstance(body["fhirServer"], str):
+        raise BadRequest("fhirServer must be a URL string")
+    return hook
+
+
+# ---- cards (pure) ---------------------------------------------------------------------------
+_OFFER_BEFORE = re.compile(
+    r"(?:consider(?:ing)?|use|using|switch(?:ing)? to|choose|select|prescribe|recommend(?:ed)?|such as|e\.g\.,?|"
+    r"including|alternatives?(?: therapies| agents| drugs)?(?: such as| like|,| include| including)?|or)\s+(?:[\w-]+\s+){0,4}$",
+    re.I,
+)
+_NOT_OFFER_BEFORE = re.compile(r"(?:alternative to|instead of|rather than|avoid(?:ing)?|not|than)\s+(?:[\w-]+\s+){0,2}$", re.I)
+
+
+def alternatives_named(texts: list[str], ordered: DrugRef) -> list[str]:
+    """Drugs the evidence offers in place of the ordered one ("consider prasugrel or ticagrelor").
+
+    "Avoid X as an alternative to Y" offers neither; drug classes are not orderable.
+    """
+    from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
+
+    matcher = DictionaryMatcher(genes=False)
+    lex = load_lexicons()
+    found: list[str] = []
+    for text in texts:
+        if not re.search(r"\b(alternatives?|another|instead|switch|consider)\b", text, re.I):
+            continue
+        for m in matcher.find(text):
+            pid, name = (m.norm or "|").split("|", 1)
+            entry = lex.drugs_by_id.get(pid)
+            before = text[max(0, m.start - 80):m.start]
+            if (not name or name == ordered.name or name in found or (entry is not None and entry.kind == "class")
+                    or _NOT_OFFER_BEFORE.search(before) or not _OFFER_BEFORE.search(before)):
+                continue
+            found.append(name)
+    return found
+
+
+def _alternatives(alert: dict[str, Any], ordered: DrugRef) -> list[str]:
+    if alert["action"] not in ("alternative", "avoid"):
+        return []
+    texts = [alert["recommendation"]] + [c["sentence"] for c in alert["citations"] if c.get("sentence")]
+    return alternatives_named(texts, ordered)
+
+
+def _links(alert: dict[str, Any]) -> list[dict[str, str]]:
+    links, seen = [], set()
+    for c in alert["citations"]:
+        if c["url"] in seen:
+            continue
+        seen.add(c["url"])
+        label = (f"FDA label (DailyMed) {c['set_id'][:8]} v{c['version']}" if c["source"] == "fda_label"
+                 else f"PubMed {c['pmid']}")
+        links.append({"label": label, "url": c["url"], "type": "absolute"})
+        if len(links) == 5:
+            break
+    return links
+
+
+def cards_for(order: Order, result: CheckResult, patient_id: str,
+              rxnorm_of: Callable[[str], str | None] = lambda _n: None,
+              is_safe: Callable[[str], bool] = lambda _n: True) -> list[dict[str, Any]]:
+    """CDS Hooks cards for one order: one per alert that asks for something (not 'no action').
+
+    An alternative is suggested only when the evidence names it and `is_safe` finds no
+    warning for it in the same patient: a card must not swap one alert for another.
+    """
+    cards = []
+    for alert in result.alerts:
+        if alert["action"] == "no action":
+            continue
+        suggestions = []
+        if order.drug is not None:
+            for name in _alternatives(alert, order.drug):
+                if not is_safe(name):
+                    continue
+                code = rxnorm_of(name)
+                concept: dict[str, Any] = {"text": name}
+                if code:
+                    concept["coding"] = [{"system": RXNORM, "code": code, "display": name}]
+                suggestions.append({
+                    "label": f"Replace {order.drug.name} with {name} (named in the evidence)",
+                    "uuid": str(uuid.uuid4()),
+                    "actions": [
+                        {"type": "delete", "description": f"Remove the {order.drug.name} order",
+                         "resourceId": [order.reference]},
+                        {"type": "create", "description": f"Order {name} instead",
+                         "resource": {"resourceType": "MedicationRequest", "status": "draft", "intent": "proposal",
+                                      "subject": {"reference": f"Patient/{patient_id}"},
+                                      "medicationCodeableConcept": concept}},
+                    ],
+                })
+            if alert["action"] == "avoid":
+                suggestions.append({
+                    "label": f"Cancel the {order.drug.name} order", "uuid": str(uuid.uuid4()),
+                    "actions": [{"type": "delete", "description": f"Remove the {order.drug.name} order",
+                                 "resourceId": [order.reference]}],
+                })
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": alert["summary"][:140],
+            "indicator": alert["severity"],
+            "detail": alert["detail"],
+            "source": {"label": "pgxlit (FDA label and PubMed evidence)", "url": alert["citations"][0]["url"]}
+            if alert["citations"] else {"label": "pgxlit"},
+            "links": _links(alert),
+        }
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = "at-most-one"
+        if alert["severity"] == "critical":
+            card["overrideReasons"] = [
+                {"code": "benefit-outweighs-risk", "system": "https://pgxlit.invalid/override", "display": "Benefit outweighs risk"},
+                {"code": "result-disputed", "system": "https://pgxlit.invalid/override", "display": "Genotype result disputed"},
+            ]
+        cards.append(card)
+    return cards
+
+
+# ---- HTTP -------------------------------------------------------------------------------------
+def create_router(get_service: Callable[[], Any]) -> APIRouter:
+    """The CDS Hooks endpoints; `get_service` returns the process's CheckService (built lazily)."""
+    router = APIRouter(tags=["CDS Hooks"])
+
+    @router.get("/cds-services")
+    def discovery() -> dict[str, Any]:
+        return {"services": list(SERVICES.values())}
+
+    @router.post("/cds-services/{service_id}")
+    async def call_service(service_id: str, request: Request) -> JSONResponse:
+        from pgxlit.check.service import drug_by_rxnorm, resolve_drug, rxnorm_of
+
+        if service_id not in SERVICES:
+            return JSONResponse({"error": f"no CDS service {service_id!r}; see /cds-services"}, status_code=404)
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return JSONResponse({"error": "the request body is not JSON"}, status_code=400)
+        service = get_service()
+        try:
+            hook = validate_envelope(body, service_id)
+            orders = orders_of(body, hook, resolve_drug, drug_by_rxnorm)
+            profile = profile_of(body, service.table)
+        except BadRequest as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        cards: list[dict[str, Any]] = []
+        patient = body["context"]["patientId"]
+        for order in orders:
+            if order.drug is None:
+                continue
+            result = service.run(order.drug, profile)
+
+            def is_safe(name: str) -> bool:
+                other = service.run(name, profile)
+                return not any(a["severity"] in ("critical", "warning") for a in other.alerts)
+
+            cards.extend(cards_for(order, result, patient, rxnorm_of, is_safe))
+        return JSONResponse({"cards": cards})
+
+    return router
