@@ -1,0 +1,181 @@
+"""CDS Hooks 2.0 service: discovery, real-shaped FHIR requests, cards, and 400s for bad requests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pgxlit.check.cds_hooks import SERVICES, alternatives_named, call_of_observation, cards_for
+from pgxlit.check.engine import CheckResult, DrugRef
+from pgxlit.check.pharmcat import GenotypeError, load_table
+from pgxlit.config import Settings
+from pgxlit.server import create_app
+from pgxlit.store import Store
+from test_check_fixtures import FIXTURES, fill_store
+
+REQUEST = json.loads((FIXTURES / "cds_order_select_clopidogrel.json").read_text(encoding="utf-8"))
+TABLE = load_table()
+
+
+@pytest.fixture()
+def client(tmp_path: Path) -> TestClient:
+    store = Store(f"sqlite:///{tmp_path / 'cds.sqlite'}")
+    fill_store(store)
+    store.close()
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'cds.sqlite'}")
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_discovery_lists_both_order_hooks_with_a_genotype_prefetch(client: TestClient) -> None:
+    services = client.get("/cds-services").json()["services"]
+    assert {s["hook"] for s in services} == {"order-select", "order-sign"}
+    for s in services:
+        assert {"hook", "id", "description", "prefetch"} <= set(s)
+        assert "Observation?patient={{context.patientId}}" in s["prefetch"]["genotypes"]
+
+
+def test_order_select_answers_a_card_for_the_selected_order_only(client: TestClient) -> None:
+    response = client.post("/cds-services/pgxlit-order-select", json=REQUEST)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert len(cards) == 1  # codeine is in draftOrders but not selected
+    card = cards[0]
+    assert card["indicator"] == "critical"
+    assert len(card["summary"]) <= 140 and card["summary"].startswith("Clopidogrel")
+    assert "Consider use of another platelet P2Y 12 inhibitor" in card["detail"]
+    assert "dailymed.nlm.nih.gov" in card["detail"] and card["links"][0]["type"] == "absolute"
+    assert card["source"]["label"]
+    uuid.UUID(card["uuid"])
+
+
+def test_order_sign_checks_every_draft_order(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    body["hook"] = "order-sign"
+    del body["context"]["selections"]
+    cards = client.post("/cds-services/pgxlit-order-sign", json=body).json()["cards"]
+    summaries = [c["summary"] for c in cards]
+    assert any(s.startswith("Clopidogrel") for s in summaries)
+    assert any(s.startswith("Codeine") and "avoid" in s for s in summaries)
+    codeine = next(c for c in cards if c["summary"].startswith("Codeine"))
+    assert codeine["suggestions"][0]["actions"][0] == {
+        "type": "delete", "description": "Remove the codeine order",
+        "resourceId": ["MedicationRequest/smart-MedicationRequest-104"]}
+
+
+def test_a_negative_hla_result_gives_no_card(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    entry = body["context"]["draftOrders"]["entry"][0]["resource"]
+    entry["medicationCodeableConcept"] = {"text": "abacavir 300 MG Oral Tablet"}
+    assert client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"] == []
+    hla = next(e["resource"] for e in body["prefetch"]["genotypes"]["entry"] if e["resource"]["id"] == "hla-b-5701")
+    hla["interpretation"][0]["coding"][0]["code"] = "POS"
+    cards = client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"]
+    assert cards[0]["indicator"] == "critical" and "HLA-B*57:01" in cards[0]["summary"]
+
+
+def test_an_empty_genotype_bundle_gives_no_cards(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    body["prefetch"]["genotypes"] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    response = client.post("/cds-services/pgxlit-order-select", json=body)
+    assert response.status_code == 200 and response.json() == {"cards": []}
+
+
+def _without(path: list[str]) -> dict:
+    body = copy.deepcopy(REQUEST)
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return body
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (_without(["hookInstance"]), "hookInstance is required"),
+    ({**REQUEST, "hookInstance": "not-a-uuid"}, "UUID"),
+    ({**REQUEST, "hook": "order-sign"}, "answers hook 'order-select'"),
+    (_without(["context"]), "context is required"),
+    (_without(["context", "patientId"]), "context.patientId is required"),
+    (_without(["context", "selections"]), "context.selections is required"),
+    ({**REQUEST, "context": {**REQUEST["context"], "draftOrders": {"resourceType": "Patient"}}}, "FHIR Bundle"),
+    (_without(["prefetch"]), "prefetch.genotypes is required"),
+    ({**REQUEST, "prefetch": {"other": {}}}, "prefetch.genotypes is required"),
+    ({**REQUEST, "fhirServer": 42}, "fhirServer"),
+    ([1, 2], "JSON object"),
+])
+def test_bad_requests_get_400_with_a_reason(client: TestClient, body: object, reason: str) -> None:
+    response = client.post("/cds-services/pgxlit-order-select", json=body)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+
+
+def test_a_body_that_is_not_json_gets_400(client: TestClient) -> None:
+    response = client.post("/cds-services/pgxlit-order-select", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "not JSON" in response.json()["error"]
+
+
+def test_an_unknown_service_is_404(client: TestClient) -> None:
+    assert client.post("/cds-services/nope", json=REQUEST).status_code == 404
+
+
+def test_observations_of_several_shapes_are_read() -> None:
+    genotype = {"resourceType": "Observation", "id": "g", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "84413-4"}]},
+                "valueCodeableConcept": {"text": "CYP2C9 *1/*3"}}
+    assert call_of_observation(genotype, TABLE).phenotype == "Intermediate Metabolizer"
+    string_value = {"resourceType": "Observation", "id": "s", "status": "final", "code": {"text": "genotype"},
+                    "valueString": "rs9923231 CT"}
+    assert call_of_observation(string_value, TABLE).phenotype == "-1639 AG"
+    hla_component = {"resourceType": "Observation", "id": "h", "status": "final",
+                     "code": {"coding": [{"system": "http://loinc.org", "code": "84413-4"}]},
+                     "valueCodeableConcept": {"text": "HLA-B*15:02"},
+                     "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "69548-6"}]},
+                                    "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA9633-4",
+                                                                         "display": "Present"}]}}]}
+    assert call_of_observation(hla_component, TABLE).phenotype == "HLA-B*15:02 positive"
+    with pytest.raises(GenotypeError, match="Observation/x"):
+        call_of_observation({"resourceType": "Observation", "id": "x", "status": "final", "code": {}}, TABLE)
+    with pytest.raises(GenotypeError, match="entered-in-error"):
+        call_of_observation({**genotype, "status": "entered-in-error"}, TABLE)
+
+
+def test_alternatives_are_suggested_only_when_the_evidence_offers_them() -> None:
+    offered = alternatives_named(
+        ["In CYP2C19 poor metabolizers, consider an alternative antiplatelet agent such as prasugrel or ticagrelor."],
+        DrugRef("clopidogrel"))
+    assert offered == ["prasugrel", "ticagrelor"]
+    # phenytoin's label: carbamazepine is what phenytoin would replace, not an alternative to it
+    assert alternatives_named(["Consider avoiding DILANTIN as an alternative to carbamazepine in patients who are "
+                               "positive for HLA-B*1502 or in CYP2C9*3 carriers."], DrugRef("phenytoin")) == []
+    assert alternatives_named(["Consider use of another platelet P2Y 12 inhibitor in patients identified as CYP2C19 "
+                               "poor metabolizers."], DrugRef("clopidogrel")) == []
+
+
+def test_a_suggested_alternative_must_itself_be_safe_for_the_patient() -> None:
+    from pgxlit.check.cds_hooks import Order
+
+    alert = {"action": "alternative", "severity": "critical", "summary": "Clopidogrel: consider an alternative",
+             "detail": "d", "recommendation": "Consider an alternative antiplatelet agent such as prasugrel or ticagrelor.",
+             "citations": [{"source": "pubmed", "pmid": "1", "url": "https://pubmed.ncbi.nlm.nih.gov/1/", "sentence": None}]}
+    result = CheckResult(drug="clopidogrel", alerts=[alert], explanation=[], genes_considered=["CYP2C19"])
+    order = Order("MedicationRequest/1", "clopidogrel", DrugRef("clopidogrel"))
+    all_safe = cards_for(order, result, "p1")[0]["suggestions"]
+    assert [s["label"].split(" with ")[1].split(" ")[0] for s in all_safe] == ["prasugrel", "ticagrelor"]
+    create = all_safe[0]["actions"][1]
+    assert create["type"] == "create" and create["resource"]["resourceType"] == "MedicationRequest"
+    only_one = cards_for(order, result, "p1", is_safe=lambda name: name != "prasugrel")[0]["suggestions"]
+    assert len(only_one) == 1 and "ticagrelor" in only_one[0]["label"]
+
+
+def test_services_are_declared_for_the_hooks_they_answer() -> None:
+    assert {v["hook"] for v in SERVICES.values()} == {"order-select", "order-sign"}
