@@ -146,7 +146,7 @@ def extraction_triples(items: Sequence[tuple[str, str]], label: LabelVersion, se
 
 
 def _factor(k: TripleKey) -> str:
-    return " ".join(x for x in (k.gene, k.variant) if x)
+    return k.factor()
 
 
 def judge(

@@ -17,6 +17,7 @@ from pgxlit.digest.text import canonical, editorial_key, similarity, split_sente
 from pgxlit.records import Section
 
 MIN_REWORD_SIMILARITY = 0.5  # below this a "replacement" is a removed sentence plus an added one
+MAX_RUN = 3  # consecutive added (or removed) sentences per change: each gets its own PGx verdict
 _MAX_PAIRING_CELLS = 40_000  # larger replaced blocks are paired in order, without the similarity search
 
 
@@ -118,9 +119,9 @@ def diff_section(aligned: AlignedSection) -> SectionDiff:
         run_new.clear()
 
     def emit(kind: str, old_s: str | None, new_s: str | None, context: str) -> None:
-        """Consecutive added (or removed) sentences make one change; each reworded sentence is its own."""
+        """Up to MAX_RUN consecutive added (or removed) sentences make one change; each reworded one is its own."""
         nonlocal run_kind, run_context
-        if kind != run_kind or kind == "changed":
+        if kind != run_kind or kind == "changed" or max(len(run_old), len(run_new)) >= MAX_RUN:
             flush()
             run_kind, run_context = kind, context
         if old_s is not None:

@@ -50,9 +50,14 @@ class TripleKey:
     pgx: bool
     sentence: str = field(default="", compare=False, hash=False)
 
+    def factor(self) -> str:
+        """"DPYD deficiency", "CYP2C19 poor metabolizer", "HLA-B*57:01": the gene said once."""
+        if self.variant and self.gene and self.variant.upper().startswith(self.gene.upper()):
+            return self.variant
+        return " ".join(x for x in (self.gene, self.variant) if x) or "?"
+
     def label(self) -> str:
-        factor = " ".join(x for x in (self.gene, self.variant) if x) or "?"
-        return f"{self.drug}–{factor} ({self.relation}, {self.effect})"
+        return f"{self.drug}–{self.factor()} ({self.relation}, {self.effect})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from pgxlit.records import Evidence, LabelVersion, Section, Triple
@@ -39,19 +40,25 @@ class CorruptVersion(ValueError):
     """A stored label version that cannot be read or has no text; the message names it."""
 
 
+def _names(raw: str | None) -> tuple[str, ...]:
+    """A JSON list of names as stored; a damaged value reads as no names (loading the version reports it)."""
+    try:
+        value = orjson.loads(raw) if raw else []
+    except orjson.JSONDecodeError:
+        return ()
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
 def version_index(store: Store) -> list[VersionMeta]:
-    """Every stored label version's metadata, by set id then version."""
+    """Every stored label version's metadata, by set id then version; one damaged row spoils nothing."""
     cols = (LabelVersionRow.id, LabelVersionRow.set_id, LabelVersionRow.version, LabelVersionRow.effective_time,
-            LabelVersionRow.title, LabelVersionRow.generic_names, LabelVersionRow.brand_names,
-            LabelVersionRow.application_numbers, LabelVersionRow.manufacturer)
+            LabelVersionRow.title, cast(LabelVersionRow.generic_names, Text), cast(LabelVersionRow.brand_names, Text),
+            cast(LabelVersionRow.application_numbers, Text), LabelVersionRow.manufacturer)
     out = []
     with Session(store.engine) as session:
         for row in session.execute(select(*cols).order_by(LabelVersionRow.set_id, LabelVersionRow.version)):
-            def names(value: Any) -> tuple[str, ...]:
-                return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
-
-            out.append(VersionMeta(row[0], row[1], row[2], row[3], row[4], names(row[5]), names(row[6]),
-                                   names(row[7]), row[8]))
+            out.append(VersionMeta(row[0], row[1], row[2], row[3], row[4], _names(row[5]), _names(row[6]),
+                                   _names(row[7]), row[8]))
     return out
 
 

@@ -15,7 +15,10 @@ from functools import lru_cache
 
 # A sentence ends at . ! ? (and the cross-reference after it, "... activity. ( 5.4 )") followed by
 # space and something that can start a sentence.
-_BOUNDARY = re.compile(r"(?<=[.!?])(\s*[(\[][\d.,;\s]+[)\]])?\s+(?=[\"'(\[•]?\s?[A-Z0-9•])|\s+(?=•)")
+_BOUNDARY = re.compile(r"(?<=[.!?])(\s*[(\[][\d.,;\s]+[)\]])?\s+(?=[\"'(\[•]?\s?[A-Z0-9•])|\s+(?=•)"
+                       # Highlights end their statements with a cross-reference and no period:
+                       # "... 825 mg/m 2 orally twice daily ( 2.1 ) Without Radiation Therapy: ..."
+                       r"|(?<=[a-z%)])(\s*\(\s*\d{1,2}(?:\.\d{1,2})*(?:\s*,\s*\d{1,2}(?:\.\d{1,2})*)*\s*\))\s+(?=[A-Z][a-z])")
 # Abbreviations that end in a period but do not end a sentence.
 _ABBREV = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|vs|approx|Dr|No|Nos|Fig|Figs|Ref|al|Inc|Ltd|Co|U\.S|St|Jr|Sr|min|max|ca|cf|viz)\.|"
@@ -36,7 +39,8 @@ def split_sentences(text: str) -> list[str]:
         for piece in pieces:
             start = 0
             for m in _BOUNDARY.finditer(piece):
-                candidate = piece[start : m.end(1) if m.group(1) else m.start()]
+                xref = m.group(1) or m.group(2)
+                candidate = piece[start : m.start() + len(xref) if xref else m.start()]
                 if _ABBREV.search(piece[start : m.start()]):
                     continue
                 if candidate.strip():

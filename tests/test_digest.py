@@ -1,0 +1,321 @@
+"""Label-change digest: alignment, sentence diff, editorial noise, PGx flag, ranking, outputs, CLI.
+
+Pure functions are tested on small hand-built sections; the store and CLI on three real Xeloda
+(capecitabine) versions cut down to a few fields (tests/fixtures/digest, made by make_fixtures.py
+from ../shared/corpora/fda/openfda/history/NDA020896).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from typer.testing import CliRunner
+
+from pgxlit.cli import app
+from pgxlit.config import Settings, get_settings
+from pgxlit.digest.align import align_sections, title_key
+from pgxlit.digest.build import Selection, build_digest, digest_pair, plan_chains, rank_changes
+from pgxlit.digest.diff import diff_section
+from pgxlit.digest.align import AlignedSection
+from pgxlit.digest.model import Change, VersionRef
+from pgxlit.digest.render import render
+from pgxlit.digest.source import VersionMeta
+from pgxlit.digest.text import canonical, editorial_key, split_sentences
+from pgxlit.digest.watch import WatchOptions, parse_every, run_once
+from pgxlit.ingest.load import Loader
+from pgxlit.records import LabelVersion, Section
+from pgxlit.store import Store
+
+FIX = Path(__file__).parent / "fixtures" / "digest"
+CAPECITABINE_SET = "a1de8bba-3b1d-4c9d-ab8a-32d2c05e67c8"
+ITEM_KEYS = {"set_id", "drug", "old_version", "new_version", "section", "kind", "pgx_relevant", "rank",
+             "old_text", "new_text", "cites"}
+
+
+def label(version: int, sections: list[Section], date: str = "20200101", set_id: str = "s1",
+          fmt: str = "openfda") -> LabelVersion:
+    return LabelVersion(set_id=set_id, version=version, effective_time=date, spl_id=None, title="Testdrug",
+                        generic_names=("CLOPIDOGREL",), sections=tuple(sections), source_format=fmt)
+
+
+def sec(order: int, text: str, title: str | None = None, loinc: str | None = "42229-5", field: str | None = None,
+        ) -> Section:
+    return Section(order=order, text=text, field=field, loinc=loinc, title=title)
+
+
+# ---- text and editorial noise ------------------------------------------------------------------
+def test_editorial_noise_is_folded_but_real_edits_are_not() -> None:
+    a = "Consider another P2Y12 inhibitor in CYP2C19 poor metabolizers (5.1) [see Warnings and Precautions (5.2)]."
+    noisy = "Consider  another P2Y 12 inhibitor in CYP2C19 Poor Metabolizers ( 5.3 ) [see Warnings and Precautions (5.4) ] ."
+    assert editorial_key(a) == editorial_key(noisy)
+    assert canonical("5.2 Hepatotoxicity: “severe” – see Table 3") == canonical("5.3. Hepatotoxicity \"severe\" - see Table 4")
+    assert editorial_key("The maximum dose is 20 mg once daily.") != editorial_key("The maximum dose is 40 mg once daily.")
+    assert editorial_key("Dose is 2.5 mg.") != editorial_key("Dose is 25 mg.")
+
+
+def test_sentences_split_at_periods_and_highlight_cross_references() -> None:
+    text = ("No dose has been proven safe in patients with absent DPD activity. ( 5.4 ) Dehydration : Interrupt "
+            "XELODA, e.g. for renal failure. Single agent: 1,250 mg/m 2 twice daily ( 2.1 ) Without Radiation "
+            "Therapy: 825 mg/m 2.")
+    assert split_sentences(text) == [
+        "No dose has been proven safe in patients with absent DPD activity. ( 5.4 )",
+        "Dehydration : Interrupt XELODA, e.g. for renal failure.",
+        "Single agent: 1,250 mg/m 2 twice daily ( 2.1 )",
+        "Without Radiation Therapy: 825 mg/m 2.",
+    ]
+
+
+def test_editorial_only_section_gives_no_change_and_is_counted() -> None:
+    old = sec(0, "Tests are available to identify CYP2C19 poor metabolizers. ( 12.5 ) Consider another drug (5.1).",
+              "5.1 Diminished Effect")
+    new = sec(0, "Tests are available to identify CYP2C19 poor metabolizers. (12.5) Consider another drug ( 5.2 ).",
+              "5.2 Diminished Effect")
+    result = diff_section(AlignedSection(old, new, "title"))
+    assert result.changes == () and result.editorial == 2
+
+
+# ---- alignment -----------------------------------------------------------------------------------
+def test_renamed_section_is_aligned_by_content_and_diffed_sentence_by_sentence() -> None:
+    body = ("Hepatic failure has been reported. Monitor liver tests before each cycle. Stop the drug in patients "
+            "who develop jaundice. Most cases occurred within the first three months.")
+    old = [sec(0, body, "5.1 Hepatotoxicity"), sec(1, "Methemoglobinemia may occur at high doses.", "5.2 Methemoglobinemia")]
+    new = [sec(0, "Methemoglobinemia may occur at high doses.", "5.1 Methemoglobinemia"),
+           sec(1, body + " Liver injury can be fatal.", "5.2 Drug-Induced Liver Injury")]
+    aligned = align_sections(old, new)
+    pairs = {(a.old.title if a.old else None, a.new.title if a.new else None): a.how for a in aligned}
+    assert pairs == {("5.1 Hepatotoxicity", "5.2 Drug-Induced Liver Injury"): "content",
+                     ("5.2 Methemoglobinemia", "5.1 Methemoglobinemia"): "title"}
+    changes = [c for a in aligned for c in diff_section(a).changes]
+    assert [(c.kind, c.scope, c.new_text) for c in changes] == [("added", "sentence", "Liver injury can be fatal.")]
+
+
+def test_loinc_pairs_first_and_unmatched_sections_are_whole_section_changes() -> None:
+    old = [sec(0, "Boxed text.", "WARNING: X", "34066-1"), sec(1, "Old unrelated storage words here.", "Storage")]
+    new = [sec(0, "Boxed text.", "WARNING: RENAMED", "34066-1"),
+           sec(1, "The DPYD gene encodes DPD.", "12.5 Pharmacogenomics", "66106-6")]
+    aligned = align_sections(old, new)
+    # A removed section stays where it was in the old version, before what the new one added after it.
+    assert [(a.how, bool(a.old), bool(a.new)) for a in aligned] == [("loinc", True, True), ("", True, False),
+                                                                      ("", False, True)]
+    kinds = [(c.kind, c.scope) for a in aligned for c in diff_section(a).changes]
+    assert kinds == [("removed", "section"), ("added", "section")]
+    assert title_key("12.5. PHARMACOGENOMICS") == title_key("12.6 Pharmacogenomics")
+
+
+def test_reworded_sentence_is_a_change_and_unrelated_ones_are_added_and_removed() -> None:
+    old = sec(0, "Patients who are CYP2C19 poor metabolizers should not exceed 20 mg per day. Store at room temperature.")
+    new = sec(0, "Patients who are CYP2C19 poor metabolizers should not exceed 20 mg once daily. Keep out of reach of children.")
+    changes = diff_section(AlignedSection(old, new, "loinc")).changes
+    assert [c.kind for c in changes] == ["changed", "removed", "added"]
+    assert changes[0].old_text.endswith("20 mg per day.") and changes[0].new_text.endswith("20 mg once daily.")
+
+
+# ---- PGx flag and ranking ------------------------------------------------------------------------
+def test_pgx_flag_comes_from_the_extraction_rules() -> None:
+    dosage = ("Dosage", "34068-7", "dosage_and_administration")
+    old = label(1, [sec(0, "Take with food. Strong CYP3A4 inhibitors increase exposure.", *dosage)])
+    new = label(2, [sec(0, "Avoid in CYP2C19 poor metabolizers; tests are available to identify them. Take with "
+                           "food. Strong CYP3A4 inhibitors increase exposure. Strong CYP2D6 inhibitors also "
+                           "increase exposure.", *dosage)])
+    pair = digest_pair(old, new)
+    flags = {c.new_text: (c.kind, c.pgx_relevant) for c in pair.changes}
+    assert flags == {"Avoid in CYP2C19 poor metabolizers; tests are available to identify them.": ("added", True),
+                     "Strong CYP2D6 inhibitors also increase exposure.": ("added", False)}
+    assert pair.changes[0].pgx_reasons == ("CYP2C19 Poor Metabolizer (new text)",)
+    # Any change in the Pharmacogenomics section is PGx by where it is.
+    pgx_old = label(1, [sec(0, "Four variants were studied.", "12.5 Pharmacogenomics", "66106-6", "pharmacogenomics")])
+    pgx_new = label(2, [sec(0, "Five variants were studied.", "12.5 Pharmacogenomics", "66106-6", "pharmacogenomics")])
+    [change] = digest_pair(pgx_old, pgx_new).changes
+    assert change.pgx_relevant and change.pgx_reasons == ("pharmacogenomics section",) and change.tier == 4
+
+
+def _change(tier: int, pgx: bool, weight: int = 0, order: int = 0) -> Change:
+    ref = VersionRef("s", 1, "20200101")
+    return Change(old=ref, new=VersionRef("s", 2, "20210101"), drug="d", section="x", section_field=None,
+                  section_loinc=None, tier=tier, kind="changed", scope="sentence", old_text="a", new_text="b",
+                  alignment="loinc", order=order, pgx_relevant=pgx, pgx_weight=weight)
+
+
+def test_ranking_puts_pgx_first_then_boxed_warning_down_to_other() -> None:
+    changes = [_change(5, False, order=0), _change(0, False, order=1), _change(4, True, 1, order=2),
+               _change(2, True, 1, order=3), _change(2, True, 5, order=4), _change(0, True, 1, order=5)]
+    ranked = rank_changes(changes)
+    assert [c.order for c in ranked] == [5, 4, 3, 2, 1, 0]
+    assert [c.rank for c in ranked] == [1, 2, 3, 4, 5, 6]
+
+
+def _meta(row: int, set_id: str, version: int, date: str, app_no: str = "NDA1") -> VersionMeta:
+    return VersionMeta(row, set_id, version, date, None, ("X",), (), (app_no,), None)
+
+
+def test_a_label_continues_into_the_set_that_replaced_it_but_not_into_a_concurrent_one() -> None:
+    metas = [_meta(1, "a", 27, "20190816"), _meta(2, "b", 31, "20200301"), _meta(3, "b", 34, "20210305"),
+             _meta(4, "c", 2, "20210305"), _meta(5, "c", 3, "20220922"), _meta(6, "d", 1, "20200101", "NDA2"),
+             _meta(7, "e", 1, "20200601", "NDA2"), _meta(8, "d", 2, "20230101", "NDA2")]
+    chains = [[(m.set_id, m.version) for m in c] for c in plan_chains(metas)]
+    assert [("a", 27), ("b", 31), ("b", 34), ("c", 2), ("c", 3)] in chains
+    assert [("d", 1), ("d", 2)] in chains and [("e", 1)] in chains
+    assert len(plan_chains(metas, cross_set=False)) == 5
+
+
+# ---- store and command line on real (cut-down) Xeloda versions ---------------------------------------
+def load_files(store: Store, *names: str) -> None:
+    settings = Settings(home=Path(store.url.removeprefix("sqlite:///")).parent, db_url=store.url)
+    report = Loader(store, settings).load([FIX / n for n in names])
+    assert report.files_failed == 0
+
+
+@pytest.fixture()
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PGXLIT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PGXLIT_DB_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        get_settings.cache_clear()
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "home" / "pgxlit.sqlite"
+
+
+def test_json_contract_cites_both_versions_and_pgx_changes_rank_first(run, tmp_path: Path) -> None:
+    assert run("load", str(FIX / "xeloda_v25_min.json"), str(FIX / "xeloda_v27_min.json")).exit_code == 0
+    result = run("digest", "--format", "json", "--drug", "Xeloda")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    changes = data["changes"]
+    assert changes and all(ITEM_KEYS <= c.keys() for c in changes)
+    assert [c["rank"] for c in changes] == list(range(1, len(changes) + 1))
+    first = changes[0]
+    assert (first["set_id"], first["drug"], first["old_version"], first["new_version"]) == \
+        (CAPECITABINE_SET, "capecitabine", 25, 27)
+    assert first["pgx_relevant"] and first["kind"] in ("added", "removed", "changed")
+    assert first["cites"]["old"] == {"set_id": CAPECITABINE_SET, "version": 25, "effective_date": "2021-06-01",
+                                     "spl_id": first["cites"]["old"]["spl_id"], "manufacturer": "Genentech, Inc."}
+    assert first["cites"]["new"]["effective_date"] == "2022-12-16"
+    # The new Pharmacogenomics section and the rewritten DPD-deficiency warning are both flagged ...
+    pgx = [c for c in changes if c["pgx_relevant"]]
+    assert any(c["section_field"] == "pharmacogenomics" and c["kind"] == "added" and c["scope"] == "section"
+               for c in pgx)
+    assert any(c["section_field"] == "warnings_and_cautions" and "DPD" in c["new_text"] for c in pgx)
+    # ... and rank above the (non-PGx) rewrite of the warfarin boxed warning.
+    boxed = [c for c in changes if c["section_field"] == "boxed_warning"]
+    assert boxed and not any(c["pgx_relevant"] for c in boxed)
+    assert max(c["rank"] for c in pgx) < min(c["rank"] for c in boxed)
+
+
+def test_label_with_one_version_only_has_nothing_to_compare(run) -> None:
+    run("load", str(FIX / "xeloda_v27_min.json"))
+    result = run("digest", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["changes"] == [] and data["pairs"] == []
+    assert data["labels_with_one_version"] == [f"capecitabine ({CAPECITABINE_SET} v27)"]
+    md = run("digest", "--format", "md")
+    assert md.exit_code == 0 and "single stored version" in md.stdout
+
+
+@pytest.mark.parametrize("damage", ["no sections", "garbage json"])
+def test_corrupt_version_is_named_and_the_rest_is_digested(run, tmp_path: Path, damage: str) -> None:
+    run("load", str(FIX / "xeloda_v25_min.json"), str(FIX / "xeloda_v27_min.json"), str(FIX / "xeloda_v28_min.json"))
+    with sqlite3.connect(db_path(tmp_path)) as db:
+        (row_id,) = db.execute("select id from label_versions where version = 27").fetchone()
+        if damage == "no sections":
+            db.execute("delete from sections where label_version_id = ?", (row_id,))
+        else:
+            db.execute("update label_versions set brand_names = '[not json' where id = ?", (row_id,))
+    result = run("digest", "--format", "json")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    data = json.loads(result.stdout)
+    assert len(data["errors"]) == 1 and f"{CAPECITABINE_SET} version 27" in data["errors"][0]
+    assert "error:" in result.stderr and "version 27" in result.stderr
+    assert [(p["old"]["version"], p["new"]["version"]) for p in data["pairs"]] == [(25, 28)]
+    assert data["changes"][0]["pgx_relevant"]
+
+
+def test_last_run_reports_each_label_update_once(run) -> None:
+    run("load", str(FIX / "xeloda_v25_min.json"), str(FIX / "xeloda_v27_min.json"))
+    first = json.loads(run("digest", "--last-run", "--format", "json").stdout)
+    assert [(p["old"]["version"], p["new"]["version"]) for p in first["pairs"]] == [(25, 27)]
+    again = json.loads(run("digest", "--last-run", "--format", "json").stdout)
+    assert again["pairs"] == [] and again["changes"] == []
+    run("load", str(FIX / "xeloda_v28_min.json"))
+    third = json.loads(run("digest", "--last-run", "--format", "json").stdout)
+    assert [(p["old"]["version"], p["new"]["version"]) for p in third["pairs"]] == [(27, 28)]
+
+
+def test_since_selects_by_effective_date(run) -> None:
+    run("load", str(FIX / "xeloda_v25_min.json"), str(FIX / "xeloda_v27_min.json"), str(FIX / "xeloda_v28_min.json"))
+    pairs = lambda r: [(p["old"]["version"], p["new"]["version"]) for p in json.loads(r.stdout)["pairs"]]  # noqa: E731
+    assert pairs(run("digest", "--since", "2022-12-01", "--format", "json")) == [(25, 27), (27, 28)]
+    assert pairs(run("digest", "--since", "20230101", "--format", "json")) == [(27, 28)]
+
+
+def test_markdown_html_and_atom_outputs(run, tmp_path: Path) -> None:
+    run("load", str(FIX / "xeloda_v25_min.json"), str(FIX / "xeloda_v27_min.json"))
+    md = run("digest", "--format", "md", "--pgx-only").stdout
+    assert md.startswith("# FDA label changes") and "v25 (2021-06-01) → v27 (2022-12-16)" in md and "**PGx**" in md
+    out = tmp_path / "d.html"
+    assert run("digest", "--format", "html", "--out", str(out)).exit_code == 0
+    page = out.read_text()
+    assert "<del>" in page and "<ins>" in page and "Pharmacogenomics" in page
+    assert "<script" not in page and 'rel="stylesheet"' not in page  # self-contained
+    feed = etree.fromstring(run("digest", "--format", "atom").stdout.encode())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = feed.findall("a:entry", ns)
+    assert len(entries) == 1
+    assert entries[0].findtext("a:id", namespaces=ns) == f"urn:pgxlit:label-change:{CAPECITABINE_SET}:25:{CAPECITABINE_SET}:27"
+    assert entries[0].findtext("a:updated", namespaces=ns) == "2022-12-16T00:00:00Z"
+
+
+def test_bad_input_gives_one_clear_line(run) -> None:
+    for args, words in ((("--since", "yesterday"), "YYYY-MM-DD"), (("--format", "pdf"), "md, html, atom, json"),
+                        (("--since", "2020-01-01", "--last-run"), "exclude each other")):
+        result = run("digest", *args)
+        assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
+    assert run("watch", "--every", "soon", "--once").exit_code == 1
+
+
+def test_watch_once_runs_every_step_and_logs_one_line(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    settings = Settings(home=tmp_path, db_url=store.url)
+    calls: list[str] = []
+
+    def crawl(store: Store, settings: Settings, options: WatchOptions) -> dict:
+        calls.append("crawl")
+        report = Loader(store, settings).load([FIX / "xeloda_v25_min.json", FIX / "xeloda_v27_min.json"])
+        return {"labels": {"label_versions_added": report.as_dict()["label_versions_added"]}, "history": {}}
+
+    options = WatchOptions(out=str(tmp_path / "out" / "digest-{date}.json"), fmt="json")
+    result = run_once(store, settings, options, crawl=crawl, extract=lambda *a: calls.append("extract") or {})
+    assert result.ok, result.line
+    assert calls == ["crawl", "extract"]
+    assert result.line.startswith("watch run 1 ok") and "crawl +2 label versions" in result.line
+    assert "index: not available" in result.line and "1 label updates" in result.line
+    written = json.loads(Path(result.details["digest"]["path"]).read_text())
+    assert written["changes"][0]["new_version"] == 27
+    second = run_once(store, settings, options, 2, crawl=lambda *a: {"labels": {}, "history": {}},
+                      extract=lambda *a: {})
+    assert second.ok and "0 label updates" in second.line
+    failing = run_once(store, settings, options, 3, crawl=lambda *a: 1 / 0)
+    assert not failing.ok and "FAILED at crawl" in failing.line
+    assert parse_every("1d") == 86400 and parse_every("30m") == 1800
+    store.close()
+
+
+def test_digest_of_store_without_extraction_still_flags_from_text(store: Store) -> None:
+    load_files(store, "xeloda_v25_min.json", "xeloda_v27_min.json")
+    digest = build_digest(store, Selection(pgx_only=True))
+    assert digest.changes and all(c.pgx_relevant for c in digest.changes)
+    assert not digest.pairs[0].triples_extracted
+    assert render(digest, "md").count("**PGx**") == len(digest.changes)
