@@ -32,6 +32,8 @@ _FUNCTIONS_OF = {
     "Decreased Function": {"No": 1, "Decreased": 1},
     "Possible Decreased Function": {"Decreased": 1},
     "Increased Function": {"Increased": 1},
+    "Deficient": {"No": 2, "Poor": 2, "Decreased": 2},
+    "Deficient with CNSHA": {"No": 2, "Poor": 2, "Decreased": 2},
 }
 
 

@@ -76,8 +76,8 @@ def phenotype_call(gene_text: str, phenotype: str, entry: str, table: PhenotypeT
         raise GenotypeError(f"{entry}: unknown gene {gene_text!r}")
     canon = canonical_phenotype(phenotype)
     vocab = table.genes.get(gene, {}).get("phenotypes", [])
-    if canon is None and phenotype.strip() in vocab:
-        canon = phenotype.strip()
+    if canon is None:
+        canon = next((v for v in vocab if v.lower() == " ".join(phenotype.split()).lower()), None)
     if canon is None:
         hint = f" (one of: {', '.join(vocab)})" if vocab else ""
         raise GenotypeError(f"{entry}: {phenotype!r} is not a phenotype pgxlit reads{hint}")

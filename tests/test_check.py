@@ -365,3 +365,17 @@ def test_check_human_output_shows_the_alert_and_its_source(cli) -> None:
     result = cli("check", "--drug", "abacavir", "--hla", "HLA-B*57:01 positive")
     assert result.exit_code == 0, result.output
     assert "CRITICAL" in result.output and "avoid" in result.output and "FDA label" in result.output
+
+
+# ---- agreement with the FDA label list -----------------------------------------------------------
+def test_eval_counts_hits_misses_and_false_alarms() -> None:
+    from pgxlit.check.evaluate import evaluate, read_label_list
+
+    rows = read_label_list(FIXTURES / "drugLabels_min.tsv")  # real rows of PharmGKB's drugLabels.tsv
+    assert ("abacavir", "HLA-B", "Genetic testing required") in rows
+    result = evaluate(rows, {"abacavir", "codeine", "carbamazepine"}, _knowledge(), TABLE)
+    assert result["drugs_judged"] == 3
+    assert result["risk_cases"] == 3 and result["hits"] == 2
+    assert result["missed_pairs"] == ["carbamazepine–HLA-A (Actionable PGx)"]  # no HLA-A triple in the fixture
+    assert result["normal_false_alarms"] == 0 and result["unlisted_false_alarms"] == 0
+    assert result["unlisted_cases"] > 0
