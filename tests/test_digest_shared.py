@@ -1,0 +1,82 @@
+"""The digest on the recorded FDA label histories (../shared/corpora/fda): the must-catch changes.
+
+Skipped when ../shared is absent. One digest of five labels' histories is built for the module:
+the four PGx labels of issue 6 and INOmax (nitric oxide), whose SPL versions carry no PGx text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgxlit.config import Settings
+from pgxlit.digest.build import Selection, build_digest
+from pgxlit.digest.model import Digest
+from pgxlit.ingest.load import Loader
+from pgxlit.store import Store
+
+CAPECITABINE = "a1de8bba-3b1d-4c9d-ab8a-32d2c05e67c8"
+CLOPIDOGREL_SETS = ("c62e99a1", "01b14603", "de8b0b67")
+
+
+@pytest.fixture(scope="module")
+def digest(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Digest:
+    tmp = tmp_path_factory.mktemp("digest")
+    settings = Settings(home=tmp, db_url=f"sqlite:///{tmp / 'fda.sqlite'}")
+    store = Store(settings.resolved_db_url)
+    assert Loader(store, settings).load([shared / "corpora/fda"]).files_failed == 0
+    result = build_digest(store, Selection(drugs=("capecitabine", "siponimod", "clopidogrel", "citalopram", "INOmax")))
+    store.close()
+    assert result.errors == ()
+    return result
+
+
+def of(digest: Digest, drug: str) -> list:
+    return [c for c in digest.changes if c.drug == drug]
+
+
+def test_capecitabine_pgx_section_and_dpyd_rewrite_is_its_top_change(digest: Digest) -> None:
+    items = of(digest, "capecitabine")
+    top = items[0]
+    assert (top.old.set_id, top.old.version, top.new.version, top.pgx_relevant) == (CAPECITABINE, 25, 27, True)
+    pair = [c for c in items if (c.old.version, c.new.version) == (25, 27)]
+    assert any(c.section_field == "pharmacogenomics" and c.scope == "section" and c.kind == "added" for c in pair)
+    rewritten = [c for c in pair if c.section_field == "warnings_and_cautions" and c.kind == "changed" and c.pgx_relevant]
+    assert any("absent DPD activity" in c.old_text and "complete DPD deficiency" in c.new_text for c in rewritten)
+    # Earlier capecitabine updates rank below it: none of them touched its PGx text.
+    assert all(not c.pgx_relevant for c in items if (c.old.version, c.new.version) != (25, 27))
+
+
+def test_siponimod_cyp2c9_text_is_followed_across_versions(digest: Digest) -> None:
+    pgx = [c for c in of(digest, "siponimod") if c.pgx_relevant]
+    assert {(c.old.version, c.new.version) for c in pgx} == {(2, 3), (6, 7)}
+    assert all(any("CYP2C9" in r for r in c.pgx_reasons) for c in pgx)
+    assert any("*5, *6, *8, *11" in c.new_text and c.kind == "added" for c in pgx)
+    # The CYP2C9*3/*3 contraindication is the same in every version: never reported as a change.
+    assert not [c for c in of(digest, "siponimod") if c.section_field == "contraindications"]
+
+
+def test_clopidogrel_boxed_warning_is_tracked_across_three_set_ids(digest: Digest) -> None:
+    pairs = [p for p in digest.pairs if p.drug == "clopidogrel"]
+    chain = sorted((p.old.set_id[:8], p.old.version, p.new.set_id[:8], p.new.version) for p in pairs)
+    assert ("c62e99a1", 27, "01b14603", 31) in chain and ("01b14603", 34, "de8b0b67", 2) in chain
+    assert len(chain) == 6 and {p.new.set_id[:8] for p in pairs} | {p.old.set_id[:8] for p in pairs} == set(CLOPIDOGREL_SETS)
+    # Its CYP2C19 boxed warning differs between versions only in spacing and numbering: folded, not reported.
+    assert not [c for c in of(digest, "clopidogrel") if c.section_field == "boxed_warning"]
+    assert sum(p.editorial_folded for p in pairs) > 0
+    # CYP2C19 inducers and inhibitors added in v34 are drug interactions, not pharmacogenomics.
+    inducers = [c for c in of(digest, "clopidogrel") if "inducers of CYP2C19" in c.new_text]
+    assert inducers and not any(c.pgx_relevant for c in inducers)
+
+
+def test_citalopram_cyp2c19_dosing_is_a_pgx_dosage_change(digest: Digest) -> None:
+    dosing = [c for c in of(digest, "citalopram") if c.pgx_relevant and c.section_field == "dosage_and_administration"]
+    assert any("CYP2C19 poor metabolizers" in c.new_text and "20 mg" in c.new_text for c in dosing)
+
+
+def test_ordinary_edits_in_labels_without_pgx_content_rank_below(digest: Digest) -> None:
+    inomax = of(digest, "nitric oxide")
+    assert inomax and not any(c.pgx_relevant for c in inomax)
+    tops = [of(digest, d)[0].rank for d in ("capecitabine", "siponimod", "citalopram")]
+    assert max(tops) < min(c.rank for c in inomax)
