@@ -396,7 +396,7 @@ def create_router(get_service: Callable[[], Any]) -> APIRouter:
 
     @router.post("/cds-services/{service_id}")
     async def call_service(service_id: str, request: Request) -> JSONResponse:
-        from pgxlit.check.service import drug_by_rxnorm, resolve_drug, rxnorm_of
+        from pgxlit.check.service import drug_by_rxnorm, rxnorm_of
 
         if service_id not in SERVICES:
             return JSONResponse({"error": f"no CDS service {service_id!r}; see /cds-services"}, status_code=404)
@@ -407,7 +407,7 @@ def create_router(get_service: Callable[[], Any]) -> APIRouter:
         service = get_service()
         try:
             hook = validate_envelope(body, service_id)
-            orders = orders_of(body, hook, resolve_drug, drug_by_rxnorm)
+            orders = orders_of(body, hook, service.resolve, drug_by_rxnorm)
             profile = profile_of(body, service.table)
         except BadRequest as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)

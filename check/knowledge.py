@@ -310,6 +310,23 @@ def build_knowledge(
     return {"drugs": {d: dict(g) for d, g in drugs.items()}, "facts_used": used, "facts_skipped": skipped}
 
 
+def drug_aliases(drugs: Iterable[str]) -> dict[str, str]:
+    """Every lexicon term (brand, salt, synonym) of the drugs with knowledge, lower-cased -> name.
+
+    Shipped in the cache so a check resolves "Plavix" without loading the whole lexicon.
+    """
+    from pgxlit.extract.lexicons import load_lexicons
+
+    wanted = set(drugs)
+    aliases: dict[str, str] = {}
+    for term, name, _pid, _rx, _kind in load_lexicons().drug_rows:
+        if name in wanted:
+            aliases.setdefault(" ".join(term.lower().split()), name)
+    for name in wanted:
+        aliases[name] = name
+    return aliases
+
+
 def _focus(fact: TripleFact) -> tuple[str, ...]:
     """Words that locate the factor in a run-on sentence: the variant as written and its gene."""
     words: list[str] = []
@@ -421,17 +438,18 @@ class Knowledge:
     min_pubmed: float
     facts_used: int = 0
     facts_skipped: int = 0
+    aliases: dict[str, str] | None = None  # lower-cased drug term -> canonical name
 
     def to_json(self) -> dict[str, Any]:
         return {"builder": BUILDER_VERSION, "fingerprint": self.fingerprint, "min_label": self.min_label,
                 "min_pubmed": self.min_pubmed, "facts_used": self.facts_used, "facts_skipped": self.facts_skipped,
-                "drugs": self.drugs}
+                "aliases": self.aliases or {}, "drugs": self.drugs}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Knowledge:
         return cls(drugs=data["drugs"], fingerprint=data["fingerprint"], min_label=data["min_label"],
                    min_pubmed=data["min_pubmed"], facts_used=data.get("facts_used", 0),
-                   facts_skipped=data.get("facts_skipped", 0))
+                   facts_skipped=data.get("facts_skipped", 0), aliases=data.get("aliases") or {})
 
 
 def _cache_key(fingerprint: str, min_label: float, min_pubmed: float) -> str:
@@ -456,7 +474,8 @@ def load_knowledge(store: Any, settings: Any, table: PhenotypeTable, *, rebuild:
             pass  # a damaged cache is rebuilt
     built = build_knowledge(read_facts(store), table, min_label=min_label, min_pubmed=min_pubmed)
     knowledge = Knowledge(drugs=built["drugs"], fingerprint=fingerprint, min_label=min_label, min_pubmed=min_pubmed,
-                          facts_used=built["facts_used"], facts_skipped=built["facts_skipped"])
+                          facts_used=built["facts_used"], facts_skipped=built["facts_skipped"],
+                          aliases=drug_aliases(built["drugs"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as fh:

@@ -93,8 +93,20 @@ class CheckService:
             self._checked_at = time.monotonic()
             return self._knowledge
 
+    def resolve(self, name: str) -> DrugRef | None:
+        """A drug with knowledge by its cached aliases (fast); any other through the full lexicon."""
+        aliases = self.knowledge.aliases or {}
+        text = " ".join(name.lower().split())
+        candidates = [text, re.split(r"\s\d", text, maxsplit=1)[0]]
+        words = candidates[-1].split()
+        candidates += [" ".join(words[:n]) for n in range(len(words) - 1, 0, -1)]
+        for c in candidates:
+            if c in aliases:
+                return DrugRef(name=aliases[c], given=name)
+        return resolve_drug(name)
+
     def run(self, drug: str | DrugRef, profile: Profile) -> CheckResult:
-        ref = drug if isinstance(drug, DrugRef) else resolve_drug(drug)
+        ref = drug if isinstance(drug, DrugRef) else self.resolve(drug)
         if ref is None:
             raise UnknownDrug(f"{drug!r} is not a drug pgxlit knows (try the generic name, e.g. clopidogrel)")
         return check(ref, profile, self.knowledge)
