@@ -136,7 +136,7 @@ def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[
             if ident in seen:
                 continue
             seen.add(ident)
-            citations.append({**c, "sentence": item["sentence"] if c is item["citation"] else None})
+            citations.append({**c, "sentence": item["sentence"]})  # "also" citations state the same sentence
         text = item["recommendation"]
         if item is not lead and len(supporting) < 3 and item["strength"] >= 0 and text != lead["recommendation"]:
             supporting.append(text if len(text) <= 220 else text[:219].rstrip() + "…")
