@@ -12,7 +12,7 @@ other).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from pgxlit.digest.diff import SentenceChange
@@ -122,22 +122,27 @@ def may_hold_triples(text: str) -> bool:
 
 
 def extraction_triples(items: Sequence[tuple[str, str]], label: LabelVersion, section: Section) -> list[set[TripleKey]]:
-    """Run the extraction stage's rules pipeline and triple rules on (context, text) pairs."""
-    from pgxlit.extract.pipeline import annotate_texts, rules_nlp
-    from pgxlit.extract.triples import label_subject, sentence_triples
+    """PGx triples the extraction stage's rules pipeline and triple rules find in (context, text) pairs.
 
-    subject = label_subject(label)
+    Only whether a triple is pharmacogenomic matters here, and that does not depend on which drug
+    a sentence names or on the relation type, so drug mentions are set aside and the label's drug
+    is the subject of every sentence: the relation classifier (most of extraction's cost) is not run.
+    """
+    from pgxlit.extract.pipeline import annotate_texts, rules_nlp
+    from pgxlit.extract.triples import Subject, label_subject, sentence_triples
+
+    subject = label_subject(label) or Subject((label.generic_names or (label.title or "label",))[0].lower(), None)
     out: list[set[TripleKey]] = [set() for _ in items]
     todo = [k for k, (_, text) in enumerate(items) if may_hold_triples(text)]
     texts = [items[k][1] for k in todo]
     for k, sentences in zip(todo, annotate_texts(texts, rules_nlp()), strict=True):
-        context = items[k][0]
         keys: set[TripleKey] = set()
-        context_gene = _pharmacogene(context) if context else None
+        context_gene = _pharmacogene(items[k][0]) if items[k][0] else None
         for sent in sentences:
             evidence = Evidence(source="fda_label", sentence=sent.text, start=sent.start, end=sent.end,
                                 set_id=label.set_id, version=label.version, section=section.field)
-            keys |= {triple_key(t) for t in sentence_triples(sent, evidence, subject, section.field, context_gene)
+            factors_only = replace(sent, mentions=tuple(m for m in sent.mentions if m.label != "DRUG"))
+            keys |= {triple_key(t) for t in sentence_triples(factors_only, evidence, subject, section.field, context_gene)
                      if t.pgx}
             for m in sent.mentions:
                 context_gene = _pharmacogene_of(m) or context_gene
