@@ -64,6 +64,7 @@ def main() -> None:
     from pgxlit.check.knowledge import knowledge_path, load_knowledge
     from pgxlit.check.profile import profile_from_args
     from pgxlit.check.service import CheckService
+
     from pgxlit.config import get_settings
 
     settings = get_settings()

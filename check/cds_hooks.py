@@ -18,10 +18,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-
 from pgxlit.check.engine import CheckResult, DrugRef
 from pgxlit.check.pharmcat import GeneCall, GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
-from pgxlit.check.profile import Profile, _deduplicate, hla_call, parse_diplotype_arg, phenotype_call
+from pgxlit.check.profile import Profile, deduplicate, hla_call, parse_diplotype_arg, phenotype_call
 
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -248,7 +247,7 @@ def profile_of(body: dict[str, Any], table: PhenotypeTable) -> Profile:
             continue
         calls.append(call)
         messages.extend(call.notes)
-    return _deduplicate(calls, messages)
+    return deduplicate(calls, messages)
 
 
 def validate_envelope(body: Any, service_id: str) -> str:

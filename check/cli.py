@@ -29,6 +29,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """Check an ordered drug against a patient's pharmacogenomic results: cited alerts, or none."""
         from pgxlit.check.profile import Profile, profile_from_args, read_profile_file
         from pgxlit.check.service import CheckService, UnknownDrug
+
         from pgxlit.config import get_settings
 
         if not (profile or diplotype or phenotype or hla):
@@ -87,6 +88,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """Agreement of alerts with the FDA label biomarker list: hits, misses and false alarms."""
         from pgxlit.check.evaluate import evaluate_against_labels, report_table
         from pgxlit.check.service import CheckService
+
         from pgxlit.config import get_settings
 
         with guard():

@@ -27,6 +27,7 @@ from typing import Any
 
 from pgxlit.check.pharmcat import GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
 
+
 def _builder_version() -> str:
     """Changes with this module's rules, so an upgraded pgxlit never serves a stale cache."""
     digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
@@ -378,10 +379,10 @@ def store_fingerprint(store: Any) -> str:
 
 def read_facts(store: Any) -> list[TripleFact]:
     """PGx triples of the latest version of each label, and of abstracts, with review status."""
+    from pgxlit.extract.lexicons import normalise_drug
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from pgxlit.extract.lexicons import normalise_drug
     from pgxlit.store import LabelVersionRow, TripleRow
 
     with Session(store.engine) as session:

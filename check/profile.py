@@ -148,10 +148,10 @@ def parse_profile(data: Any, table: PhenotypeTable) -> Profile:
             continue
         calls.append(call)
         messages.extend(call.notes)
-    return _deduplicate(calls, messages)
+    return deduplicate(calls, messages)
 
 
-def _deduplicate(calls: list[GeneCall], messages: list[str]) -> Profile:
+def deduplicate(calls: list[GeneCall], messages: list[str]) -> Profile:
     """Two calls for one gene: a diplotype beats a stated phenotype; HLA alleles stay separate."""
     kept: dict[str, GeneCall] = {}
     rank = {"diplotype": 0, "rsid": 0, "phenotype": 1}
@@ -228,4 +228,4 @@ def profile_from_args(
                 continue
             calls.append(call)
             messages.extend(call.notes)
-    return _deduplicate(calls, messages)
+    return deduplicate(calls, messages)

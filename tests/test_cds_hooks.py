@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from pgxlit.check.cds_hooks import SERVICES, alternatives_named, call_of_observation, cards_for
 from pgxlit.check.engine import CheckResult, DrugRef
 from pgxlit.check.pharmcat import GenotypeError, load_table
+from test_check_fixtures import FIXTURES, fill_store
+
 from pgxlit.config import Settings
 from pgxlit.server import create_app
 from pgxlit.store import Store
-from test_check_fixtures import FIXTURES, fill_store
 
 REQUEST = json.loads((FIXTURES / "cds_order_select_clopidogrel.json").read_text(encoding="utf-8"))
 TABLE = load_table()

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from pgxlit.check.engine import DrugRef, check
 from pgxlit.check.knowledge import (
     TripleFact,
@@ -22,8 +20,10 @@ from pgxlit.check.knowledge import (
 from pgxlit.check.pharmcat import GenotypeError, load_table, normalise_hla
 from pgxlit.check.profile import parse_profile, profile_from_args, read_profile_file
 from pgxlit.check.service import CheckService, resolve_drug
-from pgxlit.config import Settings
 from test_check_fixtures import FIXTURES, fill_store, fixture_triples, set_review_status
+from typer.testing import CliRunner
+
+from pgxlit.config import Settings
 
 TABLE = load_table()
 

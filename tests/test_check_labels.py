@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from pgxlit.check.profile import profile_from_args
 from pgxlit.check.service import CheckService
+
 from pgxlit.config import Settings
 from pgxlit.store import Store
 
