@@ -379,3 +379,10 @@ def test_eval_counts_hits_misses_and_false_alarms() -> None:
     assert result["missed_pairs"] == ["carbamazepine–HLA-A (Actionable PGx)"]  # no HLA-A triple in the fixture
     assert result["normal_false_alarms"] == 0 and result["unlisted_false_alarms"] == 0
     assert result["unlisted_cases"] > 0
+
+
+def test_serve_and_eval_check_are_registered(cli) -> None:
+    serve = cli("serve", "--help")
+    assert serve.exit_code == 0 and "--host" in serve.output and "--port" in serve.output
+    evaluate = cli("eval", "check", "--help")
+    assert evaluate.exit_code == 0 and "--path" in evaluate.output
