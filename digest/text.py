@@ -24,8 +24,9 @@ _ABBREV = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|vs|approx|Dr|No|Nos|Fig|Figs|Ref|al|Inc|Ltd|Co|U\.S|St|Jr|Sr|min|max|ca|cf|viz)\.|"
     r"\b[A-Z]\.)$"
 )
-# An inline subsection heading after a closing bracket: "...(12.3) ] 4.2 Hypersensitivity XELODA is ..."
-_HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s+(?=\d{1,2}(?:\.\d{1,2})+\.?\s+[A-Z])")
+# An inline subsection heading after a closing bracket: "...(12.3) ] 4.2 Hypersensitivity XELODA is ...";
+# and text some openFDA versions glue together without spaces: "...agents.ZIAGEN is", "(2.4)2.1 Screening".
+_HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s*(?=\d{1,2}(?:\.\d{1,2})+\.?\s*[A-Z])|(?<=[a-z]{2}[.!?])(?=[A-Z][A-Za-z])")
 
 
 def split_sentences(text: str) -> list[str]:
