@@ -135,6 +135,10 @@ def diff_section(aligned: AlignedSection) -> SectionDiff:
             flush()
             editorial += sum(a[i1 + k] != b[j1 + k] for k in range(i2 - i1))
             continue
+        if op == "replace" and "".join(ak[i1:i2]) == "".join(bk[j1:j2]):
+            flush()  # the same words cut into sentences differently (text glued together in one version)
+            editorial += max(i2 - i1, j2 - j1)
+            continue
         if op == "delete":
             for i in range(i1, i2):
                 emit("removed", a[i], None, context)

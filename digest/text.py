@@ -26,7 +26,8 @@ _ABBREV = re.compile(
 )
 # An inline subsection heading after a closing bracket: "...(12.3) ] 4.2 Hypersensitivity XELODA is ...";
 # and text some openFDA versions glue together without spaces: "...agents.ZIAGEN is", "(2.4)2.1 Screening".
-_HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s*(?=\d{1,2}(?:\.\d{1,2})+\.?\s*[A-Z])|(?<=[a-z]{2}[.!?])(?=[A-Z][A-Za-z])")
+_HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s*(?=\d{1,2}(?:\.\d{1,2})+\.?\s*[A-Z])"
+                                    r"|(?<=[a-z]{2}[.!?])(?=[A-Z][A-Za-z]|\d{1,2}\.\d{1,2}\s*[A-Z])")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -53,7 +54,7 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "‑": "-", "−": "-",
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "‑": "-", "‐": "-", "−": "-",
                          "\u00a0": " ", "®": "", "™": ""})
 # "(5.1)", "( 2.5 , 5.4 )", "(4)", "(5.1, 5.2; 12.3)": cross-references to numbered subsections.
 _XREF = re.compile(r"[(\[]\s*\d{1,2}(?:\.\d{1,2})*(?:\s*[,;]\s*\d{1,2}(?:\.\d{1,2})*)*\s*[)\]]")
@@ -79,11 +80,15 @@ def canonical(sentence: str) -> str:
     return " ".join(s.casefold().split())
 
 
+# A subsection number glued between words once spaces are gone ("starting2.2adults").
+_GLUED_NUMBER = re.compile(r"(?<=[a-z])\d{1,2}(?:\.\d{1,2})+(?=[a-z])")
+
+
 def editorial_key(sentence: str) -> str:
     """What must differ for a change to be more than editorial: the canonical form without any
     spacing, since openFDA renders sub- and superscripts with or without a space ("P2Y12",
     "P2Y 12", "mm3", "mm 3") from one version to the next."""
-    return canonical(sentence).replace(" ", "")
+    return _GLUED_NUMBER.sub("", canonical(sentence).replace(" ", ""))
 
 
 def similarity(a: str, b: str) -> float:

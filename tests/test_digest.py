@@ -319,3 +319,10 @@ def test_digest_of_store_without_extraction_still_flags_from_text(store: Store) 
     assert digest.changes and all(c.pgx_relevant for c in digest.changes)
     assert not digest.pairs[0].triples_extracted
     assert render(digest, "md").count("**PGx**") == len(digest.changes)
+
+
+def test_text_cut_into_sentences_differently_is_editorial() -> None:
+    old = sec(0, "2.1 Screening Screen for the HLA-B*5701 allele before starting. 2.2 Adults The dose is 600 mg daily.")
+    new = sec(0, "2.1 ScreeningScreen for the HLA‑B*5701 allele before starting.2.2 AdultsThe dose is 600 mg daily.")
+    result = diff_section(AlignedSection(old, new, "loinc"))
+    assert result.changes == () and result.editorial >= 1
