@@ -63,6 +63,8 @@ _LEADING_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+(?=\D)")
 # "section 5.1", "Sections 2.3 and 5.4": the numbers, not the word.
 _SECTION_NUMBER = re.compile(r"\b(sections?)\s+\d{1,2}(?:\.\d{1,2})*(?:\s*(?:,|and|or)\s*\d{1,2}(?:\.\d{1,2})*)*",
                              re.IGNORECASE)
+# Patient leaflets switch list bullets between "•" and a lone "o" from one version to the next.
+_O_BULLET = re.compile(r"(?:(?<=\s)|^)o(?=\s)")
 _TABLE_NUMBER = re.compile(r"\b(table|figure)\s+\d{1,2}[a-z]?\b", re.IGNORECASE)
 # Punctuation that carries no meaning; < > ≤ ≥ % × / + and decimal points do, and stay.
 _PUNCT = re.compile(r"[,;:!?\"'()\[\]{}*_`•·▪◦]|(?<!\d)\.|\.(?!\d)|(?<![\d\s])-|-(?![\d])")
@@ -77,6 +79,7 @@ def canonical(sentence: str) -> str:
     s = _SECTION_NUMBER.sub(r"\1 #", s)
     s = _TABLE_NUMBER.sub(r"\1 #", s)
     s = _PUNCT.sub(" ", s)
+    s = _O_BULLET.sub(" ", s)
     return " ".join(s.casefold().split())
 
 

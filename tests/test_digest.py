@@ -326,3 +326,4 @@ def test_text_cut_into_sentences_differently_is_editorial() -> None:
     new = sec(0, "2.1 ScreeningScreen for the HLA‑B*5701 allele before starting.2.2 AdultsThe dose is 600 mg daily.")
     result = diff_section(AlignedSection(old, new, "loinc"))
     assert result.changes == () and result.editorial >= 1
+    assert editorial_key("signs: o feel very weak o trouble breathing") == editorial_key("signs: • feel very weak • trouble breathing")
