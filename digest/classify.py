@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from pgxlit.digest.diff import SentenceChange
 from pgxlit.digest.model import TripleKey
-from pgxlit.digest.text import canonical
+from pgxlit.digest.text import canonical, without_cross_references
 from pgxlit.records import Evidence, LabelVersion, Section, Triple
 
 PGX_LOINC = "66106-6"
@@ -133,8 +133,9 @@ def extraction_triples(items: Sequence[tuple[str, str]], label: LabelVersion, se
 
     subject = label_subject(label) or Subject((label.generic_names or (label.title or "label",))[0].lower(), None)
     out: list[set[TripleKey]] = [set() for _ in items]
-    todo = [k for k, (_, text) in enumerate(items) if may_hold_triples(text)]
-    texts = [items[k][1] for k in todo]
+    texts_all = [without_cross_references(text) for _, text in items]
+    todo = [k for k, text in enumerate(texts_all) if may_hold_triples(text)]
+    texts = [texts_all[k] for k in todo]
     for k, sentences in zip(todo, annotate_texts(texts, rules_nlp()), strict=True):
         keys: set[TripleKey] = set()
         context_gene = _pharmacogene(items[k][0]) if items[k][0] else None

@@ -65,6 +65,7 @@ _SECTION_NUMBER = re.compile(r"\b(sections?)\s+\d{1,2}(?:\.\d{1,2})*(?:\s*(?:,|a
                              re.IGNORECASE)
 # Patient leaflets switch list bullets between "•" and a lone "o" from one version to the next.
 _O_BULLET = re.compile(r"(?:(?<=\s)|^)o(?=\s)")
+_O_BULLET_GLUED = re.compile(r"(?:(?<=\s)|^)o(?=[A-Z][a-z])")
 _TABLE_NUMBER = re.compile(r"\b(table|figure)\s+\d{1,2}[a-z]?\b", re.IGNORECASE)
 # Punctuation that carries no meaning; < > ≤ ≥ % × / + and decimal points do, and stay.
 _PUNCT = re.compile(r"[,;:!?\"'()\[\]{}*_`•·▪◦]|(?<!\d)\.|\.(?!\d)|(?<![\d\s])-|-(?![\d])")
@@ -78,6 +79,7 @@ def canonical(sentence: str) -> str:
     s = _LEADING_NUMBER.sub("", s)
     s = _SECTION_NUMBER.sub(r"\1 #", s)
     s = _TABLE_NUMBER.sub(r"\1 #", s)
+    s = _O_BULLET_GLUED.sub(" ", s)
     s = _PUNCT.sub(" ", s)
     s = _O_BULLET.sub(" ", s)
     return " ".join(s.casefold().split())
@@ -108,6 +110,16 @@ def word_set_similarity(a: str, b: str) -> float:
     if not sa and not sb:
         return 1.0
     return len(sa & sb) / len(sa | sb)
+
+
+# "[see Warnings and Precautions (5.1)]", "(see WARNINGS)": where to read more, not what the label says.
+_SEE_XREF = re.compile(r"[\[(]\s*see\s[^\[\]()]*(?:\([^()]*\)[^\[\]()]*)*[\])]", re.IGNORECASE)
+
+
+def without_cross_references(text: str) -> str:
+    """The text without its "[see ...]" pointers, whose section names ("Heterozygous Familial
+    Hypercholesterolemia in Pediatric Patients (2.2)") would otherwise look like content."""
+    return _SEE_XREF.sub(" ", text)
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:

@@ -327,3 +327,11 @@ def test_text_cut_into_sentences_differently_is_editorial() -> None:
     result = diff_section(AlignedSection(old, new, "loinc"))
     assert result.changes == () and result.editorial >= 1
     assert editorial_key("signs: o feel very weak o trouble breathing") == editorial_key("signs: • feel very weak • trouble breathing")
+
+
+def test_cross_references_do_not_make_a_change_pgx() -> None:
+    old = label(1, [sec(0, "There was no effect on growth in boys [see Dosage and Administration, Heterozygous Familial "
+                           "Hypercholesterolemia in Pediatric Patients (2.2)].", "8.4 Pediatric Use")])
+    new = label(2, [sec(0, "There was no effect on growth in boys or girls.", "8.4 Pediatric Use")])
+    [change] = digest_pair(old, new).changes
+    assert change.kind == "changed" and not change.pgx_relevant
