@@ -3,7 +3,7 @@
 Every entry is read on its own: a bad one gives a message naming it and the rest still
 counts, because a profile with one typo must not silence an alert for another gene.
 
-JSON profile (a list, or {"results": [...]} / {"genotypes": [...]}):
+JSON profile (a list, or {"genotypes": [...]} / {"results": [...]}):
   {"gene": "CYP2C19", "diplotype": "*2/*2"}
   {"gene": "CYP2D6", "phenotype": "Ultrarapid Metabolizer"}
   {"allele": "HLA-B*57:01", "present": true}
