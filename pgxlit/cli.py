@@ -403,7 +403,7 @@ def snapshot(
 
 
 # Later stages keep their commands beside their code; each adds them to the app here.
-for _stage in ("pgxlit.qa.cli", "pgxlit.digest.cli", "pgxlit.check.cli"):
+for _stage in ("pgxlit.index.cli", "pgxlit.qa.cli", "pgxlit.digest.cli", "pgxlit.check.cli"):
     importlib.import_module(_stage).register(app, eval_app)
 
 

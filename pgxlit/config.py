@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     search_candidates: int = Field(100, description="Hits taken from each of dense and lexical before fusion")
     search_rrf_k: int = 60
     search_entity_boost: float = Field(0.5, description="Fused-score boost when a passage names the asked drug and gene")
-    qa_top_k: int = 10
+    search_section_prior: bool = Field(True, description="Rank boxed warnings, contraindications and dosing above other text")
+    qa_top_k: int = 15
     qa_max_sentences: int = 4
     qa_answerer: str = Field("extractive", description='"extractive" (offline, default) or "llm"')
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (vLLM, llama.cpp, Ollama)")

@@ -1,9 +1,125 @@
-"""Commands of this stage, added to the main `pgxlit` app by `register`."""
+"""`pgxlit ask` and `pgxlit eval qa`."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from pgxlit.cli_common import JsonOpt, err, fail, guard, open_store, out
+from pgxlit.config import get_settings
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add this stage's commands to `app` (and its measurements to `eval_app`)."""
+    app.command("ask")(ask)
+    eval_app.command("qa")(eval_qa)
+
+
+def ask(
+    question: Annotated[str | None, typer.Argument(help='e.g. "What should I check before prescribing abacavir?"')] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help='One question a line, or JSON lines {"id", "question"}; "-" reads stdin.')] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages retrieved per question.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only fda_label or pubmed evidence.")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Let superseded label versions be cited too.")] = False,
+    answerer: Annotated[str | None, typer.Option(help="extractive (offline default) or llm (PGXLIT_LLM_BASE_URL).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with citations to label sections and PubMed abstracts, or say there is no evidence."""
+    from pgxlit.index.search import SearchFilters
+    from pgxlit.qa.answer import Answerer
+    from pgxlit.qa.llm import make_answerer
+
+    if (question is None) == (batch is None):
+        fail('give one QUESTION, or --batch FILE')
+    settings = get_settings()
+    if answerer:
+        settings = settings.model_copy(update={"qa_answerer": answerer})
+    with guard():
+        filters = SearchFilters(source=source, latest_only=not all_versions)
+        qa = make_answerer(Answerer(open_store(settings), settings), settings)
+        if question is not None:
+            result = qa.ask(question, top_k, filters)
+            if as_json:
+                out.print_json(json.dumps(result.to_json()))
+            else:
+                print_answer(result)
+            return
+        for item in _read_batch(batch):
+            result = qa.ask(item["question"], top_k, filters).to_json()
+            if as_json:
+                sys.stdout.write(json.dumps({"id": item["id"], **result}) + "\n")
+                sys.stdout.flush()
+            else:
+                out.print(f"[bold]{item['id']}[/] {item['question']}")
+                print_answer(qa.ask(item["question"], top_k, filters))
+
+
+def _read_batch(path: Path) -> list[dict[str, Any]]:
+    lines = (sys.stdin if str(path) == "-" else path.open(encoding="utf-8")).read().splitlines()
+    items = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} line {n}: not valid JSON ({exc.msg})") from exc
+            if "question" not in obj:
+                raise ValueError(f'{path} line {n}: a JSON line needs a "question"')
+            items.append({"id": obj.get("id", n), "question": str(obj["question"])})
+        else:
+            items.append({"id": n, "question": line.strip()})
+    return items
+
+
+def print_answer(result: Any) -> None:
+    if result.refused:
+        out.print(f"[yellow]{result.answer}[/]", highlight=False)
+        return
+    out.print(result.answer, highlight=False, markup=False)
+    out.print("")
+    for c in result.citations:
+        p = c.passage
+        where = (f"FDA label {p.title or ''} — set_id {p.set_id}, version {p.version}, {p.section_title or p.section}"
+                 + (f", effective {p.effective_time}" if p.effective_time else "")
+                 if p.source == "fda_label" else f"PubMed {p.pmid}" + (f" ({p.year})" if p.year else "") + f": {p.title}")
+        out.print(f"[bold][{c.key}][/] {where}", highlight=False)
+        out.print(f"    [dim]{p.url}[/]", highlight=False)
+    for note in result.notes:
+        err.print(f"[dim]note: {note}[/]")
+
+
+def eval_qa(
+    shared: Annotated[Path, typer.Option(help="The shared folder with gold/ (PharmGKB label and variant annotations).")] = Path("../shared"),
+    limit: Annotated[int | None, typer.Option(help="At most this many questions of each kind.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure answers and retrieval on questions built from PharmGKB annotations and absent drugs."""
+    from pgxlit.qa.evaluate import evaluate_qa, expected_figures
+
+    settings = get_settings()
+    with guard():
+        report = evaluate_qa(open_store(settings), settings, shared, limit=limit)
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    from rich.table import Table
+
+    expected = expected_figures()
+    table = Table(title=f"QA evaluation ({report['questions']} questions)")
+    for col in ("metric", "value", "expected"):
+        table.add_column(col)
+    for key, value in report["metrics"].items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value),
+                      str(expected.get("metrics", {}).get(key, "")))
+    out.print(table)
+    modes = Table(title="retrieval by ranking mode")
+    for col in ("mode", "recall@10", "nDCG@10"):
+        modes.add_column(col)
+    for mode, figures in report["retrieval_modes"].items():
+        modes.add_row(mode, f"{figures['recall@10']:.3f}", f"{figures['ndcg@10']:.3f}")
+    out.print(modes)

@@ -1,0 +1,191 @@
+"""Keep the search index in step with the store, incrementally.
+
+A document (label version or abstract) is indexed once per content hash: new documents get
+passages and vectors; a changed abstract retires its old passages; a new label version marks
+the older versions' passages superseded (still searchable with a filter). Only new passages
+are embedded, which is the expensive part; BM25 is rebuilt from the stored passages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from pgxlit.extract.pipeline import annotate_texts, rules_nlp
+from pgxlit.extract.triples import abstract_text
+from pgxlit.index import dense
+from pgxlit.index.embed import Embedder, get_embedder
+from pgxlit.index.lexical import LexicalIndex
+from pgxlit.index.passages import (
+    abstract_passages,
+    evidence_passage,
+    label_passages,
+    triple_entry,
+)
+
+from pgxlit.config import Settings
+from pgxlit.records import Abstract, LabelVersion
+from pgxlit.store import Store
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPaths:
+    folder: Path
+
+    @property
+    def dense(self) -> Path:
+        return self.folder / "dense.faiss"
+
+    @property
+    def lexical(self) -> Path:
+        return self.folder / "bm25"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "manifest.json"
+
+
+def index_paths(settings: Settings) -> IndexPaths:
+    return IndexPaths(settings.home / "index")
+
+
+def read_manifest(paths: IndexPaths) -> dict[str, object] | None:
+    if not paths.manifest.exists():
+        return None
+    return json.loads(paths.manifest.read_text())
+
+
+def _write_manifest(paths: IndexPaths, data: dict[str, object]) -> None:
+    tmp = paths.manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, paths.manifest)
+
+
+def update_index(
+    store: Store, settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> dict[str, object]:
+    """Index what is new since the last run (or everything with `rebuild`); returns a report."""
+    started = time.perf_counter()
+    paths = index_paths(settings)
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or get_embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+    manifest = read_manifest(paths)
+    if manifest and manifest.get("embed_model") != embedder.name and not rebuild:
+        raise ValueError(
+            f"the index was built with embedding model {manifest.get('embed_model')!r}, settings now say "
+            f"{embedder.name!r}: run `pgxlit index --rebuild`"
+        )
+    index = None
+    if rebuild or manifest is None:
+        with store.transaction() as session:
+            store.delete_all_passages(session)
+        paths.dense.unlink(missing_ok=True)
+        _write_manifest(paths, {"embed_model": embedder.name, "status": "building"})
+    elif paths.dense.exists():
+        index = dense.load(paths.dense, mmap=False)
+
+    indexed = store.indexed_documents()
+    todo: list[tuple[str, str, LabelVersion | Abstract]] = []
+    total = store.count_documents()
+    unchanged = 0
+    for doc_key, sha, record in store.documents_for_extraction():
+        if indexed.get(doc_key) == sha:
+            unchanged += 1
+            if progress:
+                progress(1, total)
+        else:
+            todo.append((doc_key, sha, record))
+
+    nlp = rules_nlp()
+    size = settings.index_window_sentences
+    known = set(dense.ids(index).tolist()) if index is not None else set()
+    state = {"index": index, "added": 0}
+    retired: list[int] = []
+
+    def sync_vectors() -> None:
+        """Embed every live passage the dense index lacks (also repairs a run killed before saving)."""
+        live = [pid for pid, *_ in store.passage_rows()]
+        missing = [pid for pid in live if pid not in known]
+        if state["index"] is None:
+            kind = dense.choose_kind(settings.index_kind, len(live), settings.index_flat_max)
+            training = None
+            if kind == "ivfpq":
+                sample = missing[:: max(1, len(missing) // 100_000)]
+                training = _encode_unique(embedder, [t for _, t in store.passage_texts(sample)])
+            state["index"] = dense.new_index(kind, embedder.dim, training)
+        for start in range(0, len(missing), 4096):
+            chunk = list(store.passage_texts(missing[start : start + 4096]))
+            vectors = _encode_unique(embedder, [t for _, t in chunk])
+            dense.add(state["index"], np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
+            known.update(pid for pid, _ in chunk)
+            state["added"] += len(chunk)
+        dense.save(state["index"], paths.dense)
+
+    if index is not None or store.indexed_documents():
+        sync_vectors()
+    for batch_start in range(0, len(todo), 200):
+        batch = todo[batch_start : batch_start + 200]
+        triples_by_doc = store.triples_of(key for key, _, _ in batch)
+        abstracts = [(k, r) for k, _, r in batch if isinstance(r, Abstract)]
+        annotated = dict(zip(
+            (k for k, _ in abstracts), annotate_texts((abstract_text(r) for _, r in abstracts), nlp), strict=True
+        ))
+        for doc_key, sha, record in batch:
+            if isinstance(record, LabelVersion):
+                passages = label_passages(record, size, nlp)
+            else:
+                passages = abstract_passages(record, size, sentences=annotated[doc_key])
+            with store.transaction() as session:
+                retired += store.retire_document(session, doc_key)
+                ids = store.add_passages(session, sha, passages)
+                stored = [replace(p, id=i) for p, i in zip(passages, ids, strict=True)]
+                entries = []
+                for triple in triples_by_doc.get(doc_key, []):
+                    if not triple.pgx:
+                        continue  # plain drug-protein facts are searchable through their passage
+                    holder = evidence_passage(triple, stored)
+                    if holder is not None:
+                        entries.append(triple_entry(triple, holder))
+                store.add_passages(session, sha, entries)
+            if progress:
+                progress(1, total)
+        sync_vectors()
+    with store.transaction() as session:
+        superseded = store.mark_superseded(session)
+    if state["index"] is None:
+        sync_vectors()
+    index = state["index"]
+    removed = dense.remove(index, retired)
+    if removed:
+        dense.save(index, paths.dense)
+    lexical = LexicalIndex.build(store.passage_texts())
+    lexical.save(paths.lexical)
+    new_ids = range(state["added"])
+    report: dict[str, object] = {
+        "documents": total, "documents_indexed": len(todo), "documents_unchanged": unchanged,
+        "passages_added": len(new_ids), "passages_retired": len(retired), "vectors_removed": removed,
+        "superseded_passages": superseded, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),
+        "index_kind": dense.index_kind(index), "embed_model": embedder.name, "dim": embedder.dim,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    _write_manifest(paths, {**report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    return report
+
+
+def _encode_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Label versions repeat most of their text: embed each distinct text once."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    order: dict[str, int] = {}
+    for t in texts:
+        order.setdefault(t, len(order))
+    unique = embedder.encode(list(order))
+    return unique[[order[t] for t in texts]]

@@ -1,0 +1,120 @@
+"""Cut labels and abstracts into passages: short windows of whole sentences that keep their provenance.
+
+A passage is what we search and what an answer cites, so it keeps exactly where it was read
+(set_id + version + section, or PMID) and which drugs and genes it names. A label's own drug
+counts as named in every passage of the label: label text says "this drug" or nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, rules_nlp
+from pgxlit.extract.triples import SKIP_SECTIONS, abstract_text, label_subject
+from spacy.language import Language
+
+from pgxlit.records import Abstract, LabelVersion, Mention, Passage, Triple
+
+MAX_WINDOW_CHARS = 900
+
+
+def entity_names(mentions: Iterable[Mention]) -> tuple[set[str], set[str]]:
+    """Canonical drug names and gene symbols named by mentions (a gene inside an allele or status counts)."""
+    lex = load_lexicons()
+    drugs: set[str] = set()
+    genes: set[str] = set()
+    for m in mentions:
+        norm = m.norm or ""
+        if m.label == "DRUG":
+            drugs.add(norm.split("|", 1)[1] if "|" in norm else m.text.lower())
+        elif m.label == "GENE" and "|" in norm:
+            genes.add(norm.split("|", 1)[1])
+        elif m.label in ("ALLELE", "VARIANT", "PHENOTYPE") and norm:
+            head = norm.split("*")[0].split(" ")[0].split(":")[0]
+            if head and head[0].isalpha() and not head.startswith(("rs", "c.", "p.", "g.")):
+                found = lex.normalise_gene(head)
+                if found:
+                    genes.add(found[1])
+    return drugs, genes
+
+
+def windows(sentences: Sequence[SentenceAnnotation], size: int) -> Iterator[list[SentenceAnnotation]]:
+    """Consecutive sentences, at most `size` of them and about MAX_WINDOW_CHARS long."""
+    window: list[SentenceAnnotation] = []
+    for sent in sentences:
+        if not sent.text.strip():
+            continue
+        if window and (len(window) >= size or sent.end - window[0].start > MAX_WINDOW_CHARS):
+            yield window
+            window = []
+        window.append(sent)
+    if window:
+        yield window
+
+
+def _passage(text: str, window: list[SentenceAnnotation], **fields: object) -> Passage:
+    start, end = window[0].start, window[-1].end
+    drugs, genes = entity_names(m for s in window for m in s.mentions)
+    own = fields.pop("own_drug", None)
+    if own:
+        drugs.add(str(own))
+    return Passage(
+        text=text[start:end], start=start, end=end, sentence_starts=tuple(s.start - start for s in window),
+        drugs=tuple(sorted(drugs)), genes=tuple(sorted(genes)), **fields,  # type: ignore[arg-type]
+    )
+
+
+def label_passages(label: LabelVersion, size: int = 3, nlp: Language | None = None) -> list[Passage]:
+    """Passages of every section worth reading (no packaging, storage or flattened tables)."""
+    sections = [
+        s for s in label.sections if s.field not in SKIP_SECTIONS and s.text.strip() and not s.is_table
+    ]
+    subject = label_subject(label)
+    out: list[Passage] = []
+    annotated = annotate_texts((s.text for s in sections), nlp or rules_nlp())
+    for section, sentences in zip(sections, annotated, strict=True):
+        for window in windows(sentences, size):
+            out.append(_passage(
+                section.text, window, doc_key=f"label:{label.set_id}:{label.version}", source="fda_label",
+                set_id=label.set_id, version=label.version, section=section.field or section.loinc or section.title,
+                section_title=section.title, effective_time=label.effective_time, title=label.title,
+                own_drug=subject.name if subject else None,
+            ))
+    return out
+
+
+def abstract_passages(abstract: Abstract, size: int = 3, nlp: Language | None = None,
+                      sentences: Sequence[SentenceAnnotation] | None = None) -> list[Passage]:
+    """Title and abstract in windows; offsets are in the title+abstract text triples also use."""
+    text = abstract_text(abstract)
+    if sentences is None:
+        [sentences] = list(annotate_texts([text], nlp or rules_nlp()))
+    return [
+        _passage(text, window, doc_key=f"pubmed:{abstract.pmid}", source="pubmed", pmid=abstract.pmid,
+                 year=abstract.pub_year, title=abstract.title)
+        for window in windows(sentences, size)
+    ]
+
+
+def triple_entry(triple: Triple, evidence: Passage) -> Passage:
+    """A triple as its own searchable entry: its facts in words, then its sentence; it points at its passage."""
+    facts = " ".join(x for x in (triple.drug, triple.gene, triple.variant, triple.relation, triple.effect) if x)
+    text = f"{facts}. {triple.evidence.sentence}"
+    return Passage(
+        doc_key=evidence.doc_key, source=evidence.source, text=text, start=triple.evidence.start,
+        end=triple.evidence.end, sentence_starts=(0,), set_id=evidence.set_id, version=evidence.version,
+        section=evidence.section, section_title=evidence.section_title, effective_time=evidence.effective_time,
+        pmid=evidence.pmid, year=evidence.year, title=evidence.title,
+        drugs=tuple(sorted({triple.drug, *evidence.drugs})), genes=tuple(sorted({g for g in (triple.gene,) if g})),
+        kind="triple", evidence_passage_id=evidence.id, superseded=evidence.superseded,
+    )
+
+
+def evidence_passage(triple: Triple, passages: Sequence[Passage]) -> Passage | None:
+    """The passage of the same document and section whose span holds the triple's sentence."""
+    e = triple.evidence
+    for p in passages:
+        if p.section == e.section and p.start <= e.start < p.end:
+            return p
+    return None

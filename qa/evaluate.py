@@ -1,0 +1,187 @@
+"""`pgxlit eval qa`: questions built from PharmGKB annotations, answered and scored.
+
+Four kinds of questions, all against what the store holds:
+- pair: "Does GENE status affect DRUG?" for PharmGKB's FDA-label drug–gene pairs whose label
+  is stored; the answer should name GENE, its citations should name both.
+- open: "What should I check before prescribing DRUG?"; the answer should name one of the
+  label's PGx genes.
+- pmid: a PharmGKB variant annotation whose PMID is stored; retrieval should find that abstract.
+- absent: drugs pgxlit knows but the store has no passage about, and invented names; every
+  one must be refused.
+Relevance for recall@10 and nDCG@10: a live passage naming the drug and the gene (pair, open)
+or coming from the PMID (pmid).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pgxlit.extract.label_eval import read_fda_label_gold
+from pgxlit.extract.lexicons import normalise_drug, normalise_gene
+from pgxlit.index.search import Searcher
+from pgxlit.qa.answer import Answerer
+
+from pgxlit.config import Settings
+from pgxlit.store import Store
+
+EXPECTED = Path(__file__).parent / "expected" / "qa.yaml"
+INVENTED_DRUGS = ("zorblatinib", "quentrazole", "fexumab", "travopiride", "malucetin")
+MODES = {"dense": ("dense", False), "lexical": ("lexical", False), "hybrid_rrf": ("hybrid", False),
+         "hybrid_rrf_boost": ("hybrid", True)}
+
+
+def expected_figures() -> dict[str, Any]:
+    return yaml.safe_load(EXPECTED.read_text()) if EXPECTED.exists() else {}
+
+
+def _strip_id(text: str) -> str:
+    return re.sub(r"\s*\(PA\d+\)", "", text).strip()
+
+
+def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The development question set, deterministic for a given store."""
+    meta = searcher.meta
+    live = ~meta.superseded & ~meta.is_triple
+    labelled = {d for d, rows in meta.by_drug.items() if (live[rows] & (meta.source[rows] == 0)).any()}
+    gold = read_fda_label_gold(shared / "gold" / "pharmgkb_drug_labels" / "drugLabels.tsv")
+    pairs, opens = [], []
+    for drug in sorted(gold):
+        if drug not in labelled:
+            continue
+        genes = sorted(gold[drug])
+        opens.append({"kind": "open", "drug": drug, "genes": genes,
+                      "question": f"What should I check before prescribing {drug}?"})
+        for gene in genes:
+            pairs.append({"kind": "pair", "drug": drug, "genes": [gene],
+                          "question": f"Does {gene} status affect how {drug} should be prescribed?"})
+    pmids = {p for p in _pmids_in_index(searcher)}
+    by_pmid: dict[str, dict[str, Any]] = {}
+    with (shared / "gold" / "pharmgkb_var_drug_ann" / "var_drug_ann.tsv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            pmid = (row.get("Literature Id") or "").strip()
+            if pmid not in pmids or pmid in by_pmid:
+                continue
+            drug = normalise_drug(_strip_id(row["Chemical"].split(",")[0]))
+            gene = normalise_gene(_strip_id(row["Gene"].split(",")[0]))
+            if not drug or not gene:
+                continue
+            variant = row["Variant"].split(",")[0].strip()
+            by_pmid[pmid] = {"kind": "pmid", "drug": drug[1], "genes": [gene[1]], "pmid": pmid,
+                             "question": f"Is {variant} in {gene[1]} associated with {drug[1]} response?"}
+    absent = []
+    seen_drugs = set(meta.by_drug)
+    with (shared / "gold" / "pharmgkb_var_drug_ann" / "var_drug_ann.tsv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            found = normalise_drug(_strip_id(row["Chemical"].split(",")[0]))
+            if found and found[1] not in seen_drugs and all(a["drug"] != found[1] for a in absent):
+                absent.append({"kind": "absent", "drug": found[1], "genes": [],
+                               "question": f"What should I check before prescribing {found[1]}?"})
+            if len(absent) >= 20:
+                break
+    absent += [{"kind": "absent", "drug": name, "genes": [], "question": f"Is {name} safe for CYP2D6 poor metabolizers?"}
+               for name in INVENTED_DRUGS]
+    cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
+    return [*cut(pairs), *cut(opens), *cut(list(by_pmid.values())), *cut(absent)]
+
+
+def _pmids_in_index(searcher: Searcher) -> set[str]:
+    rows = [r for r in searcher.store.passage_rows() if r[2] == "pubmed" and r[8]]
+    return {r[8] for r in rows}
+
+
+def relevant_ids(searcher: Searcher, q: dict[str, Any]) -> set[int]:
+    meta = searcher.meta
+    live = ~meta.superseded & ~meta.is_triple
+    if q["kind"] == "pmid":
+        return {int(r[0]) for r in searcher.store.passage_rows() if r[8] == q["pmid"] and r[1] == "passage"}
+    drug_rows = meta.by_drug.get(q["drug"], np.zeros(0, np.int64))
+    gene_rows = np.unique(np.concatenate([meta.by_gene.get(g, np.zeros(0, np.int64)) for g in q["genes"]] or [np.zeros(0, np.int64)]))
+    rows = np.intersect1d(drug_rows, gene_rows)
+    return {int(meta.ids[r]) for r in rows if live[r]}
+
+
+def ndcg_at(ranked: list[int], relevant: set[int], k: int = 10) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, pid in enumerate(ranked[:k]) if pid in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | None = None) -> dict[str, Any]:
+    """Answer every development question and score answers, citations, refusals and retrieval."""
+    if not (shared / "gold").is_dir():
+        raise FileNotFoundError(f"{shared}/gold not found: pass --shared with the folder holding gold/")
+    answerer = Answerer(store, settings)
+    searcher = answerer.searcher
+    questions = build_questions(searcher, shared, limit)
+    counts: dict[str, float] = defaultdict(float)
+    retrieval: dict[str, dict[str, list[float]]] = {m: {"recall@10": [], "ndcg@10": []} for m in MODES}
+    latencies: list[float] = []
+    failures: list[dict[str, Any]] = []
+    for q in questions:
+        started = time.perf_counter()
+        answer = answerer.ask(q["question"])
+        latencies.append((time.perf_counter() - started) * 1000)
+        kind = q["kind"]
+        counts[f"{kind}_questions"] += 1
+        if kind == "absent":
+            counts["absent_refused"] += answer.refused
+            if not answer.refused:
+                failures.append({"question": q["question"], "problem": "answered a drug the corpus lacks"})
+            continue
+        counts[f"{kind}_refused"] += answer.refused
+        if kind in ("pair", "open"):
+            named = any(g.lower() in answer.answer.lower() for g in q["genes"]) and not answer.refused
+            counts[f"{kind}_names_gene"] += named
+            if not named:
+                failures.append({"question": q["question"], "problem": "answer does not name " + "/".join(q["genes"])})
+            for c in answer.citations:
+                counts["citations"] += 1
+                counts["citations_drug_and_gene"] += (q["drug"] in c.passage.drugs and bool(set(q["genes"]) & set(c.passage.genes)))
+        relevant = relevant_ids(searcher, q)
+        if not relevant:
+            continue
+        question_entities = answerer_question_entities(q)
+        for mode, (how, boost) in MODES.items():
+            hits = searcher.search(q["question"], 10, mode=how, boost=boost,  # type: ignore[arg-type]
+                                   boost_drugs=question_entities[0], boost_genes=question_entities[1])
+            ranked = [h.passage.id for h in hits]
+            retrieval[mode]["recall@10"].append(float(any(pid in relevant for pid in ranked)))
+            retrieval[mode]["ndcg@10"].append(ndcg_at(ranked, relevant))
+    answered_pairs = counts["pair_questions"] or 1
+    metrics = {
+        "answer_names_expected_gene_pair": counts["pair_names_gene"] / answered_pairs,
+        "answer_names_expected_gene_open": counts["open_names_gene"] / (counts["open_questions"] or 1),
+        "citation_names_drug_and_gene": counts["citations_drug_and_gene"] / (counts["citations"] or 1),
+        "refusal_rate_absent_drugs": counts["absent_refused"] / (counts["absent_questions"] or 1),
+        "false_refusal_rate": (counts["pair_refused"] + counts["open_refused"] + counts["pmid_refused"])
+        / ((counts["pair_questions"] + counts["open_questions"] + counts["pmid_questions"]) or 1),
+        "recall@10": _mean(retrieval["hybrid_rrf_boost"]["recall@10"]),
+        "ndcg@10": _mean(retrieval["hybrid_rrf_boost"]["ndcg@10"]),
+        "answer_latency_p50_ms": float(np.percentile(latencies, 50)) if latencies else 0.0,
+        "answer_latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else 0.0,
+    }
+    return {
+        "questions": len(questions), "by_kind": {k: int(v) for k, v in counts.items() if k.endswith("_questions")},
+        "metrics": metrics,
+        "retrieval_modes": {m: {k: _mean(v) for k, v in figs.items()} for m, figs in retrieval.items()},
+        "failures": failures[:50],
+    }
+
+
+def answerer_question_entities(q: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from pgxlit.qa.question import read_question
+
+    read = read_question(q["question"])
+    return read.drugs, read.genes
+
+
+def _mean(xs: list[float]) -> float:
+    return float(sum(xs) / len(xs)) if xs else 0.0

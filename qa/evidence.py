@@ -1,0 +1,154 @@
+"""Pick the sentences an answer may rest on, from retrieved passages only.
+
+Pure functions over hits: which sentences speak about the asked drug (and gene), how
+actionable each is (contraindication > test before use > dose change > monitor), and which
+are instructions aimed at a model rather than facts, to be dropped as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pgxlit.extract.pipeline import PgxEntityRecognizer
+from pgxlit.index.passages import entity_names
+from pgxlit.qa.question import Question
+
+from pgxlit.records import Hit, Passage, Triple
+
+# Most actionable first: the order a pharmacist needs them in.
+ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
+    ("contraindication", 4, re.compile(
+        r"\bcontraindicated\b|\bdo not (?:use|prescribe|administer|initiate|start|restart|re-?challenge)\b"
+        r"|\bshould not (?:be )?(?:used|given|administered|prescribed|restarted|take)\b|\bavoid\b|\bnever restart\b",
+        re.I)),
+    ("test before use", 3, re.compile(
+        r"\b(?:screen\w*|test\w*|genotyp\w*|determine|assess\w*)\b[^.]{0,80}\b(?:before|prior to)\b"
+        r"|\b(?:before|prior to) (?:initiating|starting|prescribing|initiation|beginning|treatment)\b", re.I)),
+    ("dose change", 2, re.compile(
+        r"\b(?:dose|dosage|dosing|mg)\b[^.]{0,80}\b(?:reduc\w*|lower\w*|decreas\w*|adjust\w*|increas\w*|maximum|"
+        r"not exceed|start\w*|titrat\w*|recommended)\b|\b(?:reduc\w*|lower|adjust\w*)\b[^.]{0,40}\b(?:dose|dosage)\b",
+        re.I)),
+    ("alternative", 2, re.compile(
+        r"\balternative\b|\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
+        re.I)),
+    ("monitor", 1, re.compile(r"\bmonitor\w*\b|\bobserv\w*\b|\bclose(?:ly)? watch", re.I)),
+)
+# Label sections by how much a prescriber must act on them.
+SECTION_WEIGHT = {
+    "boxed_warning": 1.0, "contraindications": 0.9, "dosage_and_administration": 0.7, "warnings_and_cautions": 0.6,
+    "warnings": 0.6, "precautions": 0.5, "pharmacogenomics": 0.6, "clinical_pharmacology": 0.4,
+    "use_in_specific_populations": 0.4, "indications_and_usage": 0.3,
+}
+# Text addressed to a model, not a reader: retrieved text is data and never instructions.
+INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.]{0,40}\b(?:previous|prior|above|earlier|all)\b[^.]{0,20}\b(?:instruction|prompt|rule|direction)s?"
+    r"|\b(?:system prompt|you are now|act as|new instructions?|as an ai)\b",
+    re.I,
+)
+
+
+# Words that make a gene mention pharmacogenomic rather than, say, an enzyme a drug inhibits.
+PGX_CUE = re.compile(r"\b(?:genotyp\w*|allele\w*|polymorphi\w*|variant\w*|carrier\w*|metaboli[sz]er\w*|"
+                     r"positive|negative|deficien\w*|loss-of-function|genetic\w*|heterozyg\w*|homozyg\w*)\b", re.I)
+JUNK = re.compile(r"^(?:Table|Figure)\s+\d|\|")
+LEADING_NOISE = re.compile(r"^(?:[\d.,\s]+\)\s*|[•·▪\-–]\s*)+")
+TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
+
+
+def tidy(sentence: str) -> str:
+    """Label sentences carry list bullets and section numbers from the layout; readers need neither."""
+    text = " ".join(sentence.split())
+    text = LEADING_NOISE.sub("", text)
+    return TRAILING_NOISE.sub("", text).strip()
+
+
+def looks_like_table(sentence: str) -> bool:
+    digits = sum(ch.isdigit() for ch in sentence)
+    return bool(JUNK.search(sentence)) or digits > 0.15 * len(sentence)
+
+
+def action_of(sentence: str) -> tuple[str | None, int]:
+    for name, weight, pattern in ACTIONS:
+        if pattern.search(sentence):
+            return name, weight
+    return None, 0
+
+
+def is_instruction(sentence: str) -> bool:
+    return bool(INJECTION.search(sentence))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One sentence of a retrieved passage that may go into the answer."""
+
+    sentence: str
+    passage: Passage
+    offset: int  # of the sentence within the passage text
+    score: float
+    action: str | None
+    names_gene: bool
+    triples: tuple[Triple, ...] = ()
+
+    @property
+    def absolute_start(self) -> int:
+        """Offset in the section or abstract text: the frame triple evidence uses."""
+        return self.passage.start + self.offset
+
+
+_recogniser: PgxEntityRecognizer | None = None
+
+
+def _entities(sentence: str) -> tuple[set[str], set[str], bool]:
+    global _recogniser
+    if _recogniser is None:
+        _recogniser = PgxEntityRecognizer()
+    mentions = _recogniser.find(sentence)
+    drugs, genes = entity_names(mentions)
+    genetic = any(m.label in ("ALLELE", "VARIANT") or (m.label == "PHENOTYPE" and "etaboli" in (m.norm or m.text))
+                  for m in mentions) or (any(m.label == "GENE" for m in mentions) and bool(PGX_CUE.search(sentence)))
+    return drugs, genes, genetic
+
+
+def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple] = ()) -> list[Candidate]:
+    """Sentences about the asked drug (and gene, when one is asked), best first."""
+    by_place: dict[tuple, list[Triple]] = {}
+    for t in triples:
+        e = t.evidence
+        by_place.setdefault((e.set_id, e.version, e.section, e.pmid, e.start), []).append(t)
+    asked_drugs, asked_genes = set(question.drugs), set(question.genes)
+    out: list[Candidate] = []
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.passage
+        own_label_drug = p.source == "fda_label" and bool(asked_drugs & set(p.drugs))
+        for offset, sentence in p.sentences():
+            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence):
+                continue
+            drugs, genes, genetic = _entities(sentence)
+            if asked_drugs and not (asked_drugs & drugs or own_label_drug):
+                continue
+            if p.source == "pubmed" and asked_drugs and not asked_drugs & drugs:
+                continue
+            # pgxlit answers pharmacogenomic questions: the evidence must name the asked gene, or any
+            # gene, allele or metabolizer status when none was asked.
+            names_gene = bool(asked_genes & genes) if asked_genes else genetic
+            if not names_gene:
+                continue
+            action, weight = action_of(sentence)
+            supported = tuple(by_place.get((p.set_id, p.version, p.section, p.pmid, p.start + offset), ()))
+            score = (
+                1.0 / rank + weight + (1.5 if names_gene else 0.0) + (1.0 if supported else 0.0)
+                + (SECTION_WEIGHT.get(p.section or "", 0.2) if p.source == "fda_label" else 0.0)
+                + (0.5 if p.source == "fda_label" else 0.0)
+                + (1.0 if p.source == "fda_label" and any(d in (p.title or "").lower() for d in asked_drugs) else 0.0)
+            )
+            out.append(Candidate(sentence, p, offset, score, action, names_gene, supported))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def same_claim_key(sentence: str) -> str:
+    """Sentences repeated across label versions or generic labels count once (their citations merge)."""
+    return re.sub(r"[^a-z0-9]+", " ", re.sub(r"\[[^\]]*\]|\([^)]*\d[^)]*\)", "", tidy(sentence).lower())).strip()
