@@ -2,6 +2,7 @@
 
     python bench/digest.py --shared ../shared            # loads ../shared/corpora/fda into a temporary store
     python bench/digest.py --db sqlite:///path.sqlite    # an existing store (e.g. one with extracted triples)
+    python bench/digest.py --db ... --sample 40 --seed 2026   # also print flagged changes to check by hand
 
 Three passes over the same pairs: alignment + sentence diff alone, then the whole digest (with the
 PGx judgement by the extraction rules and the stored-triple comparison), then the rendering of
@@ -54,10 +55,29 @@ def diff_only(store: Store) -> tuple[int, int, int, int]:
     return pairs, sections, changes, editorial
 
 
+def print_sample(flagged: list, n: int, seed: int) -> None:
+    """A reproducible random sample of flagged changes, with their word-level edits, to judge by reading."""
+    import random
+
+    from pgxlit.digest.text import word_diff
+
+    random.seed(seed)
+    for i, c in enumerate(random.sample(flagged, min(n, len(flagged))), start=1):
+        print(f"\n=== S{i} rank {c.rank} {c.drug} v{c.old.version}->v{c.new.version} {c.section} {c.kind} {c.scope}")
+        print("why:", "; ".join(c.pgx_reasons[:4]))
+        if c.kind == "changed":
+            runs = word_diff(c.old_text, c.new_text)
+            print("diff:", "".join(t if op == "=" else f"[{op}{t.strip()}] " for op, t in runs)[:1400])
+        else:
+            print("text:", (c.new_text or c.old_text)[:1400])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--db", help="SQLAlchemy URL of an existing store instead of loading ../shared")
+    ap.add_argument("--sample", type=int, default=0, help="Print this many PGx-flagged changes, drawn at random.")
+    ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args()
     if args.db:
         store = Store(args.db)
@@ -96,6 +116,8 @@ def main() -> int:
         size = len(render(digest, fmt).encode())
         print(f"render {fmt}: {time.perf_counter() - start:.2f} s, {size / 1e6:.2f} MB")
     print(f"peak RSS {rss_mb():.0f} MB (before the digest: {base:.0f} MB)")
+    if args.sample:
+        print_sample([c for c in digest.changes if c.pgx_relevant], args.sample, args.seed)
     store.close()
     return 0
 
