@@ -17,10 +17,9 @@ from typer.testing import CliRunner
 
 from pgxlit.cli import app
 from pgxlit.config import Settings, get_settings
-from pgxlit.digest.align import align_sections, title_key
+from pgxlit.digest.align import AlignedSection, align_sections, title_key
 from pgxlit.digest.build import Selection, build_digest, digest_pair, plan_chains, rank_changes
 from pgxlit.digest.diff import diff_section
-from pgxlit.digest.align import AlignedSection
 from pgxlit.digest.model import Change, VersionRef
 from pgxlit.digest.render import render
 from pgxlit.digest.source import VersionMeta
