@@ -6,6 +6,7 @@ the four PGx labels of issue 6 and INOmax (nitric oxide), whose SPL versions car
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,23 @@ def test_ordinary_edits_in_labels_without_pgx_content_rank_below(digest: Digest)
     assert inomax and not any(c.pgx_relevant for c in inomax)
     tops = [of(digest, d)[0].rank for d in ("capecitabine", "siponimod", "citalopram")]
     assert max(tops) < min(c.rank for c in inomax)
+
+
+def test_watch_once_crawls_through_the_replay_server(shared: Path, tmp_path: Path) -> None:
+    from pgxlit.digest.watch import WatchOptions, run_once
+    from pgxlit.ingest.replay import ReplayServer
+
+    with ReplayServer(shared / "corpora") as server:
+        settings = Settings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 'w.sqlite'}", openfda_rate_per_min=600_000,
+                            dailymed_rate_per_sec=10_000, **server.base_urls)
+        store = Store(settings.resolved_db_url)
+        options = WatchOptions(drugs=("capecitabine",), history=False, fmt="json",
+                               out=str(tmp_path / "digest-{date}.json"))
+        result = run_once(store, settings, options)
+        store.close()
+    assert result.ok, result.line
+    # The replay answers with every recorded openFDA version of Xeloda: six versions, five updates.
+    assert "crawl +6 label versions" in result.line and "extracted 6 documents" in result.line
+    assert "digest 5 label updates" in result.line
+    first = json.loads(Path(result.details["digest"]["path"]).read_text())["changes"][0]
+    assert (first["set_id"], first["old_version"], first["new_version"], first["pgx_relevant"]) == (CAPECITABINE, 25, 27, True)
