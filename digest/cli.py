@@ -40,7 +40,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from pgxlit.digest.build import BuildReport, Selection, build_digest
         from pgxlit.digest.render import FORMATS, render
         from pgxlit.digest.source import last_run as read_last_run
-        from pgxlit.digest.source import mark_run
+        from pgxlit.digest.source import last_run_key, mark_run
 
         if fmt not in FORMATS:
             fail(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -49,7 +49,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         with guard():
             since_day = parse_date(since) if since else None
             store = open_store(get_settings())
-            mark = read_last_run(store) if last_run else None
+            state_key = last_run_key(tuple(drug), pgx_only)
+            mark = read_last_run(store, state_key) if last_run else None
             if last_run and mark is None:
                 err.print("first --last-run digest: every stored version pair is included")
             selection = Selection(since=since_day, after_row_id=(mark or {}).get("max_row_id"), drugs=tuple(drug),
@@ -65,7 +66,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 sys.stdout.write(text)
                 sys.stdout.flush()
             if last_run:
-                mark_run(store, report.max_row_id)
+                mark_run(store, report.max_row_id, state_key)
         summary = result.to_json()["summary"]
         if drug and not result.pairs and not result.labels_with_one_version:
             err.print(f"no stored label matches {', '.join(drug)}: crawl it first (`pgxlit crawl labels --drug …`)")

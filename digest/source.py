@@ -107,14 +107,21 @@ def stored_triples(store: Store, set_id: str, version: int) -> list[Triple] | No
         return out
 
 
-def last_run(store: Store) -> dict[str, Any] | None:
-    """The mark the previous `--last-run` digest left: {"max_row_id", "at"}, or None."""
-    row = store.crawl_state(LAST_RUN_KEY)
+def last_run_key(drugs: tuple[str, ...] = (), pgx_only: bool = False) -> str:
+    """One mark per selection, so a `--pgx-only --drug X` cron job and a full one never eat each other's changes."""
+    key = LAST_RUN_KEY
+    if drugs:
+        key += ":drugs=" + ",".join(sorted({d.strip().lower() for d in drugs}))
+    return key + (":pgx-only" if pgx_only else "")
+
+
+def last_run(store: Store, key: str = LAST_RUN_KEY) -> dict[str, Any] | None:
+    """The mark the previous `--last-run` digest of this selection left: {"max_row_id", "at"}, or None."""
+    row = store.crawl_state(key)
     return dict(row.cursor) if row is not None and row.cursor else None
 
 
-def mark_run(store: Store, max_row_id: int) -> None:
-    """Remember that every label version up to this row id has been digested."""
+def mark_run(store: Store, max_row_id: int, key: str = LAST_RUN_KEY) -> None:
+    """Remember that every label version up to this row id has been digested for this selection."""
     with store.transaction() as session:
-        store.set_crawl_state(session, LAST_RUN_KEY, {"max_row_id": max_row_id, "at": datetime.now(UTC).isoformat()},
-                              done=True)
+        store.set_crawl_state(session, key, {"max_row_id": max_row_id, "at": datetime.now(UTC).isoformat()}, done=True)

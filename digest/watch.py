@@ -93,16 +93,17 @@ def digest_step(store: Store, settings: Settings, options: WatchOptions, now: da
     """The digest of everything stored since the last run, written to the run's file; then the mark moves."""
     from pgxlit.digest.build import BuildReport, Selection, build_digest
     from pgxlit.digest.render import render
-    from pgxlit.digest.source import last_run, mark_run
+    from pgxlit.digest.source import last_run, last_run_key, mark_run
 
-    mark = last_run(store)
+    key = last_run_key((), options.pgx_only)
+    mark = last_run(store, key)
     report = BuildReport()
     selection = Selection(after_row_id=(mark or {}).get("max_row_id"), pgx_only=options.pgx_only)
     digest = build_digest(store, selection, report=report)
     path = output_path(options.out, now)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(digest, options.fmt), encoding="utf-8")
-    mark_run(store, report.max_row_id)
+    mark_run(store, report.max_row_id, key)
     summary = digest.to_json()["summary"]
     return {"path": str(path), **summary, "errors_list": list(digest.errors)}
 

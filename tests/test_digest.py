@@ -251,6 +251,9 @@ def test_last_run_reports_each_label_update_once(run) -> None:
     run("load", str(FIX / "xeloda_v28_min.json"))
     third = json.loads(run("digest", "--last-run", "--format", "json").stdout)
     assert [(p["old"]["version"], p["new"]["version"]) for p in third["pairs"]] == [(27, 28)]
+    # Another selection keeps its own mark: its first --last-run still sees everything.
+    other = json.loads(run("digest", "--last-run", "--pgx-only", "--format", "json").stdout)
+    assert [(p["old"]["version"], p["new"]["version"]) for p in other["pairs"]] == [(25, 27)]
 
 
 def test_since_selects_by_effective_date(run) -> None:
