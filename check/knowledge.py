@@ -44,7 +44,7 @@ _AVOID = re.compile(
     r"\bcontraindicated\b|\bshould not (?:be )?(?:use|used|take|taken|receive|given|prescribed|administered|start|initiat)"
     r"|\bdo not (?:use|take|prescribe|administer|initiate|start|give|restart|reinitiate)\b|\bmust not\b"
     r"|\b(?:is|are) not recommended\b|\bnot (?:be )?recommended for\b|\bavoid (?:use|the use|using|prescribing)\b"
-    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b",
+    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b|\bconsider avoiding\b",
     re.I,
 )
 _ALTERNATIVE = re.compile(
@@ -76,6 +76,11 @@ _BACKGROUND = re.compile(
     r"|\blargely absent\b|\bare termed\b|\bhave one but not two\b|\bhave at least one\b|\bcarried by more than\b",
     re.I,
 )
+# A contraindication that holds only with something else: another drug ("PMs taking a strong CYP3A
+# inhibitor") or an organ impairment ("IMs and PMs ... with any degree of hepatic impairment").
+_INTERACTION = re.compile(r"\btaking (?:a |an )?(?:strong|moderate|potent|weak)\b|\b(?:strong|moderate|potent) "
+                          r"(?:or moderate )?CYP\w*\s+(?:inhibitor|inducer)|\bconcomitant(?:ly)?\b"
+                          r"|\b(?:hepatic|renal) impairment\b", re.I)
 _STUDY = re.compile(r"\bstud(?:y|ies)\b|\bsubjects\b|\btrials?\b|\bwas observed\b|\bwere observed\b|\bevaluated\b", re.I)
 _TWO = re.compile(r"\btwo\b|\bboth\b|\bhomozygous\b|\bhomozygotes?\b", re.I)
 _ONE = re.compile(r"\bone\b|\bsingle\b|\bheterozygous\b|\bheterozygotes?\b", re.I)
@@ -136,6 +141,8 @@ def read_action(sentence: str, section: str | None, effect: str, source: str) ->
     else:
         severe = effect == "toxicity" and in_label and section in WARNING_SECTIONS
         reading = Reading("monitor", 0, "warning" if severe else "info")
+    if reading.action == "avoid" and _INTERACTION.search(text):
+        reading = Reading("monitor", 2, "warning")
     if not in_label and reading.severity != "info":  # literature supports; it does not raise alarms alone
         reading = Reading(reading.action, reading.strength, "info")
     return reading
@@ -287,12 +294,15 @@ def build_knowledge(
         used += 1
         recommendation = clean_sentence(fact.sentence, _focus(fact))
         for key, info in keys:
-            if key == "gene" and reading.severity == "critical":  # a gene-wide sentence cannot be critical
-                reading = Reading(reading.action, reading.strength, "warning")
+            used_reading = reading
+            if key == "gene" and reading.strength >= 4:
+                # "contraindicated based on CYP2D6 metabolizer status" names no result: it cannot say
+                # which patients must avoid the drug, only that the result matters
+                used_reading = Reading("monitor", 2, "warning")
             bucket = grouped[(fact.drug.lower(), fact.gene, key)]
             dedup = re.sub(r"\W+", " ", recommendation.lower()).strip()
             item = {
-                "action": reading.action, "strength": reading.strength, "severity": reading.severity,
+                "action": used_reading.action, "strength": used_reading.strength, "severity": used_reading.severity,
                 "recommendation": recommendation, "sentence": fact.sentence, "confidence": round(fact.confidence, 3),
                 "review_status": fact.review_status, "effect": fact.effect, "relation": fact.relation,
                 "citation": citation_of(fact), **info,

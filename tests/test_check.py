@@ -152,10 +152,25 @@ def test_a_phenotype_outside_the_gene_vocabulary_is_refused() -> None:
      "monitor", "info"),
     ("HLA-B*1502 is present in less than 1% of the population in Japan and Korea.", "warnings", "toxicity",
      "monitor", "info"),
+    ("Consider avoiding DILANTIN as an alternative to carbamazepine in patients who are positive for HLA-B*1502 or "
+     "in CYP2C9*3 carriers.", "warnings_and_cautions", "toxicity", "avoid", "critical"),
+    # contraindicated only together with something else: a warning to look, not "do not use"
+    ("IMs and PMs CERDELGA is contraindicated in patients with any degree of hepatic impairment.",
+     "contraindications", "other", "monitor", "warning"),
+    ("PMs Taking a strong CYP3A inhibitor", "contraindications", "other", "monitor", "warning"),
 ])
 def test_label_sentences_read_as_actions(sentence: str, section: str, effect: str, action: str, severity: str) -> None:
     reading = read_action(sentence, section, effect, "fda_label")
     assert (reading.action, reading.severity) == (action, severity)
+
+
+def test_a_gene_wide_contraindication_is_not_an_avoid_alert() -> None:
+    fact = TripleFact(drug="eliglustat", gene="CYP2D6", variant=None, relation="influences", effect="other",
+                      negated=False, confidence=0.9, source="fda_label", set_id="s", version=1, section="contraindications",
+                      sentence="CERDELGA is contraindicated in the following patients based on CYP2D6 metabolizer status.")
+    built = build_knowledge([fact], TABLE, min_label=0.3, min_pubmed=0.7)
+    [item] = built["drugs"]["eliglustat"]["CYP2D6"]["gene"]
+    assert (item["action"], item["severity"]) == ("monitor", "warning")
 
 
 def test_literature_alone_never_raises_a_warning() -> None:
