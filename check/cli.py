@@ -78,7 +78,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from pgxlit.server import create_app
 
         with guard():
-            uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+            app = create_app(get_settings())
+            service = app.state.get_check_service()
+            err.print("compiling the check's knowledge from the store (once) ...")
+            knowledge = service.knowledge  # so the first order does not wait for it
+            service.resolve("clopidogrel")
+            err.print(f"{len(knowledge.drugs)} drugs with PGx evidence; CDS Hooks discovery at "
+                      f"http://{host}:{port}/cds-services")
+            uvicorn.run(app, host=host, port=port, log_level="info")
 
     @eval_app.command("check")
     def eval_check_command(

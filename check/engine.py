@@ -179,7 +179,9 @@ def check(drug: DrugRef, profile: Profile, knowledge: Knowledge) -> CheckResult:
     explanation: list[str] = []
     alerts: list[dict[str, Any]] = []
     considered = sorted(set(profile.genes) | set(by_gene))
-    if not by_gene:
+    if not knowledge.drugs:
+        explanation.append("the store holds no usable extracted triples: run `pgxlit load` and `pgxlit extract` first")
+    elif not by_gene:
         explanation.append(f"no label or literature evidence in the store links {drug.name} to a pharmacogene "
                            f"(confidence ≥ {knowledge.min_label} for labels, ≥ {knowledge.min_pubmed} for abstracts, or accepted)")
     else:

@@ -401,3 +401,9 @@ def test_serve_and_eval_check_are_registered(cli) -> None:
     assert serve.exit_code == 0 and "--host" in serve.output and "--port" in serve.output
     evaluate = cli("eval", "check", "--help")
     assert evaluate.exit_code == 0 and "--path" in evaluate.output
+
+
+def test_an_empty_store_says_to_extract_first(tmp_path: Path, store) -> None:
+    service = CheckService(Settings(home=tmp_path / "home", db_url=store.url), store=store)
+    result = service.run("clopidogrel", _profile("CYP2C19 *2/*2"))
+    assert result.alerts == [] and "pgxlit extract" in result.explanation[0]
