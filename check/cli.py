@@ -82,7 +82,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             service = app.state.get_check_service()
             err.print("compiling the check's knowledge from the store (once) ...")
             knowledge = service.knowledge  # so the first order does not wait for it
-            service.resolve("clopidogrel")
+            from pgxlit.check.service import drug_by_rxnorm, resolve_drug
+
+            resolve_drug("clopidogrel")  # loads the drug lexicon: orders for drugs without PGx evidence
+            drug_by_rxnorm("0")  # builds the RxNorm index for FHIR codings
             err.print(f"{len(knowledge.drugs)} drugs with PGx evidence; CDS Hooks discovery at "
                       f"http://{host}:{port}/cds-services")
             uvicorn.run(app, host=host, port=port, log_level="info")
