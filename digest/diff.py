@@ -17,6 +17,7 @@ from pgxlit.digest.text import canonical, editorial_key, similarity, split_sente
 from pgxlit.records import Section
 
 MIN_REWORD_SIMILARITY = 0.5  # below this a "replacement" is a removed sentence plus an added one
+CONTEXT_SENTENCES = 8  # unchanged sentences before a change that may name the gene it is about
 MAX_RUN = 3  # consecutive added (or removed) sentences per change: each gets its own PGx verdict
 _MAX_PAIRING_CELLS = 40_000  # larger replaced blocks are paired in order, without the similarity search
 
@@ -32,7 +33,7 @@ class SentenceChange:
     old_sentences: tuple[str, ...]
     new_sentences: tuple[str, ...]
     alignment: str
-    context: str  # the unchanged sentence just before, for the gene a passage is about
+    context: str  # the sentences just before, for the gene a passage is about ("Poor metabolizers ...")
 
     @property
     def old_text(self) -> str:
@@ -130,7 +131,7 @@ def diff_section(aligned: AlignedSection) -> SectionDiff:
             run_new.append(new_s)
 
     for op, i1, i2, j1, j2 in SequenceMatcher(None, ak, bk, autojunk=False).get_opcodes():
-        context = b[j1 - 1] if j1 > 0 else ""
+        context = " ".join(b[max(0, j1 - CONTEXT_SENTENCES) : j1])
         if op == "equal":
             flush()
             editorial += sum(a[i1 + k] != b[j1 + k] for k in range(i2 - i1))

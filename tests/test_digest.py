@@ -337,3 +337,14 @@ def test_cross_references_do_not_make_a_change_pgx() -> None:
     new = label(2, [sec(0, "There was no effect on growth in boys or girls.", "8.4 Pediatric Use")])
     [change] = digest_pair(old, new).changes
     assert change.kind == "changed" and not change.pgx_relevant
+
+
+def test_a_metabolizer_status_takes_the_gene_named_a_few_sentences_before() -> None:
+    before = ("Tramadol is metabolized to M1 by CYP2D6. Approximately 7% of the population has reduced CYP2D6 "
+              "activity. Tramadol is also metabolized by CYP3A4. ")
+    old = label(1, [sec(0, before + "Concentrations were 20% higher in \"poor metabolizers\".", "Pharmacokinetics",
+                        "43682-4", "pharmacokinetics")])
+    new = label(2, [sec(0, before + "Concentrations were 25% higher in \"poor metabolizers\".", "Pharmacokinetics",
+                        "43682-4", "pharmacokinetics")])
+    [change] = digest_pair(old, new).changes
+    assert change.pgx_relevant and any("CYP2D6" in r for r in change.pgx_reasons)
