@@ -53,7 +53,6 @@ class CheckResult:
     explanation: list[str]
     genes_considered: list[str]
     messages: list[str] = field(default_factory=list)
-    known_drug: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {"drug": self.drug, "alerts": self.alerts, "explanation": self.explanation,

@@ -179,3 +179,25 @@ def test_a_suggested_alternative_must_itself_be_safe_for_the_patient() -> None:
 
 def test_services_are_declared_for_the_hooks_they_answer() -> None:
     assert {v["hook"] for v in SERVICES.values()} == {"order-select", "order-sign"}
+
+
+def test_orders_are_read_from_rxnorm_codes_and_r5_medication_concepts(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    body["hook"] = "order-sign"
+    del body["context"]["selections"]
+    entries = body["context"]["draftOrders"]["entry"]
+    # R4 coding with the RxNorm ingredient code of clopidogrel and no usable text
+    entries[0]["resource"]["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "32968"}]}
+    # R5: medication is a CodeableReference
+    del entries[1]["resource"]["medicationCodeableConcept"]
+    entries[1]["resource"]["medication"] = {"concept": {"text": "Codeine Sulfate"}}
+    cards = client.post("/cds-services/pgxlit-order-sign", json=body).json()["cards"]
+    assert sorted(c["summary"].split(":")[0] for c in cards) == ["Clopidogrel", "Codeine"]
+
+
+def test_an_order_without_a_medication_concept_is_a_bad_request(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    del body["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"]
+    response = client.post("/cds-services/pgxlit-order-select", json=body)
+    assert response.status_code == 400 and "medicationCodeableConcept" in response.json()["error"]
