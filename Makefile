@@ -23,6 +23,8 @@ demo: install
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit extract
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug clopidogrel --gene CYP2C19 --pgx --limit 3
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug abacavir --pgx --limit 2
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit index
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit ask --batch corpora/demo_questions.txt
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit stats
 
 test: install
@@ -31,6 +33,7 @@ test: install
 bench: install
 	$(PY) bench/ingest.py --shared $(SHARED)
 	$(PY) bench/extract.py --shared $(SHARED)
+	PGXLIT_HOME=$(DEMO_HOME) $(PY) bench/search.py
 
 # Rebuild corpora/snapshot with our own crawler against the replay of ../shared/corpora.
 snapshot: install

@@ -174,6 +174,8 @@ def update_index(
         "passages_added": len(new_ids), "passages_retired": len(retired), "vectors_removed": removed,
         "superseded_passages": superseded, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),
         "index_kind": dense.index_kind(index), "embed_model": embedder.name, "dim": embedder.dim,
+        "rebuild_advised": settings.index_kind == "auto" and dense.index_kind(index) == "flat"
+        and index.ntotal > settings.index_flat_max,  # grown past exact search: --rebuild makes it IVF-PQ
         "seconds": round(time.perf_counter() - started, 2),
     }
     _write_manifest(paths, {**report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

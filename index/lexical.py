@@ -23,7 +23,6 @@ class LexicalIndex:
     def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray) -> None:
         self.retriever = retriever
         self.ids = ids
-        self._row_of = {int(pid): row for row, pid in enumerate(ids)}
         vocab = retriever.vocab_dict if retriever is not None else {}
         self._vocab = set(vocab)
 
@@ -41,20 +40,20 @@ class LexicalIndex:
         return cls(retriever, np.asarray(ids, dtype=np.int64))
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, passage ids) of the best k passages with a positive score."""
+        """(scores, passage ids) of the best k passages with a positive score.
+
+        `allowed` is a boolean mask over `ids` (documents in index order), or None for all."""
         tokens = [t for t in lexical_tokens(query) if t in self._vocab]
         if self.retriever is None or not tokens:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         mask = None
         if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=np.float32)
-            rows = [self._row_of[int(pid)] for pid in allowed if int(pid) in self._row_of]
-            if not rows:
+            if not allowed.any():
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-            mask[rows] = 1.0
+            mask = allowed.astype(np.float32)
         k = min(k, len(self.ids))
         docs, scores = self.retriever.retrieve(
-            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
+            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=0
         )
         docs, scores = docs[0], scores[0]
         keep = scores > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pgxlit.index import dense
@@ -160,7 +160,21 @@ class Searcher:
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.from_store(store)
         self._vectors: dict[str, np.ndarray] = {}
+        self._lex_rows: np.ndarray | None = None
         self._prior = np.asarray([SECTION_PRIOR.get(name, 1.0) for name in self.meta.sections] or [1.0])
+
+    @classmethod
+    def from_parts(cls, store: Any, settings: Settings, embedder: Embedder, dense_index: Any,
+                   lexical: LexicalIndex, meta: Metadata) -> Searcher:
+        """A searcher over prepared parts (benchmarks build large replicated indexes this way)."""
+        self = cls.__new__(cls)
+        self.store, self.settings, self.embedder = store, settings, embedder
+        self.dense, self.lexical, self.meta = dense_index, lexical, meta
+        self.manifest = {}
+        self._vectors = {}
+        self._lex_rows = None
+        self._prior = np.asarray([SECTION_PRIOR.get(name, 1.0) for name in meta.sections] or [1.0])
+        return self
 
     def search(
         self, query: str, k: int = 10, filters: SearchFilters | None = None, *,
@@ -183,7 +197,7 @@ class Searcher:
                 timings["embed_query"] = (t1 - t0) * 1000
         t2 = time.perf_counter()
         if mode in ("hybrid", "lexical") and allowed_fraction > 0:
-            _, pids = self.lexical.search(query, n, None if allowed_fraction == 1.0 else self.meta.ids[keep])
+            _, pids = self.lexical.search(query, n, None if allowed_fraction == 1.0 else self._lexical_mask(keep))
             lexical_ranked = [int(p) for p in pids]
         t3 = time.perf_counter()
         fused = self._fuse(dense_ranked, lexical_ranked, boost_drugs if boost else (), boost_genes if boost else ())
@@ -197,6 +211,13 @@ class Searcher:
             timings["lexical"] = (t3 - t2) * 1000
             timings["search_total"] = (time.perf_counter() - t0) * 1000
         return hits
+
+    def _lexical_mask(self, keep: np.ndarray) -> np.ndarray:
+        """The filter mask in the lexical index's document order (passages it lacks stay out)."""
+        if self._lex_rows is None:
+            self._lex_rows = self.meta.rows_of(self.lexical.ids)
+        rows = self._lex_rows
+        return np.where(rows >= 0, keep[np.clip(rows, 0, None)], False)
 
     def _embed(self, query: str) -> np.ndarray:
         """Query vectors are cached: an answer searches several times with the same question."""

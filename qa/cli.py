@@ -48,13 +48,13 @@ def ask(
                 print_answer(result)
             return
         for item in _read_batch(batch):
-            result = qa.ask(item["question"], top_k, filters).to_json()
+            answer = qa.ask(item["question"], top_k, filters)
             if as_json:
-                sys.stdout.write(json.dumps({"id": item["id"], **result}) + "\n")
+                sys.stdout.write(json.dumps({"id": item["id"], **answer.to_json()}) + "\n")
                 sys.stdout.flush()
             else:
-                out.print(f"[bold]{item['id']}[/] {item['question']}")
-                print_answer(qa.ask(item["question"], top_k, filters))
+                out.rule(f"[bold]{item['id']}. {item['question']}[/]")
+                print_answer(answer)
 
 
 def _read_batch(path: Path) -> list[dict[str, Any]]:

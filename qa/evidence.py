@@ -59,8 +59,8 @@ TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
 
 def tidy(sentence: str) -> str:
     """Label sentences carry list bullets and section numbers from the layout; readers need neither."""
-    text = " ".join(sentence.split())
-    text = LEADING_NOISE.sub("", text)
+    text = " ".join(sentence.split()).replace("\u2011", "-").replace("\u2010", "-")
+    text = re.sub(r"HLA ?- ?B", "HLA-B", LEADING_NOISE.sub("", text))
     return TRAILING_NOISE.sub("", text).strip()
 
 

@@ -105,7 +105,7 @@ def _assert_every_line_cited(answer) -> None:
 def test_abacavir_answer_is_cited_to_the_newest_label(world: dict, answerer) -> None:
     answer = answerer.ask("What should I check before prescribing abacavir?")
     assert not answer.refused, answer.reason
-    assert "HLA-B*5701" in answer.answer.replace(":", "") or "HLA-B*57:01" in answer.answer
+    assert "HLA-B*5701" in answer.answer.replace("\u2011", "-").replace(":", "")
     _assert_every_line_cited(answer)
     for c in answer.citations:
         assert c.passage.source == "fda_label" and c.passage.set_id and c.passage.version and c.passage.section
