@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract import relations as rel
+from pgxlit.extract.encoder import pair_vector
 from pgxlit.records import Mention, RelationMention
 from pgxlit.shipped import shipped
 
@@ -90,6 +91,7 @@ __all__ = [
 ]
 
 BUILD_COMMAND = "python tools/train_relations.py --shared ../shared --out corpora/models/pgx_rel"
+DENSE_FILE = "dense.npz"
 FEATURE_VERSION = 1
 RELATION_TYPES = ("influences", "increases", "decreases", "causes", "isAssociatedWith", "treats", "isEquivalentTo")
 SYMMETRIC_TYPES = frozenset({"isAssociatedWith", "isEquivalentTo"})
@@ -377,23 +379,30 @@ class LinearHead:
     weights: np.ndarray  # (n_features, n_columns) float32
     bias: np.ndarray  # (n_columns,)
     temperature: float = 1.0
+    # Optional weights over MiniLM pair vectors (encoder.pair_vector, PAIR_DIM x n_columns), kept in
+    # the model folder's dense.npz; a head with them needs the sentence's token vectors.
+    dense: np.ndarray | None = None
 
     @property
     def binary(self) -> bool:
         return self.weights.shape[1] == 1
 
-    def scores(self, feature_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    def scores(self, feature_lists: Sequence[Sequence[str]], dense_rows: np.ndarray | None = None) -> np.ndarray:
         out = np.tile(self.bias.astype(np.float64), (len(feature_lists), 1))
         vocab = self.vocab
         for r, feats in enumerate(feature_lists):
             idx = [vocab[x] for x in feats if x in vocab]
             if idx:
                 out[r] += self.weights[idx].sum(axis=0)
+        if self.dense is not None:
+            if dense_rows is None:
+                raise ValueError("this head reads MiniLM pair vectors: pass dense_rows")
+            out += np.asarray(dense_rows, dtype=np.float64) @ self.dense.astype(np.float64)
         return out
 
-    def proba(self, feature_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    def proba(self, feature_lists: Sequence[Sequence[str]], dense_rows: np.ndarray | None = None) -> np.ndarray:
         """(n, n_classes) probabilities, temperature applied."""
-        z = self.scores(feature_lists) / self.temperature
+        z = self.scores(feature_lists, dense_rows) / self.temperature
         if self.binary:
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
@@ -490,11 +499,15 @@ class RelationModel:
                 )
             meta_file = folder / "meta.json"
             meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+            pair = LinearHead.from_json(d["pair"]) if d.get("pair") else None
+            if pair is not None and d.get("pair_dense"):
+                with np.load(folder / d["pair_dense"]) as npz:
+                    pair.dense = npz["pair"].astype(np.float32)
             model = cls(
                 typed=LinearHead.from_json(d["typed"]),
                 label_pairs=[tuple(p) for p in d["label_pairs"]],
                 threshold=d["typed_threshold"],
-                pair=LinearHead.from_json(d["pair"]) if d.get("pair") else None,
+                pair=pair,
                 pair_group_alleles=d.get("pair_group_alleles", True),
                 meta=meta,
                 thresholds=d.get("thresholds"),
@@ -512,10 +525,13 @@ class RelationModel:
             "pair_group_alleles": self.pair_group_alleles,
             "typed": self.typed.to_json(),
             "pair": self.pair.to_json() if self.pair is not None else None,
+            "pair_dense": DENSE_FILE if self.pair is not None and self.pair.dense is not None else None,
         }
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
+        if self.pair is not None and self.pair.dense is not None:
+            np.savez_compressed(folder / DENSE_FILE, pair=self.pair.dense.astype(np.float32))
         out = folder / "model.json"
         out.write_text(json.dumps(self.to_json(), separators=(",", ":")), encoding="utf-8")
         return out
@@ -553,6 +569,18 @@ class RelationModel:
             out.append(RelationMention(head, tail, rtype, round(p_rel, 4), s.negated, s.hedged))
         return out
 
+    def _encoded(self, sentence: str) -> tuple[np.ndarray, np.ndarray]:
+        """MiniLM token vectors of a sentence; the last few are kept (a sentence has several pairs)."""
+        cache = self.__dict__.setdefault("_enc_cache", {})
+        hit = cache.get(sentence)
+        if hit is None:
+            from pgxlit.extract.encoder import default_encoder
+
+            if len(cache) >= 64:
+                cache.clear()
+            hit = cache[sentence] = default_encoder().encode([sentence])[0]
+        return hit
+
     def _threshold(self, threshold: float | str | None) -> float:
         if threshold is None:
             return self.threshold
@@ -578,6 +606,9 @@ class RelationModel:
         labels = {head.label, tail.label}
         if self.pair is not None and "DRUG" in labels and labels & PAIR_HEAD_LABELS:
             feats = pair_features(ctx, i, j, group_alleles=self.pair_group_alleles)
-            return float(self.pair.proba([feats])[0, 1])
+            dense = None
+            if self.pair.dense is not None:
+                dense = pair_vector(self._encoded(sentence), mentions[i], mentions[j])[None, :]
+            return float(self.pair.proba([feats], dense)[0, 1])
         p = self.typed.proba([pair_features(ctx, i, j)])[0]
         return float(1.0 - p[self._none])

