@@ -71,7 +71,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port.")] = 8000,
     ) -> None:
-        """Serve the HTTP API: CDS Hooks (/cds-services) and /health."""
+        """Serve the web app (Ask, Review, Digest, Check), the JSON API (/api, docs at /docs) and CDS Hooks."""
         import uvicorn
 
         from pgxlit.config import get_settings
@@ -88,6 +88,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             drug_by_rxnorm("0")  # builds the RxNorm index for FHIR codings
             err.print(f"{len(knowledge.drugs)} drugs with PGx evidence; CDS Hooks discovery at "
                       f"http://{host}:{port}/cds-services")
+            err.print(f"web app at http://{host}:{port}/ask · API docs at http://{host}:{port}/docs")
+            if not app.state.settings.web_token:
+                err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
+                          "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)
             uvicorn.run(app, host=host, port=port, log_level="info")
 
     @eval_app.command("check")

@@ -122,6 +122,21 @@ class Settings(BaseSettings):
         10.0, description="How often a running service looks for new triples to recompile"
     )
 
+    # Web app and HTTP API (issue 8): reads are open, every write needs a token.
+    web_token: str | None = Field(
+        None, description="Shared curator token for writes (review, re-extraction); unset: `pgxlit serve` makes one "
+        "per run and prints it"
+    )
+    web_user_tokens: dict[str, str] = Field(
+        default_factory=dict, description="Personal curator tokens, name -> token; the audit log then names the "
+        "curator from the token instead of the name typed in"
+    )
+    web_secret: str | None = Field(
+        None, description="Key that signs session cookies and CSRF tokens; unset: a new random key per process"
+    )
+    web_timeout_s: float = Field(30.0, description="An API request that takes longer answers 504")
+    web_max_question_chars: int = Field(500, description="Longer questions are refused with 422")
+
     @property
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.home / 'pgxlit.sqlite'}"

@@ -1,28 +1,53 @@
-"""The pgxlit HTTP application: CDS Hooks today, the web app mounts here later.
+"""The pgxlit HTTP application: CDS Hooks, the JSON API (/api) and the web pages.
 
 `create_app` builds everything lazily: the check's knowledge is compiled (or read from its
-cache) on the first request that needs it, so `pgxlit serve` starts at once.
+cache) on the first request that needs it, and the search index and embedding model are
+loaded on the first question, so `pgxlit serve` starts at once.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 
 from pgxlit import __version__
 from pgxlit.config import Settings, get_settings
 
+log = logging.getLogger("pgxlit.server")
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api", "/cds-services")) and \
+        "text/html" in request.headers.get("accept", "")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """A FastAPI app with /health and the CDS Hooks services (/cds-services)."""
+    """A FastAPI app with /health, the CDS Hooks services (/cds-services), /api and the pages."""
     from pgxlit.check.cds_hooks import create_router
+    from pgxlit.web.api import create_api
+    from pgxlit.web.pages import create_pages, error_page, mount_static
+    from pgxlit.web.security import Auth
+    from pgxlit.web.services import Services
 
     settings = settings or get_settings()
-    app = FastAPI(title="pgxlit", version=__version__,
-                  description="Pharmacogenomics from FDA labels and PubMed, with citations.")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.services.close()
+
+    app = FastAPI(title="pgxlit", version=__version__, lifespan=lifespan,
+                  description="Pharmacogenomics from FDA labels and PubMed, with citations. Reads are open; "
+                              "review writes need `Authorization: Bearer <curator token>` and `X-Curator: <name>`.")
     # CDS clients (EHRs, the CDS Hooks sandbox) call from browsers on other origins.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
@@ -41,8 +66,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.get_check_service = check_service
     app.include_router(create_router(check_service))
 
+    # A token is always set: a configured one, or a fresh one per run that `pgxlit serve` prints.
+    app.state.web_token = settings.web_token or secrets.token_urlsafe(18)
+    app.state.auth = Auth(app.state.web_token, dict(settings.web_user_tokens),
+                          settings.web_secret.encode() if settings.web_secret else secrets.token_bytes(32))
+    app.state.services = Services(settings, check_service)
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
+
+    app.include_router(create_api())
+    app.include_router(create_pages())
+    mount_static(app)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request):
+            return error_page(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_input(request: Request, exc: RequestValidationError) -> Response:
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+                    for e in exc.errors()]
+        if _wants_html(request):
+            return error_page(request, 422, "; ".join(problems))
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # The traceback goes to the server log, never to the client.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "internal error; the server log has the details"
+        if _wants_html(request):
+            return error_page(request, 500, message)
+        return JSONResponse({"detail": message}, status_code=500)
 
     return app

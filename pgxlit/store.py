@@ -185,6 +185,24 @@ class TripleRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class ReviewAuditRow(Base):
+    """One curator action (or an extraction carrying it over) on one triple; rows are only ever added."""
+
+    __tablename__ = "review_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    triple_id: Mapped[int] = mapped_column(Integer, index=True)
+    doc_key: Mapped[str] = mapped_column(String(128), index=True)
+    machine_key: Mapped[str] = mapped_column(String(64), index=True)  # identity of the triple as extracted
+    action: Mapped[str] = mapped_column(String(24))  # accept | reject | edit | reset | carried_over | not_reextracted
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    old_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
 class ExtractedDocRow(Base):
     """Which document was extracted from which content by which extractor, so reruns skip it."""
 
@@ -406,6 +424,13 @@ class Store:
                 query = query.where(LabelVersionRow.set_id == set_id.lower())
             return [_label_from_row(row) for row in session.scalars(query)]
 
+    def label_version(self, set_id: str, version: int) -> LabelVersion | None:
+        """One stored label version with its sections (a citation shows its section in full)."""
+        with Session(self.engine) as session:
+            row = session.scalar(select(LabelVersionRow).where(
+                LabelVersionRow.set_id == set_id.lower(), LabelVersionRow.version == version))
+            return _label_from_row(row) if row is not None else None
+
     # ---- abstracts -------------------------------------------------------
     def save_abstract(
         self, session: Session, abstract: Abstract, raw_id: int | None, counts: SaveCounts
@@ -477,19 +502,179 @@ class Store:
     def replace_triples(
         self, session: Session, doc_key: str, content_sha256: str, extractor: str, triples: Iterable[Triple]
     ) -> int:
-        """Swap a document's machine triples for a fresh extraction; reviewed ones are kept."""
-        session.execute(
-            delete(TripleRow).where(TripleRow.doc_key == doc_key, TripleRow.review_status == "pending")
-        )
+        """Swap a document's machine triples for a fresh extraction without losing curators' work.
+
+        A stored triple that the new extraction produces again (same drug, factor, relation, effect,
+        flags and sentence) keeps its row, id, review status and curator edits; only its machine
+        fields (confidence, offsets, extractor) are refreshed. Curated triples the extraction no
+        longer produces are kept and the audit log says so; uncurated ones are replaced.
+        """
+        existing = list(session.scalars(select(TripleRow).where(TripleRow.doc_key == doc_key).order_by(TripleRow.id)))
+        history = self._audit_keys(session, [row.id for row in existing]) if existing else {}
+        by_key: dict[str, list[TripleRow]] = {}
+        for row in existing:
+            key = history.get(row.id, (None, False))[0] or triple_identity(_triple_from_row(row))
+            by_key.setdefault(key, []).append(row)
+        matched: set[int] = set()
         count = 0
         for triple in triples:
+            count += 1
+            rows = by_key.get(triple_identity(triple))
+            if rows:
+                row = rows.pop(0)
+                matched.add(row.id)
+                edited = history.get(row.id, (None, False))[1]
+                e = triple.evidence
+                row.confidence, row.start, row.end, row.extractor = triple.confidence, e.start, e.end, triple.extractor
+                row.effective_time, row.year = e.effective_time, e.year
+                if not edited:
+                    row.drug_id, row.gene_id, row.pgx = triple.drug_id, triple.gene_id, triple.pgx
+                if row.id in history:
+                    self._audit(session, row, "carried_over", "extraction", f"re-extracted by {extractor}",
+                                row.review_status, {}, {})
+                continue
             values = _plain_fields(triple, skip=("evidence",))
             session.add(TripleRow(doc_key=doc_key, **values, **_plain_fields(triple.evidence)))
-            count += 1
+        for row in existing:
+            if row.id in matched:
+                continue
+            if row.review_status == "pending" and row.id not in history:
+                session.delete(row)
+            else:
+                self._audit(session, row, "not_reextracted", "extraction",
+                            f"{extractor} did not find this triple again; the curator's decision is kept",
+                            row.review_status, {}, {})
         row = session.get(ExtractedDocRow, doc_key) or ExtractedDocRow(doc_key=doc_key)
         row.content_sha256, row.extractor, row.triples, row.extracted_at = content_sha256, extractor, count, _now()
         session.add(row)
         return count
+
+    # ---- review (curators) ---------------------------------------------------
+    def _audit_keys(self, session: Session, ids: list[int]) -> dict[int, tuple[str, bool]]:
+        """triple id -> (machine key of its first audit entry, whether a curator ever edited it)."""
+        out: dict[int, tuple[str, bool]] = {}
+        for i in range(0, len(ids), 500):
+            rows = session.execute(
+                select(ReviewAuditRow.triple_id, ReviewAuditRow.machine_key, ReviewAuditRow.action)
+                .where(ReviewAuditRow.triple_id.in_(ids[i : i + 500])).order_by(ReviewAuditRow.id)
+            )
+            for tid, key, action in rows:
+                first_key, edited = out.get(tid, (key, False))
+                out[tid] = (first_key, edited or action == "edit")
+        return out
+
+    def _audit(self, session: Session, row: TripleRow, action: str, actor: str, reason: str, old_status: str,
+               before: dict[str, Any], after: dict[str, Any]) -> None:
+        keys = self._audit_keys(session, [row.id]) if row.id is not None else {}
+        key = keys.get(row.id, (None, False))[0] or triple_identity(_triple_from_row(row))
+        session.add(ReviewAuditRow(triple_id=row.id, doc_key=row.doc_key, machine_key=key, action=action, actor=actor,
+                                   reason=reason, old_status=old_status, new_status=row.review_status,
+                                   before=before, after=after, at=_now()))
+
+    def review(self, ids: Iterable[int], action: str, actor: str, reason: str = "",
+               changes: dict[str, Any] | None = None) -> list[TripleEntry]:
+        """Accept, reject, reset (to pending) or edit triples in one transaction, each with an audit entry.
+
+        `changes` (edit only) are already validated column values; an edit leaves the triple accepted.
+        """
+        status = {"accept": "accepted", "reject": "rejected", "reset": "pending", "edit": "accepted"}.get(action)
+        if status is None:
+            raise ValueError(f"review action is accept, reject, reset or edit; got {action!r}")
+        if action == "edit" and not changes:
+            raise ValueError("an edit needs at least one changed field")
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted:
+            raise ValueError("no triple ids given")
+        with self.transaction() as session:
+            rows = {row.id: row for row in session.scalars(select(TripleRow).where(TripleRow.id.in_(wanted)))}
+            missing = [i for i in wanted if i not in rows]
+            if missing:
+                raise KeyError(f"no triple with id {', '.join(map(str, missing))}")
+            for tid in wanted:
+                row = rows[tid]
+                # The key is taken before the edit, so re-extraction still recognises the triple.
+                keys = self._audit_keys(session, [tid])
+                key = keys.get(tid, (None, False))[0] or triple_identity(_triple_from_row(row))
+                old_status = row.review_status
+                before: dict[str, Any] = {}
+                after: dict[str, Any] = {}
+                for name, value in (changes or {}).items():
+                    if name not in EDITABLE_FIELDS:
+                        raise ValueError(f"{name!r} cannot be edited; editable: {', '.join(EDITABLE_FIELDS)}")
+                    if getattr(row, name) != value:
+                        before[name], after[name] = getattr(row, name), value
+                        setattr(row, name, value)
+                if action == "edit" and not after and old_status == status:
+                    continue  # nothing changed: no audit noise
+                row.review_status = status
+                session.add(ReviewAuditRow(triple_id=tid, doc_key=row.doc_key, machine_key=key, action=action,
+                                           actor=actor, reason=reason, old_status=old_status, new_status=status,
+                                           before=before, after=after, at=_now()))
+            session.flush()
+            return [_entry_from_row(rows[i]) for i in wanted]
+
+    def triple_entry(self, triple_id: int) -> TripleEntry | None:
+        with Session(self.engine) as session:
+            row = session.get(TripleRow, triple_id)
+            return _entry_from_row(row) if row is not None else None
+
+    def triple_entries(
+        self,
+        *,
+        drug: str | None = None,
+        gene: str | None = None,
+        source: str | None = None,
+        status: str | None = None,
+        pgx: bool | None = None,
+        min_confidence: float = 0.0,
+        max_confidence: float = 1.0,
+        since: datetime | None = None,
+        latest_only: bool = True,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[TripleEntry]]:
+        """(how many match, one page of them): the curator's queue, newest extraction first, with ids."""
+        with Session(self.engine) as session:
+            query = select(TripleRow).where(TripleRow.confidence >= min_confidence,
+                                            TripleRow.confidence <= max_confidence)
+            if latest_only:
+                latest = (
+                    select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
+                    .group_by(LabelVersionRow.set_id).subquery()
+                )
+                query = query.outerjoin(latest, latest.c.set_id == TripleRow.set_id).where(
+                    (TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v)
+                )
+            if drug:
+                query = query.where(func.lower(TripleRow.drug) == drug.lower())
+            if gene:
+                query = query.where(func.upper(TripleRow.gene) == gene.upper())
+            if source:
+                query = query.where(TripleRow.source == source)
+            if status:
+                query = query.where(TripleRow.review_status == status)
+            if pgx is not None:
+                query = query.where(TripleRow.pgx.is_(pgx))
+            if since is not None:
+                query = query.where(TripleRow.created_at >= since)
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            query = query.order_by(TripleRow.confidence.desc(), TripleRow.id).offset(offset)
+            if limit:
+                query = query.limit(limit)
+            return total, [_entry_from_row(row) for row in session.scalars(query)]
+
+    def audit_log(self, triple_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Who changed what and when, newest first (one triple's history, or everyone's)."""
+        with Session(self.engine) as session:
+            query = select(ReviewAuditRow).order_by(ReviewAuditRow.id.desc()).limit(limit)
+            if triple_id is not None:
+                query = query.where(ReviewAuditRow.triple_id == triple_id)
+            return [
+                {"id": r.id, "triple_id": r.triple_id, "doc_key": r.doc_key, "action": r.action, "actor": r.actor,
+                 "reason": r.reason, "old_status": r.old_status, "new_status": r.new_status, "before": r.before,
+                 "after": r.after, "at": r.at.isoformat() if r.at else None}
+                for r in session.scalars(query)
+            ]
 
     def triples(
         self,
@@ -769,3 +954,34 @@ def _passage_from_row(row: PassageRow) -> Passage:
         genes=tuple(x for x in row.genes.split("|") if x), kind=row.kind, id=row.id, superseded=row.superseded,
         evidence_passage_id=row.evidence_passage_id,
     )
+
+
+# Fields a curator may change; the rest is where the triple was read and how sure the machine was.
+EDITABLE_FIELDS = ("drug", "drug_id", "gene", "gene_id", "variant", "relation", "effect", "negated", "hedged", "pgx")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TripleEntry:
+    """A stored triple with what curation needs: its id, review status and when it was extracted."""
+
+    id: int
+    doc_key: str
+    triple: Triple
+    review_status: str
+    created_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "doc_key": self.doc_key, "review_status": self.review_status,
+                "created_at": self.created_at.isoformat() if self.created_at else None, **self.triple.to_json()}
+
+
+def triple_identity(t: Triple) -> str:
+    """What makes two extractions the same triple: the facts and the sentence, not offsets or confidence."""
+    e = t.evidence
+    parts = (t.drug, t.gene, t.variant, t.relation, t.effect, t.negated, t.hedged, e.source, e.set_id, e.version,
+             e.section, e.pmid, " ".join(e.sentence.split()))
+    return sha256_hex(orjson.dumps(parts))
+
+
+def _entry_from_row(row: TripleRow) -> TripleEntry:
+    return TripleEntry(row.id, row.doc_key, _triple_from_row(row), row.review_status or "pending", row.created_at)

@@ -1,0 +1,296 @@
+"""Server-rendered pages: Ask, Curator review, Digest, Check. Every page works without JavaScript;
+web/static/app.js only opens citations in place and confirms bulk actions.
+
+Templates autoescape everything: label and abstract text is data, never markup.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from pgxlit import __version__
+from pgxlit.web.api import apply_review, canonical_drug, canonical_gene, parse_day, review_counts, run, run_check
+from pgxlit.web.security import SESSION_COOKIE, Auth, form_writer
+
+HERE = Path(__file__).resolve().parent
+ANON_COOKIE = "pgxlit_anon"
+PAGE_SIZE = 50
+EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
+            "How should codeine be used in CYP2D6 ultrarapid metabolizers?")
+
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True,
+                   lstrip_blocks=True)
+templates = Jinja2Templates(env=_env)
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+def _csrf_cookie(request: Request) -> tuple[str, str | None]:
+    """(cookie the CSRF token is bound to, a new anonymous cookie to set or None)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        return session, None
+    anon = request.cookies.get(ANON_COOKIE)
+    if anon:
+        return anon, None
+    fresh = secrets.token_urlsafe(18)
+    return fresh, fresh
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    auth: Auth = request.app.state.auth
+    bound, fresh = _csrf_cookie(request)
+    actor = auth.read_session(request.cookies.get(SESSION_COOKIE))
+    response = templates.TemplateResponse(request, name, {
+        "actor": actor, "csrf": auth.csrf_token(bound), "version": __version__, "path": request.url.path,
+        "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+        "msg": request.query_params.get("msg"), **context}, status_code=status)
+    if fresh:
+        response.set_cookie(ANON_COOKIE, fresh, httponly=True, samesite="strict")
+    return response
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+def _back(url: str | None, default: str, msg: str | None = None) -> RedirectResponse:
+    """Redirect to a local page only (never to another site), with an optional message."""
+    parts = urlsplit(url or "")
+    target = url if url and not parts.scheme and not parts.netloc and (url or "").startswith("/") else default
+    if msg:
+        target += ("&" if "?" in target else "?") + urlencode({"msg": msg})
+    return RedirectResponse(target, status_code=303)
+
+
+def _digest_view(digest: Any, per_pair: int = 10) -> list[dict[str, Any]]:
+    """Label updates with the changes to show side by side (PGx first), from the digest's own helpers."""
+    from pgxlit.digest.model import TIERS, iso_date
+    from pgxlit.digest.render import DAILYMED_SETID_URL, shown_changes, side_runs
+
+    out = []
+    for pair in digest.pairs:
+        shown, left = shown_changes(pair, per_pair)
+        if not shown:
+            continue
+        items = [{"c": c, "tier": TIERS[c.tier], "old": side_runs(c)[0], "new": side_runs(c)[1]} for c in shown]
+        out.append({"p": pair, "items": items, "left": left, "pgx": sum(c.pgx_relevant for c in pair.changes),
+                    "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
+                    "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)})
+    return out
+
+
+def create_pages() -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+
+    @pages.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ask", status_code=307)
+
+    # ---- ask ---------------------------------------------------------------------------------
+    @pages.get("/ask")
+    async def ask_page(request: Request, q: str = "", source: str = "") -> Response:
+        svc = request.app.state.services
+        question = " ".join(q.split())
+        answer, problem = None, None
+        limit = request.app.state.settings.web_max_question_chars
+        if len(question) > limit:
+            problem = f"a question is at most {limit} characters"
+        elif question:
+            try:
+                answer = await run(request, svc.ask, question, None, source if source in ("fda_label", "pubmed")
+                                   else None)
+            except FileNotFoundError as exc:
+                problem = str(exc)
+        return render(request, "ask.html", q=question, source=source, answer=answer, problem=problem,
+                      examples=EXAMPLES, lines=_answer_lines(answer) if answer else [])
+
+    @pages.get("/evidence/{passage_id}")
+    async def evidence_page(request: Request, passage_id: int, sentence: str = "", partial: bool = False) -> Response:
+        view = await run(request, request.app.state.services.evidence, passage_id, sentence[:2000])
+        if view is None:
+            raise HTTPException(404, f"no passage {passage_id}")
+        return render(request, "_evidence.html" if partial else "evidence.html", e=view)
+
+    # ---- review ------------------------------------------------------------------------------
+    @pages.get("/review")
+    async def review_page(
+        request: Request, drug: str = "", gene: str = "", source: str = "", status: str = "pending",
+        min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
+        max_confidence: Annotated[float, Query(ge=0, le=1)] = 1.0,
+        since: str = "", pgx: str = "", page: Annotated[int, Query(ge=1)] = 1,
+    ) -> Response:
+        store = request.app.state.services.store
+        day = parse_day(since)
+        total, items = await run(
+            request, store.triple_entries, drug=canonical_drug(drug), gene=canonical_gene(gene),
+            source=source if source in ("fda_label", "pubmed") else None,
+            status=status if status in ("pending", "accepted", "rejected") else None,
+            pgx={"yes": True, "no": False}.get(pgx), min_confidence=min_confidence, max_confidence=max_confidence,
+            since=day, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        counts = await run(request, review_counts, store)
+        filters = {"drug": drug, "gene": gene, "source": source, "status": status, "min_confidence": min_confidence,
+                   "max_confidence": max_confidence, "since": since, "pgx": pgx}
+        export_query = urlencode({k: v for k, v in (("drug", drug), ("gene", gene), ("source", source)) if v})
+        return render(request, "review.html", items=items, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+                      f=filters, counts=counts, export_query=export_query,
+                      page_query=lambda n: urlencode({**filters, "page": n}))
+
+    @pages.post("/review/bulk")
+    async def review_bulk(
+        request: Request, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "", ids: Annotated[list[int], Form()] = [],  # noqa: B006
+        single: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "/review",
+    ) -> Response:
+        actor = form_writer(request, csrf)
+        if single:  # a row's own button: "accept:123"
+            action, _, one = single.partition(":")
+            ids = [int(one)] if one.isdigit() else []
+        if not ids:
+            return _back(back, "/review", "select at least one triple")
+        try:
+            done = await run(request, apply_review, request.app.state.services.store, ids, action, reason, actor)
+        except HTTPException as exc:
+            if exc.status_code in (404, 422):
+                return _back(back, "/review", f"not saved: {exc.detail}")
+            raise
+        verb = {"accept": "accepted", "reject": "rejected", "reset": "returned to pending"}.get(action, action)
+        return _back(back, "/review", f"{len(done)} triple{'s' if len(done) != 1 else ''} {verb}")
+
+    @pages.get("/review/triple/{triple_id}")
+    async def triple_page(request: Request, triple_id: int) -> Response:
+        from pgxlit.records import EFFECTS
+        from pgxlit.web.review import relation_types
+
+        store = request.app.state.services.store
+        entry = await run(request, store.triple_entry, triple_id)
+        if entry is None:
+            raise HTTPException(404, f"no triple with id {triple_id}")
+        history = await run(request, store.audit_log, triple_id)
+        return render(request, "triple.html", t=entry, history=history, relations=relation_types(), effects=EFFECTS)
+
+    @pages.post("/review/triple/{triple_id}")
+    async def triple_save(
+        request: Request, triple_id: int, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "", drug: Annotated[str, Form()] = "", gene: Annotated[str, Form()] = "",
+        variant: Annotated[str, Form()] = "", relation: Annotated[str, Form()] = "",
+        effect: Annotated[str, Form()] = "", negated: Annotated[str, Form()] = "",
+        hedged: Annotated[str, Form()] = "", pgx: Annotated[str, Form()] = "",
+    ) -> Response:
+        actor = form_writer(request, csrf)
+        store = request.app.state.services.store
+        changes = None
+        if action == "edit":
+            changes = {"drug": drug, "gene": gene, "variant": variant, "relation": relation, "effect": effect,
+                       "negated": bool(negated), "hedged": bool(hedged), "pgx": bool(pgx)}
+            entry = store.triple_entry(triple_id)
+            if entry is None:
+                raise HTTPException(404, f"no triple with id {triple_id}")
+            now = entry.triple
+            # only what the curator changed: an untouched field is not re-normalised
+            same = {"drug": now.drug, "gene": now.gene or "", "variant": now.variant or "", "relation": now.relation,
+                    "effect": now.effect, "negated": now.negated, "hedged": now.hedged, "pgx": now.pgx}
+            changes = {k: v for k, v in changes.items() if v != same[k]}
+        here = f"/review/triple/{triple_id}"
+        try:
+            await run(request, apply_review, store, [triple_id], action, reason, actor, changes)
+        except HTTPException as exc:
+            if exc.status_code == 422:
+                return _back(here, here, f"not saved: {exc.detail}")
+            raise
+        return _back(here, here, "saved")
+
+    @pages.get("/review/audit")
+    async def audit_page(request: Request, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Response:
+        rows = await run(request, request.app.state.services.store.audit_log, None, limit)
+        return render(request, "audit.html", rows=rows)
+
+    @pages.post("/login")
+    async def login(request: Request, token: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                    csrf: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "/review") -> Response:
+        auth: Auth = request.app.state.auth
+        bound = request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE)
+        if not auth.csrf_ok(bound, csrf):
+            raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
+        actor = auth.actor_for(token.strip(), name)
+        if actor is None:
+            return _back(back, "/review", "that token is not valid (ask whoever runs pgxlit serve)")
+        response = _back(back, "/review", f"signed in as {actor}")
+        response.set_cookie(SESSION_COOKIE, auth.session_cookie(actor), httponly=True, samesite="strict",
+                            max_age=12 * 3600)
+        return response
+
+    @pages.post("/logout")
+    async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+        form_writer(request, csrf)
+        response = _back("/review", "/review", "signed out")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # ---- digest ------------------------------------------------------------------------------
+    @pages.get("/digest")
+    async def digest_page(request: Request, since: str = "", drug: str = "", pgx_only: bool = False) -> Response:
+        day = parse_day(since)
+        drugs = tuple(d.strip() for d in drug.split(",") if d.strip())
+        digest = await run(request, request.app.state.services.digest, day.strftime("%Y%m%d") if day else None,
+                           drugs, pgx_only)
+        summary = digest.to_json()["summary"]
+        return render(request, "digest.html", d=digest, s=summary, pairs=_digest_view(digest), since=since,
+                      drug=drug, pgx_only=pgx_only)
+
+    @pages.get("/digest.html")
+    async def digest_standalone(request: Request, since: str = "", drug: str = "", pgx_only: bool = False) -> Response:
+        """The digest's own self-contained HTML (for e-mail or printing)."""
+        from pgxlit.digest.render import render_html
+
+        day = parse_day(since)
+        drugs = tuple(d.strip() for d in drug.split(",") if d.strip())
+        digest = await run(request, request.app.state.services.digest, day.strftime("%Y%m%d") if day else None,
+                           drugs, pgx_only)
+        return HTMLResponse(render_html(digest))
+
+    # ---- check -------------------------------------------------------------------------------
+    @pages.get("/check")
+    async def check_page(request: Request, drug: str = "", results: str = "") -> Response:
+        result, problem = None, None
+        if drug.strip() and results.strip():
+            try:
+                result = await run(request, run_check, request.app.state.services, drug.strip(), results)
+            except HTTPException as exc:
+                if exc.status_code != 422:
+                    raise
+                problem = exc.detail
+        elif drug.strip() or results.strip():
+            problem = "give both the drug and the patient's results"
+        return render(request, "check.html", drug=drug, results=results, result=result, problem=problem)
+
+    return pages
+
+
+def _answer_lines(answer: Any) -> list[list[tuple[str, Any]]]:
+    """Each answer line as text pieces and citation keys, so the template links [n] without parsing HTML."""
+    import re
+
+    by_key = {c.key: c for c in answer.citations}
+    out = []
+    for line in answer.answer.splitlines():
+        pieces: list[tuple[str, Any]] = []
+        pos = 0
+        for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", line):
+            pieces.append(("text", line[pos : m.start()]))
+            pieces.append(("cites", [by_key[int(k)] for k in m.group(1).split(",") if int(k) in by_key]))
+            pos = m.end()
+        pieces.append(("text", line[pos:]))
+        out.append(pieces)
+    return out
