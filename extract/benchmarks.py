@@ -61,9 +61,9 @@ def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[Relation
     return out
 
 
-def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
-    """PGxMine's task: is each gold chemical–variant pair of a sentence an association?"""
-    tp = fp = fn = tn = 0
+def pgxmine_scores(docs: list[GoldDoc]) -> list[tuple[float, bool, bool]]:
+    """(score, negated by the rules, gold) for every gold chemical–variant pair of the sentences."""
+    out: list[tuple[float, bool, bool]] = []
     model = relation_model()
     for doc in docs:
         others = to_mentions(doc.entities, PGXMINE_TO_PGXLIT)
@@ -74,16 +74,27 @@ def pgxmine_pairs(docs: list[GoldDoc], threshold: float) -> dict[str, Any]:
             for m in muts:
                 dm = Mention(c.start, c.end, "DRUG", c.text)
                 vm = Mention(m.start, m.end, "VARIANT", m.text, kind="rsid" if m.text.startswith("rs") else None)
+                gold = frozenset((c.id, m.id)) in positive
                 if model is not None:
-                    predicted = model.pair_probability(doc.text, dm, vm, others=others) >= threshold
+                    out.append((model.pair_probability(doc.text, dm, vm, others=others), False, gold))
                 else:
                     s = rel.signals(doc.text, dm, vm)
-                    predicted = rel.confidence_of(s, vm) >= threshold and not s.negated
-                gold = frozenset((c.id, m.id)) in positive
-                tp += predicted and gold
-                fp += predicted and not gold
-                fn += (not predicted) and gold
-                tn += (not predicted) and not gold
+                    out.append((rel.confidence_of(s, vm), s.negated, gold))
+    return out
+
+
+def pgxmine_pairs(
+    docs: list[GoldDoc], threshold: float, scores: list[tuple[float, bool, bool]] | None = None
+) -> dict[str, Any]:
+    """PGxMine's task: is each gold chemical–variant pair of a sentence an association?
+    `scores`: pgxmine_scores(docs), to sweep thresholds without scoring again."""
+    tp = fp = fn = tn = 0
+    for score, negated, gold in scores if scores is not None else pgxmine_scores(docs):
+        predicted = score >= threshold and not negated
+        tp += predicted and gold
+        fp += predicted and not gold
+        fn += (not predicted) and gold
+        tn += (not predicted) and not gold
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
@@ -106,7 +117,8 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
         chosen = (getattr(model, "meta", None) or {}).get("settings", {}).get("pair", {}).get("threshold_cv_best_p_at_r60")
         if chosen is not None:  # the model's own operating point, chosen on the train fold (best P at R >= 0.60)
             thresholds = sorted({*thresholds, round(float(chosen), 3)})
-        sweep = [pgxmine_pairs(docs, t) for t in thresholds]
+        scores = pgxmine_scores(docs)
+        sweep = [pgxmine_pairs(docs, t, scores) for t in thresholds]
         result["associations"] = {f"threshold_{s['threshold']:g}": s for s in sweep}
         lines.append("chemical–variant association (gold entities given)")
         lines += [f"  threshold {s['threshold']:g}: P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f}"

@@ -178,6 +178,7 @@ def rules_nlp() -> Language:
     return build_nlp(model=None)
 
 
+@lru_cache(maxsize=1)
 def extractor_name() -> str:
     """Recorded with every triple, so a rerun with another model re-extracts."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"

@@ -538,25 +538,34 @@ class RelationModel:
 
     # -- prediction --
 
-    def typed_proba(self, sentence: str, mentions: Sequence[Mention]) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """Candidate pairs (text order) and their class probabilities (columns = typed.classes)."""
+    def typed_proba(
+        self, sentence: str, mentions: Sequence[Mention], only: Iterable[tuple[int, int]] | None = None
+    ) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Candidate pairs (text order) and their class probabilities (columns = typed.classes).
+        `only`: the index pairs (either order) the caller needs; the others are not scored (a pair's
+        features do not depend on which other pairs are scored, so its probability is the same)."""
         pairs = candidate_pairs(mentions, self.label_pairs)
+        if only is not None:
+            wanted = {frozenset(p) for p in only}
+            pairs = [p for p in pairs if frozenset(p) in wanted]
         if not pairs:
             return [], np.zeros((0, len(self.typed.classes)))
         ctx = SentenceContext(sentence, mentions)
         return pairs, self.typed.proba([pair_features(ctx, i, j) for i, j in pairs])
 
     def predict(
-        self, sentence: str, mentions: Sequence[Mention], threshold: float | str | None = None
+        self, sentence: str, mentions: Sequence[Mention], threshold: float | str | None = None,
+        only: Iterable[tuple[int, int]] | None = None,
     ) -> list[RelationMention]:
         """Relations between mentions of one sentence (offsets within it), like `relations.relate`.
 
         A pair is emitted when P(related) >= threshold: a number, a name from `self.thresholds`
-        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`."""
+        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`. `only`
+        restricts the judged pairs to these index pairs (e.g. drug x genetic factor)."""
         if len(mentions) < 2:
             return []
         t = self._threshold(threshold)
-        pairs, probs = self.typed_proba(sentence, mentions)
+        pairs, probs = self.typed_proba(sentence, mentions, only)
         out: list[RelationMention] = []
         for (i, j), p in zip(pairs, probs):
             p_rel = 1.0 - float(p[self._none])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pgxlit.records import Mention, RelationMention
 
@@ -98,7 +99,18 @@ def _window(sentence: str, a: Mention, b: Mention) -> tuple[str, bool]:
     return sentence[max(0, lo.start - 60) : hi.end + 60], False
 
 
+@lru_cache(maxsize=8192)
 def signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
+    """Cached: the classifier's features, its flags and the triples' fallback ask for the same pair."""
+    return _signals(sentence, drug, factor)
+
+
+@lru_cache(maxsize=2048)
+def _pgx_cue_in(sentence: str) -> bool:
+    return bool(_PGX_CUES.search(sentence))
+
+
+def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
     text, is_between = _window(sentence, drug, factor)
     relation = "isAssociatedWith"
     found = False
@@ -122,7 +134,7 @@ def signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         trigger_between=found and is_between,
         negated=bool(_NEGATION.search(clause)),
         hedged=bool(_HEDGE.search(clause)),
-        pgx_cue=factor.label in ("ALLELE", "VARIANT") or bool(_PGX_CUES.search(sentence)),
+        pgx_cue=factor.label in ("ALLELE", "VARIANT") or _pgx_cue_in(sentence),
         distance=hi.start - lo.end,
     )
 

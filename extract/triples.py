@@ -191,7 +191,9 @@ def sentence_triples(
             subject is None and "pgx_ner_model" in default_nlp().pipe_names
         )
         threshold = None if with_model else "rule_pipeline"
-        judged = {frozenset((r.head, r.tail)): r for r in model.predict(sent.text, mentions, threshold)}
+        # Only drug x genetic-factor pairs become triples: the others are not worth scoring.
+        wanted = [(index[id(d)], index[id(f)]) for d in drugs for f in factors if id(f) in index and id(d) in index]
+        judged = {frozenset((r.head, r.tail)): r for r in model.predict(sent.text, mentions, threshold, only=wanted)}
     if drugs:
         for d in drugs:
             name, pid = drug_of(d, subject)

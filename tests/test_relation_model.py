@@ -127,3 +127,19 @@ def test_shipped_files_are_small_and_documented(model: RelationModel) -> None:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert meta["data"]["typed"]["fold"].startswith("train")
     assert "CC BY-NC" in meta["data"]["typed"]["licence"]
+
+
+def test_pair_head_reads_minilm_vectors_of_the_pair(model: RelationModel) -> None:
+    # The pair head has weights over encoder.pair_vector (drug, variant, between, sentence); the
+    # vectors come from the sentence's own tokens: the words between matter, not just the names.
+    from pgxlit.extract.encoder import PAIR_DIM, default_encoder, pair_vector
+
+    assert model.pair is not None and model.pair.dense is not None and model.pair.dense.shape == (PAIR_DIM, 1)
+    s = DAPSONE
+    allele, drug = mention(s, "HLA-B*13:01", "ALLELE"), mention(s, "dapsone", "DRUG")
+    vec = pair_vector(default_encoder().encode([s])[0], allele, drug)
+    assert vec.shape == (PAIR_DIM,) and all(abs(vec[k * 384 : (k + 1) * 384]).sum() > 0 for k in range(4))
+    related = model.pair_probability(s, drug, allele, others=[allele, drug])
+    flipped = s.replace("was significantly associated with", "was not associated with")
+    assert related > model.pair_probability(flipped, mention(flipped, "dapsone", "DRUG"),
+                                            mention(flipped, "HLA-B*13:01", "ALLELE"))
