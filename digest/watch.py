@@ -77,12 +77,10 @@ def extract_step(store: Store, settings: Settings, options: WatchOptions) -> dic
 
 
 def index_step(store: Store, settings: Settings, options: WatchOptions) -> dict[str, Any] | None:
-    """Hook for issue 5's index update (passages and triples -> dense + lexical index).
+    """The incremental index update: new label versions become searchable, superseded ones are flagged."""
+    from pgxlit.index.build import update_index
 
-    Not built yet: returns None and the run logs "index: not available". Whoever adds the index
-    stage replaces this body with its incremental update call.
-    """
-    return None
+    return update_index(store, settings)
 
 
 def output_path(template: str, now: datetime) -> Path:
@@ -139,7 +137,9 @@ def run_once(store: Store, settings: Settings, options: WatchOptions, run_number
         crawl_part = f"crawl +{added} label versions"
     ex = details["extract"] or {}
     d = details["digest"]
-    index_part = "index: not available" if details["index"] is None else "index updated"
+    ix = details["index"]
+    index_part = ("index: not available" if ix is None
+                  else f"indexed {ix.get('documents_indexed', 0)} documents (+{ix.get('passages_added', 0)} passages)")
     line = (f"watch run {run_number} ok in {took:.1f} s: {crawl_part}; extracted {ex.get('extracted', 0)} documents; "
             f"{index_part}; digest {d['label_pairs']} label updates, {d['changes']} changes "
             f"({d['pgx_changes']} PGx) -> {d['path']}" + (f"; {d['errors']} unreadable versions" if d["errors"] else ""))

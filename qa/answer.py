@@ -148,20 +148,32 @@ class Answerer:
         self.searcher = searcher or Searcher(store, settings)
 
     def retrieve(self, q: Question, k: int, filters: SearchFilters | None, timings: dict[str, float]) -> list[Hit]:
-        """The question's best passages, plus the best from the drug's actionable label sections
-        (boxed warning, contraindications, dosing, warnings), which a literal question may not reach."""
+        """The question's best passages, plus focused searches a literal question may not reach: the
+        drug's actionable label sections, and its passages about each gene its PGx triples name
+        (when the question names no gene, the extracted triples say which genes matter)."""
         filters = filters or SearchFilters()
         hits = self.searcher.search(q.text, k, filters, boost_drugs=q.drugs, boost_genes=q.genes, timings=timings)
-        if q.drugs and filters.source in (None, "fda_label"):
-            seen = {h.passage.id for h in hits}
-            for drug in q.drugs:
-                focused = replace(filters, source="fda_label", drug=drug, gene=q.genes[0] if q.genes else None,
-                                  sections=ACTIONABLE_SECTIONS)
-                for hit in self.searcher.search(q.text, 5, focused, boost_drugs=q.drugs, boost_genes=q.genes):
-                    if hit.passage.id not in seen:
-                        hits.append(hit)
-                        seen.add(hit.passage.id)
+        if not q.drugs or filters.source not in (None, "fda_label"):
+            return hits
+        seen = {h.passage.id for h in hits}
+        for drug in q.drugs:
+            genes = q.genes or self.triple_genes(drug)
+            for gene in genes or (None,):
+                for sections, n in ((ACTIONABLE_SECTIONS, 4), ((), 2)):
+                    focused = replace(filters, source="fda_label", drug=drug, gene=gene, sections=sections)
+                    for hit in self.searcher.search(q.text, n, focused, boost_drugs=q.drugs, boost_genes=(gene,) if gene else ()):
+                        if hit.passage.id not in seen:
+                            hits.append(hit)
+                            seen.add(hit.passage.id)
         return hits
+
+    def triple_genes(self, drug: str, most: int = 3) -> tuple[str, ...]:
+        """Genes of the drug's PGx triples in its labels, most often stated first."""
+        counts: dict[str, int] = {}
+        for t in self.store.triples(drug=drug, source="fda_label", pgx=True, latest_only=True, limit=2000):
+            if t.gene:
+                counts[t.gene] = counts.get(t.gene, 0) + 1
+        return tuple(sorted(counts, key=lambda g: -counts[g])[:most])
 
     def supporting_triples(self, q: Question) -> list[Triple]:
         out: list[Triple] = []

@@ -49,8 +49,7 @@ def _strip_id(text: str) -> str:
 def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The development question set, deterministic for a given store."""
     meta = searcher.meta
-    live = ~meta.superseded & ~meta.is_triple
-    labelled = {d for d, rows in meta.by_drug.items() if (live[rows] & (meta.source[rows] == 0)).any()}
+    labelled = own_label_drugs(searcher.store)
     gold = read_fda_label_gold(shared / "gold" / "pharmgkb_drug_labels" / "drugLabels.tsv")
     pairs, opens = [], []
     for drug in sorted(gold):
@@ -92,6 +91,13 @@ def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) 
     return [*cut(pairs), *cut(opens), *cut(list(by_pmid.values())), *cut(absent)]
 
 
+def own_label_drugs(store: Store) -> set[str]:
+    """Drugs whose own label is stored (a drug merely named in another label does not count)."""
+    from pgxlit.extract.triples import label_subject
+
+    return {subject.name for lv in store.label_versions() if (subject := label_subject(lv)) is not None}
+
+
 def _pmids_in_index(searcher: Searcher) -> set[str]:
     rows = [r for r in searcher.store.passage_rows() if r[2] == "pubmed" and r[8]]
     return {r[8] for r in rows}
@@ -124,7 +130,7 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
     counts: dict[str, float] = defaultdict(float)
     retrieval: dict[str, dict[str, list[float]]] = {m: {"recall@10": [], "ndcg@10": []} for m in MODES}
     latencies: list[float] = []
-    failures: list[dict[str, Any]] = []
+    failures: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for q in questions:
         started = time.perf_counter()
         answer = answerer.ask(q["question"])
@@ -134,14 +140,15 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
         if kind == "absent":
             counts["absent_refused"] += answer.refused
             if not answer.refused:
-                failures.append({"question": q["question"], "problem": "answered a drug the corpus lacks"})
+                failures["absent"].append({"question": q["question"], "answer": answer.answer[:200]})
             continue
         counts[f"{kind}_refused"] += answer.refused
         if kind in ("pair", "open"):
             named = any(g.lower() in answer.answer.lower() for g in q["genes"]) and not answer.refused
             counts[f"{kind}_names_gene"] += named
             if not named:
-                failures.append({"question": q["question"], "problem": "answer does not name " + "/".join(q["genes"])})
+                failures[kind].append({"question": q["question"], "refused": answer.refused,
+                                       "answer": (answer.reason or answer.answer)[:160]})
             for c in answer.citations:
                 counts["citations"] += 1
                 counts["citations_drug_and_gene"] += (q["drug"] in c.passage.drugs and bool(set(q["genes"]) & set(c.passage.genes)))
@@ -172,7 +179,7 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
         "questions": len(questions), "by_kind": {k: int(v) for k, v in counts.items() if k.endswith("_questions")},
         "metrics": metrics,
         "retrieval_modes": {m: {k: _mean(v) for k, v in figs.items()} for m, figs in retrieval.items()},
-        "failures": failures[:50],
+        "failures": {kind: items[:25] for kind, items in failures.items()},
     }
 
 

@@ -14,6 +14,17 @@ DRUG_SLOT = re.compile(
     r"\b(?:prescrib\w*|taking|take|starting|start|giving|give|dos(?:e|ing) of|using|use of|on|for|about|with)\s+"
     r"([A-Za-z][A-Za-z0-9-]{3,})", re.IGNORECASE,
 )
+# "Is X safe for ...", "X in CYP2D6 poor metabolizers": the word before a verdict or a genotype.
+SUBJECT_SLOT = re.compile(
+    r"\b(?:is|are|can|does|should)\s+([A-Za-z][A-Za-z0-9-]{3,})\s+(?:safe|effective|contraindicated|ok|okay|"
+    r"recommended|appropriate|dangerous|be|need|require|work|used|given)\b", re.IGNORECASE,
+)
+# International nonproprietary name stems: a word ending so is almost surely a drug name.
+DRUG_STEM = re.compile(
+    r"[a-z]{3,}(?:mab|tinib|nib|pril|sartan|olol|azole|cillin|mycin|statin|vir|parin|platin|taxel|rubicin|fenac|"
+    r"profen|oxacin|cycline|dipine|setron|triptan|prazole|tidine|gliptin|glitazone|semide|caine|codone|morphone|"
+    r"azepam|zolam|barbital|tadine|lukast|dronate|afil)$", re.IGNORECASE,
+)
 NOT_DRUGS = frozenset(
     "a an the this that these patients patient someone people my our their his her what which whom genotype "
     "status testing test check dose dosing drug drugs medication medicine therapy treatment".split()
@@ -46,8 +57,9 @@ def read_question(text: str) -> Question:
     unknown = None
     if not drugs:
         lex = load_lexicons()
-        for match in DRUG_SLOT.finditer(text):
-            word = match.group(1).rstrip("?.,;")
+        slots = [m.group(1) for pattern in (DRUG_SLOT, SUBJECT_SLOT) for m in pattern.finditer(text)]
+        stems = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]+", text) if DRUG_STEM.fullmatch(w)]
+        for word in (w.rstrip("?.,;") for w in [*stems, *slots]):
             if word.lower() in NOT_DRUGS or lex.normalise_gene(word):
                 continue
             unknown = word

@@ -303,7 +303,7 @@ def test_watch_once_runs_every_step_and_logs_one_line(tmp_path: Path) -> None:
     assert result.ok, result.line
     assert calls == ["crawl", "extract"]
     assert result.line.startswith("watch run 1 ok") and "crawl +2 label versions" in result.line
-    assert "index: not available" in result.line and "1 label updates" in result.line
+    assert "indexed 2 documents" in result.line and "1 label updates" in result.line
     written = json.loads(Path(result.details["digest"]["path"]).read_text())
     assert written["changes"][0]["new_version"] == 27
     second = run_once(store, settings, options, 2, crawl=lambda *a: {"labels": {}, "history": {}},

@@ -305,3 +305,15 @@ def test_ask_cli_json_and_batch(world: dict, monkeypatch: pytest.MonkeyPatch, tm
         assert result.exit_code == 1 and "line 1" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_eval_qa_on_the_small_store(world: dict, shared: Path) -> None:
+    """The evaluation runs end to end: absent drugs are all refused; stored pairs are answered with their gene."""
+    from pgxlit.qa.evaluate import evaluate_qa
+
+    report = evaluate_qa(world["store"], world["settings"], shared, limit=6)
+    metrics = report["metrics"]
+    assert report["by_kind"]["absent_questions"] >= 6
+    assert metrics["refusal_rate_absent_drugs"] == 1.0
+    assert report["by_kind"]["pair_questions"] >= 2 and metrics["answer_names_expected_gene_pair"] >= 0.5
+    assert set(report["retrieval_modes"]) == {"dense", "lexical", "hybrid_rrf", "hybrid_rrf_boost"}
