@@ -85,7 +85,7 @@ def _digest_view(digest: Any, per_pair: int = 10) -> list[dict[str, Any]]:
         if not shown:
             continue
         items = [{"c": c, "tier": TIERS[c.tier], "old": side_runs(c)[0], "new": side_runs(c)[1]} for c in shown]
-        out.append({"p": pair, "items": items, "left": left, "pgx": sum(c.pgx_relevant for c in pair.changes),
+        out.append({"p": pair, "shown": items, "left": left, "pgx": sum(c.pgx_relevant for c in pair.changes),
                     "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
                     "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)})
     return out

@@ -141,7 +141,7 @@ class Services:
         versions = sorted(metas)
         new = new if new is not None else versions[-1]
         old = old if old is not None else next((v for v in reversed(versions) if v < new), None)
-        if old is None or old not in metas or new not in metas:
+        if old is None or old not in metas or new not in metas or old >= new:
             raise LookupError(f"label {set_id} has versions {', '.join(map(str, versions))}; "
                               "pick two stored ones (old < new)")
         a, b = load_version(self.store, metas[old]), load_version(self.store, metas[new])
