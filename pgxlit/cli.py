@@ -173,16 +173,27 @@ def labels(
 @app.command("extract")
 def extract(
     redo_all: Annotated[bool, typer.Option("--all", help="Re-extract every document, not only new or changed ones.")] = False,
+    engine: Annotated[str | None, typer.Option(help="Where extraction runs: local or ray (default: PGXLIT_ENGINE, else local).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Extract drug–gene–effect triples with evidence from every stored label and abstract."""
+    from pgxlit.engine import get_engine, run_extraction_on
     from pgxlit.extract.run import run_extraction
 
     settings = get_settings()
     with guard():
         store = open_store(settings)
-        with progress("documents", store.count_documents(), as_json) as advance:
-            report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
+        runner = get_engine(engine or settings.engine, workers, settings)
+        try:
+            with progress("documents", store.count_documents(), as_json) as advance:
+                if runner.name == "local" and runner.workers == 1:
+                    report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
+                else:
+                    report = run_extraction_on(runner, store, force=redo_all, shard_size=settings.engine_shard_size,
+                                               progress=lambda step, _t: advance(step))
+        finally:
+            runner.close()
         print_report("extraction", report, as_json)
 
 
@@ -403,7 +414,7 @@ def snapshot(
 
 
 # Later stages keep their commands beside their code; each adds them to the app here.
-for _stage in ("pgxlit.index.cli", "pgxlit.qa.cli", "pgxlit.digest.cli", "pgxlit.check.cli"):
+for _stage in ("pgxlit.index.cli", "pgxlit.qa.cli", "pgxlit.digest.cli", "pgxlit.check.cli", "pgxlit.web.cli"):
     importlib.import_module(_stage).register(app, eval_app)
 
 
