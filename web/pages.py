@@ -29,6 +29,15 @@ EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 st
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True,
                    lstrip_blocks=True)
+
+
+def isodate(value: str | None) -> str:
+    """YYYYMMDD as labels publish it -> YYYY-MM-DD; anything else as it is."""
+    text = str(value or "")
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
+
+
+_env.filters["isodate"] = isodate
 templates = Jinja2Templates(env=_env)
 
 
