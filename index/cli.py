@@ -28,16 +28,23 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
 def index(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
+    engine: Annotated[str | None, typer.Option(help="Where embedding runs: local or ray (default: PGXLIT_ENGINE, else local).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index new label versions and abstracts for search (incremental; superseded label versions are flagged)."""
-    from pgxlit.index.build import update_index
+    from pgxlit.engine import get_engine, run_index_on
 
     settings = get_settings()
     with guard():
         store = open_store(settings)
-        with progress("indexing documents", store.count_documents(), as_json) as advance:
-            report = update_index(store, settings, rebuild=rebuild, progress=lambda step, total: advance(step, total))
+        runner = get_engine(engine or settings.engine, workers, settings)
+        try:
+            with progress("indexing documents", store.count_documents(), as_json) as advance:
+                report = run_index_on(runner, store, settings, rebuild=rebuild,
+                                      progress=lambda step, total: advance(step, total))
+        finally:
+            runner.close()
         print_report("index", report, as_json)
 
 

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     web_timeout_s: float = Field(30.0, description="An API request that takes longer answers 504")
     web_max_question_chars: int = Field(500, description="Longer questions are refused with 422")
 
+    # Scaling out (issue 9): where extraction and embedding run.
+    engine: str = Field("local", description='"local" (this machine) or "ray" (a local Ray, or the cluster at ray_address)')
+    engine_workers: int = Field(0, description="Worker processes; 0: 1 for local, 2 for ray")
+    engine_shard_size: int = Field(256, description="Abstracts per shard sent to a worker (labels: 4 versions)")
+    ray_address: str | None = Field(None, description='Ray cluster to join, e.g. "auto" or "ray://head:10001"; unset: start a local Ray')
+
     @property
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.home / 'pgxlit.sqlite'}"
