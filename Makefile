@@ -25,6 +25,7 @@ demo: install
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug abacavir --pgx --limit 2
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit index
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit ask --batch corpora/demo_questions.txt
+	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit check --drug clopidogrel --diplotype "CYP2C19 *2/*2"
 	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit stats
 
 test: install

@@ -123,3 +123,9 @@ def eval_qa(
     for mode, figures in report["retrieval_modes"].items():
         modes.add_row(mode, f"{figures['recall@10']:.3f}", f"{figures['ndcg@10']:.3f}")
     out.print(modes)
+    kinds = Table(title="retrieval by question kind (hybrid + boost)")
+    for col in ("kind", "recall@10", "nDCG@10"):
+        kinds.add_column(col)
+    for kind, figures in report["retrieval_by_kind"].items():
+        kinds.add_row(kind, f"{figures['recall@10']:.3f}", f"{figures['ndcg@10']:.3f}")
+    out.print(kinds)

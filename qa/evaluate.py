@@ -129,6 +129,7 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
     questions = build_questions(searcher, shared, limit)
     counts: dict[str, float] = defaultdict(float)
     retrieval: dict[str, dict[str, list[float]]] = {m: {"recall@10": [], "ndcg@10": []} for m in MODES}
+    by_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"recall@10": [], "ndcg@10": []})
     latencies: list[float] = []
     failures: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for q in questions:
@@ -144,7 +145,7 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
             continue
         counts[f"{kind}_refused"] += answer.refused
         if kind in ("pair", "open"):
-            named = any(g.lower() in answer.answer.lower() for g in q["genes"]) and not answer.refused
+            named = not answer.refused and bool(set(q["genes"]) & genes_named(answer.answer))
             counts[f"{kind}_names_gene"] += named
             if not named:
                 failures[kind].append({"question": q["question"], "refused": answer.refused,
@@ -162,6 +163,9 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
             ranked = [h.passage.id for h in hits]
             retrieval[mode]["recall@10"].append(float(any(pid in relevant for pid in ranked)))
             retrieval[mode]["ndcg@10"].append(ndcg_at(ranked, relevant))
+            if mode == "hybrid_rrf_boost":
+                by_kind[kind]["recall@10"].append(retrieval[mode]["recall@10"][-1])
+                by_kind[kind]["ndcg@10"].append(retrieval[mode]["ndcg@10"][-1])
     answered_pairs = counts["pair_questions"] or 1
     metrics = {
         "answer_names_expected_gene_pair": counts["pair_names_gene"] / answered_pairs,
@@ -179,8 +183,23 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
         "questions": len(questions), "by_kind": {k: int(v) for k, v in counts.items() if k.endswith("_questions")},
         "metrics": metrics,
         "retrieval_modes": {m: {k: _mean(v) for k, v in figs.items()} for m, figs in retrieval.items()},
+        "retrieval_by_kind": {kind: {k: _mean(v) for k, v in figs.items()} for kind, figs in by_kind.items()},
         "failures": {kind: items[:25] for kind, items in failures.items()},
     }
+
+
+def genes_named(text: str) -> set[str]:
+    """HGNC symbols an answer names, aliases included ("HER2-positive" names ERBB2)."""
+    from pgxlit.extract.pipeline import PgxEntityRecognizer
+    from pgxlit.index.passages import entity_names
+
+    global _RECOGNISER
+    if _RECOGNISER is None:
+        _RECOGNISER = PgxEntityRecognizer()
+    return entity_names(_RECOGNISER.find(text))[1]
+
+
+_RECOGNISER = None
 
 
 def answerer_question_entities(q: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
