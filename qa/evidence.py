@@ -28,7 +28,8 @@ ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
         r"|\b(?:before|prior to) (?:initiating|starting|prescribing|initiation|beginning|treatment)\b", re.I)),
     ("dose change", 2, re.compile(
         r"\b(?:dose|dosage|dosing|mg)\b[^.]{0,80}\b(?:reduc\w*|lower\w*|decreas\w*|adjust\w*|increas\w*|maximum|"
-        r"not exceed|start\w*|titrat\w*|recommended)\b|\b(?:reduc\w*|lower|adjust\w*)\b[^.]{0,40}\b(?:dose|dosage)\b",
+        r"not exceed|start\w*|titrat\w*|recommended)\b|\b(?:reduc\w*|lower|adjust\w*|maximum|initial|starting)\b"
+        r"[^.]{0,40}\b(?:dose|dosage)\b",
         re.I)),
     ("alternative", 2, re.compile(
         r"\balternative\b|\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
