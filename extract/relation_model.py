@@ -177,11 +177,17 @@ class SentenceContext:
         self.words = [_norm_word(w) for _, _, w in toks]
         # For each token, the mentions covering it, longest first.
         by_len = sorted(range(len(mentions)), key=lambda k: (mentions[k].start - mentions[k].end, mentions[k].start))
-        self.cover: list[tuple[int, ...]] = []
-        for s, e, _ in toks:
-            self.cover.append(tuple(k for k in by_len if mentions[k].start < e and s < mentions[k].end))
+        cover: list[tuple[int, ...]] = [()] * len(toks)
+        for k in by_len:  # the tokens a mention overlaps form one run: find it by bisection
+            m = mentions[k]
+            for t in range(bisect.bisect_right(self.ends, m.start), bisect.bisect_left(self.starts, m.end)):
+                cover[t] = (*cover[t], k)
+        self.cover = cover
         # Bracket group of every character: id of the innermost open bracket (0 = top level).
         group = [0] * (len(sentence) + 1)
+        if not any(ch in sentence for ch in _OPEN):
+            self.group = group
+            return
         stack: list[int] = []
         n_groups = 0
         for i, ch in enumerate(sentence):

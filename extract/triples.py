@@ -179,6 +179,8 @@ def sentence_triples(
         return []
     # "urea" inside "urea cycle disorders" is no drug.
     drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
+    if not drugs and subject is None:
+        return []  # an abstract sentence without a drug has no triple
     effect = rel.effect_of(sent.text, section)
     found: dict[tuple, Triple] = {}
     # (drug, drug id, relation, confidence, negated, hedged, factor)
