@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A FastAPI app with /health, the CDS Hooks services (/cds-services), /api and the pages."""
     from pgxlit.check.cds_hooks import create_router
     from pgxlit.web.api import create_api
+    from pgxlit.web.jobs import Refresh
     from pgxlit.web.pages import create_pages, error_page, mount_static
     from pgxlit.web.security import Auth
     from pgxlit.web.services import Services
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = Auth(app.state.web_token, dict(settings.web_user_tokens),
                           settings.web_secret.encode() if settings.web_secret else secrets.token_bytes(32))
     app.state.services = Services(settings, check_service)
+    app.state.refresh = Refresh(lambda: app.state.services.store, settings)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -7,6 +7,7 @@ bad input is a 4xx that says what to change; label and abstract text is always e
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -155,6 +156,20 @@ def test_review_survives_re_extraction(client: TestClient, world: dict[str, Any]
     assert after["review_status"] == "accepted"
     assert [h["action"] for h in after["history"]][:2] == ["carried_over", "accept"]
     assert tid in _export_ids(client)
+
+
+def test_refresh_is_a_write_and_runs_in_the_background(client: TestClient) -> None:
+    assert client.post("/api/refresh").status_code == 401
+    started = client.post("/api/refresh", headers=WRITE)
+    assert started.status_code == 202 and started.json()["started_by"] == "Ann Curator"
+    deadline = time.monotonic() + 600
+    while (state := client.get("/api/refresh").json())["status"] == "running":
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert state["status"] == "done", state
+    assert state["extraction"]["extracted"] == 0 and state["extraction"]["already_current"] == 7
+    assert client.post("/api/ask", json={"question": "What should I check before prescribing abacavir?"}).json()[
+        "citations"]
 
 
 def test_forms_need_a_session_and_csrf(client: TestClient) -> None:

@@ -9,6 +9,8 @@ documents are indexed: embedding is the slow step on a small machine.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ def build_world() -> dict[str, Any]:
     if not (SNAPSHOT / "manifest.tsv").is_file():
         pytest.skip(f"the bundled snapshot is missing at {SNAPSHOT}")
     root = Path(tempfile.mkdtemp(prefix="pgxlit-web-"))
+    atexit.register(shutil.rmtree, root, True)
     full = Store(f"sqlite:///{root / 'full.sqlite'}")
     Loader(full, Settings(home=root)).load([SNAPSHOT])
     versions = full.label_versions()

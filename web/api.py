@@ -300,6 +300,19 @@ def create_api() -> APIRouter:
         data["changes"] = data["changes"][:limit]
         return data
 
+    @api.post("/refresh", tags=["refresh"], status_code=202)
+    def refresh(request: Request, actor: Annotated[str, Depends(api_writer)]) -> dict[str, Any]:
+        """Extract new or changed documents and update the index, in the background (needs a curator token)."""
+        state = request.app.state.refresh.start(actor)
+        if state is None:
+            raise HTTPException(409, "a refresh is already running; GET /api/refresh shows its progress")
+        return state
+
+    @api.get("/refresh", tags=["refresh"])
+    def refresh_status(request: Request) -> dict[str, Any]:
+        """The state of the last refresh: idle, running, done (with counts) or failed (with the reason)."""
+        return request.app.state.refresh.snapshot()
+
     @api.get("/labels", tags=["labels"])
     async def labels(request: Request, drug: str | None = None) -> list[dict[str, Any]]:
         """Stored labels (one row per set id, its newest version) whose names contain `drug`."""
