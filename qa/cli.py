@@ -117,15 +117,11 @@ def eval_qa(
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value),
                       str(expected.get("metrics", {}).get(key, "")))
     out.print(table)
-    modes = Table(title="retrieval by ranking mode")
-    for col in ("mode", "recall@10", "nDCG@10"):
-        modes.add_column(col)
-    for mode, figures in report["retrieval_modes"].items():
-        modes.add_row(mode, f"{figures['recall@10']:.3f}", f"{figures['ndcg@10']:.3f}")
-    out.print(modes)
-    kinds = Table(title="retrieval by question kind (hybrid + boost)")
-    for col in ("kind", "recall@10", "nDCG@10"):
-        kinds.add_column(col)
-    for kind, figures in report["retrieval_by_kind"].items():
-        kinds.add_row(kind, f"{figures['recall@10']:.3f}", f"{figures['ndcg@10']:.3f}")
-    out.print(kinds)
+    for title, rows in (("retrieval by ranking mode", report["retrieval_modes"]),
+                        ("retrieval by question kind (hybrid + boost)", report["retrieval_by_kind"])):
+        figures = Table(title=title)
+        for col in ("", "recall@10", "nDCG@10"):
+            figures.add_column(col)
+        for name, values in rows.items():
+            figures.add_row(name, f"{values['recall@10']:.3f}", f"{values['ndcg@10']:.3f}")
+        out.print(figures)
