@@ -9,10 +9,13 @@ by name without losing what was already stored.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -111,7 +114,22 @@ class Loader:
 
     def load(self, paths: Iterable[Path], progress: Callable[[Path], None] | None = None) -> LoadReport:
         report = LoadReport()
-        for path in iter_files(paths):
+        files = iter_files(paths)
+        ahead = None
+        if self.settings.load_workers > 1:
+            # PubMed baseline/update files are parsed by worker processes a few files ahead of the
+            # one writer; files are still written in sorted order, so an update's deletions land last.
+            files, ahead = _ParseAhead.over(files, self.settings.load_workers)
+        self._ahead = ahead
+        try:
+            self._load_files(files, report, progress)
+        finally:
+            if ahead is not None:
+                ahead.close()
+        return report
+
+    def _load_files(self, files: Iterable[Path], report: LoadReport, progress: Callable[[Path], None] | None) -> None:
+        for path in files:
             report.files_seen += 1
             if progress:
                 progress(path)
@@ -133,7 +151,6 @@ class Loader:
             except (ParseError, ApiError, OSError, EOFError) as exc:
                 report.files_failed += 1
                 report.errors.append(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
-        return report
 
     def _raw(self, session, path: Path, source: str, counts: SaveCounts) -> int | None:
         if path.stat().st_size > self.settings.raw_max_bytes:
@@ -172,14 +189,79 @@ class Loader:
         counts = report.counts
         with self.store.transaction() as session:
             raw_id = self._raw(session, path, "pubmed", counts)
-        with _open(path) as stream:
-            for batch in batched_until_error(iter_pubmed_xml(stream, str(path)), BATCH):
+        parsed = self._ahead.result(path) if getattr(self, "_ahead", None) is not None else None
+        with contextlib.ExitStack() as stack:
+            if parsed is None:
+                records: Iterable[Abstract | PubmedDeletion] = iter_pubmed_xml(stack.enter_context(_open(path)), str(path))
+            else:
+                records, error = parsed
+                if error is not None:
+                    records = _then_raise(records, ParseError(*error))
+            for batch in batched_until_error(records, BATCH):
                 with self.store.transaction() as session:
                     for record in batch:
                         if isinstance(record, PubmedDeletion):
                             self.store.delete_abstracts(session, record.pmids, counts)
                         elif isinstance(record, Abstract):
                             self.store.save_abstract(session, record, raw_id, counts)
+
+
+def parse_pubmed_file(path: Path) -> tuple[list[Abstract | PubmedDeletion], tuple[str, str] | None]:
+    """Every record of one PubMed XML file, and (source, reason) of the parse error that stopped it:
+    records before the error still count. (ParseError itself does not survive pickling.)"""
+    records: list[Abstract | PubmedDeletion] = []
+    try:
+        with _open(path) as stream:
+            records.extend(iter_pubmed_xml(stream, str(path)))
+    except ParseError as exc:
+        return records, (exc.source, exc.reason)
+    return records, None
+
+
+def _then_raise(records: list[T], error: Exception) -> Iterator[T]:
+    yield from records
+    raise error
+
+
+class _ParseAhead:
+    """Parse PubMed XML files in worker processes a bounded number of files ahead of the writer."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        self.window = workers + 1
+        self.futures: dict[Path, Future[tuple[list[Abstract | PubmedDeletion], tuple[str, str] | None]]] = {}
+
+    @classmethod
+    def over(cls, files: Iterable[Path], workers: int) -> tuple[Iterator[Path], _ParseAhead]:
+        ahead = cls(workers)
+        return ahead._walk(list(files)), ahead
+
+    def _walk(self, files: list[Path]) -> Iterator[Path]:
+        pubmed = [p for p in files if p.name.lower().endswith((".xml", ".xml.gz")) and _looks_pubmed(p)]
+        queued = iter(pubmed)
+        for path in files:
+            while len(self.futures) < self.window:
+                nxt = next(queued, None)
+                if nxt is None:
+                    break
+                self.futures[nxt] = self.pool.submit(parse_pubmed_file, nxt)
+            yield path
+            self.futures.pop(path, None)  # skipped or failed before parsing: drop its result
+
+    def result(self, path: Path) -> tuple[list[Abstract | PubmedDeletion], tuple[str, str] | None] | None:
+        future = self.futures.get(path)
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+def _looks_pubmed(path: Path) -> bool:
+    try:
+        with _open(path) as stream:
+            return sniff(stream.read(HEAD_BYTES)) == "pubmed"
+    except (OSError, EOFError):
+        return False
 
 
 def load_paths(store: Store, settings: Settings, paths: Iterable[Path]) -> LoadReport:

@@ -175,6 +175,7 @@ def extract(
     redo_all: Annotated[bool, typer.Option("--all", help="Re-extract every document, not only new or changed ones.")] = False,
     engine: Annotated[str | None, typer.Option(help="Where extraction runs: local or ray (default: PGXLIT_ENGINE, else local).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")] = None,
+    pgx_prefilter: Annotated[bool | None, typer.Option("--pgx-prefilter/--no-pgx-prefilter", help="Only abstracts naming a drug and a gene, variant or metabolizer status (or with a PGx MeSH heading) reach the models (default: PGXLIT_EXTRACT_PGX_PREFILTER).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Extract drug–gene–effect triples with evidence from every stored label and abstract."""
@@ -187,11 +188,12 @@ def extract(
         runner = get_engine(engine or settings.engine, workers, settings)
         try:
             with progress("documents", store.count_documents(), as_json) as advance:
-                if runner.name == "local" and runner.workers == 1:
+                prefilter = settings.extract_pgx_prefilter if pgx_prefilter is None else pgx_prefilter
+                if runner.name == "local" and runner.workers == 1 and not prefilter:
                     report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
                 else:
                     report = run_extraction_on(runner, store, force=redo_all, shard_size=settings.engine_shard_size,
-                                               progress=lambda step, _t: advance(step))
+                                               prefilter=prefilter, progress=lambda step, _t: advance(step))
         finally:
             runner.close()
         print_report("extraction", report, as_json)

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     engine_workers: int = Field(0, description="Worker processes; 0: 1 for local, 2 for ray")
     engine_shard_size: int = Field(256, description="Abstracts per shard sent to a worker (labels: 4 versions)")
     ray_address: str | None = Field(None, description='Ray cluster to join, e.g. "auto" or "ray://head:10001"; unset: start a local Ray')
+    extract_pgx_prefilter: bool = Field(
+        False, description="Extract only abstracts that name a drug and a genetic factor or carry a PGx MeSH heading"
+    )
+    load_workers: int = Field(1, description="Processes that parse PubMed XML files ahead of the store writer in `pgxlit load`")
 
     @property
     def resolved_db_url(self) -> str:
