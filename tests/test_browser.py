@@ -16,13 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_web_world import PLAVIX_SET, TOKEN, world  # noqa: F401 - the fixture
+from test_web_world import PLAVIX_SET, TOKEN, build_world
 
 CHROMIUM = Path(os.environ.get("PGXLIT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    """The small real store of test_web_world (built once per test process)."""
+    return build_world()
 
 
 def _free_port() -> int:

@@ -9,10 +9,16 @@ from typing import Any
 
 import pytest
 import typer
-from test_web_world import PLAVIX_SET, world  # noqa: F401 - the fixture
+from test_web_world import PLAVIX_SET, build_world
 from typer.testing import CliRunner
 
 from pgxlit.web.mcp import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR, McpServer, PgxlitTools
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    """The small real store of test_web_world (built once per test process)."""
+    return build_world()
 
 
 @pytest.fixture(scope="module")

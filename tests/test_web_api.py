@@ -13,11 +13,17 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_world import PLAVIX_SET, SCRIPT_PMID, TOKEN, world  # noqa: F401 - the fixture
+from test_web_world import PLAVIX_SET, SCRIPT_PMID, TOKEN, build_world
 
 from pgxlit.server import create_app
 
 WRITE = {"Authorization": f"Bearer {TOKEN}", "X-Curator": "Ann Curator"}
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    """The small real store of test_web_world (built once per test process)."""
+    return build_world()
 
 
 @pytest.fixture(scope="module")

@@ -75,8 +75,3 @@ def build_world() -> dict[str, Any]:
     update_index(store, settings)
     _WORLD.update(root=root, settings=settings, store=store, plavix=plavix, abacavir=abacavir)
     return _WORLD
-
-
-@pytest.fixture(scope="module")
-def world() -> dict[str, Any]:
-    return build_world()
