@@ -666,14 +666,19 @@ class Store:
     def audit_log(self, triple_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Who changed what and when, newest first (one triple's history, or everyone's)."""
         with Session(self.engine) as session:
-            query = select(ReviewAuditRow).order_by(ReviewAuditRow.id.desc()).limit(limit)
+            query = (
+                select(ReviewAuditRow, TripleRow.drug, TripleRow.gene, TripleRow.variant)
+                .outerjoin(TripleRow, TripleRow.id == ReviewAuditRow.triple_id)
+                .order_by(ReviewAuditRow.id.desc()).limit(limit)
+            )
             if triple_id is not None:
                 query = query.where(ReviewAuditRow.triple_id == triple_id)
             return [
                 {"id": r.id, "triple_id": r.triple_id, "doc_key": r.doc_key, "action": r.action, "actor": r.actor,
                  "reason": r.reason, "old_status": r.old_status, "new_status": r.new_status, "before": r.before,
-                 "after": r.after, "at": r.at.isoformat() if r.at else None}
-                for r in session.scalars(query)
+                 "after": r.after, "at": r.at.isoformat() if r.at else None,
+                 "triple": " – ".join(x for x in (drug, gene, variant) if x) if drug else None}
+                for r, drug, gene, variant in session.execute(query)
             ]
 
     def triples(
