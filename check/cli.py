@@ -89,6 +89,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             err.print(f"{len(knowledge.drugs)} drugs with PGx evidence; CDS Hooks discovery at "
                       f"http://{host}:{port}/cds-services")
             err.print(f"web app at http://{host}:{port}/ask · API docs at http://{host}:{port}/docs")
+            import threading
+
+            # the digest of every stored label takes a while to build: start it now, pages read the cache
+            threading.Thread(target=app.state.services.digest, args=(None, (), False), daemon=True,
+                             name="warm-digest").start()
             if not app.state.settings.web_token:
                 err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
                           "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
         None, description="Key that signs session cookies and CSRF tokens; unset: a new random key per process"
     )
     web_timeout_s: float = Field(30.0, description="An API request that takes longer answers 504")
+    web_digest_timeout_s: float = Field(
+        180.0, description="Building a digest of every stored label may take longer than other requests; it is cached"
+    )
     web_max_question_chars: int = Field(500, description="Longer questions are refused with 422")
 
     # Scaling out (issue 9): where extraction and embedding run.

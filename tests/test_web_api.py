@@ -273,7 +273,8 @@ def test_failures_are_clean(world: dict[str, Any], tmp_path) -> None:
     assert r.status_code == 500 and r.json() == {"detail": "internal error; the server log has the details"}
     html = client.get("/review", headers={"Accept": "text/html"})
     assert html.status_code == 500 and "Traceback" not in html.text and "<html" in html.text
-    slow = TestClient(create_app(world["settings"].model_copy(update={"web_timeout_s": 0.001})))
+    slow = TestClient(create_app(world["settings"].model_copy(update={"web_timeout_s": 0.001,
+                                                                       "web_digest_timeout_s": 0.001})))
     r = slow.get("/api/digest")
     assert r.status_code == 504 and "gave up" in r.json()["detail"]
     assert client.get("/api/nothing-here").status_code == 404

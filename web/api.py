@@ -25,9 +25,9 @@ T = TypeVar("T")
 SOURCES = ("fda_label", "pubmed")
 
 
-async def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def run(request: Request, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
     """Run blocking work off the event loop; 504 when it takes longer than the configured timeout."""
-    timeout = request.app.state.settings.web_timeout_s
+    timeout = timeout or request.app.state.settings.web_timeout_s
     try:
         return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs), timeout)
     except TimeoutError as exc:
@@ -36,6 +36,12 @@ async def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any)
 
 def services(request: Request) -> Any:
     return request.app.state.services
+
+
+def digest_timeout(request: Request) -> float:
+    """A digest over every stored label is built once and cached; it may take longer than other requests."""
+    settings = request.app.state.settings
+    return max(settings.web_timeout_s, settings.web_digest_timeout_s)
 
 
 # ---- input helpers (shared with the pages) --------------------------------------------------------
@@ -295,7 +301,7 @@ def create_api() -> APIRouter:
         """Label changes between stored versions, PGx changes first, each citing both versions."""
         day = parse_day(since)
         result = await run(request, services(request).digest, day.strftime("%Y%m%d") if day else None,
-                           tuple(drug), pgx_only)
+                           tuple(drug), pgx_only, timeout=digest_timeout(request))
         data = result.to_json()
         data["changes"] = data["changes"][:limit]
         return data

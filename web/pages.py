@@ -18,12 +18,22 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pgxlit import __version__
-from pgxlit.web.api import apply_review, canonical_drug, canonical_gene, parse_day, review_counts, run, run_check
+from pgxlit.web.api import (
+    apply_review,
+    canonical_drug,
+    canonical_gene,
+    digest_timeout,
+    parse_day,
+    review_counts,
+    run,
+    run_check,
+)
 from pgxlit.web.security import SESSION_COOKIE, Auth, form_writer
 
 HERE = Path(__file__).resolve().parent
 ANON_COOKIE = "pgxlit_anon"
 PAGE_SIZE = 50
+DIGEST_PAGE = 15  # label updates per digest page
 EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
             "How should codeine be used in CYP2D6 ultrarapid metabolizers?")
 
@@ -249,14 +259,19 @@ def create_pages() -> APIRouter:
 
     # ---- digest ------------------------------------------------------------------------------
     @pages.get("/digest")
-    async def digest_page(request: Request, since: str = "", drug: str = "", pgx_only: bool = False) -> Response:
+    async def digest_page(request: Request, since: str = "", drug: str = "", pgx_only: bool = False,
+                          page: Annotated[int, Query(ge=1)] = 1) -> Response:
         day = parse_day(since)
         drugs = tuple(d.strip() for d in drug.split(",") if d.strip())
         digest = await run(request, request.app.state.services.digest, day.strftime("%Y%m%d") if day else None,
-                           drugs, pgx_only)
+                           drugs, pgx_only, timeout=digest_timeout(request))
         summary = digest.to_json()["summary"]
-        return render(request, "digest.html", d=digest, s=summary, pairs=_digest_view(digest), since=since,
-                      drug=drug, pgx_only=pgx_only)
+        pairs = _digest_view(digest)
+        pages = max(1, -(-len(pairs) // DIGEST_PAGE))
+        query = {"since": since, "drug": drug, "pgx_only": "true" if pgx_only else "false"}
+        return render(request, "digest.html", d=digest, s=summary, since=since, drug=drug, pgx_only=pgx_only,
+                      pairs=pairs[(page - 1) * DIGEST_PAGE : page * DIGEST_PAGE], page=page, pages=pages,
+                      page_query=lambda n: urlencode({**query, "page": n}))
 
     @pages.get("/digest.html")
     async def digest_standalone(request: Request, since: str = "", drug: str = "", pgx_only: bool = False) -> Response:
@@ -266,7 +281,7 @@ def create_pages() -> APIRouter:
         day = parse_day(since)
         drugs = tuple(d.strip() for d in drug.split(",") if d.strip())
         digest = await run(request, request.app.state.services.digest, day.strftime("%Y%m%d") if day else None,
-                           drugs, pgx_only)
+                           drugs, pgx_only, timeout=digest_timeout(request))
         return HTMLResponse(render_html(digest))
 
     # ---- check -------------------------------------------------------------------------------
