@@ -232,7 +232,7 @@ def run_extraction_on(
 ) -> dict[str, int]:
     """`run_extraction` with the per-document work spread over the engine's workers.
 
-    Each document is still replaced atomically in the driver, so a killed run resumes. With
+    Each shard is written in one transaction by the driver, so a killed run resumes at a shard. With
     `prefilter`, abstracts `pgx_relevant` rejects are counted and left unextracted (not marked
     done), so a later run without the filter still reaches them.
     """
@@ -254,17 +254,18 @@ def run_extraction_on(
 
     work = extract_relevant_shard if prefilter else extract_shard
     for results in engine.map(work, shard_documents(todo(), shard_size)):
-        for doc_key, content_sha, triples in results:
+        # One transaction per shard: the driver's commits, not the workers, limit a large run.
+        with store.transaction() as session:
+            for doc_key, content_sha, triples in results:
+                if triples is not None:
+                    store.replace_triples(session, doc_key, content_sha, extractor, triples)
+        for _doc_key, _sha, triples in results:
             if triples is None:  # the pre-filter turned it away on the worker
                 counts["filtered_out"] += 1
-                if progress:
-                    progress(1, total)
-                continue
-            with store.transaction() as session:
-                store.replace_triples(session, doc_key, content_sha, extractor, triples)
-            counts["extracted"] += 1
-            counts["triples"] += len(triples)
-            counts["pgx_triples"] += sum(t.pgx for t in triples)
+            else:
+                counts["extracted"] += 1
+                counts["triples"] += len(triples)
+                counts["pgx_triples"] += sum(t.pgx for t in triples)
             if progress:
                 progress(1, total)
     return counts
