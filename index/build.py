@@ -3,7 +3,8 @@
 A document (label version or abstract) is indexed once per content hash: new documents get
 passages and vectors; a changed abstract retires its old passages; a new label version marks
 the older versions' passages superseded (still searchable with a filter). Only new passages
-are embedded, which is the expensive part; BM25 is rebuilt from the stored passages.
+of current versions are embedded, which is the expensive part (a version already superseded
+when first indexed is searched through BM25); BM25 is rebuilt from the stored passages.
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ def update_index(
 
     def sync_vectors() -> None:
         """Embed every live passage the dense index lacks (also repairs a run killed before saving)."""
-        live = [pid for pid, *_ in store.passage_rows()]
+        with store.transaction() as session:
+            store.mark_superseded(session)
+        # Passages of superseded label versions stay reachable through BM25 and filters; embedding
+        # them too would double a first build for text nobody searches by default.
+        live = [row[0] for row in store.passage_rows() if not row[12]]
         missing = [pid for pid in live if pid not in known]
         if state["index"] is None:
             kind = dense.choose_kind(settings.index_kind, len(live), settings.index_flat_max)
