@@ -691,10 +691,15 @@ class Store:
         min_confidence: float = 0.0,
         limit: int | None = None,
         latest_only: bool = True,
+        exclude_rejected: bool = False,
     ) -> list[Triple]:
-        """Triples, most confident first; by default only from the latest version of each label."""
+        """Triples, most confident first; by default only from the latest version of each label.
+
+        `exclude_rejected` leaves out what a curator rejected (answers and alerts should not stand on it)."""
         with Session(self.engine) as session:
             query = select(TripleRow).where(TripleRow.confidence >= min_confidence)
+            if exclude_rejected:
+                query = query.where(TripleRow.review_status != "rejected")
             if latest_only:
                 latest = (
                     select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))

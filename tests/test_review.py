@@ -133,3 +133,10 @@ def test_identity_ignores_offsets_and_confidence_but_not_facts() -> None:
     a = _triple("*2")
     assert triple_identity(a) == triple_identity(replace(a, confidence=0.1, evidence=replace(a.evidence, start=5)))
     assert triple_identity(a) != triple_identity(replace(a, negated=True))
+
+
+def test_rejected_triples_can_be_left_out(store: Store) -> None:
+    _extract(store, [_triple("*2"), _triple("*3")])
+    store.review([_ids(store)["*3"]], "reject", "Ann", "not in the sentence")
+    assert {t.variant for t in store.triples(latest_only=False)} == {"*2", "*3"}
+    assert {t.variant for t in store.triples(latest_only=False, exclude_rejected=True)} == {"*2"}
