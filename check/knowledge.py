@@ -372,7 +372,7 @@ def store_fingerprint(store: Any) -> str:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from pgxlit.store import ExtractedDocRow, LabelVersionRow, TripleRow
+    from pgxlit.store import ExtractedDocRow, LabelVersionRow, ReviewAuditRow, TripleRow
 
     with Session(store.engine) as session:
         row = session.execute(
@@ -384,7 +384,8 @@ def store_fingerprint(store: Any) -> str:
         reviewed = session.execute(
             select(TripleRow.review_status, func.count()).group_by(TripleRow.review_status)
         ).all()
-    return hashlib.sha256(repr((tuple(row), tuple(docs), tuple(labels), sorted(map(tuple, reviewed)))).encode()).hexdigest()[:20]
+        audit = session.execute(select(func.max(ReviewAuditRow.id))).scalar()  # edits of accepted triples
+    return hashlib.sha256(repr((tuple(row), tuple(docs), tuple(labels), sorted(map(tuple, reviewed)), audit)).encode()).hexdigest()[:20]
 
 
 def read_facts(store: Any) -> list[TripleFact]:

@@ -861,12 +861,15 @@ class Store:
             return [_passage_from_row(row) for row in rows]
 
     def triples_of(self, doc_keys: Iterable[str]) -> dict[str, list[Triple]]:
-        """Triples grouped by document, for indexing them beside their passages."""
+        """Triples grouped by document, for indexing them beside their passages (rejected ones left out)."""
         keys = list(doc_keys)
         out: dict[str, list[Triple]] = {k: [] for k in keys}
         with Session(self.engine) as session:
             for i in range(0, len(keys), 500):
-                rows = session.scalars(select(TripleRow).where(TripleRow.doc_key.in_(keys[i : i + 500])).order_by(TripleRow.id))
+                rows = session.scalars(
+                    select(TripleRow).where(TripleRow.doc_key.in_(keys[i : i + 500]), TripleRow.review_status != "rejected")
+                    .order_by(TripleRow.id)
+                )
                 for row in rows:
                     out[row.doc_key].append(_triple_from_row(row))
         return out

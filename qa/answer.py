@@ -170,7 +170,8 @@ class Answerer:
     def triple_genes(self, drug: str, most: int = 3) -> tuple[str, ...]:
         """Genes of the drug's PGx triples in its labels, most often stated first."""
         counts: dict[str, int] = {}
-        for t in self.store.triples(drug=drug, source="fda_label", pgx=True, latest_only=True, limit=2000):
+        for t in self.store.triples(drug=drug, source="fda_label", pgx=True, latest_only=True, limit=2000,
+                                    exclude_rejected=True):
             if t.gene:
                 counts[t.gene] = counts.get(t.gene, 0) + 1
         return tuple(sorted(counts, key=lambda g: -counts[g])[:most])
@@ -181,7 +182,8 @@ class Answerer:
             for gene in q.genes or (None,):
                 if drug is None and gene is None:
                     continue
-                out += self.store.triples(drug=drug, gene=gene, pgx=True, latest_only=True, limit=500)
+                out += self.store.triples(drug=drug, gene=gene, pgx=True, latest_only=True, limit=500,
+                                          exclude_rejected=True)
         return out
 
     def evidence(self, question: str, k: int | None = None, filters: SearchFilters | None = None
