@@ -96,7 +96,8 @@ class RayEngine:
             # Workers read settings from PGXLIT_* like the driver, so they load the same models.
             env = {k: v for k, v in os.environ.items() if k.startswith(("PGXLIT_", "HF_"))}
             env.setdefault("OMP_NUM_THREADS", "1")
-            ray.init(address=address, num_cpus=None if address else self.workers, include_dashboard=False,
+            # "local" starts our own Ray even when another one runs on this machine (Ray would join that one).
+            ray.init(address=address or "local", num_cpus=None if address else self.workers, include_dashboard=False,
                      runtime_env={"env_vars": env}, log_to_driver=False, configure_logging=False)
             self._started = True
         self._remote: dict[Callable[..., Any], Any] = {}

@@ -133,3 +133,38 @@ def test_ray_embedding_gives_the_local_index(sample: list, ray_engine: object, t
     assert np.array_equal(vectors["local"][0], vectors["ray"][0])
     assert vectors["local"][2] == vectors["ray"][2]
     assert np.allclose(vectors["local"][1], vectors["ray"][1], atol=1e-5)
+
+
+def test_extract_command_takes_the_engine_from_flag_or_setting(sample: list, ray_engine: object, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pgxlit.cli import app
+    from pgxlit.config import get_settings
+
+    docs = [d for d in sample if isinstance(d[2], Abstract)][:12]
+    reports = {}
+    for name, args, env in (("flag", ["--engine", "ray", "--workers", "2"], {}), ("setting", [], {"PGXLIT_ENGINE": "ray"}),
+                            ("local", [], {})):
+        path = tmp_path / f"{name}.sqlite"
+        _store_with(path, docs).close()
+        monkeypatch.setenv("PGXLIT_DB_URL", f"sqlite:///{path}")
+        monkeypatch.setenv("PGXLIT_HOME", str(tmp_path))
+        for key in ("PGXLIT_ENGINE",):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, ["extract", *args, "--json"])
+        get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(result.output)
+        store = Store(f"sqlite:///{path}")
+        reports[name]["stored"] = _stored_triples(store)
+        store.close()
+    assert reports["flag"]["workers"] == reports["setting"]["workers"] == 2  # the ray path reports its workers
+    assert "workers" not in reports["local"]  # the default stays the plain local run
+    assert reports["flag"]["stored"] == reports["setting"]["stored"] == reports["local"]["stored"]
+    assert reports["local"]["extracted"] == len(docs)
