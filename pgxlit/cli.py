@@ -100,12 +100,15 @@ def crawl_pubmed(
 @app.command("load")
 def load(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: openFDA JSON, SPL XML/zip, DailyMed history JSON, PubMed XML (.gz too).")],
+    workers: Annotated[int | None, typer.Option(help="Processes that parse PubMed XML ahead of the writer (default: PGXLIT_LOAD_WORKERS).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load files into the store without the network; unknown files are skipped and counted."""
     from pgxlit.ingest.load import Loader
 
     settings = get_settings()
+    if workers:
+        settings = settings.model_copy(update={"load_workers": workers})
     with guard():
         store = open_store(settings)
         with progress("files", None, as_json) as advance:
