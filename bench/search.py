@@ -68,10 +68,24 @@ def replicate_meta(meta: Metadata, copies: int, size: int) -> Metadata:
                     grow(meta.by_drug), grow(meta.by_gene), grow(meta.by_set))
 
 
+def embedded_subset(meta: Metadata, with_vectors: np.ndarray) -> Metadata:
+    """The passages that have a vector (current label versions, abstracts, triples): the ones replicated."""
+    rows = np.flatnonzero(np.isin(meta.ids, with_vectors))
+    new_pos = np.full(len(meta.ids), -1, dtype=np.int64)
+    new_pos[rows] = np.arange(len(rows))
+
+    def keep(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: new_pos[v][new_pos[v] >= 0] for k, v in table.items()}
+
+    return Metadata(meta.ids[rows], meta.is_triple[rows], meta.source[rows], meta.superseded[rows], meta.date[rows],
+                    meta.evidence[rows], meta.section[rows], meta.sections, keep(meta.by_drug), keep(meta.by_gene),
+                    keep(meta.by_set))
+
+
 def build_replica(searcher: Searcher, size: int, kind: str, rng: np.random.Generator):
-    real = searcher.meta
-    n = len(real.ids)
     base = dense.load(searcher.paths.dense, mmap=False)
+    real = embedded_subset(searcher.meta, dense.ids(base))
+    n = len(real.ids)
     vectors = np.vstack([base.reconstruct(int(i)) for i in real.ids]).astype(np.float32)
     real_texts = dict(searcher.store.passage_texts(real.ids.tolist()))
     tokens = [lexical_tokens(real_texts[int(i)]) or ["∅"] for i in real.ids]
@@ -151,7 +165,10 @@ def main() -> None:
     from pgxlit.qa.answer import Answerer
 
     answerer = Answerer(store, settings, searcher)
-    questions = [q[0] for q in queries[: args.answers]]
+    pairs = sorted({(t.drug, t.gene) for t in store.triples(source="fda_label", pgx=True, latest_only=True) if t.gene})
+    rng.shuffle(pairs)
+    templates = ("Does {gene} status change {drug} dosing?", "What should I check before prescribing {drug}?")
+    questions = [templates[i % 2].format(drug=d, gene=g) for i, (d, g) in enumerate(pairs[: args.answers])]
     answerer.ask(questions[0])
     answer_ms, refused = [], 0
     for question in questions:
