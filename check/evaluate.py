@@ -18,7 +18,6 @@ added; they are listed by name for review.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -28,31 +27,15 @@ from pgxlit.check.pharmcat import GeneCall, PhenotypeTable
 from pgxlit.check.profile import Profile
 
 ACTIONABLE_LEVELS = ("Genetic testing required", "Genetic testing recommended", "Actionable PGx")
-_NAME = re.compile(r"^FDA Label for (?P<drugs>.+?) and (?P<genes>[^ ]+)$")
 _RISK_PHENOTYPES = ("Poor Metabolizer", "Ultrarapid Metabolizer", "Poor Function", "Deficient")
 _NORMAL_PHENOTYPES = ("Normal Metabolizer", "Normal Function", "Normal")
 
 
 def read_label_list(path: Path) -> list[tuple[str, str, str]]:
     """(drug, gene, testing level) for every FDA row of drugLabels.tsv."""
-    from pgxlit.extract.lexicons import load_lexicons
+    from pgxlit.extract.label_eval import read_fda_label_rows
 
-    lex = load_lexicons()
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        cols = line.split("\t")
-        if len(cols) < 3 or cols[2] != "FDA":
-            continue
-        match = _NAME.match(cols[1])
-        if not match:
-            continue
-        level = cols[4].strip() if len(cols) > 4 else ""
-        for g in match.group("genes").split(","):
-            gene = (lex.normalise_gene(g.strip()) or (None, g.strip()))[1]
-            for drug in re.split(r",| / ", match.group("drugs")):
-                found = lex.normalise_drug(drug.strip())
-                rows.append(((found[1] if found else drug.strip().lower()), gene, level))
-    return rows
+    return read_fda_label_rows(path)
 
 
 def risk_calls(gene: str, table: PhenotypeTable) -> list[GeneCall]:

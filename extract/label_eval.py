@@ -17,15 +17,16 @@ from pathlib import Path
 
 from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.triples import label_subject, label_triples
+
 from pgxlit.records import LabelVersion, Triple
 
 _NAME = re.compile(r"^FDA Label for (?P<drugs>.+?) and (?P<genes>[^ ]+)$")
 
 
-def read_fda_label_gold(path: Path) -> dict[str, set[str]]:
-    """drug (canonical name) -> genes (HGNC symbols) from PharmGKB's drugLabels.tsv, FDA rows."""
+def read_fda_label_rows(path: Path) -> list[tuple[str, str, str]]:
+    """(drug, gene, testing level) for every FDA row of PharmGKB's drugLabels.tsv, names normalised."""
     lex = load_lexicons()
-    gold: dict[str, set[str]] = defaultdict(set)
+    rows = []
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
         cols = line.split("\t")
         if len(cols) < 3 or cols[2] != "FDA":
@@ -33,13 +34,21 @@ def read_fda_label_gold(path: Path) -> dict[str, set[str]]:
         match = _NAME.match(cols[1])
         if not match:
             continue
-        genes = set()
+        level = cols[4].strip() if len(cols) > 4 else ""
         for g in match.group("genes").split(","):
-            found = lex.normalise_gene(g.strip())
-            genes.add(found[1] if found else g.strip())
-        for drug in re.split(r",| / ", match.group("drugs")):
-            found = lex.normalise_drug(drug.strip())
-            gold[found[1] if found else drug.strip().lower()] |= genes
+            found_gene = lex.normalise_gene(g.strip())
+            gene = found_gene[1] if found_gene else g.strip()
+            for drug in re.split(r",| / ", match.group("drugs")):
+                found = lex.normalise_drug(drug.strip())
+                rows.append((found[1] if found else drug.strip().lower(), gene, level))
+    return rows
+
+
+def read_fda_label_gold(path: Path) -> dict[str, set[str]]:
+    """drug (canonical name) -> genes (HGNC symbols) from PharmGKB's drugLabels.tsv, FDA rows."""
+    gold: dict[str, set[str]] = defaultdict(set)
+    for drug, gene, _level in read_fda_label_rows(path):
+        gold[drug].add(gene)
     return dict(gold)
 
 

@@ -635,26 +635,10 @@ class Store:
     ) -> tuple[int, list[TripleEntry]]:
         """(how many match, one page of them): the curator's queue, newest extraction first, with ids."""
         with Session(self.engine) as session:
-            query = select(TripleRow).where(TripleRow.confidence >= min_confidence,
-                                            TripleRow.confidence <= max_confidence)
-            if latest_only:
-                latest = (
-                    select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
-                    .group_by(LabelVersionRow.set_id).subquery()
-                )
-                query = query.outerjoin(latest, latest.c.set_id == TripleRow.set_id).where(
-                    (TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v)
-                )
-            if drug:
-                query = query.where(func.lower(TripleRow.drug) == drug.lower())
-            if gene:
-                query = query.where(func.upper(TripleRow.gene) == gene.upper())
-            if source:
-                query = query.where(TripleRow.source == source)
+            query = _triple_query(drug, gene, source, pgx, min_confidence, latest_only).where(
+                TripleRow.confidence <= max_confidence)
             if status:
                 query = query.where(TripleRow.review_status == status)
-            if pgx is not None:
-                query = query.where(TripleRow.pgx.is_(pgx))
             if since is not None:
                 query = query.where(TripleRow.created_at >= since)
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -697,26 +681,9 @@ class Store:
 
         `exclude_rejected` leaves out what a curator rejected (answers and alerts should not stand on it)."""
         with Session(self.engine) as session:
-            query = select(TripleRow).where(TripleRow.confidence >= min_confidence)
+            query = _triple_query(drug, gene, source, pgx, min_confidence, latest_only)
             if exclude_rejected:
                 query = query.where(TripleRow.review_status != "rejected")
-            if latest_only:
-                latest = (
-                    select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
-                    .group_by(LabelVersionRow.set_id)
-                    .subquery()
-                )
-                query = query.outerjoin(latest, latest.c.set_id == TripleRow.set_id).where(
-                    (TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v)
-                )
-            if drug:
-                query = query.where(func.lower(TripleRow.drug) == drug.lower())
-            if gene:
-                query = query.where(func.upper(TripleRow.gene) == gene.upper())
-            if source:
-                query = query.where(TripleRow.source == source)
-            if pgx is not None:
-                query = query.where(TripleRow.pgx.is_(pgx))
             query = query.order_by(TripleRow.confidence.desc(), TripleRow.id)
             if limit:
                 query = query.limit(limit)
@@ -946,6 +913,29 @@ def _abstract_from_row(rev: AbstractRevisionRow) -> Abstract:
     for name in ("mesh_terms", "chemicals", "publication_types", "keywords"):
         values[name] = tuple(values[name] or ())
     return Abstract(**values)
+
+
+def _triple_query(drug: str | None, gene: str | None, source: str | None, pgx: bool | None,
+                  min_confidence: float, latest_only: bool) -> Any:
+    """The filters every triple listing shares; by default only the latest version of each label."""
+    query = select(TripleRow).where(TripleRow.confidence >= min_confidence)
+    if latest_only:
+        latest = (
+            select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
+            .group_by(LabelVersionRow.set_id).subquery()
+        )
+        query = query.outerjoin(latest, latest.c.set_id == TripleRow.set_id).where(
+            (TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v)
+        )
+    if drug:
+        query = query.where(func.lower(TripleRow.drug) == drug.lower())
+    if gene:
+        query = query.where(func.upper(TripleRow.gene) == gene.upper())
+    if source:
+        query = query.where(TripleRow.source == source)
+    if pgx is not None:
+        query = query.where(TripleRow.pgx.is_(pgx))
+    return query
 
 
 def _passage_row(p: Passage, content_sha256: str) -> PassageRow:
