@@ -19,8 +19,20 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pgxlit.check.engine import CheckResult, DrugRef
-from pgxlit.check.pharmcat import GeneCall, GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
-from pgxlit.check.profile import Profile, deduplicate, hla_call, parse_diplotype_arg, phenotype_call
+from pgxlit.check.pharmcat import (
+    GeneCall,
+    GenotypeError,
+    PhenotypeTable,
+    canonical_phenotype,
+    normalise_hla,
+)
+from pgxlit.check.profile import (
+    Profile,
+    collect,
+    hla_call,
+    parse_diplotype_arg,
+    phenotype_call,
+)
 
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -237,17 +249,7 @@ def profile_of(body: dict[str, Any], table: PhenotypeTable) -> Profile:
     if PREFETCH_KEY not in prefetch:
         raise BadRequest(f"prefetch.{PREFETCH_KEY} is required (template: {PREFETCH_QUERY})")
     resources = _observations(prefetch[PREFETCH_KEY]) if prefetch[PREFETCH_KEY] is not None else []
-    calls: list[GeneCall] = []
-    messages: list[str] = []
-    for obs in resources:
-        try:
-            call = call_of_observation(obs, table)
-        except GenotypeError as exc:
-            messages.append(str(exc))
-            continue
-        calls.append(call)
-        messages.extend(call.notes)
-    return deduplicate(calls, messages)
+    return collect((lambda obs=obs: call_of_observation(obs, table)) for obs in resources)
 
 
 def validate_envelope(body: Any, service_id: str) -> str:

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgxlit.check.pharmcat import GenotypeError, PhenotypeTable, canonical_phenotype, normalise_hla
+from pgxlit.check.pharmcat import (
+    GenotypeError,
+    PhenotypeTable,
+    canonical_phenotype,
+    normalise_hla,
+)
 
 
 def _builder_version() -> str:

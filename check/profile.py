@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,11 +139,16 @@ def parse_profile(data: Any, table: PhenotypeTable) -> Profile:
             items = [data]
     if not isinstance(items, list):
         return Profile((), ("profile: expected a list of entries",))
+    return collect((lambda item=item: parse_entry(item, table)) for item in items)
+
+
+def collect(parsers: Iterable[Callable[[], GeneCall]]) -> Profile:
+    """Run each entry's parser; a bad entry becomes a message naming it and the rest still count."""
     calls: list[GeneCall] = []
     messages: list[str] = []
-    for item in items:
+    for parse in parsers:
         try:
-            call = parse_entry(item, table)
+            call = parse()
         except GenotypeError as exc:
             messages.append(str(exc))
             continue
@@ -217,15 +223,6 @@ def parse_hla_arg(text: str, table: PhenotypeTable) -> GeneCall:
 def profile_from_args(
     diplotypes: list[str], phenotypes: list[str], hlas: list[str], table: PhenotypeTable
 ) -> Profile:
-    calls: list[GeneCall] = []
-    messages: list[str] = []
-    for parser, values in ((parse_diplotype_arg, diplotypes), (parse_phenotype_arg, phenotypes), (parse_hla_arg, hlas)):
-        for value in values:
-            try:
-                call = parser(value, table)
-            except GenotypeError as exc:
-                messages.append(str(exc))
-                continue
-            calls.append(call)
-            messages.extend(call.notes)
-    return deduplicate(calls, messages)
+    pairs = ((parser, value) for parser, values in ((parse_diplotype_arg, diplotypes), (parse_phenotype_arg, phenotypes),
+                                                      (parse_hla_arg, hlas)) for value in values)
+    return collect((lambda parser=parser, value=value: parser(value, table)) for parser, value in pairs)
