@@ -46,7 +46,8 @@ def _strip_id(text: str) -> str:
     return re.sub(r"\s*\(PA\d+\)", "", text).strip()
 
 
-def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) -> list[dict[str, Any]]:
+def build_questions(searcher: Searcher, shared: Path, by_pmid: dict[str, set[int]],
+                    limit: int | None = None) -> list[dict[str, Any]]:
     """The development question set, deterministic for a given store."""
     meta = searcher.meta
     labelled = own_label_drugs(searcher.store)
@@ -61,19 +62,19 @@ def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) 
         for gene in genes:
             pairs.append({"kind": "pair", "drug": drug, "genes": [gene],
                           "question": f"Does {gene} status affect how {drug} should be prescribed?"})
-    pmids = {p for p in _pmids_in_index(searcher)}
-    by_pmid: dict[str, dict[str, Any]] = {}
+    pmids = set(by_pmid)
+    pmid_questions: dict[str, dict[str, Any]] = {}
     with (shared / "gold" / "pharmgkb_var_drug_ann" / "var_drug_ann.tsv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             pmid = (row.get("Literature Id") or "").strip()
-            if pmid not in pmids or pmid in by_pmid:
+            if pmid not in pmids or pmid in pmid_questions:
                 continue
             drug = normalise_drug(_strip_id(row["Chemical"].split(",")[0]))
             gene = normalise_gene(_strip_id(row["Gene"].split(",")[0]))
             if not drug or not gene:
                 continue
             variant = row["Variant"].split(",")[0].strip()
-            by_pmid[pmid] = {"kind": "pmid", "drug": drug[1], "genes": [gene[1]], "pmid": pmid,
+            pmid_questions[pmid] = {"kind": "pmid", "drug": drug[1], "genes": [gene[1]], "pmid": pmid,
                              "question": f"Is {variant} in {gene[1]} associated with {drug[1]} response?"}
     absent = []
     seen_drugs = set(meta.by_drug)
@@ -88,7 +89,7 @@ def build_questions(searcher: Searcher, shared: Path, limit: int | None = None) 
     absent += [{"kind": "absent", "drug": name, "genes": [], "question": f"Is {name} safe for CYP2D6 poor metabolizers?"}
                for name in INVENTED_DRUGS]
     cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
-    return [*cut(pairs), *cut(opens), *cut(list(by_pmid.values())), *cut(absent)]
+    return [*cut(pairs), *cut(opens), *cut(list(pmid_questions.values())), *cut(absent)]
 
 
 def own_label_drugs(store: Store) -> set[str]:
@@ -98,16 +99,20 @@ def own_label_drugs(store: Store) -> set[str]:
     return {subject.name for lv in store.label_versions() if (subject := label_subject(lv)) is not None}
 
 
-def _pmids_in_index(searcher: Searcher) -> set[str]:
-    rows = [r for r in searcher.store.passage_rows() if r[2] == "pubmed" and r[8]]
-    return {r[8] for r in rows}
+def passages_by_pmid(store: Store) -> dict[str, set[int]]:
+    """PMID -> ids of its live passages, read once per evaluation."""
+    by_pmid: dict[str, set[int]] = defaultdict(set)
+    for row in store.passage_rows():
+        if row[2] == "pubmed" and row[8] and row[1] == "passage":
+            by_pmid[row[8]].add(int(row[0]))
+    return dict(by_pmid)
 
 
-def relevant_ids(searcher: Searcher, q: dict[str, Any]) -> set[int]:
+def relevant_ids(searcher: Searcher, q: dict[str, Any], by_pmid: dict[str, set[int]]) -> set[int]:
     meta = searcher.meta
     live = ~meta.superseded & ~meta.is_triple
     if q["kind"] == "pmid":
-        return {int(r[0]) for r in searcher.store.passage_rows() if r[8] == q["pmid"] and r[1] == "passage"}
+        return by_pmid.get(q["pmid"], set())
     drug_rows = meta.by_drug.get(q["drug"], np.zeros(0, np.int64))
     gene_rows = np.unique(np.concatenate([meta.by_gene.get(g, np.zeros(0, np.int64)) for g in q["genes"]] or [np.zeros(0, np.int64)]))
     rows = np.intersect1d(drug_rows, gene_rows)
@@ -126,7 +131,8 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
         raise FileNotFoundError(f"{shared}/gold not found: pass --shared with the folder holding gold/")
     answerer = Answerer(store, settings)
     searcher = answerer.searcher
-    questions = build_questions(searcher, shared, limit)
+    by_pmid = passages_by_pmid(store)
+    questions = build_questions(searcher, shared, by_pmid, limit)
     counts: dict[str, float] = defaultdict(float)
     retrieval: dict[str, dict[str, list[float]]] = {m: {"recall@10": [], "ndcg@10": []} for m in MODES}
     by_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"recall@10": [], "ndcg@10": []})
@@ -153,7 +159,7 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
             for c in answer.citations:
                 counts["citations"] += 1
                 counts["citations_drug_and_gene"] += (q["drug"] in c.passage.drugs and bool(set(q["genes"]) & set(c.passage.genes)))
-        relevant = relevant_ids(searcher, q)
+        relevant = relevant_ids(searcher, q, by_pmid)
         if not relevant:
             continue
         question_entities = answerer_question_entities(q)
