@@ -93,3 +93,26 @@ def test_dense_index_kinds_search_filter_and_persist(tmp_path) -> None:
     with pytest.raises(ValueError):
         dense.choose_kind("annoy", 10, 100)
     assert dense.choose_kind("auto", 10, 100) == "flat" and dense.choose_kind("auto", 1000, 100) == "ivfpq"
+
+
+def test_ask_and_search_without_an_index_say_what_to_do(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from pgxlit.cli import app
+    from pgxlit.config import get_settings
+
+    monkeypatch.setenv("PGXLIT_HOME", str(tmp_path))
+    monkeypatch.delenv("PGXLIT_DB_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        def said(*args: str) -> str:
+            result = runner.invoke(app, list(args))
+            assert result.exit_code == 1 and "Traceback" not in result.output
+            return " ".join(result.output.split())  # the console wraps long lines
+
+        assert "run `pgxlit index` first" in said("ask", "What should I check before prescribing abacavir?")
+        assert "source must be one of fda_label, pubmed" in said("search", "abacavir", "--source", "web")
+        assert "--batch" in said("ask")
+    finally:
+        get_settings.cache_clear()
