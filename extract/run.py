@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from pgxlit.extract.pipeline import default_nlp
-from pgxlit.extract.pipeline import extractor_name
+from pgxlit.extract.pipeline import default_nlp, extractor_name
 from pgxlit.extract.triples import iter_triples
+
 from pgxlit.store import Store
+
+
+def pending_documents(
+    store: Store, extractor: str, force: bool, counts: dict[str, int],
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Iterator[tuple[str, str, Any]]:
+    """Documents not yet extracted from their current text by this extractor (all with `force`);
+    the others are counted as already current."""
+    total = counts.get("documents")
+    for doc_key, content_sha, record in store.documents_for_extraction():
+        if not force and store.extraction_is_current(doc_key, content_sha, extractor):
+            counts["already_current"] += 1
+            if progress:
+                progress(1, total)
+        else:
+            yield doc_key, content_sha, record
 
 
 def run_extraction(
@@ -18,14 +35,7 @@ def run_extraction(
     extractor = extractor_name()
     total = store.count_documents()
     counts = {"documents": total, "extracted": 0, "already_current": 0, "triples": 0, "pgx_triples": 0}
-    todo = []
-    for doc_key, content_sha, record in store.documents_for_extraction():
-        if not force and store.extraction_is_current(doc_key, content_sha, extractor):
-            counts["already_current"] += 1
-            if progress:
-                progress(1, total)
-        else:
-            todo.append((doc_key, content_sha, record))
+    todo = list(pending_documents(store, extractor, force, counts, progress))
     for doc_key, content_sha, triples in iter_triples(todo, nlp):
         with store.transaction() as session:
             store.replace_triples(session, doc_key, content_sha, extractor, triples)

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from pgxlit.cli_common import (
+    EngineOpt,
     JsonOpt,
+    WorkersOpt,
     err,
     fail,
     guard,
@@ -28,8 +30,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
 def index(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
-    engine: Annotated[str | None, typer.Option(help="Where embedding runs: local or ray (default: PGXLIT_ENGINE, else local).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")] = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index new label versions and abstracts for search (incremental; superseded label versions are flagged)."""

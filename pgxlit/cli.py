@@ -14,7 +14,9 @@ from rich.table import Table
 
 from pgxlit import __version__
 from pgxlit.cli_common import (
+    EngineOpt,
     JsonOpt,
+    WorkersOpt,
     err,
     fail,
     guard,
@@ -176,8 +178,8 @@ def labels(
 @app.command("extract")
 def extract(
     redo_all: Annotated[bool, typer.Option("--all", help="Re-extract every document, not only new or changed ones.")] = False,
-    engine: Annotated[str | None, typer.Option(help="Where extraction runs: local or ray (default: PGXLIT_ENGINE, else local).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")] = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
     pgx_prefilter: Annotated[bool | None, typer.Option("--pgx-prefilter/--no-pgx-prefilter", help="Only abstracts naming a drug and a gene, variant or metabolizer status (or with a PGx MeSH heading) reach the models (default: PGXLIT_EXTRACT_PGX_PREFILTER).")] = None,
     as_json: JsonOpt = False,
 ) -> None:

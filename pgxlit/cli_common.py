@@ -30,6 +30,8 @@ err = Console(stderr=True)
 out = Console()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+EngineOpt = Annotated[str | None, typer.Option(help="Where the work runs: local or ray (default: PGXLIT_ENGINE, else local).")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: PGXLIT_ENGINE_WORKERS; 1 local, 2 ray).")]
 
 
 def fail(message: str, code: int = 1) -> None:

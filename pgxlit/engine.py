@@ -238,23 +238,16 @@ def run_extraction_on(
     done), so a later run without the filter still reaches them.
     """
     from pgxlit.extract.pipeline import extractor_name
+    from pgxlit.extract.run import pending_documents
 
     extractor = extractor_name()
     total = store.count_documents()
     counts = {"documents": total, "extracted": 0, "already_current": 0, "filtered_out": 0, "triples": 0,
               "pgx_triples": 0, "workers": engine.workers}
 
-    def todo() -> Iterator[Doc]:
-        for doc_key, content_sha, record in store.documents_for_extraction():
-            if not force and store.extraction_is_current(doc_key, content_sha, extractor):
-                counts["already_current"] += 1
-                if progress:
-                    progress(1, total)
-            else:
-                yield doc_key, content_sha, record
-
     work = extract_relevant_shard if prefilter else extract_shard
-    for results in engine.map(work, shard_documents(todo(), shard_size)):
+    pending = pending_documents(store, extractor, force, counts, progress)
+    for results in engine.map(work, shard_documents(pending, shard_size)):
         # One transaction per shard: the driver's commits, not the workers, limit a large run.
         with store.transaction() as session:
             for doc_key, content_sha, triples in results:
