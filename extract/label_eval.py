@@ -15,10 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.triples import label_subject, label_triples
 
 from pgxlit.records import LabelVersion, Triple
+
+ADJUDICATION = Path(__file__).resolve().parent / "expected" / "labels_adjudication.yaml"
 
 _NAME = re.compile(r"^FDA Label for (?P<drugs>.+?) and (?P<genes>[^ ]+)$")
 
@@ -78,10 +82,22 @@ class LabelScore:
     def recall(self) -> float:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
 
+    def adjudicated(self, verdicts: dict[str, bool]) -> "LabelScore":
+        """The same score with the extras a reader judged right counted as true positives."""
+        right = [e for e in self.extras if verdicts.get(e) is True]
+        return LabelScore(self.drugs, self.tp + len(right), self.fp - len(right), self.fn, self.misses,
+                          [e for e in self.extras if e not in right])
+
     def as_dict(self) -> dict[str, object]:
         return {"drugs": self.drugs, "tp": self.tp, "fp": self.fp, "fn": self.fn,
                 "precision": round(self.precision, 3), "recall": round(self.recall, 3),
                 "misses": self.misses, "extras": self.extras}
+
+
+def read_adjudication(path: Path = ADJUDICATION) -> dict[str, bool]:
+    """"drug–gene" -> judged right, for pairs the 2016 list lacks (see the YAML's header)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {pair: bool(entry["right"]) for pair, entry in data.items()}
 
 
 def latest_labels(labels: Iterable[LabelVersion]) -> list[LabelVersion]:

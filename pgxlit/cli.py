@@ -318,27 +318,38 @@ def eval_labels(
     path: Annotated[Path, typer.Option(help="PharmGKB drugLabels.tsv (../shared/gold/pharmgkb_drug_labels/drugLabels.tsv).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Are each stored label's PGx biomarkers found as drug–gene pairs? (latest openFDA version of each label)"""
-    from pgxlit.extract.label_eval import evaluate_labels, read_fda_label_gold
+    """Are each stored label's PGx biomarkers found as drug–gene pairs? (latest openFDA version of each label)
+
+    Raw figures score against PharmGKB's 2016 list as it is; the adjudicated row also counts the
+    extra pairs judged right by reading the current labels (extract/expected/labels_adjudication.yaml).
+    """
+    from pgxlit.extract.label_eval import evaluate_labels, read_adjudication, read_fda_label_gold
 
     settings = get_settings()
     with guard():
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
         scores = evaluate_labels(open_store(settings).label_versions(), read_fda_label_gold(path))
-    data = {str(t): s.as_dict() for t, s in scores.items()}
+        verdicts = read_adjudication()
+    judged = {t: s.adjudicated(verdicts) for t, s in scores.items()}
     if as_json:
+        data = {str(t): s.as_dict() | {"adjudicated": judged[t].as_dict()} for t, s in scores.items()}
         out.print_json(json.dumps(data))
         return
     table = Table(title="label drug–gene pairs vs PharmGKB FDA label list (DEV part, 2016)")
-    for column in ("min confidence", "drugs judged", "tp", "fp", "fn", "precision", "recall"):
+    for column in ("min confidence", "scored", "drugs judged", "tp", "fp", "fn", "precision", "recall"):
         table.add_column(column, justify="right")
     for t, s in scores.items():
-        table.add_row(f"{t:.1f}", str(s.drugs), str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}")
+        for name, row in (("raw", s), ("adjudicated", judged[t])):
+            table.add_row(f"{t:.1f}", name, str(row.drugs), str(row.tp), str(row.fp), str(row.fn),
+                          f"{row.precision:.3f}", f"{row.recall:.3f}")
     out.print(table)
     first = scores[min(scores)]
     out.print("missed: " + ", ".join(first.misses), highlight=False)
     out.print("not in the list: " + ", ".join(first.extras), highlight=False)
+    unjudged = [e for e in first.extras if e not in verdicts]
+    if unjudged:
+        out.print("not adjudicated yet (counted wrong): " + ", ".join(unjudged), highlight=False)
 
 
 @app.command("doctor")

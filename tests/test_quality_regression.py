@@ -19,3 +19,24 @@ def test_figures_match_expected(shared: Path, gold: str) -> None:
     result, _ = evaluate(gold, shared / "gold" / gold, "test")
     drift = compare_to_expected(result, EXPECTED_DIR / f"{gold}.test.json")
     assert not drift, "\n".join(drift)
+
+
+def test_label_biomarker_figures_match_expected(shared: Path, tmp_path: Path) -> None:
+    """`pgxlit eval labels` on every recorded FDA label: raw and adjudicated figures stay put."""
+    from pgxlit.config import Settings
+    from pgxlit.extract.label_eval import evaluate_labels, read_adjudication, read_fda_label_gold
+    from pgxlit.ingest.load import Loader
+    from pgxlit.store import Store
+
+    settings = Settings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 'fda.sqlite'}")
+    store = Store(settings.resolved_db_url)
+    assert Loader(store, settings).load([shared / "corpora/fda"]).files_failed == 0
+    gold = read_fda_label_gold(shared / "gold/pharmgkb_drug_labels/drugLabels.tsv")
+    scores = evaluate_labels(store.label_versions(), gold, thresholds=(0.0, 0.5))
+    store.close()
+    verdicts = read_adjudication()
+    result = {str(t): {"raw": s.as_dict(), "adjudicated": s.adjudicated(verdicts).as_dict()} for t, s in scores.items()}
+    drift = compare_to_expected(result, EXPECTED_DIR / "labels.json")
+    assert not drift, "\n".join(drift)
+    unjudged = [e for e in scores[0.0].extras if e not in verdicts]
+    assert not unjudged, f"extra pairs nobody has judged yet (add them to labels_adjudication.yaml): {unjudged}"
