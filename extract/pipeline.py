@@ -2,7 +2,8 @@
 
     tokenizer   scispaCy's rule tokenizer (keeps HLA-B*57:01, rs9923231 whole)
     sentencizer spaCy's rule sentence splitter (fast; pysbd is 15x slower here)
-    abbreviation_detector   scispaCy; short forms inherit the long form's entity
+    pgx_abbreviations       scispaCy's abbreviation detector, brackets found faster
+                            (extract/abbreviations.py); short forms inherit the long form's entity
     pgx_entities            lexicon matcher + grammars (this module)
 
 Components are factories registered by name, so a trained NER component can
@@ -27,7 +28,7 @@ from pgxlit.extract import grammars
 from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
 from pgxlit.records import Mention, RelationMention
 
-DEFAULT_COMPONENTS = ("sentencizer", "abbreviation_detector", "pgx_entities")
+DEFAULT_COMPONENTS = ("sentencizer", "pgx_abbreviations", "pgx_entities")
 
 if not Doc.has_extension("pgx_mentions"):
     Doc.set_extension("pgx_mentions", default=None)
@@ -150,7 +151,7 @@ def build_nlp(
     model folder, the trained NER after the rules (it fills what they miss)."""
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
-    import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
+    import pgxlit.extract.abbreviations  # noqa: F401  (registers "pgx_abbreviations")
 
     nlp = spacy.blank("en")
     with warnings.catch_warnings():
@@ -176,7 +177,9 @@ def default_nlp(generic_variants: bool = False) -> Language:
 
 @lru_cache(maxsize=1)
 def relation_model() -> Any:
-    """The trained relation classifier the settings select, or None for the rules."""
+    """The trained relation classifier the settings select, or None for the rules.
+    "transformer" (or a folder whose meta.json says kind "relation_transformer") is the fine-tuned
+    MiniLM classifier (extract/relation_transformer.py): slower, same `predict` contract."""
     from pgxlit.config import get_settings
     from pgxlit.extract.relation_model import RelationModel, default_model_dir
 
@@ -186,6 +189,12 @@ def relation_model() -> Any:
     if setting == "auto":
         folder = default_model_dir()
         return RelationModel.load(folder) if (folder / "model.json").is_file() else None
+    from pgxlit.extract import relation_transformer as rtf
+
+    if setting == "transformer":
+        return rtf.TransformerRelationModel.load(rtf.default_model_dir())
+    if rtf.is_transformer_folder(setting):
+        return rtf.TransformerRelationModel.load(setting)
     return RelationModel.load(setting)
 
 

@@ -197,3 +197,47 @@ def test_label_statuses_take_the_gene_the_label_ties_them_to() -> None:
                          sections=(Section(order=0, field="clinical_pharmacology", text=text),))
     statuses = {t.gene for t in label_triples(label) if t.variant in ("Poor Metabolizer", "Normal Metabolizer")}
     assert statuses == {"CYP2D6"}
+
+
+def _abbreviations(nlp, texts: list[str]) -> list[list[tuple[str, int, int, str, int]]]:
+    """Per text, its short forms and long forms (sorted: scispaCy keeps them in sets)."""
+    return [sorted((a.text, a.start_char, a.end_char, a._.long_form.text, a._.long_form.start_char)
+                   for a in doc._.abbreviations) for doc in nlp.pipe(texts)]
+
+
+def _detectors():
+    from pgxlit.extract.pipeline import build_nlp
+
+    return (build_nlp(components=("sentencizer", "abbreviation_detector")),
+            build_nlp(components=("sentencizer", "pgx_abbreviations")))
+
+
+def test_fast_abbreviation_detector_finds_what_scispacy_finds() -> None:
+    texts = [
+        "Poor metabolizers (PMs) of CYP2D6 had higher exposure; PMs (n = 12) and extensive metabolizers (EMs) differed.",
+        "Stevens-Johnson syndrome (SJS) and toxic epidermal necrolysis (TEN) occurred (see Warnings (5.1)).",
+        "(Abstract) no definitions here",
+        "",
+        "One ( two ) three ( four five ) six (SIX) seven eight (EE)",
+    ]
+    scispacy_nlp, fast_nlp = _detectors()
+    found = _abbreviations(fast_nlp, texts)
+    assert found == _abbreviations(scispacy_nlp, texts)
+    assert ("PMs", 19, 22, "Poor metabolizers", 0) in found[0]
+    assert {a[0] for a in found[1]} >= {"SJS", "TEN"}
+
+
+def test_fast_abbreviation_detector_on_recorded_abstracts(shared: Path) -> None:
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    texts = []
+    for path in sorted((shared / "corpora/pubmed/efetch/pharmgkb_vda_2018").glob("*.xml"))[:10]:
+        for record in iter_pubmed_xml(io.BytesIO(path.read_bytes()), str(path)):
+            if isinstance(record, Abstract) and record.has_text:
+                texts.append("\n".join([record.title, *(s.text for s in record.sections)]))
+    scispacy_nlp, fast_nlp = _detectors()
+    found = _abbreviations(fast_nlp, texts)
+    assert sum(map(len, found)) > 50  # the abstracts do define abbreviations
+    assert found == _abbreviations(scispacy_nlp, texts)
