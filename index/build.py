@@ -5,6 +5,10 @@ passages and vectors; a changed abstract retires its old passages; a new label v
 the older versions' passages superseded (still searchable with a filter). Only new passages
 of current versions are embedded, which is the expensive part (a version already superseded
 when first indexed is searched through BM25); BM25 is rebuilt from the stored passages.
+
+An IVF-PQ index is trained once on a sample and saved empty (`trained.faiss`); new passages are
+then embedded and encoded shard by shard (`index_shard`, on the engine's workers when one is
+given) and each shard's codes are merged into the index, so no process holds all raw vectors.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,6 +38,8 @@ from pgxlit.records import Abstract, LabelVersion
 from pgxlit.store import Store
 
 Progress = Callable[[int, int | None], None]
+# An engine's map: runs a top-level function over jobs (on workers) and yields results in order.
+ShardMap = Callable[[Callable[..., object], Iterable[object]], Iterator[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,11 @@ class IndexPaths:
     def manifest(self) -> Path:
         return self.folder / "manifest.json"
 
+    @property
+    def trained(self) -> Path:
+        """The IVF-PQ quantizers with no vectors: every shard is encoded into a copy of it."""
+        return self.folder / "trained.faiss"
+
 
 def index_paths(settings: Settings) -> IndexPaths:
     return IndexPaths(settings.home / "index")
@@ -69,11 +80,47 @@ def _write_manifest(paths: IndexPaths, data: dict[str, object]) -> None:
     os.replace(tmp, paths.manifest)
 
 
+@dataclass(frozen=True, slots=True)
+class ShardJob:
+    """What a worker needs to encode one shard: the embedder's settings, the trained index file, the passages."""
+
+    model: str
+    device: str
+    batch_size: int
+    threads: int
+    trained: str
+    ids: list[int]
+    texts: list[str]
+
+
+_TRAINED: dict[tuple[str, int], object] = {}
+
+
+def index_shard(job: ShardJob) -> np.ndarray:
+    """Embed one shard's passages and encode them into a copy of the trained index; returns it as bytes.
+
+    Runs on a worker: it loads the model (once per process) and the trained file (once per file version)."""
+    import torch
+
+    key = (job.trained, os.stat(job.trained).st_mtime_ns)
+    if key not in _TRAINED:
+        _TRAINED.clear()
+        _TRAINED[key] = dense.load(Path(job.trained), mmap=False)
+    embedder = get_embedder(job.model, job.device, job.batch_size)
+    torch.set_num_threads(job.threads)  # the embedder takes every core; a worker owns only its share
+    vectors = encode_unique(embedder, job.texts)
+    shard = dense.encode_shard(_TRAINED[key], np.asarray(job.ids, dtype=np.int64), vectors)  # type: ignore[arg-type]
+    return dense.to_bytes(shard)
+
+
 def update_index(
     store: Store, settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, shard_map: ShardMap | None = None, shard_threads: int = 1,
 ) -> dict[str, object]:
-    """Index what is new since the last run (or everything with `rebuild`); returns a report."""
+    """Index what is new since the last run (or everything with `rebuild`); returns a report.
+
+    With `shard_map` (an engine's map), IVF-PQ shards are embedded and encoded on its workers, each
+    with `shard_threads` torch threads; without it, in this process with `embedder`."""
     started = time.perf_counter()
     paths = index_paths(settings)
     paths.folder.mkdir(parents=True, exist_ok=True)
@@ -89,9 +136,13 @@ def update_index(
         with store.transaction() as session:
             store.delete_all_passages(session)
         paths.dense.unlink(missing_ok=True)
+        paths.trained.unlink(missing_ok=True)
         _write_manifest(paths, {"embed_model": embedder.name, "status": "building"})
     elif paths.dense.exists():
         index = dense.load(paths.dense, mmap=False)
+        dense.set_nprobe(index, settings.index_nprobe)
+        if dense.index_kind(index) == "ivfpq" and not paths.trained.exists():  # built before shards existed
+            dense.save(dense.empty_copy(index), paths.trained)
 
     indexed = store.indexed_documents()
     todo: list[tuple[str, str, LabelVersion | Abstract]] = []
@@ -123,15 +174,27 @@ def update_index(
             kind = dense.choose_kind(settings.index_kind, len(live), settings.index_flat_max)
             training = None
             if kind == "ivfpq":
-                sample = missing[:: max(1, len(missing) // 100_000)]
-                training = _encode_unique(embedder, [t for _, t in store.passage_texts(sample)])
-            state["index"] = dense.new_index(kind, embedder.dim, training)
-        for start in range(0, len(missing), 4096):
-            chunk = list(store.passage_texts(missing[start : start + 4096]))
-            vectors = _encode_unique(embedder, [t for _, t in chunk])
-            dense.add(state["index"], np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
-            known.update(pid for pid, _ in chunk)
-            state["added"] += len(chunk)
+                want = dense.training_size(len(live), settings.index_nlist, settings.index_train_max)
+                sample = missing[:: max(1, len(missing) // max(want, 1))][:want]
+                training = encode_unique(embedder, [t for _, t in store.passage_texts(sample)])
+            state["index"] = dense.new_index(kind, embedder.dim, training, expected=len(live),
+                                             nlist=settings.index_nlist, nprobe=settings.index_nprobe)
+            if kind == "ivfpq":
+                dense.save(state["index"], paths.trained)
+        step = max(1, settings.index_shard_passages)
+        chunks = (missing[start : start + step] for start in range(0, len(missing), step))
+        if dense.index_kind(state["index"]) == "ivfpq":
+            for added in _add_shards(state["index"], paths.trained, chunks, store, embedder, settings, shard_map,
+                                     shard_threads):
+                known.update(added)
+                state["added"] += len(added)
+        else:
+            for chunk_ids in chunks:
+                chunk = list(store.passage_texts(chunk_ids))
+                vectors = encode_unique(embedder, [t for _, t in chunk])
+                dense.add(state["index"], np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
+                known.update(pid for pid, _ in chunk)
+                state["added"] += len(chunk)
         dense.save(state["index"], paths.dense)
 
     if index is not None or store.indexed_documents():
@@ -187,7 +250,33 @@ def update_index(
     return report
 
 
-def _encode_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
+def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store: Store, embedder: Embedder,
+                settings: Settings, shard_map: ShardMap | None, threads: int) -> Iterator[list[int]]:
+    """Encode each chunk of passages as a shard of the trained index and merge it in; yields each shard's ids.
+
+    Shards come back in input order, so the merged index is the one a single `add` of all vectors gives."""
+    jobs = (ShardJob(settings.embed_model, settings.embed_device, settings.embed_batch_size, threads, str(trained),
+                     [pid for pid, _ in rows], [t for _, t in rows])
+            for rows in (list(store.passage_texts(ids)) for ids in chunks))
+    if shard_map is None:  # in this process, with the embedder we were given
+        empty = dense.load(trained, mmap=False)
+        for job in jobs:
+            shard = dense.encode_shard(empty, np.asarray(job.ids, dtype=np.int64), encode_unique(embedder, job.texts))
+            dense.merge(index, shard)
+            yield job.ids
+        return
+    pending: list[list[int]] = []
+
+    def remember(job: ShardJob) -> ShardJob:
+        pending.append(job.ids)
+        return job
+
+    for blob in shard_map(index_shard, (remember(job) for job in jobs)):
+        dense.merge(index, dense.from_bytes(blob))  # type: ignore[arg-type]
+        yield pending.pop(0)
+
+
+def encode_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Label versions repeat most of their text: embed each distinct text once."""
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)

@@ -2,6 +2,13 @@
 
 Exact inner product (flat) while the index is small; HNSW or IVF-PQ when a setting or the
 size asks for it. Ids are passage ids, so a hit maps straight back to its row in the store.
+
+At scale an IVF-PQ index is built the way faiss recommends for billions of vectors: the coarse
+quantizer and the PQ codebooks are trained once on a sample and saved empty ("trained"); each
+shard of passages is encoded into its own copy of that empty index (on a worker), and the shards'
+inverted lists are merged into one index (in memory with `merge_from`, or into an on-disk
+`.ivfdata` file). Raw vectors never meet in one process: a shard holds only its own, and the
+merged index only the 48-byte codes.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import faiss
 import numpy as np
 
 KINDS = ("flat", "hnsw", "ivfpq")
+NLIST_MAX = 65_536  # beyond this the flat coarse quantizer dominates each query
+POINTS_PER_LIST = 39  # faiss's minimum of training points per centroid
 
 
 def choose_kind(setting: str, expected_vectors: int, flat_max: int) -> str:
@@ -23,8 +32,26 @@ def choose_kind(setting: str, expected_vectors: int, flat_max: int) -> str:
     return "flat" if expected_vectors <= flat_max else "ivfpq"
 
 
-def new_index(kind: str, dim: int, training: np.ndarray | None = None) -> faiss.Index:
-    """An empty id-mapped index; IVF-PQ learns its coarse centroids and codebooks from `training`."""
+def choose_nlist(expected_vectors: int, setting: int = 0) -> int:
+    """Inverted lists for an index of this many vectors: ~4·√n (faiss's rule of thumb), 16 to 65,536."""
+    if setting > 0:
+        return setting
+    return int(min(NLIST_MAX, max(16, 4 * np.sqrt(max(expected_vectors, 1)))))
+
+
+def training_size(expected_vectors: int, setting_nlist: int = 0, train_max: int = 1_000_000) -> int:
+    """How many sampled vectors to train on: 64 per list (at least 10,000 for 8-bit codebooks), capped."""
+    want = max(64 * choose_nlist(expected_vectors, setting_nlist), 256 * POINTS_PER_LIST)
+    return int(min(expected_vectors, want, train_max))
+
+
+def new_index(kind: str, dim: int, training: np.ndarray | None = None, *, expected: int | None = None,
+              nlist: int = 0, nprobe: int = 32) -> faiss.Index:
+    """An empty id-mapped index; IVF-PQ learns its coarse centroids and codebooks from `training`.
+
+    `expected` is how many vectors the index will hold (the list count follows it, not the sample's
+    size), and `nlist` overrides it; lists are still capped so each has ~39 training points.
+    """
     if kind == "flat":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     if kind == "hnsw":
@@ -34,14 +61,73 @@ def new_index(kind: str, dim: int, training: np.ndarray | None = None) -> faiss.
         return faiss.IndexIDMap2(inner)
     if training is None or len(training) == 0:
         raise ValueError("an IVF-PQ index needs training vectors")
-    nlist = int(min(4096, max(16, 4 * np.sqrt(len(training)))))
-    nlist = min(nlist, max(1, len(training) // 39))  # faiss wants ~39 points per centroid
+    lists = choose_nlist(expected or len(training), nlist)
+    lists = min(lists, max(1, len(training) // POINTS_PER_LIST))
     m = 48 if dim % 48 == 0 else 32 if dim % 32 == 0 else 16
     quantizer = faiss.IndexFlatIP(dim)
-    nbits = 8 if len(training) >= 256 * 39 else 4  # each codebook needs ~39 points per code
-    index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
-    index.train(training)
-    index.nprobe = min(32, nlist)
+    nbits = 8 if len(training) >= 256 * POINTS_PER_LIST else 4  # each codebook needs ~39 points per code
+    index = faiss.IndexIVFPQ(quantizer, dim, lists, m, nbits, faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(training, dtype=np.float32))
+    set_nprobe(index, nprobe)
+    return index
+
+
+def set_nprobe(index: faiss.Index, nprobe: int) -> None:
+    """Lists an IVF search scans (saved with the index); other kinds ignore it."""
+    if index_kind(index) == "ivfpq":
+        ivf = faiss.extract_index_ivf(index)
+        ivf.nprobe = max(1, min(nprobe, ivf.nlist))
+
+
+# ---- sharded IVF-PQ builds -------------------------------------------------------
+def empty_copy(index: faiss.Index) -> faiss.Index:
+    """The trained quantizers of an IVF index without its vectors: what every shard starts from."""
+    copy = faiss.clone_index(index)
+    copy.reset()
+    return copy
+
+
+def encode_shard(trained: faiss.Index, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    """One shard: these vectors' codes in a copy of the trained, empty index (the raw vectors are dropped)."""
+    if trained.ntotal:
+        raise ValueError("a shard starts from the empty trained index, not from one holding vectors")
+    shard = faiss.clone_index(trained)
+    add(shard, ids, vectors)
+    return shard
+
+
+def merge(into: faiss.Index, shard: faiss.Index) -> None:
+    """Append a shard's inverted lists to the index (the shard is left empty).
+
+    Lists keep shard order, so merging shards in input order gives exactly the one-shot index."""
+    into.merge_from(shard, 0)
+
+
+def to_bytes(index: faiss.Index) -> np.ndarray:
+    """A shard as bytes to send from a worker (codes and ids only: ~56 bytes per vector)."""
+    return faiss.serialize_index(index)
+
+
+def from_bytes(blob: np.ndarray) -> faiss.Index:
+    return faiss.deserialize_index(np.asarray(blob, dtype=np.uint8))
+
+
+def merge_shard_files(trained: faiss.Index, shard_paths: list[Path], out: Path, *, on_disk: bool = False) -> faiss.Index:
+    """Merge shard files into one index saved at `out`.
+
+    In memory, the merged codes must fit in RAM (56 bytes per vector: 8 GB for 142 M passages). With
+    `on_disk`, faiss memory-maps the shards and writes the merged lists to `out` + ".ivfdata", so the
+    merge and later searches need RAM only for the quantizer and the lists a query touches.
+    """
+    index = empty_copy(trained)
+    if on_disk:
+        from faiss.contrib.ondisk import merge_ondisk
+
+        merge_ondisk(index, [str(p) for p in shard_paths], str(out.with_suffix(".ivfdata")))
+    else:
+        for path in shard_paths:
+            merge(index, faiss.read_index(str(path)))
+    save(index, out)
     return index
 
 
@@ -111,7 +197,7 @@ def save(index: faiss.Index, path: Path) -> None:
 
 
 def load(path: Path, mmap: bool = True) -> faiss.Index:
-    """Memory-mapped read: the OS pages vectors in as searches touch them."""
+    """Memory-mapped read: the OS pages vectors in as searches touch them (an on-disk merge always is)."""
     flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
     try:
         return faiss.read_index(str(path), flags)

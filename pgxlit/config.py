@@ -74,7 +74,9 @@ class Settings(BaseSettings):
 
     extract_relations: str = Field(
         "auto",
-        description='Relation classifier: "auto" (the shipped model when present), "rules", or a model folder',
+        description='Relation classifier: "auto" (the shipped sparse model when present), "rules", "transformer" '
+        "(the fine-tuned MiniLM classifier in corpora/models/pgx_rel_tf: more accurate, slower, needs torch), "
+        "or a model folder (sparse, or a transformer folder whose meta.json says so)",
     )
 
     # Search index (index/) and answering (qa/).
@@ -149,6 +151,14 @@ class Settings(BaseSettings):
         False, description="Extract only abstracts that name a drug and a genetic factor or carry a PGx MeSH heading"
     )
     load_workers: int = Field(1, description="Processes that parse PubMed XML files ahead of the store writer in `pgxlit load`")
+
+    # Index at scale (issue 9): IVF-PQ trained once on a sample, filled shard by shard and merged.
+    index_nlist: int = Field(0, description="IVF-PQ inverted lists; 0: about 4·√(vectors), from 16 up to 65,536")
+    index_nprobe: int = Field(32, description="IVF-PQ lists scanned per query: more finds more true neighbours, slower")
+    index_train_max: int = Field(
+        1_000_000, description="At most this many sampled vectors train the IVF-PQ quantizers (64 per list wanted)"
+    )
+    index_shard_passages: int = Field(4096, description="Passages embedded and encoded per index shard (one worker job)")
 
     @property
     def resolved_db_url(self) -> str:

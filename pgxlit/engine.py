@@ -288,9 +288,16 @@ class ShardedEmbedder:
 
 def run_index_on(engine: ExecutionEngine, store: Store, settings: Settings, *, rebuild: bool = False,
                  progress: Callable[[int, int | None], None] | None = None) -> dict[str, object]:
-    """`update_index` with embedding spread over the engine's workers; passages and BM25 stay in the driver."""
+    """`update_index` with embedding spread over the engine's workers; passages and BM25 stay in the driver.
+
+    An IVF-PQ index is trained in the driver on a sample (embedded on the workers), then each worker
+    embeds and encodes whole shards of passages and sends back only their codes, which the driver merges.
+    """
     from pgxlit.index.build import update_index
 
-    embedder = ShardedEmbedder(engine, settings) if engine.workers > 1 or engine.name != "local" else None
-    report = update_index(store, settings, rebuild=rebuild, embedder=embedder, progress=progress)
+    sharded = engine.workers > 1 or engine.name != "local"
+    embedder = ShardedEmbedder(engine, settings) if sharded else None
+    report = update_index(store, settings, rebuild=rebuild, embedder=embedder, progress=progress,
+                          shard_map=engine.map if sharded else None,
+                          shard_threads=embedder.threads if embedder is not None else 1)
     return {**report, "engine": engine.name, "workers": engine.workers}

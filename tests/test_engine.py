@@ -168,3 +168,28 @@ def test_extract_command_takes_the_engine_from_flag_or_setting(sample: list, ray
     assert "workers" not in reports["local"]  # the default stays the plain local run
     assert reports["flag"]["stored"] == reports["setting"]["stored"] == reports["local"]["stored"]
     assert reports["local"]["extracted"] == len(docs)
+
+
+def test_ray_builds_ivfpq_shards_and_merges_them_into_the_local_index(sample: list, ray_engine: object,
+                                                                     tmp_path: Path) -> None:
+    """Workers embed and encode whole shards into the trained IVF-PQ index; the driver only merges codes."""
+    import numpy as np
+
+    from pgxlit.index import dense
+    from pgxlit.index.embed import get_embedder
+    from pgxlit.index.search import Searcher
+
+    docs = [d for d in sample if isinstance(d[2], Abstract)][:16]
+    found = {}
+    query = get_embedder().encode(["CYP2C19 poor metabolizers clopidogrel", "warfarin VKORC1 dose"])
+    for name, engine in (("local", LocalEngine(1)), ("ray", ray_engine)):
+        home = tmp_path / name
+        store = _store_with(tmp_path / f"{name}.sqlite", docs)
+        settings = Settings(home=home, index_kind="ivfpq", index_shard_passages=16)
+        report = run_index_on(engine, store, settings)  # type: ignore[arg-type]
+        assert report["index_kind"] == "ivfpq" and report["vectors"] > 3 * 16  # several shards
+        index = Searcher(store, settings).dense  # the merged index is what search opens
+        found[name] = (np.sort(dense.ids(index)), index.search(query, 5)[1])
+        store.close()
+    assert np.array_equal(found["local"][0], found["ray"][0])
+    assert np.array_equal(found["local"][1], found["ray"][1])
