@@ -233,7 +233,8 @@ def run_extraction_on(
 ) -> dict[str, int]:
     """`run_extraction` with the per-document work spread over the engine's workers.
 
-    Each shard is written in one transaction by the driver, so a killed run resumes at a shard. With
+    Each shard is written in one transaction by the driver (`Store.replace_triples_many`: bulk inserts for
+    documents with no stored triples), so a killed run resumes at a shard. With
     `prefilter`, abstracts `pgx_relevant` rejects are counted and left unextracted (not marked
     done), so a later run without the filter still reaches them.
     """
@@ -248,11 +249,10 @@ def run_extraction_on(
     work = extract_relevant_shard if prefilter else extract_shard
     pending = pending_documents(store, extractor, force, counts, progress)
     for results in engine.map(work, shard_documents(pending, shard_size)):
-        # One transaction per shard: the driver's commits, not the workers, limit a large run.
+        # One transaction per shard, and documents never extracted before go in by multi-row inserts:
+        # the driver's writes, not the workers, limit a large run.
         with store.transaction() as session:
-            for doc_key, content_sha, triples in results:
-                if triples is not None:
-                    store.replace_triples(session, doc_key, content_sha, extractor, triples)
+            store.replace_triples_many(session, extractor, [r for r in results if r[2] is not None])
         for _doc_key, _sha, triples in results:
             if triples is None:  # the pre-filter turned it away on the worker
                 counts["filtered_out"] += 1

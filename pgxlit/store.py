@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
     update,
 )
@@ -547,6 +548,55 @@ class Store:
         row = session.get(ExtractedDocRow, doc_key) or ExtractedDocRow(doc_key=doc_key)
         row.content_sha256, row.extractor, row.triples, row.extracted_at = content_sha256, extractor, count, _now()
         session.add(row)
+        return count
+
+    def replace_triples_many(
+        self, session: Session, extractor: str, results: Sequence[tuple[str, str, Sequence[Triple]]]
+    ) -> int:
+        """`replace_triples` for a shard of documents, with one multi-row insert for those that have no rows yet.
+
+        A backfill writes mostly documents never extracted before: nothing of theirs can carry a curator's
+        decision, so their triples and extraction records go in with a few bulk statements instead of a
+        lookup and an insert per row. Documents that do have stored triples take the careful path, so
+        curators' reviewed rows are kept exactly as `replace_triples` keeps them. Returns the triples written.
+        """
+        keys = [key for key, _, _ in results]
+        with_rows: set[str] = set()
+        recorded: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            with_rows.update(session.scalars(select(TripleRow.doc_key).where(TripleRow.doc_key.in_(part)).distinct()))
+            recorded.update(session.scalars(select(ExtractedDocRow.doc_key).where(ExtractedDocRow.doc_key.in_(part))))
+        count = 0
+        new_rows: list[dict[str, Any]] = []
+        done: dict[str, dict[str, Any]] = {}
+        now = _now()
+
+        def insert_new_rows() -> None:
+            session.flush()
+            for i in range(0, len(new_rows), 5_000):
+                session.execute(insert(TripleRow.__table__), new_rows[i : i + 5_000])
+            new_rows.clear()
+
+        for key, sha, triples in results:
+            if key in with_rows:
+                insert_new_rows()  # ids stay in document order, as a per-document run assigns them
+                count += self.replace_triples(session, key, sha, extractor, triples)
+                session.flush()
+                continue
+            for triple in triples:
+                new_rows.append({"doc_key": key, **_plain_fields(triple, skip=("evidence",)),
+                                 **_plain_fields(triple.evidence), "review_status": "pending", "created_at": now})
+            count += len(triples)
+            done[key] = {"doc_key": key, "content_sha256": sha, "extractor": extractor, "triples": len(triples),
+                         "extracted_at": now}
+        insert_new_rows()
+        fresh = [row for key, row in done.items() if key not in recorded]
+        again = [row for key, row in done.items() if key in recorded]  # extracted before, with no triples kept
+        if fresh:
+            session.execute(insert(ExtractedDocRow.__table__), fresh)
+        if again:
+            session.execute(update(ExtractedDocRow), again)
         return count
 
     # ---- review (curators) ---------------------------------------------------
