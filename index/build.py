@@ -96,8 +96,8 @@ class ShardJob:
 _TRAINED: dict[tuple[str, int], object] = {}
 
 
-def index_shard(job: ShardJob) -> np.ndarray:
-    """Embed one shard's passages and encode them into a copy of the trained index; returns it as bytes.
+def index_shard(job: ShardJob) -> dense.ShardLists:
+    """Embed one shard's passages and encode them into a copy of the trained index; returns its lists' codes.
 
     Runs on a worker: it loads the model (once per process) and the trained file (once per file version)."""
     import torch
@@ -110,7 +110,7 @@ def index_shard(job: ShardJob) -> np.ndarray:
     torch.set_num_threads(job.threads)  # the embedder takes every core; a worker owns only its share
     vectors = encode_unique(embedder, job.texts)
     shard = dense.encode_shard(_TRAINED[key], np.asarray(job.ids, dtype=np.int64), vectors)  # type: ignore[arg-type]
-    return dense.to_bytes(shard)
+    return dense.shard_lists(shard)
 
 
 def update_index(
@@ -271,8 +271,8 @@ def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store
         pending.append(job.ids)
         return job
 
-    for blob in shard_map(index_shard, (remember(job) for job in jobs)):
-        dense.merge(index, dense.from_bytes(blob))  # type: ignore[arg-type]
+    for part in shard_map(index_shard, (remember(job) for job in jobs)):
+        dense.merge_lists(index, part)  # type: ignore[arg-type]
         yield pending.pop(0)
 
 

@@ -14,6 +14,7 @@ merged index only the 48-byte codes.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -103,8 +104,53 @@ def merge(into: faiss.Index, shard: faiss.Index) -> None:
     into.merge_from(shard, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class ShardLists:
+    """A shard's non-empty inverted lists as flat arrays: what a worker sends back.
+
+    Only ids and codes travel (8 + 48 bytes per vector for MiniLM's 384-d), not the shard's copy of
+    the coarse quantizer, which at 16k-65k lists would outweigh a shard of 4,096 raw vectors."""
+
+    lists: np.ndarray  # list numbers, int64
+    sizes: np.ndarray  # entries per list, int64
+    ids: np.ndarray  # int64, list after list
+    codes: np.ndarray  # uint8, code_size bytes per entry
+
+    @property
+    def nbytes(self) -> int:
+        return self.lists.nbytes + self.sizes.nbytes + self.ids.nbytes + self.codes.nbytes
+
+
+def shard_lists(shard: faiss.Index) -> ShardLists:
+    ivf = faiss.extract_index_ivf(shard)
+    inv = ivf.invlists
+    sizes = np.asarray([inv.list_size(i) for i in range(ivf.nlist)], dtype=np.int64)
+    lists = np.flatnonzero(sizes).astype(np.int64)
+    ids = [faiss.rev_swig_ptr(inv.get_ids(int(i)), int(sizes[i])).copy() for i in lists]
+    codes = [faiss.rev_swig_ptr(inv.get_codes(int(i)), int(sizes[i]) * inv.code_size).copy() for i in lists]
+    return ShardLists(lists, sizes[lists], np.concatenate(ids) if ids else np.zeros(0, np.int64),
+                      np.concatenate(codes) if codes else np.zeros(0, np.uint8))
+
+
+def merge_lists(into: faiss.Index, part: ShardLists) -> None:
+    """`merge` for a shard sent as lists: each list's entries are appended in order, as `merge_from` does."""
+    ivf = faiss.extract_index_ivf(into)
+    inv = ivf.invlists
+    size = inv.code_size
+    ids = np.ascontiguousarray(part.ids, dtype=np.int64)
+    codes = np.ascontiguousarray(part.codes, dtype=np.uint8)
+    offset = 0
+    for list_no, n in zip(part.lists.tolist(), part.sizes.tolist(), strict=True):
+        inv.add_entries(list_no, n, faiss.swig_ptr(ids[offset:]), faiss.swig_ptr(codes[offset * size :]))
+        offset += n
+    before = into.ntotal
+    ivf.ntotal += offset
+    if into.ntotal == before:  # a wrapper around the IVF index (the same object otherwise)
+        into.ntotal += offset
+
+
 def to_bytes(index: faiss.Index) -> np.ndarray:
-    """A shard as bytes to send from a worker (codes and ids only: ~56 bytes per vector)."""
+    """A whole index (or shard file's content) as bytes, quantizer included."""
     return faiss.serialize_index(index)
 
 

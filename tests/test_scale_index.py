@@ -54,24 +54,26 @@ def test_shards_merged_give_the_one_shot_index(vectors: tuple[np.ndarray, np.nda
     assert trained.nlist == min(dense.choose_nlist(len(x)), len(x[::3]) // 39)  # ~39 training points per list
     one_shot = dense.empty_copy(trained)
     dense.add(one_shot, ids, x)
-    in_memory, through_bytes = dense.empty_copy(trained), dense.empty_copy(trained)
+    in_memory, through_bytes, as_lists = dense.empty_copy(trained), dense.empty_copy(trained), dense.empty_copy(trained)
     files = []
     for i, start in enumerate(range(0, len(x), 5_000)):  # three uneven shards
         part = slice(start, start + 5_000)
         dense.merge(in_memory, dense.encode_shard(trained, ids[part], x[part]))
+        lists = dense.shard_lists(dense.encode_shard(trained, ids[part], x[part]))  # what a worker sends back
+        assert lists.nbytes < len(x[part]) * (8 + 24 + 1)  # ids and 24-byte codes, no quantizer, no raw vectors
+        dense.merge_lists(as_lists, lists)
         blob = dense.to_bytes(dense.encode_shard(trained, ids[part], x[part]))
         shard = dense.from_bytes(blob)
         dense.save(shard, tmp_path / f"shard{i}.faiss")
         files.append(tmp_path / f"shard{i}.faiss")
         dense.merge(through_bytes, shard)
-    assert len(blob) < 5_000 * 80  # codes and ids travel, not the 192-byte raw vectors
     from_files = dense.merge_shard_files(trained, files, tmp_path / "merged.faiss")
     dense.merge_shard_files(trained, files, tmp_path / "ondisk.faiss", on_disk=True)
     on_disk = dense.load(tmp_path / "ondisk.faiss")  # the searcher's load: memory-mapped lists
     assert (tmp_path / "ondisk.ivfdata").exists()
     queries = x[:40] + 0.05
     want_scores, want_ids = one_shot.search(queries, 10)
-    for index in (in_memory, through_bytes, from_files, dense.load(tmp_path / "merged.faiss"), on_disk):
+    for index in (in_memory, through_bytes, as_lists, from_files, dense.load(tmp_path / "merged.faiss"), on_disk):
         assert index.ntotal == len(x) and index.nprobe == 8
         scores, got = index.search(queries, 10)
         assert np.array_equal(got, want_ids) and np.array_equal(scores, want_scores)
