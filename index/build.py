@@ -172,15 +172,23 @@ def update_index(
         missing = [pid for pid in live if pid not in known]
         if state["index"] is None:
             kind = dense.choose_kind(settings.index_kind, len(live), settings.index_flat_max)
-            training = None
+            training, sample_ids = None, []
             if kind == "ivfpq":
                 want = dense.training_size(len(live), settings.index_nlist, settings.index_train_max)
-                sample = missing[:: max(1, len(missing) // max(want, 1))][:want]
-                training = encode_unique(embedder, [t for _, t in store.passage_texts(sample)])
+                rows = list(store.passage_texts(missing[:: max(1, len(missing) // max(want, 1))][:want]))
+                sample_ids = [pid for pid, _ in rows]
+                training = encode_unique(embedder, [t for _, t in rows])
             state["index"] = dense.new_index(kind, embedder.dim, training, expected=len(live),
                                              nlist=settings.index_nlist, nprobe=settings.index_nprobe)
             if kind == "ivfpq":
                 dense.save(state["index"], paths.trained)
+                # The sample is already embedded: its vectors go in first instead of being embedded again.
+                dense.add(state["index"], np.asarray(sample_ids, dtype=np.int64), training)
+                known.update(sample_ids)
+                state["added"] += len(sample_ids)
+                taken = set(sample_ids)
+                missing = [pid for pid in missing if pid not in taken]
+                del training
         step = max(1, settings.index_shard_passages)
         chunks = (missing[start : start + step] for start in range(0, len(missing), step))
         if dense.index_kind(state["index"]) == "ivfpq":

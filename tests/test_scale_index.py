@@ -151,5 +151,14 @@ def test_sharded_index_build_is_the_one_shot_build_and_what_search_loads(abstrac
         hits = searcher.search(QUERIES[0], k=5, mode="dense")
         want = [int(i) for i in reference.search(q[:1], 100)[1][0] if i >= 0]  # type: ignore[attr-defined]
         assert [h.passage.id for h in hits] == want[:5]
+
+        # A training sample smaller than the corpus: its vectors go in first, the rest in shards; same hits.
+        small = Settings(home=tmp_path / "small", index_kind="ivfpq", index_shard_passages=24, index_train_max=50)
+        report = update_index(store, small, shard_map=LocalEngine(1).map)
+        assert report["vectors"] == report["passages_added"] == merged.ntotal
+        sampled = dense.load(small.home / "index" / "dense.faiss", mmap=False)
+        reference = _one_shot(small.home, store)
+        for got, want_ in zip(sampled.search(q, 10)[0], reference.search(q, 10)[0], strict=True):  # type: ignore[attr-defined]
+            assert np.array_equal(np.sort(got), np.sort(want_))
     finally:
         store.close()
