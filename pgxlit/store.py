@@ -500,6 +500,20 @@ class Store:
             row = session.get(ExtractedDocRow, doc_key)
             return row is not None and row.content_sha256 == content_sha256 and row.extractor == extractor
 
+    def extraction_states(self, doc_keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """doc_key -> (content hash, extractor) of its last extraction, for many documents in a few queries:
+        what `extraction_is_current` tells for one, without a round trip per document."""
+        keys = list(doc_keys)
+        out: dict[str, tuple[str, str]] = {}
+        with Session(self.engine) as session:
+            for i in range(0, len(keys), 500):
+                rows = session.execute(
+                    select(ExtractedDocRow.doc_key, ExtractedDocRow.content_sha256, ExtractedDocRow.extractor)
+                    .where(ExtractedDocRow.doc_key.in_(keys[i : i + 500]))
+                )
+                out.update((key, (sha, extractor)) for key, sha, extractor in rows)
+        return out
+
     def replace_triples(
         self, session: Session, doc_key: str, content_sha256: str, extractor: str, triples: Iterable[Triple]
     ) -> int:

@@ -123,3 +123,9 @@ def test_bulk_writes_store_what_per_document_writes_store(stores: tuple[Store, S
     actions = {a[2] for a in one["audit"]}
     assert {"accept", "reject", "edit", "carried_over"} <= actions
     assert {extractor for _, _, extractor, _ in one["extracted"]} == {"rules-2"}
+    # The batched lookup answers what the per-document check answers.
+    keys = [key for key, _, _ in extracted] + ["pubmed:0"]
+    states = stores[1].extraction_states(keys)
+    for key, sha, _ in extracted:
+        assert (states.get(key) == (sha, "rules-2")) == stores[1].extraction_is_current(key, sha, "rules-2")
+    assert "pubmed:0" not in states and len(states) == len(extracted)
