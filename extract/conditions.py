@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.extract.relations import CuePattern
 from pgxlit.records import Mention
 
 _CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -33,10 +34,9 @@ _COMPILED = tuple((re.compile(p, re.IGNORECASE if not p.startswith(r"\b") else 0
 
 
 # Words one of the patterns needs; most sentences have none, and skip the patterns.
-_PREFILTER = re.compile(
+_PREFILTER = CuePattern(
     r"urea|UCD|ornithine|cholesterol|HoFH|HeFH|lipoprotein|protein [CS]|cholinesterase|Lesch|HGPRT|"
-    r"hypoxanthine|Philadelphia|Ph\+|BCR|hyperthermia",
-    re.IGNORECASE,
+    r"hypoxanthine|Philadelphia|Ph\+|BCR|hyperthermia"
 )
 
 
@@ -47,9 +47,7 @@ def _norms(genes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{f[0]}|{f[1]}" for f in found if f)
 
 
-_GENETIC_WORDS = re.compile(
-    r"deficien|atypical|homozyg|heterozyg|genetic|inherit|abnormal|variant|gene\b|dibucaine", re.IGNORECASE
-)
+_GENETIC_WORDS = CuePattern(r"deficien|atypical|homozyg|heterozyg|genetic|inherit|abnormal|variant|gene\b|dibucaine")
 _NEEDS_GENETIC_WORD = frozenset({"BCHE"})
 
 

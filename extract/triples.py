@@ -242,16 +242,15 @@ def sentence_triples(
     return [t for k, t in found.items() if t.variant or (t.drug, t.gene) not in specific]
 
 
-_GENETIC_NEAR = re.compile(
+_GENETIC_NEAR = rel.CuePattern(
     r"(genotyp|allele|carrier|polymorphi|variant|variation|metaboli[sz]er|deficien|pharmacogen|mutat|homozyg|"
     r"heterozyg|loss-of-function|gene\b|SNP|positive|negative|overexpress|amplif|fusion|rearrang|"
-    r"status|testing|tests?\b)",
-    re.IGNORECASE,
+    r"status|testing|tests?\b)"
 )
 
 
 # Mutagenicity assays and the like name genes (HGPRT, TK) without any patient genotype.
-_NOT_HUMAN_GENETICS = re.compile(r"(mutagen|\bAmes\b|genotoxic|clastogen|lymphoma cell assay)", re.IGNORECASE)
+_NOT_HUMAN_GENETICS = rel.CuePattern(r"(mutagen|\bAmes\b|genotoxic|clastogen|lymphoma cell assay)")
 _INTERACTION_AFTER = re.compile(r"[\s-]*(?:and\s+\S+\s+)?(inhibit|induc|substrate)", re.IGNORECASE)
 
 

@@ -241,3 +241,16 @@ def test_fast_abbreviation_detector_on_recorded_abstracts(shared: Path) -> None:
     found = _abbreviations(fast_nlp, texts)
     assert sum(map(len, found)) > 50  # the abstracts do define abbreviations
     assert found == _abbreviations(scispacy_nlp, texts)
+
+
+def test_cue_patterns_match_as_ignorecase_did() -> None:
+    import re
+
+    from pgxlit.extract.relations import CuePattern
+
+    pattern = r"(\bSJS\b|\bHLA-|loss-of-function|and\s+\S+\s+inhibit|tests?\b)"
+    cue, reference = CuePattern(pattern), re.compile(pattern, re.IGNORECASE)
+    for text in ("Risk of sjs", "hla-B*57:01", "LOSS-OF-FUNCTION alleles", "and  X  inhibits", "AND x\tINHIBIT",
+                 "a and b inhibit", "testing", "Tests", "SJSX", "protests", ""):
+        assert bool(cue.search(text)) == bool(reference.search(text)), text
+    assert cue.pattern == pattern  # the relation model's cue fingerprint reads the pattern as written
