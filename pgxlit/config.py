@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     extract_relations: str = Field(
         "auto",
         description='Relation classifier: "auto" (the shipped sparse model when present), "rules", "transformer" '
-        "(the fine-tuned MiniLM classifier in corpora/models/pgx_rel_tf: more accurate, slower, needs torch), "
+        "(the fine-tuned MiniLM classifier in corpora/models/pgx_rel_tf, blended with the sparse one: slower, needs torch), "
         "or a model folder (sparse, or a transformer folder whose meta.json says so)",
     )
 
