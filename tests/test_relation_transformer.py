@@ -139,7 +139,7 @@ def test_test_fold_figures_match_meta(model, shared) -> None:
     from pgxlit.extract.evaluate import PGXCORPUS_TO_PGXLIT, gold_as_predictions, score_relations
     from pgxlit.extract.gold import dev_split, read_pgxcorpus
 
-    folder = shared.parent / "shared" / "gold" / "pgxcorpus"
+    folder = shared / "gold" / "pgxcorpus"
     if not folder.is_dir():
         pytest.skip(f"needs PGxCorpus at {folder}")
     test = dev_split(read_pgxcorpus(folder), "test")
