@@ -447,7 +447,65 @@ _CACHE: dict[Path, RelationModel] = {}
 _LOCK = threading.Lock()
 
 
-class RelationModel:
+class TypedClassifier:
+    """What the relation classifiers share: named thresholds and `predict` over `typed_proba`.
+
+    A subclass sets `classes` (NONE + the typed classes), `threshold`, `thresholds` and
+    implements `typed_proba(sentence, mentions, only) -> (pairs, probabilities)`.
+    """
+
+    classes: list[str]
+    threshold: float
+    thresholds: dict[str, float]
+
+    def _set_classes(self, classes: Sequence[str]) -> None:
+        if NONE not in classes:
+            raise ValueError("the typed classifier needs a NONE class")
+        self.classes = list(classes)
+        self._none = self.classes.index(NONE)
+        self._rel_cols = [k for k, c in enumerate(self.classes) if c != NONE]
+
+    def typed_proba(
+        self, sentence: str, mentions: Sequence[Mention], only: Iterable[tuple[int, int]] | None = None
+    ) -> tuple[list[tuple[int, int]], np.ndarray]:
+        raise NotImplementedError
+
+    def predict(
+        self, sentence: str, mentions: Sequence[Mention], threshold: float | str | None = None,
+        only: Iterable[tuple[int, int]] | None = None,
+    ) -> list[RelationMention]:
+        """Relations between mentions of one sentence (offsets within it), like `relations.relate`.
+
+        A pair is emitted when P(related) >= threshold: a number, a name from `self.thresholds`
+        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`. `only`
+        restricts the judged pairs to these index pairs (e.g. drug x genetic factor)."""
+        if len(mentions) < 2:
+            return []
+        t = self._threshold(threshold)
+        pairs, probs = self.typed_proba(sentence, mentions, only)
+        out: list[RelationMention] = []
+        for (i, j), p in zip(pairs, probs):
+            p_rel = 1.0 - float(p[self._none])
+            if p_rel < t:
+                continue
+            best = max(self._rel_cols, key=lambda k: p[k])
+            rtype, head_first = relation_of_class(self.classes[best])
+            head, tail = (i, j) if head_first else (j, i)
+            s = rel.signals(sentence, mentions[head], mentions[tail])
+            out.append(RelationMention(head, tail, rtype, round(p_rel, 4), s.negated, s.hedged))
+        return out
+
+    def _threshold(self, threshold: float | str | None) -> float:
+        if threshold is None:
+            return self.threshold
+        if isinstance(threshold, str):
+            if threshold not in self.thresholds:
+                raise KeyError(f"unknown threshold name {threshold!r}; this model has {sorted(self.thresholds)}")
+            return self.thresholds[threshold]
+        return float(threshold)
+
+
+class RelationModel(TypedClassifier):
     """The typed head (13 classes), an optional binary pair head, label pairs and thresholds."""
 
     def __init__(
@@ -460,8 +518,7 @@ class RelationModel:
         meta: dict[str, Any] | None = None,
         thresholds: dict[str, float] | None = None,
     ) -> None:
-        if NONE not in typed.classes:
-            raise ValueError("the typed head needs a NONE class")
+        self._set_classes(typed.classes)
         self.typed = typed
         self.label_pairs = sorted({tuple(p) for p in label_pairs})
         self.threshold = float(threshold)
@@ -471,8 +528,6 @@ class RelationModel:
         self.pair = pair
         self.pair_group_alleles = pair_group_alleles
         self.meta = meta or {}
-        self._none = typed.classes.index(NONE)
-        self._rel_cols = [k for k, c in enumerate(typed.classes) if c != NONE]
 
     # -- persistence --
 
@@ -559,31 +614,6 @@ class RelationModel:
         ctx = SentenceContext(sentence, mentions)
         return pairs, self.typed.proba([pair_features(ctx, i, j) for i, j in pairs])
 
-    def predict(
-        self, sentence: str, mentions: Sequence[Mention], threshold: float | str | None = None,
-        only: Iterable[tuple[int, int]] | None = None,
-    ) -> list[RelationMention]:
-        """Relations between mentions of one sentence (offsets within it), like `relations.relate`.
-
-        A pair is emitted when P(related) >= threshold: a number, a name from `self.thresholds`
-        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`. `only`
-        restricts the judged pairs to these index pairs (e.g. drug x genetic factor)."""
-        if len(mentions) < 2:
-            return []
-        t = self._threshold(threshold)
-        pairs, probs = self.typed_proba(sentence, mentions, only)
-        out: list[RelationMention] = []
-        for (i, j), p in zip(pairs, probs):
-            p_rel = 1.0 - float(p[self._none])
-            if p_rel < t:
-                continue
-            best = max(self._rel_cols, key=lambda k: p[k])
-            rtype, head_first = relation_of_class(self.typed.classes[best])
-            head, tail = (i, j) if head_first else (j, i)
-            s = rel.signals(sentence, mentions[head], mentions[tail])
-            out.append(RelationMention(head, tail, rtype, round(p_rel, 4), s.negated, s.hedged))
-        return out
-
     def _encoded(self, sentence: str) -> tuple[np.ndarray, np.ndarray]:
         """MiniLM token vectors of a sentence; the last few are kept (a sentence has several pairs)."""
         cache = self.__dict__.setdefault("_enc_cache", {})
@@ -595,15 +625,6 @@ class RelationModel:
                 cache.clear()
             hit = cache[sentence] = default_encoder().encode([sentence])[0]
         return hit
-
-    def _threshold(self, threshold: float | str | None) -> float:
-        if threshold is None:
-            return self.threshold
-        if isinstance(threshold, str):
-            if threshold not in self.thresholds:
-                raise KeyError(f"unknown threshold name {threshold!r}; this model has {sorted(self.thresholds)}")
-            return self.thresholds[threshold]
-        return float(threshold)
 
     def pair_probability(
         self, sentence: str, head: Mention, tail: Mention, *, others: Sequence[Mention] = ()

@@ -47,16 +47,14 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract import relations as rel
 from pgxlit.extract.relation_model import (
-    NONE,
     PAIR_HEAD_LABELS,
+    TypedClassifier,
     _overlaps,
     _text_order,
     candidate_pairs,
-    relation_of_class,
 )
-from pgxlit.records import ENTITY_LABELS, Mention, RelationMention
+from pgxlit.records import ENTITY_LABELS, Mention
 from pgxlit.shipped import shipped
 
 __all__ = [
@@ -286,24 +284,20 @@ _CACHE: dict[Path, TransformerRelationModel] = {}
 _LOCK = threading.Lock()
 
 
-class TransformerRelationModel:
+class TransformerRelationModel(TypedClassifier):
     """Fine-tuned MiniLM marker classifier; `predict` has RelationModel.predict's contract."""
 
     def __init__(self, net, tokenizer, classes: list[str], label_pairs, threshold: float,
                  thresholds: dict[str, float] | None = None, temperature: float = 1.0,
                  meta: dict[str, Any] | None = None, sparse: Any = None, weight: float = 1.0) -> None:
-        if NONE not in classes:
-            raise ValueError("the classifier needs a NONE class")
+        self._set_classes(classes)
         self.net = net.eval()
         self.tokenizer = tokenizer
-        self.classes = list(classes)
         self.label_pairs = sorted({tuple(p) for p in label_pairs})
         self.threshold = float(threshold)
         self.thresholds = {k: float(v) for k, v in (thresholds or {}).items() if v is not None}
         self.temperature = float(temperature)
         self.meta = meta or {}
-        self._none = self.classes.index(NONE)
-        self._rel_cols = [k for k, c in enumerate(self.classes) if c != NONE]
         self._lock = threading.Lock()
         # Optional blend with the sparse model (relation_model.RelationModel): P = weight * P_transformer
         # + (1 - weight) * P_sparse, weight chosen on the held-back part (meta.json "blend").
@@ -429,40 +423,6 @@ class TransformerRelationModel:
             if r is not None:
                 out[k] = [s_probs[r, c] if c is not None else 0.0 for c in cols]
         return out
-
-    def predict(
-        self, sentence: str, mentions: Sequence[Mention], threshold: float | str | None = None,
-        only: Iterable[tuple[int, int]] | None = None,
-    ) -> list[RelationMention]:
-        """Relations between mentions of one sentence (offsets within it), like `RelationModel.predict`.
-
-        A pair is emitted when P(related) >= threshold: a number, a name from `self.thresholds`
-        ("gold_entities", "rule_pipeline"), or None for the default. `only` restricts the judged
-        pairs to these index pairs (either order)."""
-        if len(mentions) < 2:
-            return []
-        t = self._threshold(threshold)
-        pairs, probs = self.typed_proba(sentence, mentions, only)
-        out: list[RelationMention] = []
-        for (i, j), p in zip(pairs, probs):
-            p_rel = 1.0 - float(p[self._none])
-            if p_rel < t:
-                continue
-            best = max(self._rel_cols, key=lambda k: p[k])
-            rtype, head_first = relation_of_class(self.classes[best])
-            head, tail = (i, j) if head_first else (j, i)
-            s = rel.signals(sentence, mentions[head], mentions[tail])
-            out.append(RelationMention(head, tail, rtype, round(p_rel, 4), s.negated, s.hedged))
-        return out
-
-    def _threshold(self, threshold: float | str | None) -> float:
-        if threshold is None:
-            return self.threshold
-        if isinstance(threshold, str):
-            if threshold not in self.thresholds:
-                raise KeyError(f"unknown threshold name {threshold!r}; this model has {sorted(self.thresholds)}")
-            return self.thresholds[threshold]
-        return float(threshold)
 
     def pair_probability(self, sentence: str, head: Mention, tail: Mention, *, others: Sequence[Mention] = ()) -> float:
         """P(the two mentions are related). With the sparse model blended in, a DRUG x VARIANT/ALLELE
