@@ -32,6 +32,13 @@ def pending_documents(
                 yield doc_key, content_sha, record
 
 
+def tally(counts: dict[str, int], triples: list[Any]) -> None:
+    """Count one extracted document and its triples in a run's summary."""
+    counts["extracted"] += 1
+    counts["triples"] += len(triples)
+    counts["pgx_triples"] += sum(t.pgx for t in triples)
+
+
 def run_extraction(
     store: Store, *, force: bool = False, progress: Callable[[int, int | None], None] | None = None
 ) -> dict[str, int]:
@@ -44,9 +51,7 @@ def run_extraction(
     for doc_key, content_sha, triples in iter_triples(todo, nlp):
         with store.transaction() as session:
             store.replace_triples(session, doc_key, content_sha, extractor, triples)
-        counts["extracted"] += 1
-        counts["triples"] += len(triples)
-        counts["pgx_triples"] += sum(t.pgx for t in triples)
+        tally(counts, triples)
         if progress:
             progress(1, total)
     return counts

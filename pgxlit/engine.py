@@ -239,7 +239,7 @@ def run_extraction_on(
     done), so a later run without the filter still reaches them.
     """
     from pgxlit.extract.pipeline import extractor_name
-    from pgxlit.extract.run import pending_documents
+    from pgxlit.extract.run import pending_documents, tally
 
     extractor = extractor_name()
     total = store.count_documents()
@@ -257,9 +257,7 @@ def run_extraction_on(
             if triples is None:  # the pre-filter turned it away on the worker
                 counts["filtered_out"] += 1
             else:
-                counts["extracted"] += 1
-                counts["triples"] += len(triples)
-                counts["pgx_triples"] += sum(t.pgx for t in triples)
+                tally(counts, triples)
             if progress:
                 progress(1, total)
     return counts
