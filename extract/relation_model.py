@@ -447,6 +447,14 @@ _CACHE: dict[Path, RelationModel] = {}
 _LOCK = threading.Lock()
 
 
+def model_folder(path: str | Path | None, default: Path) -> Path:
+    """A model folder as given (absolute, or relative to the working directory or the repo), else the default."""
+    folder = default if path is None else Path(path)
+    if not folder.is_absolute() and not folder.exists():
+        folder = Path(__file__).resolve().parents[1] / folder
+    return folder.resolve()
+
+
 class TypedClassifier:
     """What the relation classifiers share: named thresholds and `predict` over `typed_proba`.
 
@@ -534,10 +542,7 @@ class RelationModel(TypedClassifier):
     @classmethod
     def load(cls, path: str | Path | None = None) -> RelationModel:
         """The model folder at `path` (default: the shipped ``corpora/models/pgx_rel``), loaded once per folder."""
-        folder = default_model_dir() if path is None else Path(path)
-        if not folder.is_absolute() and not folder.exists():
-            folder = Path(__file__).resolve().parents[1] / folder
-        folder = folder.resolve()
+        folder = model_folder(path, default_model_dir())
         with _LOCK:
             if folder in _CACHE:
                 return _CACHE[folder]

@@ -53,6 +53,7 @@ from pgxlit.extract.relation_model import (
     _overlaps,
     _text_order,
     candidate_pairs,
+    model_folder,
 )
 from pgxlit.records import ENTITY_LABELS, Mention
 from pgxlit.shipped import shipped
@@ -309,10 +310,7 @@ class TransformerRelationModel(TypedClassifier):
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> TransformerRelationModel:
         """The model folder at `path` (default: the shipped ``corpora/models/pgx_rel_tf``), loaded once per folder."""
-        folder = default_model_dir() if path is None else Path(path)
-        if not folder.is_absolute() and not folder.exists():
-            folder = Path(__file__).resolve().parents[1] / folder
-        folder = folder.resolve()
+        folder = model_folder(path, default_model_dir())
         with _LOCK:
             if folder in _CACHE:
                 return _CACHE[folder]
