@@ -112,7 +112,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from pgxlit.server import create_app
+    from pgxlit.web.server import create_app
 
     body = json.loads((REPO / "tests" / "fixtures" / "check" / "cds_order_select_clopidogrel.json").read_text())
     app = create_app(settings)

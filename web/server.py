@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pgxlit import __version__
 from pgxlit.config import Settings, get_settings
 
-log = logging.getLogger("pgxlit.server")
+log = logging.getLogger("pgxlit.web.server")
 
 
 def _wants_html(request: Request) -> bool:
