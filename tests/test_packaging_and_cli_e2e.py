@@ -23,7 +23,7 @@ def test_wheel_installs_stage_folders_under_pgxlit(tmp_path: Path) -> None:
     tops = {n.split("/")[0] for n in names}
     assert {n for n in tops if not n.endswith(".dist-info")} == {"pgxlit"}, tops
     for module in ("pgxlit/ingest/load.py", "pgxlit/ingest/spl_sections.tsv", "pgxlit/corpora/lexicons/genes.tsv.gz", "pgxlit/extract/__init__.py",
-                   "pgxlit/index/__init__.py", "pgxlit/qa/__init__.py", "pgxlit/cli.py"):
+                   "pgxlit/index/__init__.py", "pgxlit/qa/__init__.py", "pgxlit/cli/main.py"):
         assert module in names
     # The wheel alone (no source tree on the path) imports and finds its packaged table.
     site = tmp_path / "site"
