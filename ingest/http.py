@@ -21,7 +21,7 @@ import httpx
 
 from pgxlit import __version__
 from pgxlit.config import Settings
-from pgxlit.records import ParseError
+from pgxlit.records import ParseError, RemoteError
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ USER_AGENT = f"pgxlit/{__version__} (+https://github.com/pgxlit/pgxlit)"
 SECRET_PARAMS = ("api_key",)
 
 
-class FetchError(RuntimeError):
+class FetchError(RemoteError):
     """A request that failed for good; the message names the URL and what to do."""
 
     def __init__(self, url: str, reason: str, status: int | None = None) -> None:

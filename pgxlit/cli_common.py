@@ -1,7 +1,7 @@
 """What every `pgxlit` command shares: consoles, one-line errors, progress bars, reports.
 
 Stage modules (digest, check, qa, …) register their own commands on the main app with these,
-so `pgxlit/cli.py` stays a thin list of commands and nothing imports heavy code at start-up.
+so `cli/main.py` stays a thin list of commands and nothing imports heavy code at start-up.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pgxlit.config import Settings
-from pgxlit.records import ApiError, ParseError
+from pgxlit.records import ApiError, ParseError, RemoteError
 from pgxlit.store import Store
 
 err = Console(stderr=True)
@@ -42,11 +42,9 @@ def fail(message: str, code: int = 1) -> None:
 @contextmanager
 def guard() -> Iterator[None]:
     """Turn expected failures into one clear line instead of a traceback."""
-    from pgxlit.ingest.http import FetchError
-
     try:
         yield
-    except (FetchError, ParseError, ApiError, FileNotFoundError, ValueError) as exc:
+    except (RemoteError, ParseError, ApiError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; what was committed is kept and the next run resumes", 130)
