@@ -72,7 +72,7 @@ def load_pubtator(paths: list[Path]) -> list[Any]:
 def prefilter_figures(abstracts: list[Any], label: str) -> dict[str, Any]:
     """How many abstracts the PGx pre-filter keeps, and how many PGx triples full extraction finds in the
     kept and in the dropped ones (the dropped should have none: that is the filter's recall here)."""
-    from pgxlit.engine import extract_shard, pgx_relevant
+    from pgxlit.extract.shards import extract_shard, pgx_relevant
 
     pgx_relevant(abstracts[0])  # loads the lexicons once, outside the clock
     t = time.perf_counter()
@@ -190,7 +190,7 @@ def measured_extract(shard: list[Any]) -> tuple[list[Any], int, float, float]:
     """extract_shard plus which process ran it, its resident memory and the CPU seconds it took.
 
     CPU seconds do not grow when other jobs share the cores, so they give the time per core."""
-    from pgxlit.engine import extract_shard
+    from pgxlit.extract.shards import extract_shard
 
     cpu = time.process_time()
     out = extract_shard(shard)
@@ -198,7 +198,7 @@ def measured_extract(shard: list[Any]) -> tuple[list[Any], int, float, float]:
 
 
 def measured_embed(job: tuple[str, str, int, int, list[str]]) -> tuple[int, int, float, float]:
-    from pgxlit.engine import embed_shard
+    from pgxlit.index.shards import embed_shard
 
     cpu = time.process_time()
     vectors = embed_shard(job)
@@ -448,7 +448,8 @@ def _main(args: argparse.Namespace) -> None:
 
     extracted = []
     if not args.skip_store_cost and (args.pg_url is not None or "extract" in args.what or "store" in args.what):
-        from pgxlit.engine import LocalEngine, extract_shard, shard_documents
+        from pgxlit.engine import LocalEngine, shard_documents
+        from pgxlit.extract.shards import extract_shard
 
         few = docs[: min(len(docs), 500)]
         extracted = [r for shard in LocalEngine(1).map(extract_shard, shard_documents(few, 64)) for r in shard]

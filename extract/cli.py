@@ -31,7 +31,8 @@ def extract(
     as_json: JsonOpt = False,
 ) -> None:
     """Extract drug–gene–effect triples with evidence from every stored label and abstract."""
-    from pgxlit.engine import get_engine, run_extraction_on
+    from pgxlit.engine import get_engine
+    from pgxlit.extract.shards import run_extraction_on
     from pgxlit.extract.run import run_extraction
 
     settings = get_settings()

@@ -35,7 +35,8 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index new label versions and abstracts for search (incremental; superseded label versions are flagged)."""
-    from pgxlit.engine import get_engine, run_index_on
+    from pgxlit.engine import get_engine
+    from pgxlit.index.shards import run_index_on
 
     settings = get_settings()
     with guard():

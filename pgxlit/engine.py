@@ -1,10 +1,11 @@
-"""Where extraction and embedding run: in this process, in local worker processes, or on Ray.
+"""Where stage work runs: in this process, in local worker processes, or on Ray.
 
-The driver reads documents from the store, cuts them into shards (a label's versions stay
-together; abstracts go in PMID order), and the engine runs the *same* extraction or embedding
-function on each shard. Results come back in shard order and the driver writes them through
-the store, so SQLite (one writer) and Postgres behave alike and the output does not depend on
-the engine. Models load once per worker process (their loaders are cached per process).
+A driver cuts its input into shards (`shard_documents`: a label's versions stay together,
+abstracts go in PMID order) and an engine runs the *same* module-level function on each shard:
+the stage passes that function in (`extract.shards.extract_shard`, `index.shards.embed_shard`),
+so this module knows no stage. Results come back in shard order and the driver writes them
+through the store, so SQLite (one writer) and Postgres behave alike and the output does not
+depend on the engine. Models load once per worker process (their loaders are cached per process).
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
-
 from pgxlit.config import Settings
-from pgxlit.records import Abstract, LabelVersion, Triple
-from pgxlit.store import Store
+from pgxlit.records import Abstract, LabelVersion
 
 ENGINES = ("local", "ray")
 S = TypeVar("S")
@@ -65,7 +63,7 @@ class LocalEngine:
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                             initializer=_init_worker, initargs=(1,))
+                                             initializer=limit_threads, initargs=(1,))
         pool = self._pool
 
         def wait(f: Future[R]) -> R:
@@ -124,7 +122,7 @@ def get_engine(name: str, workers: int | None = None, settings: Settings | None 
     return LocalEngine(count)
 
 
-def _init_worker(threads: int) -> None:
+def limit_threads(threads: int) -> None:
     """Two workers on two cores must not each start a thread per core."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
@@ -159,143 +157,3 @@ def shard_documents(docs: Iterable[Doc], size: int, label_size: int = 4) -> Iter
 def shard_name(shard: Sequence[Doc]) -> str:
     """A readable range for errors and logs, e.g. pubmed:10022-10988."""
     return f"{shard[0][0]}..{shard[-1][0].split(':', 1)[1]}"
-
-
-# ---- PGx pre-filter ------------------------------------------------------------
-# MeSH headings that mark a study of genetic variation in drug response (descriptor names as PubMed writes them).
-PGX_MESH = frozenset({
-    "Pharmacogenetics", "Pharmacogenomic Variants", "Pharmacogenomic Testing", "Polymorphism, Single Nucleotide",
-    "Polymorphism, Genetic", "Genotype", "Alleles", "Gene Frequency", "Genetic Variation", "Haplotypes",
-    "Genetic Predisposition to Disease", "Cytochrome P-450 Enzyme System", "Precision Medicine",
-})
-GENETIC_LABELS = frozenset({"GENE", "VARIANT", "ALLELE", "PHENOTYPE"})
-
-
-def pgx_relevant(abstract: Abstract) -> bool:
-    """Could this abstract yield a PGx triple? A PGx MeSH heading, or a drug and a genetic factor named in it.
-
-    A triple needs a drug and a gene, variant, allele or metabolizer status in one sentence, so an
-    abstract whose text names no drug or no genetic factor (lexicons and grammars, the cheap part of
-    extraction) gives none: the NER model and relation classifier never need to see it.
-    """
-    if any(m.split("/")[0] in PGX_MESH or m.startswith("Cytochrome P-450 CYP") for m in abstract.mesh_terms):
-        return True
-    from pgxlit.extract.triples import abstract_text
-
-    labels = {m.label for m in _recognizer().find(abstract_text(abstract))}
-    return "DRUG" in labels and bool(labels & GENETIC_LABELS)
-
-
-_RECOGNIZER: Any = None
-
-
-def _recognizer() -> Any:
-    global _RECOGNIZER
-    if _RECOGNIZER is None:
-        from pgxlit.extract.pipeline import PgxEntityRecognizer
-
-        _RECOGNIZER = PgxEntityRecognizer()
-    return _RECOGNIZER
-
-
-# ---- the work functions that run on workers ------------------------------------
-def extract_shard(shard: list[Doc]) -> list[tuple[str, str, list[Triple]]]:
-    """The same code `pgxlit extract` runs locally, on one shard."""
-    from pgxlit.extract.triples import iter_triples
-
-    try:
-        return list(iter_triples(shard))
-    except Exception as exc:  # a worker's traceback alone does not say which documents
-        raise RuntimeError(f"extraction failed in shard {shard_name(shard)}: {exc}") from exc
-
-
-def extract_relevant_shard(shard: list[Doc]) -> list[tuple[str, str, list[Triple] | None]]:
-    """extract_shard for the abstracts `pgx_relevant` keeps; the others come back with None."""
-    keep = [d for d in shard if not isinstance(d[2], Abstract) or pgx_relevant(d[2])]
-    done = {key: (key, sha, triples) for key, sha, triples in extract_shard(keep)} if keep else {}
-    return [done.get(key, (key, sha, None)) for key, sha, _ in shard]
-
-
-def embed_shard(job: tuple[str, str, int, int, list[str]]) -> np.ndarray:
-    """Embed one chunk of passage texts with the model the settings name."""
-    from pgxlit.index.embed import get_embedder
-
-    model, device, batch_size, threads, texts = job
-    embedder = get_embedder(model, device, batch_size)
-    _init_worker(threads)  # the embedder sets torch to all cores; a worker owns only its share
-    return embedder.encode(texts)
-
-
-# ---- drivers -------------------------------------------------------------------
-def run_extraction_on(
-    engine: ExecutionEngine, store: Store, *, force: bool = False, shard_size: int = 256,
-    prefilter: bool = False, progress: Callable[[int, int | None], None] | None = None,
-) -> dict[str, int]:
-    """`run_extraction` with the per-document work spread over the engine's workers.
-
-    Each shard is written in one transaction by the driver (`Store.replace_triples_many`: bulk inserts for
-    documents with no stored triples), so a killed run resumes at a shard. With
-    `prefilter`, abstracts `pgx_relevant` rejects are counted and left unextracted (not marked
-    done), so a later run without the filter still reaches them.
-    """
-    from pgxlit.extract.pipeline import extractor_name
-    from pgxlit.extract.run import pending_documents, tally
-
-    extractor = extractor_name()
-    total = store.count_documents()
-    counts = {"documents": total, "extracted": 0, "already_current": 0, "filtered_out": 0, "triples": 0,
-              "pgx_triples": 0, "workers": engine.workers}
-
-    work = extract_relevant_shard if prefilter else extract_shard
-    pending = pending_documents(store, extractor, force, counts, progress)
-    for results in engine.map(work, shard_documents(pending, shard_size)):
-        # One transaction per shard, and documents never extracted before go in by multi-row inserts:
-        # the driver's writes, not the workers, limit a large run.
-        with store.transaction() as session:
-            store.replace_triples_many(session, extractor, [r for r in results if r[2] is not None])
-        for _doc_key, _sha, triples in results:
-            if triples is None:  # the pre-filter turned it away on the worker
-                counts["filtered_out"] += 1
-            else:
-                tally(counts, triples)
-            if progress:
-                progress(1, total)
-    return counts
-
-
-class ShardedEmbedder:
-    """An `Embedder` whose encode() spreads the texts over the engine's workers (the index's costly part)."""
-
-    def __init__(self, engine: ExecutionEngine, settings: Settings, chunk: int = 512) -> None:
-        from pgxlit.index.embed import get_embedder
-
-        self.engine = engine
-        self.model, self.device, self.batch_size = settings.embed_model, settings.embed_device, settings.embed_batch_size
-        local = get_embedder(self.model, self.device, self.batch_size)  # name and dim, and query-time use
-        self.name, self.dim = local.name, local.dim
-        self.chunk = chunk
-        self.threads = max(1, (os.cpu_count() or 1) // engine.workers)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        jobs = ((self.model, self.device, self.batch_size, self.threads, texts[i : i + self.chunk])
-                for i in range(0, len(texts), self.chunk))
-        return np.concatenate(list(self.engine.map(embed_shard, jobs)), axis=0)
-
-
-def run_index_on(engine: ExecutionEngine, store: Store, settings: Settings, *, rebuild: bool = False,
-                 progress: Callable[[int, int | None], None] | None = None) -> dict[str, object]:
-    """`update_index` with embedding spread over the engine's workers; passages and BM25 stay in the driver.
-
-    An IVF-PQ index is trained in the driver on a sample (embedded on the workers), then each worker
-    embeds and encodes whole shards of passages and sends back only their codes, which the driver merges.
-    """
-    from pgxlit.index.build import update_index
-
-    sharded = engine.workers > 1 or engine.name != "local"
-    embedder = ShardedEmbedder(engine, settings) if sharded else None
-    report = update_index(store, settings, rebuild=rebuild, embedder=embedder, progress=progress,
-                          shard_map=engine.map if sharded else None,
-                          shard_threads=embedder.threads if embedder is not None else 1)
-    return {**report, "engine": engine.name, "workers": engine.workers}

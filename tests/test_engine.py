@@ -13,14 +13,10 @@ from pathlib import Path
 import pytest
 
 from pgxlit.config import Settings
-from pgxlit.engine import (
-    LocalEngine,
-    get_engine,
-    run_extraction_on,
-    run_index_on,
-    shard_documents,
-)
+from pgxlit.engine import LocalEngine, get_engine, shard_documents
 from pgxlit.extract.run import run_extraction
+from pgxlit.extract.shards import run_extraction_on
+from pgxlit.index.shards import run_index_on
 from pgxlit.ingest.load import Loader
 from pgxlit.records import Abstract, LabelVersion
 from pgxlit.store import SaveCounts, Store

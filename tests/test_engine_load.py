@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pgxlit.config import Settings
-from pgxlit.engine import LocalEngine, pgx_relevant, run_extraction_on
+from pgxlit.engine import LocalEngine
 from pgxlit.extract.run import run_extraction
+from pgxlit.extract.shards import pgx_relevant, run_extraction_on
 from pgxlit.ingest.load import Loader
 from pgxlit.records import Abstract
 from pgxlit.store import SaveCounts, Store

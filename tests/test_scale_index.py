@@ -115,7 +115,7 @@ def _one_shot(home: Path, store: Store) -> object:
 
 def test_sharded_index_build_is_the_one_shot_build_and_what_search_loads(abstracts: list[Abstract],
                                                                           tmp_path: Path) -> None:
-    from pgxlit.engine import run_index_on
+    from pgxlit.index.shards import run_index_on
     from pgxlit.index.build import update_index
     from pgxlit.index.embed import get_embedder
     from pgxlit.index.search import Searcher
