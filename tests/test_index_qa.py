@@ -255,8 +255,8 @@ def test_llm_through_a_local_openai_compatible_server(answerer) -> None:
 
 
 def test_langchain_retriever(world: dict) -> None:
-    from pgxlit.index.retriever import PgxRetriever
     from pgxlit.index.search import Searcher
+    from pgxlit.qa.retriever import PgxRetriever
 
     retriever = PgxRetriever(searcher=Searcher(world["store"], world["settings"]), k=3)
     docs = retriever.invoke("clopidogrel CYP2C19 poor metabolizers")

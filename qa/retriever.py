@@ -1,4 +1,4 @@
-"""pgxlit's hybrid index as a langchain retriever, so it drops into any langchain chain."""
+"""pgxlit's hybrid index as a langchain retriever (question-aware: it boosts the drugs and genes a question names)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pgxlit.index.search import Searcher, SearchFilters
 from pydantic import ConfigDict
+
+from pgxlit.index.search import Searcher, SearchFilters
+from pgxlit.qa.question import read_question
 
 
 class PgxRetriever(BaseRetriever):
@@ -21,8 +23,6 @@ class PgxRetriever(BaseRetriever):
     filters: SearchFilters | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        from pgxlit.qa.question import read_question
-
         q = read_question(query)
         hits = self.searcher.search(query, self.k, self.filters, boost_drugs=q.drugs, boost_genes=q.genes)
         return [Document(page_content=h.passage.text, metadata=_metadata(h)) for h in hits]
