@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,8 +27,27 @@ from pgxlit.config import Settings
 from pgxlit.records import ApiError, ParseError, RemoteError
 from pgxlit.store import Store
 
-err = Console(stderr=True)
-out = Console()
+
+
+class CliConsole(Console):
+    """A rich console that wraps text to the terminal, but never in pipes, files and logs.
+
+    Off a terminal rich assumes 80 columns and breaks long lines (a path in an error, a cited
+    sentence) in two, which breaks `grep` and scripts. Whether the stream is a terminal is asked
+    at each print, so a redirected or captured stream is seen as such.
+    """
+
+    @property  # type: ignore[override]
+    def soft_wrap(self) -> bool:
+        return self._soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
+
+err = CliConsole(stderr=True)
+out = CliConsole()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 EngineOpt = Annotated[str | None, typer.Option(help="Where the work runs: local or ray (default: PGXLIT_ENGINE, else local).")]
@@ -35,7 +55,8 @@ WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    """Print one error line and exit; the message is shown as is (a `[` in a path is not markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -81,3 +81,26 @@ def test_labels_listing_flags_pgx_sections(run, tmp_path: Path) -> None:
     rows = json.loads(run("labels", "--pgx", "--json").output)
     assert rows and rows[0]["drug"] == "CAPECITABINE"
     assert "pharmacogenomics" in rows[0]["pgx_sections"]
+
+
+def test_errors_and_output_are_not_wrapped_for_scripts_and_logs(tmp_path: Path) -> None:
+    """Off a terminal a long line stays one line: rich's 80-column wrapping broke paths in two for grep and logs."""
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / ("a-long-folder-name-" * 12) / "[run 1]" / "data"  # also: brackets are not markup
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PGXLIT_") and k != "COLUMNS"}
+    env["PGXLIT_HOME"] = str(tmp_path / "home")
+    result = subprocess.run([sys.executable, "-m", "pgxlit.cli", "load", str(missing)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert f"error: {missing}: no such file or folder" in result.stderr.splitlines(), result.stderr
+
+
+def test_console_output_keeps_long_lines_whole_when_captured(capsys: pytest.CaptureFixture[str]) -> None:
+    from pgxlit.cli_common import out
+
+    sentence = "Patients who are CYP2C19 poor metabolizers " * 8
+    out.print(f"  “{sentence.strip()}”", highlight=False, markup=False)
+    assert capsys.readouterr().out == f"  “{sentence.strip()}”\n"
