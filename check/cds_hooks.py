@@ -19,30 +19,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pgxlit.check.engine import CheckResult, DrugRef
-from pgxlit.check.pharmcat import (
-    GeneCall,
-    GenotypeError,
-    PhenotypeTable,
-    canonical_phenotype,
-    normalise_hla,
+from pgxlit.check.fhir import (
+    GENOTYPE_DISPLAY,
+    LOINC,
+    VARIANT_ASSESSMENT,
+    calls_of_observation,
+    profile_of_resources,
 )
-from pgxlit.check.profile import (
-    Profile,
-    collect,
-    hla_call,
-    parse_diplotype_arg,
-    phenotype_call,
-)
+from pgxlit.check.genotype import INDETERMINATE, GeneCall, GenotypeTable
+from pgxlit.check.profile import Profile
 
-LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-GENE_STUDIED = "48018-6"
-GENOTYPE_DISPLAY = "84413-4"
-PHENOTYPE_CODES = {"53040-2", "79716-7", "79714-2"}  # effect on drug metabolism, therapeutic implication
-HAPLOTYPE_NAME = "84414-2"
-VARIANT_ASSESSMENT = "69548-6"
-PRESENT_CODES = {"LA9633-4", "POS", "DET", "A"}
-ABSENT_CODES = {"LA9634-2", "NEG", "ND", "N"}
 PREFETCH_KEY = "genotypes"
 PREFETCH_QUERY = (
     "Observation?patient={{context.patientId}}&code=" + ",".join(
@@ -113,11 +100,22 @@ def order_of(resource: dict[str, Any], resolve_name: Callable[[str], DrugRef | N
              resolve_rxnorm: Callable[[str], DrugRef | None]) -> Order:
     """The drug of one MedicationRequest (R4 medicationCodeableConcept or R5 medication.concept)."""
     ref = f"MedicationRequest/{resource.get('id', '')}"
-    concept = resource.get("medicationCodeableConcept") or (resource.get("medication") or {}).get("concept")
+    for key, kind in (("medicationCodeableConcept", "a CodeableConcept object"), ("medication", "a CodeableReference object"),
+                      ("medicationReference", "a Reference object")):
+        if key in resource and resource[key] is not None and not isinstance(resource[key], dict):
+            raise BadRequest(f"{ref}: {key} must be {kind}, not {type(resource[key]).__name__}")
+    medication = resource.get("medication") or {}
+    concept = resource.get("medicationCodeableConcept") or medication.get("concept")
     if concept is None and isinstance(resource.get("medicationReference"), dict):
         concept = {"text": resource["medicationReference"].get("display")}
+    if concept is None and isinstance(medication.get("reference"), dict):
+        concept = {"text": medication["reference"].get("display")}
     if not isinstance(concept, dict):
         raise BadRequest(f"{ref} has no medicationCodeableConcept (pgxlit cannot follow medication references)")
+    if "coding" in concept and not isinstance(concept["coding"], list):
+        raise BadRequest(f"{ref}: the medication's coding must be a list of Coding objects")
+    if "text" in concept and concept["text"] is not None and not isinstance(concept["text"], str):
+        raise BadRequest(f"{ref}: the medication's text must be a string")
     drug = None
     for c in _codings(concept):
         if c.get("system") == RXNORM and c.get("code"):
@@ -126,7 +124,7 @@ def order_of(resource: dict[str, Any], resolve_name: Callable[[str], DrugRef | N
                 break
     text = _concept_text(concept) or ""
     if drug is None:
-        for name in [text, *[c.get("display") or "" for c in _codings(concept)]]:
+        for name in [text, *[c["display"] for c in _codings(concept) if isinstance(c.get("display"), str)]]:
             if name and (drug := resolve_name(name)):
                 break
     return Order(reference=ref, text=text or ref, drug=drug)
@@ -147,6 +145,8 @@ def orders_of(body: dict[str, Any], hook: str, resolve_name: Callable[[str], Dru
         if not all(isinstance(s, str) for s in selections):
             raise BadRequest("context.selections must be a list of references such as 'MedicationRequest/123'")
     orders = []
+    if "entry" in bundle and bundle["entry"] is not None and not isinstance(bundle["entry"], list):
+        raise BadRequest("context.draftOrders.entry must be a list")
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "MedicationRequest":
@@ -157,90 +157,13 @@ def orders_of(body: dict[str, Any], hook: str, resolve_name: Callable[[str], Dru
     return orders
 
 
-def _observations(prefetch: Any) -> list[dict[str, Any]]:
-    if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Bundle":
-        return [e["resource"] for e in prefetch.get("entry") or []
-                if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") == "Observation"]
-    if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Observation":
-        return [prefetch]
-    return []
+def call_of_observation(obs: dict[str, Any], table: GenotypeTable) -> GeneCall:
+    """One genotype/phenotype/HLA Observation -> its first call; GenotypeError says why it cannot be read."""
+    return calls_of_observation(obs, table)[0]
 
 
-def _value_text(obs: dict[str, Any]) -> str | None:
-    if isinstance(obs.get("valueString"), str):
-        return obs["valueString"].strip()
-    return _concept_text(obs.get("valueCodeableConcept"))
-
-
-def _presence(obs: dict[str, Any]) -> bool | None:
-    codes = {c.get("code") for i in obs.get("interpretation") or [] for c in _codings(i)}
-    for comp in obs.get("component") or []:
-        if any(c.get("code") == VARIANT_ASSESSMENT for c in _codings(comp.get("code"))):
-            codes |= {c.get("code") for c in _codings(comp.get("valueCodeableConcept"))}
-            text = (_concept_text(comp.get("valueCodeableConcept")) or "").lower()
-            codes.add({"present": "POS", "absent": "NEG", "detected": "POS", "not detected": "NEG"}.get(text))
-    if codes & PRESENT_CODES:
-        return True
-    if codes & ABSENT_CODES:
-        return False
-    return None
-
-
-def call_of_observation(obs: dict[str, Any], table: PhenotypeTable) -> GeneCall:
-    """One genotype/phenotype/HLA Observation -> a call; GenotypeError says why it cannot be read."""
-    where = f"Observation/{obs.get('id', '?')}"
-    if obs.get("status") in ("entered-in-error", "cancelled", "preliminary"):
-        raise GenotypeError(f"{where}: status {obs['status']}, not used")
-    gene = None
-    values: list[tuple[str, str]] = []  # (kind, text)
-    main_codes = {c.get("code") for c in _codings(obs.get("code"))}
-    value = _value_text(obs)
-    if value:
-        values.append(("phenotype" if main_codes & PHENOTYPE_CODES else "genotype", value))
-    for comp in obs.get("component") or []:
-        codes = {c.get("code") for c in _codings(comp.get("code"))}
-        text = _concept_text(comp.get("valueCodeableConcept")) or (comp.get("valueString") or "").strip()
-        if GENE_STUDIED in codes:
-            coding = _codings(comp.get("valueCodeableConcept"))
-            gene = next((c.get("display") for c in coding if c.get("display")), None) or text
-        elif codes & ({GENOTYPE_DISPLAY, HAPLOTYPE_NAME}) and text:
-            values.append(("genotype", text))
-        elif codes & PHENOTYPE_CODES and text:
-            values.append(("phenotype", text))
-    if not values:
-        raise GenotypeError(f"{where}: no genotype or phenotype value")
-    errors = []
-    for kind, text in values:
-        entry = f"{where} ({text})"
-        try:
-            hla = normalise_hla(text.split(" ")[0]) if "HLA" in text.upper() or (gene or "").upper().startswith("HLA") else None
-            if hla:
-                words = text.lower()
-                present = _presence(obs)
-                if re.search(r"\b(negative|absent|not detected)\b", words):
-                    present = False
-                elif re.search(r"\b(positive|present|detected)\b", words):
-                    present = True
-                if present is None:
-                    raise GenotypeError(f"{entry}: HLA result without positive/negative")
-                return hla_call(hla, present, entry, table)
-            if kind == "phenotype" or canonical_phenotype(text.replace(gene or "", "").strip()):
-                if not gene and " " in text:
-                    gene, text = text.split(" ", 1)
-                if not gene:
-                    raise GenotypeError(f"{entry}: phenotype without a gene (component {GENE_STUDIED})")
-                return phenotype_call(gene, text.replace(gene, "").strip(), entry, table)
-            full = text if (gene is None or text.upper().startswith(gene.upper()) or text.lower().startswith("rs")) \
-                else f"{gene} {text}"
-            return parse_diplotype_arg(full, table)
-        except GenotypeError as exc:
-            errors.append(str(exc))
-    raise GenotypeError("; ".join(errors))
-
-
-def profile_of(body: dict[str, Any], table: PhenotypeTable) -> Profile:
-    """The patient's calls from the prefetch; unreadable Observations become messages."""
+def profile_of(body: dict[str, Any], table: GenotypeTable) -> Profile:
+    """The patient's calls from the prefetch; unreadable Observations are kept as unread results."""
     prefetch = body.get("prefetch")
     if prefetch is None:
         raise BadRequest(f"prefetch.{PREFETCH_KEY} is required: pgxlit does not query FHIR servers itself")
@@ -248,8 +171,13 @@ def profile_of(body: dict[str, Any], table: PhenotypeTable) -> Profile:
         raise BadRequest("prefetch must be an object")
     if PREFETCH_KEY not in prefetch:
         raise BadRequest(f"prefetch.{PREFETCH_KEY} is required (template: {PREFETCH_QUERY})")
-    resources = _observations(prefetch[PREFETCH_KEY]) if prefetch[PREFETCH_KEY] is not None else []
-    return collect((lambda obs=obs: call_of_observation(obs, table)) for obs in resources)
+    found = prefetch[PREFETCH_KEY]
+    if found is not None and not isinstance(found, dict):
+        raise BadRequest(f"prefetch.{PREFETCH_KEY} must be a FHIR Bundle or Observation")
+    if isinstance(found, dict) and found.get("resourceType") == "Bundle" and "entry" in found \
+            and not isinstance(found["entry"], list):
+        raise BadRequest(f"prefetch.{PREFETCH_KEY}.entry must be a list")
+    return profile_of_resources(found, table) if found is not None else Profile(())
 
 
 def validate_envelope(body: Any, service_id: str) -> str:
@@ -386,6 +314,38 @@ def cards_for(order: Order, result: CheckResult, patient_id: str,
     return cards
 
 
+def unread_cards(profile: Profile) -> list[dict[str, Any]]:
+    """An info card for every result that could not be read or reads as Indeterminate.
+
+    An empty card list tells an EHR "no concern": it must never be the answer for a patient
+    whose result pgxlit did not read.
+    """
+    cards = []
+    for u in profile.unread:
+        summary = (f"{u.gene} result {u.value!r} could not be read" if u.gene else f"A result ({u.value!r}) could not be read")
+        cards.append({
+            "uuid": str(uuid.uuid4()),
+            "summary": summary[:140],
+            "indicator": "info",
+            "detail": f"{u.message}. Check the result as the laboratory reported it (docs/check.md lists the forms "
+                      f"pgxlit reads).",
+            "source": {"label": "pgxlit (genotype reading)"},
+        })
+    for call in profile.calls:
+        if call.phenotype != INDETERMINATE:
+            continue
+        why = "; ".join(call.notes) or call.derivation
+        cards.append({
+            "uuid": str(uuid.uuid4()),
+            "summary": f"{call.gene} {call.diplotype or ''} is Indeterminate; no PGx check was done for this gene"[:140],
+            "indicator": "info",
+            "detail": f"{call.gene} {call.diplotype or call.entry}: {why}. No phenotype can be assigned from CPIC's tables, "
+                      f"so no PGx check was done for this gene.",
+            "source": {"label": "pgxlit (CPIC allele function tables)", "url": "https://cpicpgx.org"},
+        })
+    return cards
+
+
 # ---- HTTP -------------------------------------------------------------------------------------
 def create_router(get_service: Callable[[], Any]) -> APIRouter:
     """The CDS Hooks endpoints; `get_service` returns the process's CheckService (built lazily)."""
@@ -405,6 +365,8 @@ def create_router(get_service: Callable[[], Any]) -> APIRouter:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             return JSONResponse({"error": "the request body is not JSON"}, status_code=400)
+        except RecursionError:
+            return JSONResponse({"error": "the request body is nested too deeply"}, status_code=400)
         service = get_service()
         try:
             hook = validate_envelope(body, service_id)
@@ -412,6 +374,10 @@ def create_router(get_service: Callable[[], Any]) -> APIRouter:
             profile = profile_of(body, service.table)
         except BadRequest as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except (TypeError, AttributeError, KeyError, RecursionError) as exc:  # a shape no check above foresaw
+            return JSONResponse({"error": f"the request could not be read as CDS Hooks 2.0 with FHIR resources "
+                                          f"({type(exc).__name__}); see /cds-services for what each service needs"},
+                                status_code=400)
         cards: list[dict[str, Any]] = []
         patient = body["context"]["patientId"]
         for order in orders:
@@ -424,6 +390,8 @@ def create_router(get_service: Callable[[], Any]) -> APIRouter:
                 return not any(a["severity"] in ("critical", "warning") for a in other.alerts)
 
             cards.extend(cards_for(order, result, patient, rxnorm_of, is_safe))
+        if any(order.drug is not None for order in orders):
+            cards.extend(unread_cards(profile))
         return JSONResponse({"cards": cards})
 
     return router

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pgxlit.check.cds_hooks import SERVICES, alternatives_named, call_of_observation, cards_for
 from pgxlit.check.engine import CheckResult, DrugRef
-from pgxlit.check.pharmcat import GenotypeError, load_table
+from pgxlit.check.genotype import GenotypeError, load_table
 from test_check_fixtures import FIXTURES, fill_store
 
 from pgxlit.config import Settings
-from pgxlit.server import create_app
+from pgxlit.web.server import create_app
 from pgxlit.store import Store
 
 REQUEST = json.loads((FIXTURES / "cds_order_select_clopidogrel.json").read_text(encoding="utf-8"))
@@ -44,12 +44,20 @@ def test_discovery_lists_both_order_hooks_with_a_genotype_prefetch(client: TestC
         assert "Observation?patient={{context.patientId}}" in s["prefetch"]["genotypes"]
 
 
+def _alerts(cards: list[dict]) -> list[dict]:
+    """The evidence cards, without the info cards about results that could not be read."""
+    return [c for c in cards if c["source"]["label"] != "pgxlit (genotype reading)"]
+
+
 def test_order_select_answers_a_card_for_the_selected_order_only(client: TestClient) -> None:
     response = client.post("/cds-services/pgxlit-order-select", json=REQUEST)
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
-    assert len(cards) == 1  # codeine is in draftOrders but not selected
-    card = cards[0]
+    assert len(_alerts(cards)) == 1  # codeine is in draftOrders but not selected
+    # the request's Observation for an unknown gene is named in an info card, not dropped
+    [unread] = [c for c in cards if c not in _alerts(cards)]
+    assert unread["indicator"] == "info" and "XYZ9 result '*1/*2' could not be read" in unread["summary"]
+    card = _alerts(cards)[0]
     assert card["indicator"] == "critical"
     assert len(card["summary"]) <= 140 and card["summary"].startswith("Clopidogrel")
     assert "Consider use of another platelet P2Y 12 inhibitor" in card["detail"]
@@ -76,7 +84,7 @@ def test_a_negative_hla_result_gives_no_card(client: TestClient) -> None:
     body = copy.deepcopy(REQUEST)
     entry = body["context"]["draftOrders"]["entry"][0]["resource"]
     entry["medicationCodeableConcept"] = {"text": "abacavir 300 MG Oral Tablet"}
-    assert client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"] == []
+    assert _alerts(client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"]) == []
     hla = next(e["resource"] for e in body["prefetch"]["genotypes"]["entry"] if e["resource"]["id"] == "hla-b-5701")
     hla["interpretation"][0]["coding"][0]["code"] = "POS"
     cards = client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"]
@@ -192,7 +200,7 @@ def test_orders_are_read_from_rxnorm_codes_and_r5_medication_concepts(client: Te
     # R5: medication is a CodeableReference
     del entries[1]["resource"]["medicationCodeableConcept"]
     entries[1]["resource"]["medication"] = {"concept": {"text": "Codeine Sulfate"}}
-    cards = client.post("/cds-services/pgxlit-order-sign", json=body).json()["cards"]
+    cards = _alerts(client.post("/cds-services/pgxlit-order-sign", json=body).json()["cards"])
     assert sorted(c["summary"].split(":")[0] for c in cards) == ["Clopidogrel", "Codeine"]
 
 
@@ -201,3 +209,80 @@ def test_an_order_without_a_medication_concept_is_a_bad_request(client: TestClie
     del body["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"]
     response = client.post("/cds-services/pgxlit-order-select", json=body)
     assert response.status_code == 400 and "medicationCodeableConcept" in response.json()["error"]
+
+
+# ---- issue 16 item 2: a result that cannot be read is never an empty card list -----------------
+def _with_cyp2c19(text: str) -> dict:
+    body = copy.deepcopy(REQUEST)
+    entries = body["prefetch"]["genotypes"]["entry"]
+    obs = next(e["resource"] for e in entries if e["resource"]["id"] == "cyp2c19-genotype")
+    obs["valueCodeableConcept"] = {"text": text}
+    body["prefetch"]["genotypes"]["entry"] = [e for e in entries if e["resource"]["id"] != "bad-gene"]
+    return body
+
+
+@pytest.mark.parametrize("text", ["*2/", "*2/*2/*3", "CYP2C19 *2/"])
+def test_an_unreadable_cyp2c19_result_gives_an_info_card_naming_it(client: TestClient, text: str) -> None:
+    response = client.post("/cds-services/pgxlit-order-select", json=_with_cyp2c19(text))
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert cards, "an unreadable genotype must never give an empty card list"
+    [card] = [c for c in cards if c["indicator"] == "info" and "could not be read" in c["summary"]]
+    value = text.replace("CYP2C19 ", "")
+    assert card["summary"] == f"CYP2C19 result {value!r} could not be read"
+    assert f"CYP2C19 result {value!r} could not be read; no PGx check was done for this gene" in card["detail"]
+    assert not _alerts(cards)  # nothing was checked for CYP2C19, so no evidence card either
+
+
+def test_an_unreadable_hla_result_gives_an_info_card_naming_it(client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    body["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"] = {"text": "abacavir"}
+    hla = next(e["resource"] for e in body["prefetch"]["genotypes"]["entry"] if e["resource"]["id"] == "hla-b-5701")
+    hla["valueCodeableConcept"] = {"text": "HLA-B*57:01 maybe"}
+    del hla["interpretation"]
+    cards = client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"]
+    assert any("HLA-B" in c["summary"] and "*57:01 maybe" in c["summary"] and "could not be read" in c["summary"]
+               for c in cards)
+
+
+def test_an_indeterminate_result_gives_an_info_card(client: TestClient) -> None:
+    cards = client.post("/cds-services/pgxlit-order-select", json=_with_cyp2c19("*1/*12")).json()["cards"]
+    [card] = [c for c in cards if "Indeterminate" in c["summary"]]
+    assert card["indicator"] == "info" and "*12" in card["detail"] and "no PGx check was done" in card["summary"]
+
+
+def test_wrong_fhir_shapes_in_observations_give_a_card_not_a_500(client: TestClient) -> None:
+    for change in ({"component": "x"}, {"valueString": 5}):
+        body = _with_cyp2c19("*2/*2")
+        obs = body["prefetch"]["genotypes"]["entry"][0]["resource"]
+        obs.update(change)
+        if "valueString" in change:
+            del obs["valueCodeableConcept"]
+        response = client.post("/cds-services/pgxlit-order-select", json=body)
+        assert response.status_code == 200, (change, response.text)
+        summaries = [c["summary"] for c in response.json()["cards"]]
+        assert any("could not be read" in s for s in summaries), (change, summaries)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"medication": "str"}, "medication must be a CodeableReference"),
+    ({"medicationCodeableConcept": "clopidogrel"}, "medicationCodeableConcept must be a CodeableConcept"),
+    ({"medicationCodeableConcept": {"coding": "x"}}, "coding must be a list"),
+])
+def test_wrong_fhir_shapes_in_orders_get_400_with_a_reason(client: TestClient, change: dict, reason: str) -> None:
+    body = copy.deepcopy(REQUEST)
+    body["context"]["draftOrders"]["entry"][0]["resource"].update(change)
+    response = client.post("/cds-services/pgxlit-order-select", json=body)
+    assert response.status_code == 400 and reason in response.json()["error"]
+
+
+def test_other_wrong_shapes_get_400_not_500(client: TestClient) -> None:
+    for mutate in (lambda b: b["context"]["draftOrders"].update(entry="x"),
+                   lambda b: b["prefetch"].update(genotypes="x"),
+                   lambda b: b["prefetch"]["genotypes"].update(entry={"a": 1})):
+        body = copy.deepcopy(REQUEST)
+        mutate(body)
+        assert client.post("/cds-services/pgxlit-order-select", json=body).status_code == 400
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    response = client.post("/cds-services/pgxlit-order-select", content=deep, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
