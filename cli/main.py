@@ -6,7 +6,6 @@ This is the one module that imports every stage: each stage keeps its commands b
 
 from __future__ import annotations
 
-import importlib
 import platform
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,13 +13,18 @@ from typing import Annotated, Any
 import typer
 
 from pgxlit import __version__
+from pgxlit.check import cli as check_cli
 from pgxlit.cli_common import JsonOpt, guard, open_store, print_report
 from pgxlit.config import config_file_path, get_settings
+from pgxlit.digest import cli as digest_cli
+from pgxlit.extract import cli as extract_cli
+from pgxlit.index import cli as index_cli
+from pgxlit.ingest import cli as ingest_cli
+from pgxlit.qa import cli as qa_cli
+from pgxlit.web import cli as web_cli
 
-STAGES = (
-    "pgxlit.ingest.cli", "pgxlit.extract.cli", "pgxlit.index.cli", "pgxlit.qa.cli",
-    "pgxlit.digest.cli", "pgxlit.check.cli", "pgxlit.web.cli",
-)
+# Pipeline order; each stage module is light (its commands import their work when they run).
+STAGES = (ingest_cli, extract_cli, index_cli, qa_cli, digest_cli, check_cli, web_cli)
 
 app = typer.Typer(
     help="pgxlit: pharmacogenomics from FDA labels and PubMed, with citations.",
@@ -101,7 +105,7 @@ def replay(
 
 app.add_typer(eval_app, name="eval")
 for _stage in STAGES:
-    importlib.import_module(_stage).register(app, eval_app)
+    _stage.register(app, eval_app)
 app.command("stats")(stats)
 app.command("doctor")(doctor)
 app.command("replay")(replay)
