@@ -19,10 +19,11 @@ from pg import pg_server  # noqa: F401  (fixture)
 from sqlalchemy import select
 
 from pgxlit.config import Settings
-from pgxlit.engine import extract_shard
+from pgxlit.extract.shards import extract_shard
 from pgxlit.ingest.load import Loader
 from pgxlit.records import Abstract, Triple
-from pgxlit.store import ExtractedDocRow, Store
+from pgxlit.store import Store
+from pgxlit.store.schema import ExtractedDocRow
 
 REPO = Path(__file__).resolve().parents[1]
 PUBMED = REPO / "corpora" / "snapshot" / "pubmed"
