@@ -407,3 +407,24 @@ def test_an_empty_store_says_to_extract_first(tmp_path: Path, store) -> None:
     service = CheckService(Settings(home=tmp_path / "home", db_url=store.url), store=store)
     result = service.run("clopidogrel", _profile("CYP2C19 *2/*2"))
     assert result.alerts == [] and "pgxlit extract" in result.explanation[0]
+
+
+# ---- issue 16 item 2: a result that cannot be read is said, never silent ----------------------------------
+@pytest.mark.parametrize("entry", ["CYP2C19 *2/", "CYP2C19 *2/*2/*3"])
+def test_check_names_a_result_it_could_not_read(cli, entry: str) -> None:
+    value = entry.split(" ", 1)[1]
+    data = json.loads(cli("check", "--drug", "Plavix", "--diplotype", entry, "--json").output)
+    assert data["alerts"] == []
+    assert any(m.startswith(f"CYP2C19 result {value!r} could not be read; no PGx check was done for this gene")
+               for m in data["messages"]), data["messages"]
+    human = cli("check", "--drug", "Plavix", "--diplotype", entry)
+    assert "NOT CHECKED" in human.output and f"CYP2C19 result {value!r} could not be read" in human.output
+
+
+def test_check_reads_a_pharmcat_report_profile(cli, tmp_path: Path) -> None:
+    report = {"genes": {"CPIC": {"CYP2C19": {"geneSymbol": "CYP2C19", "recommendationDiplotypes": [
+        {"label": "*2/*2", "phenotypes": ["Poor Metabolizer"], "activityScore": None}]}}}}
+    path = tmp_path / "pharmcat.report.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    data = json.loads(cli("check", "--drug", "Plavix", "--profile", str(path), "--json").output)
+    assert data["alerts"][0]["gene"] == "CYP2C19" and data["alerts"][0]["phenotype"] == "Poor Metabolizer"
