@@ -16,7 +16,7 @@ from pgxlit.ingest.crawl_openfda import OpenFdaCrawler, build_label_query
 from pgxlit.ingest.crawl_pubmed import PubMedCrawler
 from pgxlit.ingest.http import HttpFetcher
 from pgxlit.ingest.load import Loader
-from pgxlit.ingest.replay import ReplayServer
+from pgxlit.replay.server import ReplayServer
 from pgxlit.store import Store
 
 FAULTS = {"fail_rate": 0.15, "status_429_every": 7, "truncate_rate": 0.1, "seed": 11}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from pgxlit.ingest.replay import ReplayServer
+from pgxlit.replay.server import ReplayServer
 
 CAPECITABINE_SET = "a1de8bba-3b1d-4c9d-ab8a-32d2c05e67c8"
 INOMAX_SET = "762b51be-1893-4cd1-9511-e645fc420d3a"
@@ -391,3 +394,40 @@ def test_latency_is_added(corpora):
         started = time.monotonic()
         assert _label(c).status_code == 200
         assert time.monotonic() - started >= 0.15
+
+
+# --------------------------------------------------------------------------
+# serve_forever: the entry point `pgxlit replay` runs
+# --------------------------------------------------------------------------
+
+
+def test_serve_forever_answers_each_api_with_recorded_bytes(corpora, recorded_articles):
+    code = (
+        "import sys; from pgxlit.replay.server import serve_forever; "
+        "serve_forever(sys.argv[1], 0, fail_rate=0.0, status_429_every=0, latency_ms=0, truncate_rate=0.0, seed=0)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(corpora)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        urls = dict(re.findall(r"(\w+_url)=(\S+)", line))
+        assert set(urls) == {"openfda_url", "dailymed_url", "dailymed_files_url", "eutils_url"}, line
+        assert f"{len(recorded_articles)} PubMed articles" in line, line
+        with httpx.Client(timeout=30) as c:
+            served = c.get(f"{urls['openfda_url']}/drug/label.json",
+                           params={"search": f"set_id:{CAPECITABINE_SET} AND version:28"}).content
+            recorded = (corpora / "fda" / "openfda" / "labels" / "NDA020896.json").read_bytes()
+            assert served[served.index(b'"results": ['):] == recorded[recorded.index(b'"results": ['):]
+
+            history = c.get(f"{urls['dailymed_url']}/spls/{INOMAX_SET}/history.json")
+            assert history.content == (corpora / "fda" / "dailymed" / "history" / f"{INOMAX_SET}.json").read_bytes()
+            spl = c.get(urls["dailymed_files_url"], params={"type": "xml", "setid": INOMAX_SET, "version": "3"})
+            assert spl.content == (corpora / "fda" / "spl" / INOMAX_SET / "3.xml").read_bytes()
+
+            fetched = c.get(f"{urls['eutils_url']}/efetch.fcgi", params={"db": "pubmed", "id": "26866747"})
+            assert ARTICLE.findall(fetched.content) == [recorded_articles["26866747"]]
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: serve_forever returns quietly
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pgxlit.ingest.replay import ReplayServer
+from pgxlit.replay.server import ReplayServer
 from pgxlit.store import Store
 
 QUERY = "warfarin OR clopidogrel OR CYP2D6"

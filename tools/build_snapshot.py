@@ -21,7 +21,7 @@ from pgxlit.ingest.crawl_dailymed import DailyMedCrawler
 from pgxlit.ingest.crawl_openfda import OpenFdaCrawler, build_label_query
 from pgxlit.ingest.crawl_pubmed import PubMedCrawler
 from pgxlit.ingest.http import HttpFetcher
-from pgxlit.ingest.replay import ReplayServer
+from pgxlit.replay.server import ReplayServer
 from pgxlit.ingest.snapshot import write_snapshot
 from pgxlit.store import Store
 
