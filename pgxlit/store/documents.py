@@ -126,19 +126,13 @@ class DocumentStore(StoreBase):
         fetched_at: datetime | None = None,
         counts: SaveCounts | None = None,
     ) -> int:
+        """Keep response bytes once (by content hash) so any stage can be re-parsed offline; returns its id."""
         digest = sha256_hex(body)
         existing = session.scalar(select(RawResponse.id).where(RawResponse.sha256 == digest))
         if existing is not None:
             return existing
-        row = RawResponse(
-            sha256=digest,
-            url=url,
-            source=source,
-            content_type=content_type,
-            fetched_at=fetched_at or utc_now(),
-            size=len(body),
-            body_zst=_compressor.compress(body),
-        )
+        row = RawResponse(sha256=digest, url=url, source=source, content_type=content_type,
+                          fetched_at=fetched_at or utc_now(), size=len(body), body_zst=_compressor.compress(body))
         session.add(row)
         session.flush()
         if counts is not None:
@@ -146,6 +140,7 @@ class DocumentStore(StoreBase):
         return row.id
 
     def raw_body(self, raw_id: int) -> bytes:
+        """The bytes of one raw response as fetched, for re-parsing offline."""
         with Session(self.engine) as session:
             row = session.get(RawResponse, raw_id)
             if row is None:
@@ -198,19 +193,14 @@ class DocumentStore(StoreBase):
                 )
             )
             if found is None:
-                session.add(
-                    LabelHistoryRow(
-                        set_id=entry.set_id,
-                        version=entry.version,
-                        published_date=entry.published_date,
-                        title=entry.title,
-                    )
-                )
+                session.add(LabelHistoryRow(set_id=entry.set_id, version=entry.version,
+                                            published_date=entry.published_date, title=entry.title))
                 added += 1
         session.flush()
         return added
 
     def stored_versions(self, set_id: str) -> set[int]:
+        """Versions of a set already stored, so a history crawl fetches only the missing ones."""
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(LabelVersionRow.version).where(LabelVersionRow.set_id == set_id.lower())
@@ -311,6 +301,7 @@ class DocumentStore(StoreBase):
                 counts.abstracts_deleted += 1
 
     def abstract(self, pmid: str) -> Abstract | None:
+        """The current revision of a PMID, or None when it is unknown, withdrawn or has no revision."""
         with Session(self.engine) as session:
             head = session.get(AbstractRow, pmid)
             if head is None or head.deleted or head.current_revision_id is None:
@@ -319,6 +310,7 @@ class DocumentStore(StoreBase):
             return _abstract_from_row(rev) if rev else None
 
     def abstract_revision_count(self, pmid: str) -> int:
+        """How many distinct texts of a PMID were stored: an abstract revised by PubMed has more than one."""
         with Session(self.engine) as session:
             return session.scalar(
                 select(func.count()).where(AbstractRevisionRow.pmid == pmid)
@@ -350,6 +342,7 @@ class DocumentStore(StoreBase):
                     yield f"pubmed:{rev.pmid}", rev.content_sha256, _abstract_from_row(rev)
 
     def count_documents(self) -> int:
+        """Label versions plus live abstracts with text: the total an extraction run reports progress against."""
         with Session(self.engine) as session:
             labels = session.scalar(select(func.count()).select_from(LabelVersionRow)) or 0
             abstracts = session.scalar(

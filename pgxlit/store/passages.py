@@ -63,6 +63,7 @@ class PassageStore(StoreBase):
         return len(old)
 
     def delete_all_passages(self, session: Session) -> None:
+        """Drop every passage before a full rebuild of the index."""
         session.execute(delete(PassageRow))
 
     def passage_rows(self, live_only: bool = True) -> Iterator[tuple[Any, ...]]:
@@ -89,6 +90,7 @@ class PassageStore(StoreBase):
             yield from session.execute(query.execution_options(yield_per=20_000))
 
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
+        """Passages by id (search hits are vector ids), retired ones included."""
         wanted = list(ids)
         if not wanted:
             return {}
@@ -96,6 +98,7 @@ class PassageStore(StoreBase):
             return {row.id: _passage_from_row(row) for row in session.scalars(select(PassageRow).where(PassageRow.id.in_(wanted)))}
 
     def passages_of(self, doc_key: str) -> list[Passage]:
+        """A document's live passages in id order."""
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(PassageRow).where(PassageRow.doc_key == doc_key, PassageRow.deleted.is_(False)).order_by(PassageRow.id)

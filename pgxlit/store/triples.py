@@ -58,6 +58,7 @@ class TripleStore(StoreBase):
     """Triples with their extraction records, review and audit: what extract writes and curators change."""
 
     def extraction_is_current(self, doc_key: str, content_sha256: str, extractor: str) -> bool:
+        """Whether this document's stored triples came from this content and extractor, so a rerun skips it."""
         with Session(self.engine) as session:
             row = session.get(ExtractedDocRow, doc_key)
             return row is not None and row.content_sha256 == content_sha256 and row.extractor == extractor
@@ -239,6 +240,7 @@ class TripleStore(StoreBase):
             return [_entry_from_row(rows[i]) for i in wanted]
 
     def triple_entry(self, triple_id: int) -> TripleEntry | None:
+        """One stored triple with its id and review status, for a curator's page."""
         with Session(self.engine) as session:
             row = session.get(TripleRow, triple_id)
             return _entry_from_row(row) if row is not None else None
