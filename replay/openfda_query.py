@@ -31,19 +31,22 @@ _OPENFDA_ANALYSED = {
     "openfda.pharm_class_pe", "openfda.pharm_class_cs", "openfda.route", "openfda.product_type",
 }
 
-
 _FIELD_PREFIX = re.compile(r"([A-Za-z_][\w.\-]*):")
 _OPERATORS = {"AND": "AND", "&&": "AND", "OR": "OR", "||": "OR", "NOT": "NOT", "!": "NOT"}
 
 
 @dataclass(frozen=True, slots=True)
 class _Clause:
+    """One leaf of a search: a term, phrase, range or _exists_ test on a field (None: any field)."""
+
     field: str | None
     kind: str  # "term" | "phrase" | "range" | "exists"
     value: Any
 
 
 class _LuceneParser:
+    """Recursive descent over tokens: OR (explicit or adjacent) binds looser than AND/NOT; field:(…) groups."""
+
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = self._tokenize(text)
