@@ -64,8 +64,7 @@ def test_handshake_tool_list_and_lazy_models(world: dict[str, Any]) -> None:
         assert ask["required"] == ["question"] and ask["additionalProperties"] is False
         assert (ask["properties"]["top_k"]["minimum"], ask["properties"]["top_k"]["maximum"]) == (1, 100)
         assert ask["properties"]["question"]["maxLength"] == 2000
-        await client.send_ping()
-        assert tools._tools is None  # nothing loaded for the handshake, the listing or a ping
+        assert tools._tools is None  # nothing loaded for the handshake or the listing
         await client.call_tool("triples", {"drug": "Plavix", "limit": 1})
         first = tools._tools
         await client.call_tool("triples", {"drug": "Plavix", "limit": 1})
