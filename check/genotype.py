@@ -173,8 +173,7 @@ class GenotypeTable:
     def __init__(self, data: dict[str, Any]) -> None:
         self.origin: dict[str, str] = data.get("origin", {})
         self.genes: dict[str, dict[str, Any]] = data["genes"]
-        self.rsid_gene = {r: g for g, e in self.genes.items() for r in e.get("rsids", []) if len(e.get("rsids", [])) == 1
-                          or e["method"] == "single_variant"}
+        self.rsid_gene: dict[str, str] = {}
         for g, e in self.genes.items():
             for r in e.get("rsids", []):
                 self.rsid_gene.setdefault(r, g)

@@ -66,8 +66,12 @@ def _calls_of_gene(gene: str, info: Any, table: GenotypeTable) -> tuple[GeneCall
     called = {(label, phenos) for label, phenos in seen
               if phenos and not all(p.strip().lower() in _NO_CALL for p in phenos)}
     if not called:
-        labels = ", ".join(sorted(label for label, _ in seen if label)) or "no diplotype"
-        raise GenotypeError(f"{entry}: PharmCAT made no call ({labels})")
+        labels = sorted(label for label, _ in seen if label and label.strip().lower() not in _NO_CALL
+                        and "unknown" not in label.lower())
+        if len(labels) == 1 and table.knows(gene):
+            # a diplotype PharmCAT gives no CPIC phenotype for (VKORC1, CYP4F2, IFNL3): read it with the tables
+            return table.read(gene, labels[0], f"{entry} {labels[0]}").calls
+        raise GenotypeError(f"{entry}: PharmCAT made no call ({', '.join(sorted(label for label, _ in seen if label)) or 'no diplotype'})")
     phenotypes = {phenos for _, phenos in called}
     if len(phenotypes) > 1:
         options = "; ".join(f"{label} -> {', '.join(p)}" for label, p in sorted(called))

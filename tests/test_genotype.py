@@ -161,6 +161,8 @@ PHARMCAT_V2 = {
             {"label": "*57:01/*08:01", "phenotypes": ["*57:01 positive", "*58:01 negative"]}]},
         "DPYD": {"geneSymbol": "DPYD", "recommendationDiplotypes": [
             {"label": "Unknown/Unknown", "phenotypes": ["No Result"]}]},
+        "VKORC1": {"geneSymbol": "VKORC1", "recommendationDiplotypes": [
+            {"label": "rs9923231 reference (C)/rs9923231 variant (T)", "phenotypes": ["n/a"]}]},
     }},
 }
 
@@ -168,7 +170,8 @@ PHARMCAT_V2 = {
 def test_a_pharmcat_report_is_read_by_its_phenotype_calls() -> None:
     profile = parse_profile(PHARMCAT_V2, TABLE)
     got = {c.phenotype for c in profile.calls}
-    assert {"Poor Metabolizer", "Ultrarapid Metabolizer", "HLA-B*57:01 positive", "HLA-B*58:01 negative"} <= got
+    assert {"Poor Metabolizer", "Ultrarapid Metabolizer", "HLA-B*57:01 positive", "HLA-B*58:01 negative",
+            "-1639 AG"} <= got  # VKORC1: PharmCAT gives no phenotype, its diplotype is read with the tables
     [unread] = profile.unread
     assert unread.gene == "DPYD" and "no PGx check was done for this gene" in unread.message
 
