@@ -428,3 +428,12 @@ def test_check_reads_a_pharmcat_report_profile(cli, tmp_path: Path) -> None:
     path.write_text(json.dumps(report), encoding="utf-8")
     data = json.loads(cli("check", "--drug", "Plavix", "--profile", str(path), "--json").output)
     assert data["alerts"][0]["gene"] == "CYP2C19" and data["alerts"][0]["phenotype"] == "Poor Metabolizer"
+
+
+def test_check_reads_a_fhir_bundle_profile_and_names_what_it_could_not_read(cli, tmp_path: Path) -> None:
+    request = json.loads((FIXTURES / "cds_order_select_clopidogrel.json").read_text(encoding="utf-8"))
+    path = tmp_path / "observations.json"
+    path.write_text(json.dumps(request["prefetch"]["genotypes"]), encoding="utf-8")
+    data = json.loads(cli("check", "--drug", "Plavix", "--profile", str(path), "--json").output)
+    assert data["alerts"][0]["gene"] == "CYP2C19" and data["alerts"][0]["phenotype"] == "Poor Metabolizer"
+    assert any(m.startswith("XYZ9 result '*1/*2' could not be read") for m in data["messages"])
