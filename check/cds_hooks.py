@@ -172,8 +172,8 @@ def profile_of(body: dict[str, Any], table: GenotypeTable) -> Profile:
     if PREFETCH_KEY not in prefetch:
         raise BadRequest(f"prefetch.{PREFETCH_KEY} is required (template: {PREFETCH_QUERY})")
     found = prefetch[PREFETCH_KEY]
-    if found is not None and not isinstance(found, dict):
-        raise BadRequest(f"prefetch.{PREFETCH_KEY} must be a FHIR Bundle or Observation")
+    if found is not None and (not isinstance(found, dict) or found.get("resourceType") not in ("Bundle", "Observation")):
+        raise BadRequest(f"prefetch.{PREFETCH_KEY} must be a FHIR Bundle or Observation (or null when the EHR has none)")
     if isinstance(found, dict) and found.get("resourceType") == "Bundle" and "entry" in found \
             and not isinstance(found["entry"], list):
         raise BadRequest(f"prefetch.{PREFETCH_KEY}.entry must be a list")

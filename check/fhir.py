@@ -9,6 +9,7 @@ allele with its presence (69548-6 or the interpretation POS/NEG) or written in t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -32,16 +33,35 @@ def is_fhir(data: Any) -> bool:
 
 
 def observations(data: Any) -> list[Any]:
-    """The Observations of a Bundle (or the one Observation); other resources are skipped."""
+    """The Observations of a Bundle (or the one Observation), and every entry that is not a FHIR
+    resource at all (kept so it is named, not dropped); other resource types are skipped."""
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         entries = data.get("entry")
         if not isinstance(entries, list):
             return []
-        return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") == "Observation"]
+        found = []
+        for e in entries:
+            resource = e.get("resource") if isinstance(e, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") == "Observation":
+                found.append(resource)
+            elif not (isinstance(resource, dict) and _is_resource_type(resource.get("resourceType"))):
+                found.append(e)  # read as an Observation below, so it is reported as not readable
+        return found
     if isinstance(data, dict) and data.get("resourceType") == "Observation":
         return [data]
     return []
+
+
+def _is_resource_type(name: Any) -> bool:
+    from fhir.resources import get_fhir_model_class
+
+    if not isinstance(name, str):
+        return False
+    try:
+        get_fhir_model_class(name)
+    except (ValueError, KeyError, AttributeError):
+        return False
+    return True
 
 
 def parse_observation(raw: dict[str, Any]) -> Any:
@@ -49,6 +69,9 @@ def parse_observation(raw: dict[str, Any]) -> Any:
     from fhir.resources.observation import Observation as ObservationR5
     from fhir.resources.R4B.observation import Observation as ObservationR4B
 
+    if not isinstance(raw, dict) or raw.get("resourceType") != "Observation":
+        shown = raw.get("resource", raw) if isinstance(raw, dict) else raw
+        raise GenotypeError(f"a Bundle entry that is not a FHIR Observation ({json.dumps(shown)[:80]})")
     where = f"Observation/{raw.get('id', '?')}" if isinstance(raw.get("id"), str) else "Observation"
     first: ValidationError | None = None
     for model in (ObservationR4B, ObservationR5):
@@ -103,8 +126,8 @@ def hint(raw: Any) -> tuple[str | None, str]:
         return next((x["display"] for x in coding if isinstance(x, dict) and isinstance(x.get("display"), str)), None) \
             if isinstance(coding, list) else None
 
-    if not isinstance(raw, dict):
-        return None, str(raw)[:80]
+    if not isinstance(raw, dict) or raw.get("resourceType") != "Observation":
+        return None, json.dumps(raw)[:80]
     value = raw.get("valueString") if isinstance(raw.get("valueString"), str) else text(raw.get("valueCodeableConcept"))
     gene = None
     components = raw.get("component") if isinstance(raw.get("component"), list) else []

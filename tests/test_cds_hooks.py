@@ -252,7 +252,7 @@ def test_an_indeterminate_result_gives_an_info_card(client: TestClient) -> None:
 
 
 def test_wrong_fhir_shapes_in_observations_give_a_card_not_a_500(client: TestClient) -> None:
-    for change in ({"component": "x"}, {"valueString": 5}):
+    for change in ({"component": "x"}, {"valueString": 5}, {"resourceType": "x"}, {"status": 5}):
         body = _with_cyp2c19("*2/*2")
         obs = body["prefetch"]["genotypes"]["entry"][0]["resource"]
         obs.update(change)
@@ -279,7 +279,8 @@ def test_wrong_fhir_shapes_in_orders_get_400_with_a_reason(client: TestClient, c
 def test_other_wrong_shapes_get_400_not_500(client: TestClient) -> None:
     for mutate in (lambda b: b["context"]["draftOrders"].update(entry="x"),
                    lambda b: b["prefetch"].update(genotypes="x"),
-                   lambda b: b["prefetch"]["genotypes"].update(entry={"a": 1})):
+                   lambda b: b["prefetch"]["genotypes"].update(entry={"a": 1}),
+                   lambda b: b["prefetch"]["genotypes"].update(resourceType="x")):
         body = copy.deepcopy(REQUEST)
         mutate(body)
         assert client.post("/cds-services/pgxlit-order-select", json=body).status_code == 400
