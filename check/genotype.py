@@ -213,6 +213,9 @@ class GenotypeTable:
                         spellings.add("reference")
             if "," in name and not name.startswith("c."):
                 spellings |= {p.strip() for p in name.split(",")}
+            if " " in head and not head.startswith(("rs", "c.", "m.", "*")):
+                # G6PD "A-" for "A- 202A_376G": a weaker spelling, used only when no other matches
+                index.setdefault("~" + head.split(" ")[0].lower(), set()).add(name)
             if "reference" in name.lower():
                 spellings |= _REFERENCE_WORDS
             for s in spellings:
@@ -235,7 +238,8 @@ class GenotypeTable:
             name = "*" + name
         if name in entry["alleles"] or name in entry["known_alleles"]:
             return name
-        found = self._alias_index(gene).get(name.lower(), set())
+        aliases = self._alias_index(gene)
+        found = aliases.get(name.lower()) or aliases.get("~" + name.lower(), set())
         if len(found) == 1:
             return next(iter(found))
         if len(found) > 1:

@@ -223,3 +223,9 @@ def test_no_function_or_activity_value_is_typed_into_the_build() -> None:
     source = (REPO / "tools" / "build_cpic.py").read_text(encoding="utf-8")
     for typed in ("No function", "Decreased function", "Normal function", "Poor Metabolizer", "0.25", "0.5"):
         assert typed not in source
+
+
+def test_g6pd_short_names_resolve_or_say_what_they_could_mean() -> None:
+    assert TABLE.read("G6PD", "Mediterranean").alleles[0].name.startswith("Mediterranean, Dallas")
+    with pytest.raises(GenotypeError, match="A- 202A_376G, A- 680T_376G"):
+        TABLE.read("G6PD", "A-")
