@@ -76,17 +76,21 @@ def plan_chains(metas: Iterable[VersionMeta], cross_set: bool = True) -> list[li
 
 def drug_matches(meta: VersionMeta, drugs: Sequence[str]) -> bool:
     """A --drug filter: any generic or brand name containing the term, or the same drug by the lexicon."""
+    return names_match((*meta.generic_names, *meta.brand_names), meta.title, drugs)
+
+
+def names_match(names: Sequence[str], title: str | None, drugs: Sequence[str]) -> bool:
     if not drugs:
         return True
-    names = [n.lower() for n in (*meta.generic_names, *meta.brand_names, meta.title or "")]
+    lowered = [n.lower() for n in (*names, title or "")]
     for d in drugs:
         d = d.lower().strip()
-        if any(d in n for n in names if n):
+        if any(d in n for n in lowered if n):
             return True
     from pgxlit.extract.lexicons import normalise_drug
 
     wanted = {found[0] for d in drugs if (found := normalise_drug(d))}
-    return any((found := normalise_drug(n)) and found[0] in wanted for n in (*meta.generic_names, *meta.brand_names))
+    return any((found := normalise_drug(n)) and found[0] in wanted for n in names)
 
 
 def pair_wanted(old: VersionMeta, new: VersionMeta, selection: Selection) -> bool:
@@ -260,3 +264,34 @@ def build_digest(
         selection=selection.describe(), pairs=tuple(pairs), changes=tuple(ranked), errors=tuple(errors),
         labels_with_one_version=single,
     )
+
+
+def narrow_digest(full: Digest, selection: Selection, metas: Sequence[VersionMeta]) -> Digest:
+    """The digest a selection asks for, cut from the digest of every stored pair.
+
+    The server builds the full digest once per store state and answers every `since`, drug and
+    PGx filter from it, so no query parameter can make it rebuild. A pair is kept when either of
+    its versions matches the drug filter.
+    """
+    by_version = {(m.set_id, m.version): m for m in metas}
+
+    def wanted(p: PairDigest) -> bool:
+        if selection.since is not None and (p.new.effective_time or "") < selection.since:
+            return False
+        if not selection.drugs:
+            return True
+        found = [by_version.get((r.set_id, r.version)) for r in (p.old, p.new)]
+        return any(m is not None and drug_matches(m, selection.drugs) for m in found) or \
+            names_match((p.drug,), p.title, selection.drugs)
+
+    pairs = [p for p in full.pairs if wanted(p)]
+    pairs = [replace(p, changes=tuple(c for c in p.changes if c.pgx_relevant or not selection.pgx_only)) for p in pairs]
+    if selection.pgx_only:
+        pairs = [p for p in pairs if p.changes]
+    kept = {(p.old.set_id, p.old.version, p.new.set_id, p.new.version) for p in pairs}
+    changes = [c for c in full.changes if (c.old.set_id, c.old.version, c.new.set_id, c.new.version) in kept
+               and (c.pgx_relevant or not selection.pgx_only)]
+    single = tuple(s for s in full.labels_with_one_version
+                   if not selection.drugs or any(d.lower().strip() in s.lower() for d in selection.drugs))
+    return replace(full, selection=selection.describe(), pairs=tuple(pairs), changes=tuple(changes),
+                   labels_with_one_version=single)

@@ -13,11 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import zstandard
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from pgxlit.store import RawResponse, Store
+from pgxlit.store import Store
 
 SUFFIX = {"openfda": ".json", "pubmed": ".xml", "spl": ".spl", "dailymed_history": ".json"}
 
@@ -36,22 +32,19 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def write_snapshot(store: Store, out_dir: Path) -> dict[str, int | str]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    decompress = zstandard.ZstdDecompressor().decompress
     rows: list[str] = ["file\tsource\turl\tfetched_at\tsha256\tbytes"]
     written = 0
     total = 0
-    with Session(store.engine) as session:
-        for raw in session.scalars(select(RawResponse).order_by(RawResponse.fetched_at, RawResponse.id)):
-            body = decompress(raw.body_zst)
-            name = f"{raw.source}/{raw.sha256[:16]}{SUFFIX.get(raw.source, '.bin')}.gz"
-            target = out_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                _atomic_write(target, gzip.compress(body, mtime=0))
-                written += 1
-            total += target.stat().st_size
-            rows.append(
-                f"{name}\t{raw.source}\t{raw.url}\t{raw.fetched_at.isoformat()}\t{raw.sha256}\t{raw.size}"
-            )
+    for raw in store.raw_responses():
+        name = f"{raw.source}/{raw.sha256[:16]}{SUFFIX.get(raw.source, '.bin')}.gz"
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            _atomic_write(target, gzip.compress(raw.body, mtime=0))
+            written += 1
+        total += target.stat().st_size
+        rows.append(
+            f"{name}\t{raw.source}\t{raw.url}\t{raw.fetched_at.isoformat()}\t{raw.sha256}\t{raw.size}"
+        )
     _atomic_write(out_dir / "manifest.tsv", ("\n".join(rows) + "\n").encode())
     return {"out": str(out_dir), "responses": len(rows) - 1, "files_written": written, "bytes_compressed": total}

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         180.0, description="Building a digest of every stored label may take longer than other requests; it is cached"
     )
     web_max_question_chars: int = Field(500, description="Longer questions are refused with 422")
+    web_secure_cookies: bool = Field(
+        False, description="Mark session cookies Secure (set it when pgxlit serve runs behind TLS)"
+    )
+    web_max_body_bytes: int = Field(1_000_000, description="Larger request bodies are refused with 413")
+    web_max_json_depth: int = Field(32, description="JSON bodies nested deeper are refused with 400")
 
     # Scaling out (issue 9): where extraction and embedding run.
     engine: str = Field("local", description='"local" (this machine) or "ray" (a local Ray, or the cluster at ray_address)')

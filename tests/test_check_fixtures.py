@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import update
-
 from pgxlit.records import Evidence, LabelVersion, Triple
-from pgxlit.store import SaveCounts, Store, TripleRow
+from pgxlit.store import SaveCounts, Store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 
@@ -53,9 +51,10 @@ def fill_store(store: Store, extra: list[dict] | None = None) -> None:
 
 
 def set_review_status(store: Store, sentence_start: str, status: str) -> int:
-    """What a curator does: mark the triples of one sentence accepted or rejected."""
-    with store.transaction() as session:
-        result = session.execute(
-            update(TripleRow).where(TripleRow.sentence.startswith(sentence_start)).values(review_status=status)
-        )
-        return result.rowcount
+    """What a curator does: mark the triples of one sentence accepted or rejected (through Store.review)."""
+    action = {"accepted": "accept", "rejected": "reject", "pending": "reset"}[status]
+    _, entries = store.triple_entries(latest_only=False, limit=None)
+    ids = [e.id for e in entries if e.triple.evidence.sentence.startswith(sentence_start)]
+    if ids:
+        store.review(ids, action, actor="test curator")
+    return len(ids)

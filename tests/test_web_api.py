@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_web_world import PLAVIX_SET, SCRIPT_PMID, TOKEN, build_world
 
-from pgxlit.server import create_app
+from pgxlit.web.server import create_app
 
 WRITE = {"Authorization": f"Bearer {TOKEN}", "X-Curator": "Ann Curator"}
 
@@ -200,7 +200,8 @@ def test_forms_need_a_session_and_csrf(client: TestClient) -> None:
     assert client.post("/review/bulk", data={"csrf": csrf, "action": "accept", "ids": [tid]}).status_code == 403
     done = client.post("/review/bulk", data={"csrf": session_csrf, "action": "accept", "ids": [tid], "back": "/review"},
                        follow_redirects=False)
-    assert done.status_code == 303 and "accepted" in done.headers["location"]
+    assert done.status_code == 303 and done.headers["location"] == "/review"
+    assert "1 triple accepted" in client.get("/review").text  # the message travels in a signed cookie
     assert client.get(f"/api/triples/{tid}").json()["history"][0]["actor"] == "Bo Curator"
     # the same session may also write through the API with the CSRF header
     assert client.post(f"/api/triples/{tid}/review", json={"action": "reset"},

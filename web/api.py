@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,12 @@ from pgxlit.web.security import api_writer
 
 T = TypeVar("T")
 SOURCES = ("fda_label", "pubmed")
+# Row ids are SQL integers: anything past 64 bits is refused at the edge (422), never sent to the database.
+MAX_ID = 2**63 - 1
+MAX_PAGE = 1_000_000
+MAX_VERSION = 1_000_000
+RowId = Annotated[int, Path(ge=0, le=MAX_ID)]
+FormId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 async def run(request: Request, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
@@ -143,7 +149,7 @@ class ReviewBody(BaseModel):
 
 
 class BulkReviewBody(BaseModel):
-    ids: list[int] = Field(..., min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(..., min_length=1, max_length=1000)
     action: Literal["accept", "reject", "reset"]
     reason: str = ""
 
@@ -203,7 +209,7 @@ def create_api() -> APIRouter:
         return data
 
     @api.get("/evidence/{passage_id}", tags=["ask"])
-    async def evidence(request: Request, passage_id: int, sentence: str = "") -> dict[str, Any]:
+    async def evidence(request: Request, passage_id: RowId, sentence: str = "") -> dict[str, Any]:
         """A cited sentence inside its label section or abstract, with version, date and source link."""
         view = await run(request, services(request).evidence, passage_id, sentence[:2000])
         if view is None:
@@ -222,7 +228,7 @@ def create_api() -> APIRouter:
         since: Annotated[str | None, Query(description="Extracted on or after this day, YYYY-MM-DD")] = None,
         all_versions: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
         """Extracted triples with their evidence and review status, most confident first."""
         day = parse_day(since)
@@ -234,7 +240,7 @@ def create_api() -> APIRouter:
         return {"total": total, "offset": offset, "items": [e.to_json() for e in items]}
 
     @api.get("/triples/{triple_id}", tags=["triples"])
-    async def triple(request: Request, triple_id: int) -> dict[str, Any]:
+    async def triple(request: Request, triple_id: RowId) -> dict[str, Any]:
         """One triple with its whole review history."""
         store = services(request).store
         entry = await run(request, store.triple_entry, triple_id)
@@ -243,7 +249,7 @@ def create_api() -> APIRouter:
         return {**entry.to_json(), "history": await run(request, store.audit_log, triple_id)}
 
     @api.post("/triples/{triple_id}/review", tags=["review"])
-    async def review_one(request: Request, triple_id: int, body: ReviewBody,
+    async def review_one(request: Request, triple_id: RowId, body: ReviewBody,
                          actor: Annotated[str, Depends(api_writer)]) -> dict[str, Any]:
         """Accept, reject, reset or edit one triple (needs a curator token)."""
         store = services(request).store
@@ -259,7 +265,7 @@ def create_api() -> APIRouter:
         return {"updated": len(done), "items": [e.to_json() for e in done]}
 
     @api.get("/audit", tags=["review"])
-    async def audit(request: Request, triple_id: int | None = None,
+    async def audit(request: Request, triple_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
         """Who changed what and when, newest first."""
         return await run(request, services(request).store.audit_log, triple_id, limit)
@@ -353,7 +359,8 @@ def create_api() -> APIRouter:
         return rows
 
     @api.get("/labels/{set_id}/diff", tags=["labels"])
-    async def label_diff(request: Request, set_id: str, old: int | None = None, new: int | None = None
+    async def label_diff(request: Request, set_id: str, old: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+                         new: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None
                          ) -> dict[str, Any]:
         """What changed between two stored versions of a label (default: the last two)."""
         try:

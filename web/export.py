@@ -18,6 +18,7 @@ TSV_COLUMNS = (
 )
 PHENOTYPE_CATEGORY = {"efficacy": "Efficacy", "toxicity": "Toxicity", "dosage": "Dosage",
                       "metabolism": "Metabolism/PK", "other": "Other"}
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 DIRECTION = {"increases": "increased", "decreases": "decreased"}
 
 
@@ -31,8 +32,18 @@ def _summary(entry: TripleEntry) -> str:
     return f"{factor or '?'} {verb} {PHENOTYPE_CATEGORY.get(t.effect, t.effect).lower()} of {t.drug}."
 
 
+FORMULA_START = ("=", "+", "-", "@")
+
+
 def _cell(value: Any) -> str:
-    return "" if value is None else re.sub(r"[\t\r\n]+", " ", str(value))
+    """One TSV cell: no tabs or line breaks, and text a spreadsheet would run as a formula is
+    quoted with a leading apostrophe (numbers such as -0.5 stay numbers)."""
+    if value is None:
+        return ""
+    text = re.sub(r"[\t\r\n]+", " ", str(value))
+    if text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def to_tsv(entries: Sequence[TripleEntry]) -> str:

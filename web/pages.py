@@ -6,6 +6,7 @@ Templates autoescape everything: label and abstract text is data, never markup.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,10 @@ from jinja2 import Environment, FileSystemLoader
 
 from pgxlit import __version__
 from pgxlit.web.api import (
+    MAX_ID,
+    MAX_PAGE,
+    FormId,
+    RowId,
     apply_review,
     canonical_drug,
     canonical_gene,
@@ -28,10 +33,11 @@ from pgxlit.web.api import (
     run,
     run_check,
 )
-from pgxlit.web.security import SESSION_COOKIE, Auth, form_writer
+from pgxlit.web.security import SESSION_COOKIE, Auth, client_key, form_writer
 
 HERE = Path(__file__).resolve().parent
 ANON_COOKIE = "pgxlit_anon"
+FLASH_COOKIE = "pgxlit_flash"
 PAGE_SIZE = 50
 DIGEST_PAGE = 15  # label updates per digest page
 EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
@@ -67,16 +73,39 @@ def _csrf_cookie(request: Request) -> tuple[str, str | None]:
     return fresh, fresh
 
 
+def _flash(auth: Auth, message: str) -> str:
+    body = base64.urlsafe_b64encode(message[:300].encode()).decode()
+    return f"{body}.{auth.csrf_token('flash:' + body)}"
+
+
+def _read_flash(auth: Auth, cookie: str | None) -> str | None:
+    """The message the previous redirect left, only when this server signed it: a link cannot put
+    text on a page (no `?msg=`)."""
+    if not cookie or "." not in cookie or not cookie.isascii():
+        return None
+    body, sig = cookie.rsplit(".", 1)
+    if not auth.csrf_ok("flash:" + body, sig):
+        return None
+    try:
+        return base64.urlsafe_b64decode(body.encode()).decode()
+    except ValueError:
+        return None
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     auth: Auth = request.app.state.auth
     bound, fresh = _csrf_cookie(request)
     actor = auth.read_session(request.cookies.get(SESSION_COOKIE))
+    flash = request.cookies.get(FLASH_COOKIE)
     response = templates.TemplateResponse(request, name, {
         "actor": actor, "csrf": auth.csrf_token(bound), "version": __version__, "path": request.url.path,
         "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-        "msg": request.query_params.get("msg"), **context}, status_code=status)
+        "msg": _read_flash(auth, flash), **context}, status_code=status)
     if fresh:
-        response.set_cookie(ANON_COOKIE, fresh, httponly=True, samesite="strict")
+        response.set_cookie(ANON_COOKIE, fresh, httponly=True, samesite="strict",
+                            secure=request.app.state.secure_cookies)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE)
     return response
 
 
@@ -84,13 +113,15 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", status=status, status_code=status, message=message)
 
 
-def _back(url: str | None, default: str, msg: str | None = None) -> RedirectResponse:
-    """Redirect to a local page only (never to another site), with an optional message."""
+def _back(request: Request, url: str | None, default: str, msg: str | None = None) -> RedirectResponse:
+    """Redirect to a local page only (never to another site), with an optional message for the next page."""
     parts = urlsplit(url or "")
-    target = url if url and not parts.scheme and not parts.netloc and (url or "").startswith("/") else default
+    local = url and not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
+    response = RedirectResponse(url if local else default, status_code=303)
     if msg:
-        target += ("&" if "?" in target else "?") + urlencode({"msg": msg})
-    return RedirectResponse(target, status_code=303)
+        response.set_cookie(FLASH_COOKIE, _flash(request.app.state.auth, msg), httponly=True, samesite="strict",
+                            max_age=60, secure=request.app.state.secure_cookies)
+    return response
 
 
 def _digest_view(digest: Any, per_pair: int = 10) -> list[dict[str, Any]]:
@@ -136,7 +167,7 @@ def create_pages() -> APIRouter:
                       examples=EXAMPLES, lines=_answer_lines(answer) if answer else [])
 
     @pages.get("/evidence/{passage_id}")
-    async def evidence_page(request: Request, passage_id: int, sentence: str = "", partial: bool = False) -> Response:
+    async def evidence_page(request: Request, passage_id: RowId, sentence: str = "", partial: bool = False) -> Response:
         view = await run(request, request.app.state.services.evidence, passage_id, sentence[:2000])
         if view is None:
             raise HTTPException(404, f"no passage {passage_id}")
@@ -148,7 +179,7 @@ def create_pages() -> APIRouter:
         request: Request, drug: str = "", gene: str = "", source: str = "", status: str = "pending",
         min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
         max_confidence: Annotated[float, Query(ge=0, le=1)] = 1.0,
-        since: str = "", pgx: str = "", page: Annotated[int, Query(ge=1)] = 1,
+        since: str = "", pgx: str = "", page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> Response:
         store = request.app.state.services.store
         day = parse_day(since)
@@ -169,26 +200,26 @@ def create_pages() -> APIRouter:
     @pages.post("/review/bulk")
     async def review_bulk(
         request: Request, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
-        reason: Annotated[str, Form()] = "", ids: Annotated[list[int], Form()] = [],  # noqa: B006
+        reason: Annotated[str, Form()] = "", ids: Annotated[list[FormId], Form()] = [],  # noqa: B006
         single: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "/review",
     ) -> Response:
         actor = form_writer(request, csrf)
         if single:  # a row's own button: "accept:123"
             action, _, one = single.partition(":")
-            ids = [int(one)] if one.isdigit() else []
+            ids = [int(one)] if one.isdigit() and 0 < int(one) <= MAX_ID else []
         if not ids:
-            return _back(back, "/review", "select at least one triple")
+            return _back(request, back, "/review", "select at least one triple")
         try:
             done = await run(request, apply_review, request.app.state.services.store, ids, action, reason, actor)
         except HTTPException as exc:
             if exc.status_code in (404, 422):
-                return _back(back, "/review", f"not saved: {exc.detail}")
+                return _back(request, back, "/review", f"not saved: {exc.detail}")
             raise
         verb = {"accept": "accepted", "reject": "rejected", "reset": "returned to pending"}.get(action, action)
-        return _back(back, "/review", f"{len(done)} triple{'s' if len(done) != 1 else ''} {verb}")
+        return _back(request, back, "/review", f"{len(done)} triple{'s' if len(done) != 1 else ''} {verb}")
 
     @pages.get("/review/triple/{triple_id}")
-    async def triple_page(request: Request, triple_id: int) -> Response:
+    async def triple_page(request: Request, triple_id: RowId) -> Response:
         from pgxlit.records import EFFECTS
         from pgxlit.web.review import relation_types
 
@@ -201,7 +232,7 @@ def create_pages() -> APIRouter:
 
     @pages.post("/review/triple/{triple_id}")
     async def triple_save(
-        request: Request, triple_id: int, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
+        request: Request, triple_id: RowId, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
         reason: Annotated[str, Form()] = "", drug: Annotated[str, Form()] = "", gene: Annotated[str, Form()] = "",
         variant: Annotated[str, Form()] = "", relation: Annotated[str, Form()] = "",
         effect: Annotated[str, Form()] = "", negated: Annotated[str, Form()] = "",
@@ -226,9 +257,9 @@ def create_pages() -> APIRouter:
             await run(request, apply_review, store, [triple_id], action, reason, actor, changes)
         except HTTPException as exc:
             if exc.status_code == 422:
-                return _back(here, here, f"not saved: {exc.detail}")
+                return _back(request, here, here, f"not saved: {exc.detail}")
             raise
-        return _back(here, here, "saved")
+        return _back(request, here, here, "saved")
 
     @pages.get("/review/audit")
     async def audit_page(request: Request, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Response:
@@ -242,25 +273,28 @@ def create_pages() -> APIRouter:
         bound = request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE)
         if not auth.csrf_ok(bound, csrf):
             raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
+        auth.throttle.check(client_key(request))
         actor = auth.actor_for(token.strip(), name)
         if actor is None:
-            return _back(back, "/review", "that token is not valid (ask whoever runs pgxlit serve)")
-        response = _back(back, "/review", f"signed in as {actor}")
+            auth.throttle.failed(client_key(request))
+            return _back(request, back, "/review", "that token is not valid (ask whoever runs pgxlit serve)")
+        response = _back(request, back, "/review", f"signed in as {actor}")
         response.set_cookie(SESSION_COOKIE, auth.session_cookie(actor), httponly=True, samesite="strict",
-                            max_age=12 * 3600)
+                            max_age=12 * 3600, secure=request.app.state.secure_cookies)
         return response
 
     @pages.post("/logout")
     async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         form_writer(request, csrf)
-        response = _back("/review", "/review", "signed out")
+        request.app.state.auth.end_session(request.cookies.get(SESSION_COOKIE))
+        response = _back(request, "/review", "/review", "signed out")
         response.delete_cookie(SESSION_COOKIE)
         return response
 
     # ---- digest ------------------------------------------------------------------------------
     @pages.get("/digest")
     async def digest_page(request: Request, since: str = "", drug: str = "", pgx_only: bool = False,
-                          page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                          page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1) -> Response:
         day = parse_day(since)
         drugs = tuple(d.strip() for d in drug.split(",") if d.strip())
         digest = await run(request, request.app.state.services.digest, day.strftime("%Y%m%d") if day else None,

@@ -36,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from pgxlit.web.api import create_api
     from pgxlit.web.jobs import Refresh
     from pgxlit.web.pages import create_pages, error_page, mount_static
-    from pgxlit.web.security import Auth
+    from pgxlit.web.apidocs import mount_api_docs
+    from pgxlit.web.hardening import RequestLimits
+    from pgxlit.web.security import Auth, RevokedSessions, weak_token_reason
     from pgxlit.web.services import Services
 
     settings = settings or get_settings()
@@ -46,12 +48,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.services.close()
 
-    app = FastAPI(title="pgxlit", version=__version__, lifespan=lifespan,
+    # A configured token that is easy to guess is refused before anything listens.
+    for who, token in (("PGXLIT_WEB_TOKEN", settings.web_token), *(
+            (f"the personal token of {name!r} (PGXLIT_WEB_USER_TOKENS)", t) for name, t in settings.web_user_tokens.items())):
+        if token is not None and (reason := weak_token_reason(token)):
+            raise ValueError(f"{who} {reason}: make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
+
+    app = FastAPI(title="pgxlit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Pharmacogenomics from FDA labels and PubMed, with citations. Reads are open; "
                               "review writes need `Authorization: Bearer <curator token>` and `X-Curator: <name>`.")
     # CDS clients (EHRs, the CDS Hooks sandbox) call from browsers on other origins.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
+    # Outermost: body size and JSON depth are checked before anything parses the body.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.web_max_body_bytes,
+                       max_json_depth=settings.web_max_json_depth)
+    app.state.secure_cookies = settings.web_secure_cookies
     app.state.settings = settings
     app.state.check_service = None
     lock = threading.Lock()
@@ -69,8 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # A token is always set: a configured one, or a fresh one per run that `pgxlit serve` prints.
     app.state.web_token = settings.web_token or secrets.token_urlsafe(18)
+    # With a configured secret, sessions outlive a restart, so logouts are kept beside the store.
+    revoked = RevokedSessions(settings.home / "web_logouts.json" if settings.web_secret else None)
     app.state.auth = Auth(app.state.web_token, dict(settings.web_user_tokens),
-                          settings.web_secret.encode() if settings.web_secret else secrets.token_bytes(32))
+                          settings.web_secret.encode() if settings.web_secret else secrets.token_bytes(32), revoked)
     app.state.services = Services(settings, check_service)
     app.state.refresh = Refresh(lambda: app.state.services.store, settings)
 
@@ -81,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_api())
     app.include_router(create_pages())
     mount_static(app)
+    mount_api_docs(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

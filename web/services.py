@@ -104,31 +104,24 @@ class Services:
 
     # ---- digest ----------------------------------------------------------------------------------
     def _labels_stamp(self) -> tuple:
-        from sqlalchemy import func, select
-        from sqlalchemy.orm import Session
-
-        from pgxlit.store import ExtractedDocRow, LabelVersionRow
-
-        with Session(self.store.engine) as session:
-            labels = session.execute(select(func.count(LabelVersionRow.id), func.max(LabelVersionRow.id))).one()
-            docs = session.execute(select(func.count(), func.max(ExtractedDocRow.extracted_at))).one()
-        return (*labels, *docs)
+        return self.store.labels_stamp()
 
     def digest(self, since: str | None, drugs: tuple[str, ...], pgx_only: bool) -> Any:
         """The digest of stored label changes, rebuilt only when label versions or extractions change."""
-        from pgxlit.digest.build import Selection, build_digest
+        from pgxlit.digest.build import Selection, build_digest, narrow_digest
+        from pgxlit.digest.source import version_index
 
-        key = (since, drugs, pgx_only)
+        # One full build per store state, one at a time; every filter is cut from it, so no
+        # parameter a client sends can start another expensive rebuild.
         stamp = self._labels_stamp()
         with self._digest_lock:
-            cached = self._digests.get(key)
-            if cached is not None and cached.key == stamp:
-                return cached.value
-            digest = build_digest(self.store, Selection(since=since, drugs=drugs, pgx_only=pgx_only))
-            if len(self._digests) > 16:
-                self._digests.clear()
-            self._digests[key] = _Cached(stamp, digest, time.time())
-            return digest
+            cached = self._digests.get(())
+            if cached is None or cached.key != stamp:
+                cached = _Cached(stamp, (build_digest(self.store, Selection()), version_index(self.store)), time.time())
+                self._digests = {(): cached}
+        full, metas = cached.value
+        selection = Selection(since=since, drugs=drugs, pgx_only=pgx_only)
+        return full if selection == Selection() else narrow_digest(full, selection, metas)
 
     def label_diff(self, set_id: str, old: int | None, new: int | None) -> Any:
         """One label's change between two stored versions (default: its last two), ranked like a digest."""
