@@ -437,3 +437,9 @@ def test_check_reads_a_fhir_bundle_profile_and_names_what_it_could_not_read(cli,
     data = json.loads(cli("check", "--drug", "Plavix", "--profile", str(path), "--json").output)
     assert data["alerts"][0]["gene"] == "CYP2C19" and data["alerts"][0]["phenotype"] == "Poor Metabolizer"
     assert any(m.startswith("XYZ9 result '*1/*2' could not be read") for m in data["messages"])
+
+
+def test_check_says_an_indeterminate_result_was_not_checked(cli) -> None:
+    result = cli("check", "--drug", "Plavix", "--diplotype", "CYP2C19 *1/*12")
+    assert result.exit_code == 0, result.output
+    assert "NOT CHECKED" in result.output and "*12" in result.output and "Indeterminate" in result.output
