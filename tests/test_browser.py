@@ -41,7 +41,7 @@ def _free_port() -> int:
 def server(world: dict[str, Any]) -> Iterator[str]:
     import uvicorn
 
-    from pgxlit.server import create_app
+    from pgxlit.web.server import create_app
 
     port = _free_port()
     config = uvicorn.Config(create_app(world["settings"]), host="127.0.0.1", port=port, log_level="warning")

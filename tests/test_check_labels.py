@@ -140,7 +140,7 @@ def test_normal_function_genotypes_raise_no_critical_alert(service: CheckService
 
 
 def test_cds_hooks_card_from_the_recorded_labels(labels_settings: Settings) -> None:
-    from pgxlit.server import create_app
+    from pgxlit.web.server import create_app
 
     body = json.loads((REPO / "tests" / "fixtures" / "check" / "cds_order_select_clopidogrel.json").read_text())
     with TestClient(create_app(labels_settings)) as client:
