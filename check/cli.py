@@ -54,6 +54,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if not result.alerts:
             out.print(f"[bold green]No PGx alert[/] for {result.drug}. Genes considered: "
                       f"{', '.join(result.genes_considered) or 'none'}.")
+        from rich.markup import escape
+
+        for unread in patient.unread:  # never let "no alert" stand for a result that was not read
+            out.print(f"[bold yellow]NOT CHECKED[/] {escape(unread.message)}", highlight=False)
+        for call in (c for c in patient.calls if c.phenotype == "Indeterminate"):
+            why = "; ".join(call.notes) or call.derivation
+            out.print(f"[bold yellow]NOT CHECKED[/] {escape(f'{call.gene} {call.diplotype or call.entry} is Indeterminate ({why}); no PGx check was done for this gene')}",
+                      highlight=False)
         for alert in result.alerts:
             style = _SEVERITY_STYLE[alert["severity"]]
             out.print(f"\n[{style}]{alert['severity'].upper()}[/] [bold]{alert['summary']}[/]", highlight=False)
@@ -66,38 +74,38 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         for line in result.explanation:
             out.print(f"[dim]· {line}[/]", highlight=False)
 
-    @app.command("serve")
-    def serve_command(
-        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    @app.command("genotype")
+    def genotype_command(
+        gene: Annotated[str, typer.Argument(help="HGNC symbol, e.g. CYP2D6, DPYD, G6PD, HLA-B.")],
+        diplotype: Annotated[str, typer.Argument(help='As the lab reports it: "*4/*41x2", "c.1905+1G>A/Reference", '
+                                                      '"m.1555A>G", "*57:01 positive".')],
+        as_json: JsonOpt = False,
     ) -> None:
-        """Serve the web app (Ask, Review, Digest, Check), the JSON API (/api, docs at /docs) and CDS Hooks."""
-        import uvicorn
+        """CPIC's phenotype for one gene's result: activity score, each allele's function, the CPIC table rows."""
+        from pgxlit.check.genotype import GenotypeError, load_table
 
-        from pgxlit.config import get_settings
-        from pgxlit.server import create_app
+        try:
+            reading = load_table().read(gene, diplotype)
+        except GenotypeError as exc:
+            fail(str(exc), code=2)
+        if as_json:
+            out.print_json(json.dumps(reading.to_json(), ensure_ascii=False))
+            return
+        from rich.markup import escape
 
-        with guard():
-            app = create_app(get_settings())
-            service = app.state.get_check_service()
-            err.print("compiling the check's knowledge from the store (once) ...")
-            knowledge = service.knowledge  # so the first order does not wait for it
-            from pgxlit.check.service import drug_by_rxnorm, resolve_drug
-
-            resolve_drug("clopidogrel")  # loads the drug lexicon: orders for drugs without PGx evidence
-            drug_by_rxnorm("0")  # builds the RxNorm index for FHIR codings
-            err.print(f"{len(knowledge.drugs)} drugs with PGx evidence; CDS Hooks discovery at "
-                      f"http://{host}:{port}/cds-services")
-            err.print(f"web app at http://{host}:{port}/ask · API docs at http://{host}:{port}/docs")
-            import threading
-
-            # the digest of every stored label takes a while to build: start it now, pages read the cache
-            threading.Thread(target=app.state.services.digest, args=(None, (), False), daemon=True,
-                             name="warm-digest").start()
-            if not app.state.settings.web_token:
-                err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
-                          "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)
-            uvicorn.run(app, host=host, port=port, log_level="info")
+        out.print(f"[bold]{escape(reading.gene)} {escape(reading.diplotype)}[/]: {escape(reading.phenotype)}",
+                  highlight=False)
+        if reading.activity_score is not None:
+            out.print(f"  activity score {reading.activity_score}", highlight=False)
+        for allele in reading.alleles:
+            value = f", activity value {allele.activity_value}" if allele.activity_value is not None else ""
+            function = "present" if reading.gene.startswith("HLA-") else allele.function or "no CPIC function"
+            out.print(f"  {escape(allele.name)}: {function}{value}"
+                      f"{f'  [dim]({allele.row})[/]' if allele.row else ''}", highlight=False)
+        for row in (r for r in reading.rows if r.startswith("gene_result_lookup")):
+            out.print(f"  [dim]lookup: {row}[/]", highlight=False)
+        for message in reading.messages:
+            err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
 
     @eval_app.command("check")
     def eval_check_command(

@@ -129,6 +129,14 @@ class ApiError(RuntimeError):
         self.message = message
 
 
+class RemoteError(RuntimeError):
+    """A remote source failed for good (unreachable, refused, retries spent).
+
+    Core code catches this base class so it never needs the stage that does the fetching;
+    `pgxlit.ingest.http.FetchError` is the one raised today.
+    """
+
+
 # ---- extraction -----------------------------------------------------------
 # Entity labels pgxlit uses; `extract.evaluate` maps them to PGxCorpus/BioRED types.
 ENTITY_LABELS = ("DRUG", "GENE", "VARIANT", "ALLELE", "PHENOTYPE", "DISEASE")
@@ -195,6 +203,9 @@ class Triple:
     pgx: bool  # a genetic factor changes the drug's effect, safety or dose
     evidence: Evidence
     extractor: str = "rules"
+    # germline (inherited PGx), somatic (a tumour's biomarker) or unknown; `pgx` is True only for
+    # germline or unknown factors, so `--pgx` means germline pharmacogenomics.
+    origin: str = "unknown"
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape every command and API uses for a triple."""
@@ -203,6 +214,7 @@ class Triple:
             "drug": self.drug, "drug_id": self.drug_id, "gene": self.gene, "gene_id": self.gene_id,
             "variant": self.variant, "relation": self.relation, "effect": self.effect, "negated": self.negated,
             "hedged": self.hedged, "confidence": self.confidence, "pgx": self.pgx, "extractor": self.extractor,
+            "origin": self.origin,
             "evidence": {"source": e.source, "set_id": e.set_id, "version": e.version, "section": e.section,
                          "effective_time": e.effective_time, "pmid": e.pmid, "year": e.year,
                          "sentence": e.sentence, "start": e.start, "end": e.end},
