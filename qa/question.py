@@ -83,11 +83,11 @@ HLA = re.compile(r"^HLA-[A-Z0-9]+\*\d{2,4}(?::\d{2,4})*$")
 
 # "Reply with only the gene symbols separated by ;", "answer yes or no", "as a comma-separated list".
 FORMAT_REQUEST = re.compile(
-    r"[\s.,;:!?-]*\b(?:please\s+)?(?:reply|answer|respond|return|give(?: me)?|list|output|just)\b[^.?!]*?"
-    r"\b(?:only|just|nothing but|solely)\b[^.?!]*$"
-    r"|[\s.,;:!?-]*\b(?:please\s+)?(?:reply|answer|respond|return|give|output)\b[^.?!]*?\b(?:as|in)\s+(?:a\s+)?"
-    r"(?:comma|semicolon|newline|line)[- ]separated\b[^.?!]*$"
-    r"|[\s.,;:!?-]*\b(?:answer|reply)\s+(?:with\s+)?(?:just\s+)?yes or no\b[^.?!]*$", re.I)
+    r"[\s,;:-]*\b(?:please\s+)?(?:reply|answer|respond|return|give(?: me)?|list|output|just)\b[^.?!]*?"
+    r"\b(?:only|just|nothing but|solely)\b[^.?!]*[.?!\s]*$"
+    r"|[\s,;:-]*\b(?:please\s+)?(?:reply|answer|respond|return|give|output)\b[^.?!]*?\b(?:as|in)\s+(?:a\s+)?"
+    r"(?:comma|semicolon|newline|line)[- ]separated\b[^.?!]*[.?!\s]*$"
+    r"|[\s,;:-]*\b(?:answer|reply)\s+(?:with\s+)?(?:just\s+)?yes or no\b[^.?!]*[.?!\s]*$", re.I)
 FORMAT_ITEMS = (
     (re.compile(r"\bgene(?: symbol)?s?\b|\bsymbols?\b", re.I), "genes"),
     (re.compile(r"\bdrug(?: name)?s?\b|\bmedications?\b|\bmedicines?\b", re.I), "drugs"),
