@@ -85,7 +85,7 @@ def test_ordinary_edits_in_labels_without_pgx_content_rank_below(digest: Digest)
 
 def test_watch_once_crawls_through_the_replay_server(shared: Path, tmp_path: Path) -> None:
     from pgxlit.digest.watch import WatchOptions, run_once
-    from pgxlit.ingest.replay import ReplayServer
+    from pgxlit.replay.server import ReplayServer
 
     with ReplayServer(shared / "corpora") as server:
         settings = Settings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 'w.sqlite'}", openfda_rate_per_min=600_000,
