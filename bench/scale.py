@@ -255,11 +255,11 @@ def run(engine_name: str, workers: int, docs: list[Any], texts: list[str], shard
                           "write_docs_per_s": round(n / max(write_s, 1e-9), 1)}
         else:
             threads = 1
-            job = (settings.embed_model, settings.embed_device, settings.embed_batch_size, threads, texts[:8])
+            job = (settings.embed.model, settings.embed.device, settings.embed.batch_size, threads, texts[:8])
             warm(engine, measured_embed, job)
             t = time.perf_counter()
             n = 0
-            jobs = ((settings.embed_model, settings.embed_device, settings.embed_batch_size, threads,
+            jobs = ((settings.embed.model, settings.embed.device, settings.embed.batch_size, threads,
                      texts[i : i + shard]) for i in range(0, len(texts), shard))
             for count, pid, peak, cpu_s in engine.map(measured_embed, jobs):
                 cpu += cpu_s

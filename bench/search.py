@@ -154,7 +154,7 @@ def main() -> None:
         raise SystemExit(f"no index under {index_paths(settings).folder}: run `pgxlit index` (or `make demo`) first")
     rng = random.Random(7)
     nrng = np.random.default_rng(7)
-    searcher = Searcher(store, settings, get_embedder(settings.embed_model))
+    searcher = Searcher(store, settings, get_embedder(settings.embed.model))
     print(f"real index: {len(searcher.meta.ids):,} passages · {os.cpu_count()} cores · torch threads "
           f"{__import__('torch').get_num_threads()}")
     queries = queries_from(searcher.meta, args.queries, rng)
@@ -178,7 +178,7 @@ def main() -> None:
     print(f"{'answers':>9}  extractive answerer, {len(questions)} questions ({refused} refused): {percentiles(answer_ms)}")
 
     for size in (int(s) for s in args.sizes.split(",")):
-        kind = dense.choose_kind(settings.index_kind, size, settings.index_flat_max)
+        kind = dense.choose_kind(settings.index.kind, size, settings.index.flat_max)
         gc.collect()
         before = rss_mb()
         replica, dense_s, lexical_s = build_replica(searcher, size, kind, nrng)

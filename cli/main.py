@@ -64,9 +64,9 @@ def doctor(
         ok = False
     if not offline:
         probes = {
-            "openfda": (settings.openfda_url.rstrip("/") + "/drug/label.json", {"limit": 1}),
-            "dailymed": (settings.dailymed_url.rstrip("/") + "/spls.xml", {"page": 1}),
-            "eutils": (settings.eutils_url.rstrip("/") + "/einfo.fcgi", {"db": "pubmed"}),
+            "openfda": (settings.ingest.openfda_url.rstrip("/") + "/drug/label.json", {"limit": 1}),
+            "dailymed": (settings.ingest.dailymed_url.rstrip("/") + "/spls.xml", {"page": 1}),
+            "eutils": (settings.ingest.eutils_url.rstrip("/") + "/einfo.fcgi", {"db": "pubmed"}),
         }
         for name, (url, params) in probes.items():
             try:
@@ -76,9 +76,9 @@ def doctor(
             except httpx.HTTPError as exc:
                 checks[name] = f"{url} -> unreachable ({type(exc).__name__})"
                 ok = False
-    checks["openfda_api_key"] = "set" if settings.openfda_api_key else "not set (1,000 requests/day)"
-    checks["ncbi_api_key"] = "set" if settings.ncbi_api_key else "not set (3 requests/s)"
-    checks["ncbi_email"] = settings.ncbi_email or "not set (NCBI asks for one)"
+    checks["openfda_api_key"] = "set" if settings.ingest.openfda_api_key else "not set (1,000 requests/day)"
+    checks["ncbi_api_key"] = "set" if settings.ingest.ncbi_api_key else "not set (3 requests/s)"
+    checks["ncbi_email"] = settings.ingest.ncbi_email or "not set (NCBI asks for one)"
     print_report("pgxlit doctor", checks, as_json)
     if not ok:
         raise typer.Exit(1)

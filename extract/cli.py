@@ -38,14 +38,14 @@ def extract(
     settings = get_settings()
     with guard():
         store = open_store(settings)
-        runner = get_engine(engine or settings.engine, workers, settings)
+        runner = get_engine(engine or settings.engine.kind, workers, settings)
         try:
             with progress("documents", store.count_documents(), as_json) as advance:
-                prefilter = settings.extract_pgx_prefilter if pgx_prefilter is None else pgx_prefilter
+                prefilter = settings.extract.pgx_prefilter if pgx_prefilter is None else pgx_prefilter
                 if runner.name == "local" and runner.workers == 1 and not prefilter:
                     report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
                 else:
-                    report = run_extraction_on(runner, store, force=redo_all, shard_size=settings.engine_shard_size,
+                    report = run_extraction_on(runner, store, force=redo_all, shard_size=settings.engine.shard_size,
                                                prefilter=prefilter, progress=lambda step, _t: advance(step))
         finally:
             runner.close()

@@ -172,7 +172,7 @@ def default_nlp(generic_variants: bool = False) -> Language:
     """Built once per process, with the NER model the settings select: models load once."""
     from pgxlit.config import get_settings
 
-    return build_nlp(generic_variants=generic_variants, model=model_path(get_settings().extract_model))
+    return build_nlp(generic_variants=generic_variants, model=model_path(get_settings().extract.model))
 
 
 @lru_cache(maxsize=1)
@@ -183,7 +183,7 @@ def relation_model() -> Any:
     from pgxlit.config import get_settings
     from pgxlit.extract.relation_model import RelationModel, default_model_dir
 
-    setting = get_settings().extract_relations
+    setting = get_settings().extract.relations
     if setting == "rules":
         return None
     if setting == "auto":

@@ -124,7 +124,7 @@ def update_index(
     started = time.perf_counter()
     paths = index_paths(settings)
     paths.folder.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or get_embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+    embedder = embedder or get_embedder(settings.embed.model, settings.embed.device, settings.embed.batch_size)
     manifest = read_manifest(paths)
     if manifest and manifest.get("embed_model") != embedder.name and not rebuild:
         raise ValueError(
@@ -140,7 +140,7 @@ def update_index(
         _write_manifest(paths, {"embed_model": embedder.name, "status": "building"})
     elif paths.dense.exists():
         index = dense.load(paths.dense, mmap=False)
-        dense.set_nprobe(index, settings.index_nprobe)
+        dense.set_nprobe(index, settings.index.nprobe)
         if dense.index_kind(index) == "ivfpq" and not paths.trained.exists():  # built before shards existed
             dense.save(dense.empty_copy(index), paths.trained)
 
@@ -157,7 +157,7 @@ def update_index(
             todo.append((doc_key, sha, record))
 
     nlp = rules_nlp()
-    size = settings.index_window_sentences
+    size = settings.index.window_sentences
     known = set(dense.ids(index).tolist()) if index is not None else set()
     state = {"index": index, "added": 0}
     retired: list[int] = []
@@ -171,15 +171,15 @@ def update_index(
         live = [row[0] for row in store.passage_rows() if not row[12]]
         missing = [pid for pid in live if pid not in known]
         if state["index"] is None:
-            kind = dense.choose_kind(settings.index_kind, len(live), settings.index_flat_max)
+            kind = dense.choose_kind(settings.index.kind, len(live), settings.index.flat_max)
             training, sample_ids = None, []
             if kind == "ivfpq":
-                want = dense.training_size(len(live), settings.index_nlist, settings.index_train_max)
+                want = dense.training_size(len(live), settings.index.nlist, settings.index.train_max)
                 rows = list(store.passage_texts(missing[:: max(1, len(missing) // max(want, 1))][:want]))
                 sample_ids = [pid for pid, _ in rows]
                 training = encode_unique(embedder, [t for _, t in rows])
             state["index"] = dense.new_index(kind, embedder.dim, training, expected=len(live),
-                                             nlist=settings.index_nlist, nprobe=settings.index_nprobe)
+                                             nlist=settings.index.nlist, nprobe=settings.index.nprobe)
             if kind == "ivfpq":
                 dense.save(state["index"], paths.trained)
                 # The sample is already embedded: its vectors go in first instead of being embedded again.
@@ -189,7 +189,7 @@ def update_index(
                 taken = set(sample_ids)
                 missing = [pid for pid in missing if pid not in taken]
                 del training
-        step = max(1, settings.index_shard_passages)
+        step = max(1, settings.index.shard_passages)
         chunks = (missing[start : start + step] for start in range(0, len(missing), step))
         if dense.index_kind(state["index"]) == "ivfpq":
             for added in _add_shards(state["index"], paths.trained, chunks, store, embedder, settings, shard_map,
@@ -250,8 +250,8 @@ def update_index(
         "passages_added": len(new_ids), "passages_retired": len(retired), "vectors_removed": removed,
         "superseded_passages": superseded, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),
         "index_kind": dense.index_kind(index), "embed_model": embedder.name, "dim": embedder.dim,
-        "rebuild_advised": settings.index_kind == "auto" and dense.index_kind(index) == "flat"
-        and index.ntotal > settings.index_flat_max,  # grown past exact search: --rebuild makes it IVF-PQ
+        "rebuild_advised": settings.index.kind == "auto" and dense.index_kind(index) == "flat"
+        and index.ntotal > settings.index.flat_max,  # grown past exact search: --rebuild makes it IVF-PQ
         "seconds": round(time.perf_counter() - started, 2),
     }
     _write_manifest(paths, {**report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
@@ -263,7 +263,7 @@ def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store
     """Encode each chunk of passages as a shard of the trained index and merge it in; yields each shard's ids.
 
     Shards come back in input order, so the merged index is the one a single `add` of all vectors gives."""
-    jobs = (ShardJob(settings.embed_model, settings.embed_device, settings.embed_batch_size, threads, str(trained),
+    jobs = (ShardJob(settings.embed.model, settings.embed.device, settings.embed.batch_size, threads, str(trained),
                      [pid for pid, _ in rows], [t for _, t in rows])
             for rows in (list(store.passage_texts(ids)) for ids in chunks))
     if shard_map is None:  # in this process, with the embedder we were given

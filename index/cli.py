@@ -41,7 +41,7 @@ def index(
     settings = get_settings()
     with guard():
         store = open_store(settings)
-        runner = get_engine(engine or settings.engine, workers, settings)
+        runner = get_engine(engine or settings.engine.kind, workers, settings)
         try:
             with progress("indexing documents", store.count_documents(), as_json) as advance:
                 report = run_index_on(runner, store, settings, rebuild=rebuild,

@@ -33,7 +33,7 @@ class ShardedEmbedder:
         from pgxlit.index.embed import get_embedder
 
         self.engine = engine
-        self.model, self.device, self.batch_size = settings.embed_model, settings.embed_device, settings.embed_batch_size
+        self.model, self.device, self.batch_size = settings.embed.model, settings.embed.device, settings.embed.batch_size
         local = get_embedder(self.model, self.device, self.batch_size)  # name and dim, and query-time use
         self.name, self.dim = local.name, local.dim
         self.chunk = chunk

@@ -25,8 +25,8 @@ class DailyMedCrawler:
         self.store = store
         self.fetcher = fetcher
         self.settings = settings
-        self.limiter = RateLimiter(settings.dailymed_rate_per_sec)
-        self.base = settings.dailymed_url.rstrip("/")
+        self.limiter = RateLimiter(settings.ingest.dailymed_rate_per_sec)
+        self.base = settings.ingest.dailymed_url.rstrip("/")
 
     def history(self, set_id: str) -> tuple[list[LabelHistoryEntry], list[Fetched]]:
         """Every version DailyMed lists for a set, following its pages."""
@@ -52,7 +52,7 @@ class DailyMedCrawler:
         if latest:
             url, params = f"{self.base}/spls/{set_id}.xml", None
         else:
-            url = self.settings.dailymed_files_url
+            url = self.settings.ingest.dailymed_files_url
             params = {"type": "zip", "setid": set_id, "version": version}
         return self.fetcher.fetch(url, params=params, limiter=self.limiter, parse=parse_spl_zip_or_xml)
 

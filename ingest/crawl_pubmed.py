@@ -27,14 +27,14 @@ class PubMedCrawler:
         self.fetcher = fetcher
         self.settings = settings
         self.limiter = RateLimiter(settings.resolved_eutils_rate)
-        self.base = settings.eutils_url.rstrip("/")
+        self.base = settings.ingest.eutils_url.rstrip("/")
 
     def _etiquette(self) -> dict[str, str]:
-        params = {"tool": self.settings.ncbi_tool}
-        if self.settings.ncbi_email:
-            params["email"] = self.settings.ncbi_email
-        if self.settings.ncbi_api_key:
-            params["api_key"] = self.settings.ncbi_api_key
+        params = {"tool": self.settings.ingest.ncbi_tool}
+        if self.settings.ingest.ncbi_email:
+            params["email"] = self.settings.ingest.ncbi_email
+        if self.settings.ingest.ncbi_api_key:
+            params["api_key"] = self.settings.ingest.ncbi_api_key
         return params
 
     def search(self, query: str, mindate: str | None = None) -> tuple[Fetched, SearchResult]:
@@ -74,7 +74,7 @@ class PubMedCrawler:
             report.notes += list(result.errors)
         wanted = result.count if max_records is None else min(result.count, max_records)
         report.total = wanted
-        batch = max(1, self.settings.eutils_batch_size)
+        batch = max(1, self.settings.ingest.eutils_batch_size)
         if wanted == 0 or retstart >= wanted:
             with self.store.transaction() as session:
                 cursor = {"retstart": retstart, "count": result.count, "mindate": mindate}

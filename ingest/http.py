@@ -125,7 +125,7 @@ class HttpFetcher:
     ) -> None:
         self.settings = settings
         self.client = client or httpx.Client(
-            timeout=httpx.Timeout(settings.http_timeout_s),
+            timeout=httpx.Timeout(settings.http.timeout_s),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
         )
@@ -144,8 +144,8 @@ class HttpFetcher:
         self.close()
 
     def _backoff(self, attempt: int) -> float:
-        base = self.settings.http_backoff_base_s * (2**attempt)
-        return min(self.settings.http_backoff_max_s, base * (0.5 + self._rng.random()))
+        base = self.settings.http.backoff_base_s * (2**attempt)
+        return min(self.settings.http.backoff_max_s, base * (0.5 + self._rng.random()))
 
     def fetch(
         self,
@@ -163,7 +163,7 @@ class HttpFetcher:
         # Merge, never replace: a next-page link already carries its own query string.
         full_url = httpx.URL(url).copy_merge_params(dict(params)) if params else httpx.URL(url)
         shown_url = redact(str(full_url))
-        for attempt in range(self.settings.http_max_retries + 1):
+        for attempt in range(self.settings.http.max_retries + 1):
             if attempt:
                 self.retries += 1
             if limiter:
@@ -183,7 +183,7 @@ class HttpFetcher:
             last_status = status
             if status in self.RETRY_STATUSES:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = min(wait, self.settings.http_backoff_max_s) if wait is not None else None
+                wait = min(wait, self.settings.http.backoff_max_s) if wait is not None else None
                 last_reason = f"HTTP {status}"
                 if limiter and wait:
                     limiter.hold_off(wait)
@@ -210,7 +210,7 @@ class HttpFetcher:
                 continue
         raise FetchError(
             shown_url,
-            f"gave up after {self.settings.http_max_retries + 1} attempts; last: {last_reason}. "
+            f"gave up after {self.settings.http.max_retries + 1} attempts; last: {last_reason}. "
             "Check the base URL with `pgxlit doctor`, or try again later.",
             last_status,
         )

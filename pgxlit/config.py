@@ -1,29 +1,36 @@
-"""All pgxlit settings in one typed object.
+"""All pgxlit settings in one typed object, nested by stage.
 
-Values come, highest priority first, from: keyword arguments, environment
-variables (PGXLIT_*), a TOML config file (PGXLIT_CONFIG, else
-$PGXLIT_HOME/config.toml), then the defaults below, which point at the real
-public APIs.
+Values come, highest priority first, from: keyword arguments, environment variables, a TOML
+file (PGXLIT_CONFIG, else $PGXLIT_HOME/config.toml), then the defaults below, which point at the
+real public APIs.
+
+Every setting has a nested place (`settings.index.nprobe`, `[index] nprobe = 64` in the TOML
+file) and one flat name (`index_nprobe`): the environment variable is the flat name in capitals
+after `PGXLIT_` (`PGXLIT_INDEX_NPROBE`), and keyword arguments and the TOML file accept it too.
+A key the settings do not know fails with one line naming it, instead of being ignored.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, ClassVar
 
-from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 OPENFDA_URL = "https://api.fda.gov"
 DAILYMED_URL = "https://dailymed.nlm.nih.gov/dailymed/services/v2"
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 DAILYMED_FILES_URL = "https://dailymed.nlm.nih.gov/dailymed/getFile.cfm"
+ENV_PREFIX = "PGXLIT_"
+
+
+class SettingsError(ValueError):
+    """A settings file or value pgxlit cannot use; the message names it and says what to do."""
 
 
 def _default_home() -> Path:
@@ -36,134 +43,283 @@ def config_file_path() -> Path:
     return Path(explicit).expanduser() if explicit else _default_home() / "config.toml"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PGXLIT_", extra="ignore")
+def _flat(name: str) -> Any:
+    """Marks a field whose flat name is not `<group>_<field>` (kept from earlier releases)."""
+    return {"flat": name}
+
+
+class Group(BaseModel):
+    """One stage's settings; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    flat_prefix: ClassVar[str] = ""
+
+
+class IngestSettings(Group):
+    """Where the crawlers fetch from, how fast, and how files are loaded."""
+
+    flat_prefix: ClassVar[str] = ""
+    openfda_url: str = Field(OPENFDA_URL, description="openFDA API root (the replay server's URL offline)")
+    dailymed_url: str = Field(DAILYMED_URL, description="DailyMed web services v2 root")
+    dailymed_files_url: str = Field(DAILYMED_FILES_URL, description="DailyMed download endpoint for one SPL version (zip)")
+    eutils_url: str = Field(EUTILS_URL, description="NCBI E-utilities root")
+    openfda_api_key: str | None = Field(None, description="openFDA API key: higher daily limits")
+    ncbi_api_key: str | None = Field(None, description="NCBI API key: 10 requests/s instead of 3")
+    ncbi_email: str | None = Field(None, description="Contact e-mail NCBI asks E-utilities clients to send")
+    ncbi_tool: str = Field("pgxlit", description="Tool name sent to E-utilities")
+    openfda_rate_per_min: float = Field(240.0, description="Client-side openFDA request rate")
+    openfda_daily_cap_without_key: int = Field(1000, description="openFDA requests per day without an API key")
+    dailymed_rate_per_sec: float = Field(5.0, description="Client-side DailyMed request rate")
+    eutils_rate_per_sec: float | None = Field(None, description="E-utilities rate; default 3/s, or 10/s with an NCBI API key")
+    openfda_page_size: int = Field(100, description="openFDA results per page")
+    eutils_batch_size: int = Field(200, description="PMIDs per EFetch request")
+    raw_max_bytes: int = Field(64 * 1024 * 1024, description="Files loaded from disk above this size keep no raw copy")
+    load_workers: int = Field(1, description="Processes that parse PubMed XML files ahead of the store writer in `pgxlit load`")
+
+
+class HttpSettings(Group):
+    """Timeouts and retries of every outgoing request."""
+
+    flat_prefix: ClassVar[str] = "http_"
+    timeout_s: float = Field(30.0, description="Seconds before a request times out")
+    max_retries: int = Field(6, description="Retries after 429, 5xx and network errors")
+    backoff_base_s: float = Field(0.5, description="First backoff; doubled on each retry, with jitter")
+    backoff_max_s: float = Field(60.0, description="Longest wait between retries (Retry-After is honoured up to it)")
+
+
+class ExtractSettings(Group):
+    """Which models find entities and relations."""
+
+    flat_prefix: ClassVar[str] = "extract_"
+    model: str = Field("auto", description='Statistical NER after the rules: "auto" (the shipped model when present), '
+                       '"none" (rules only) or the path of a model folder')
+    relations: str = Field("auto", description='Relation classifier: "auto" (the shipped sparse model), "rules", '
+                           '"transformer" (the fine-tuned MiniLM blended with the sparse one: slower, needs torch), '
+                           "or a model folder")
+    pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
+                                "carry a PGx MeSH heading")
+
+
+class EmbedSettings(Group):
+    """The sentence embedder behind dense search."""
+
+    flat_prefix: ClassVar[str] = "embed_"
+    model: str = Field("minilm", description='"minilm" (all-MiniLM-L6-v2 shipped on PyPI), a sentence-transformers '
+                       "model name (needs a model hub) or a local model folder")
+    device: str = Field("cpu", description='torch device, e.g. "cpu" or "cuda"')
+    batch_size: int = Field(64, description="Passages embedded per batch")
+
+
+class IndexSettings(Group):
+    """How passages are cut and the dense index is built."""
+
+    flat_prefix: ClassVar[str] = "index_"
+    kind: str = Field("auto", description='"flat" (exact), "hnsw", "ivfpq", or "auto": flat below flat_max vectors')
+    flat_max: int = Field(200_000, description="Largest corpus that gets an exact index under kind=auto")
+    window_sentences: int = Field(3, description="Sentences per passage window")
+    nlist: int = Field(0, description="IVF-PQ inverted lists; 0: about 4·√(vectors), from 16 up to 65,536")
+    nprobe: int = Field(32, description="IVF-PQ lists scanned per query: more finds more true neighbours, slower")
+    train_max: int = Field(1_000_000, description="Most sampled vectors that train the IVF-PQ quantizers")
+    shard_passages: int = Field(4096, description="Passages embedded and encoded per index shard (one worker job)")
+
+
+class SearchSettings(Group):
+    """Hybrid ranking: dense + BM25 fused, with priors."""
+
+    flat_prefix: ClassVar[str] = "search_"
+    candidates: int = Field(100, description="Hits taken from each of dense and lexical before fusion")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant")
+    entity_boost: float = Field(0.5, description="Fused-score boost when a passage names the asked drug and gene")
+    section_prior: bool = Field(True, description="Rank boxed warnings, contraindications and dosing above other text")
+
+
+class QaSettings(Group):
+    """How answers are composed."""
+
+    flat_prefix: ClassVar[str] = "qa_"
+    top_k: int = Field(15, description="Passages read per question")
+    max_sentences: int = Field(4, description="Quoted sentences per answer")
+    answerer: str = Field("extractive", description='"extractive" (offline, deterministic) or "llm"')
+
+
+class LlmSettings(Group):
+    """An OpenAI-compatible chat model for qa.answerer = "llm"."""
+
+    flat_prefix: ClassVar[str] = "llm_"
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 (vLLM, llama.cpp, Ollama)")
+    model: str = Field("gpt-4o-mini", description="Model name the server knows")
+    api_key: str | None = Field(None, description="Key for the server, if it needs one")
+    timeout_s: float = Field(60.0, description="Seconds before a model call is abandoned")
+
+
+class CheckSettings(Group):
+    """Which triples feed prescribing alerts, and where the compiled knowledge is cached."""
+
+    flat_prefix: ClassVar[str] = "check_"
+    min_confidence: float = Field(0.3, description="Label triples at or above this confidence feed alerts "
+                                  "(accepted ones always do)")
+    min_confidence_pubmed: float = Field(0.7, description="Abstract triples at or above this confidence support "
+                                         "alerts (accepted ones always do)")
+    knowledge_path: Path | None = Field(None, description="Compiled knowledge cache (gzipped JSON); default "
+                                        "$PGXLIT_HOME/check_knowledge.json.gz")
+    refresh_seconds: float = Field(10.0, description="How often a running service looks for new triples")
+
+
+class WebSettings(Group):
+    """The web app and HTTP API: reads are open, every write needs a token."""
+
+    flat_prefix: ClassVar[str] = "web_"
+    token: str | None = Field(None, description="Shared curator token for writes (16+ characters); unset: "
+                              "`pgxlit serve` makes one per run and prints it")
+    user_tokens: dict[str, str] = Field(default_factory=dict, description="Personal curator tokens, name -> token")
+    secret: str | None = Field(None, description="Key that signs session cookies and CSRF tokens; unset: a new "
+                               "random key per process")
+    secure_cookies: bool = Field(False, description="Mark cookies Secure (set it when TLS is in front)")
+    timeout_s: float = Field(30.0, description="An API request that takes longer answers 504")
+    digest_timeout_s: float = Field(180.0, description="Building the digest of every stored label may take longer")
+    max_question_chars: int = Field(500, description="Longer questions are refused with 422")
+    max_body_bytes: int = Field(1_000_000, description="Larger request bodies are refused with 413")
+    max_json_depth: int = Field(32, description="JSON bodies nested deeper are refused with 400")
+
+
+class EngineSettings(Group):
+    """Where extraction and embedding run."""
+
+    flat_prefix: ClassVar[str] = "engine_"
+    kind: str = Field("local", description='"local" (this machine) or "ray"', json_schema_extra=_flat("engine"))
+    workers: int = Field(0, description="Worker processes; 0: 1 for local, 2 for ray")
+    shard_size: int = Field(256, description="Abstracts per shard sent to a worker (labels: 4 versions)")
+    ray_address: str | None = Field(None, description='Ray cluster to join, e.g. "auto"; unset: start a local Ray',
+                                     json_schema_extra=_flat("ray_address"))
+
+
+GROUPS: dict[str, type[Group]] = {
+    "ingest": IngestSettings, "http": HttpSettings, "extract": ExtractSettings, "embed": EmbedSettings,
+    "index": IndexSettings, "search": SearchSettings, "qa": QaSettings, "llm": LlmSettings,
+    "check": CheckSettings, "web": WebSettings, "engine": EngineSettings,
+}
+
+
+def _flat_names() -> dict[str, tuple[str, str]]:
+    names: dict[str, tuple[str, str]] = {}
+    for group, model in GROUPS.items():
+        for field_name, info in model.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            names[str(extra.get("flat") or model.flat_prefix + field_name)] = (group, field_name)
+    return names
+
+
+FLAT: dict[str, tuple[str, str]] = _flat_names()
+TOP = ("home", "db_url")
+
+
+def _fold(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Flat names into their groups; anything unknown is an error naming the key."""
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in TOP:
+            nested[key] = value
+        elif key in GROUPS and isinstance(value, dict | BaseModel):
+            nested.setdefault(key, {})
+            part = value.model_dump() if isinstance(value, BaseModel) else value
+            for sub in part:
+                if sub not in GROUPS[key].model_fields:
+                    raise SettingsError(_unknown(f"{key}.{sub}", where))
+            nested[key] = {**nested[key], **part}
+        elif key in FLAT:
+            group, field_name = FLAT[key]
+            nested.setdefault(group, {})
+            if isinstance(nested[group], BaseModel):
+                nested[group] = nested[group].model_dump()
+            nested[group][field_name] = value
+        elif key in GROUPS:
+            raise SettingsError(f"setting '{key}' {where} must be a table of settings, not {value!r}")
+        else:
+            raise SettingsError(_unknown(key, where))
+    return nested
+
+
+def _unknown(key: str, where: str) -> str:
+    known = [*TOP, *FLAT, *(f"{g}.{f}" for g, m in GROUPS.items() for f in m.model_fields)]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else "; `pgxlit doctor --settings` lists every setting"
+    return f"unknown setting '{key}' {where}{hint}"
+
+
+def _env_values() -> dict[str, Any]:
+    """PGXLIT_<FLAT NAME> variables; other PGXLIT_ variables (PGXLIT_CONFIG, test helpers) are not settings."""
+    found: dict[str, Any] = {}
+    for flat in (*TOP, *FLAT):
+        raw = os.environ.get(ENV_PREFIX + flat.upper())
+        if raw is None:
+            continue
+        value: Any = raw
+        if raw[:1] in "{[":
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(f"{ENV_PREFIX}{flat.upper()} is not valid JSON: {exc}") from exc
+        found[flat] = value
+    return found
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from exc
+
+
+class Settings(BaseModel):
+    """Every setting, grouped by stage. Build with `Settings(**overrides)` or `get_settings()`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     home: Path = Field(default_factory=_default_home, description="Data folder")
     db_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under home")
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    qa: QaSettings = Field(default_factory=QaSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    check: CheckSettings = Field(default_factory=CheckSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
 
-    openfda_url: str = OPENFDA_URL
-    dailymed_url: str = DAILYMED_URL
-    eutils_url: str = EUTILS_URL
-    dailymed_files_url: str = Field(
-        DAILYMED_FILES_URL, description="DailyMed download endpoint for one SPL version (zip)"
-    )
-    openfda_api_key: str | None = None
-    ncbi_api_key: str | None = None
-    ncbi_email: str | None = None
-    ncbi_tool: str = "pgxlit"
+    def __init__(self, **overrides: Any) -> None:
+        path = config_file_path()
+        layers = [_fold(_file_values(path), f"in {path}"), _fold(_env_values(), "in the environment"),
+                  _fold(overrides, "given to Settings()")]
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            for key, value in layer.items():
+                if key in GROUPS and isinstance(merged.get(key), dict):
+                    merged[key] = {**merged[key], **value}
+                else:
+                    merged[key] = value
+        try:
+            super().__init__(**merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise SettingsError(f"setting '{where}': {first.get('msg')} (got {first.get('input')!r})") from exc
 
-    # Client-side rate limits (requests per second) and caps.
-    openfda_rate_per_min: float = 240.0
-    openfda_daily_cap_without_key: int = 1000
-    dailymed_rate_per_sec: float = 5.0
-    eutils_rate_per_sec: float | None = Field(
-        None, description="Default: 3/s, or 10/s with an NCBI API key"
-    )
+    @model_validator(mode="after")
+    def _home_expanded(self) -> Settings:
+        self.home = Path(self.home).expanduser()
+        return self
 
-    http_timeout_s: float = 30.0
-    http_max_retries: int = 6
-    http_backoff_base_s: float = 0.5
-    http_backoff_max_s: float = 60.0
-
-    extract_model: str = Field(
-        "auto",
-        description='Statistical NER after the rules: "auto" (the shipped model when present), '
-        '"none" (rules only) or the path of a model folder',
-    )
-
-    extract_relations: str = Field(
-        "auto",
-        description='Relation classifier: "auto" (the shipped sparse model when present), "rules", "transformer" '
-        "(the fine-tuned MiniLM classifier in corpora/models/pgx_rel_tf, blended with the sparse one: slower, needs torch), "
-        "or a model folder (sparse, or a transformer folder whose meta.json says so)",
-    )
-
-    # Search index (index/) and answering (qa/).
-    embed_model: str = Field(
-        "minilm",
-        description='Sentence embedder: "minilm" (all-MiniLM-L6-v2 shipped on PyPI), a sentence-transformers '
-        "model name (needs a model hub) or a local model folder",
-    )
-    embed_device: str = Field("cpu", description='torch device for embeddings, e.g. "cpu" or "cuda"')
-    embed_batch_size: int = 64
-    index_kind: str = Field(
-        "auto", description='"flat" (exact), "hnsw", "ivfpq", or "auto": flat below index_flat_max vectors'
-    )
-    index_flat_max: int = 200_000
-    index_window_sentences: int = Field(3, description="Sentences per passage window")
-    search_candidates: int = Field(100, description="Hits taken from each of dense and lexical before fusion")
-    search_rrf_k: int = 60
-    search_entity_boost: float = Field(0.5, description="Fused-score boost when a passage names the asked drug and gene")
-    search_section_prior: bool = Field(True, description="Rank boxed warnings, contraindications and dosing above other text")
-    qa_top_k: int = 15
-    qa_max_sentences: int = 4
-    qa_answerer: str = Field("extractive", description='"extractive" (offline, default) or "llm"')
-    llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (vLLM, llama.cpp, Ollama)")
-    llm_model: str = "gpt-4o-mini"
-    llm_api_key: str | None = None
-    llm_timeout_s: float = 60.0
-
-    openfda_page_size: int = 100
-    eutils_batch_size: int = 200
-    raw_max_bytes: int = Field(
-        64 * 1024 * 1024, description="Files loaded from disk above this size keep no raw copy"
-    )
-
-    # Prescribing check (issue 7): which triples feed alerts, where the compiled knowledge is cached.
-    check_min_confidence: float = Field(
-        0.3, description="Label triples at or above this confidence feed alerts (accepted ones always do)"
-    )
-    check_min_confidence_pubmed: float = Field(
-        0.7, description="Abstract triples at or above this confidence support alerts (accepted ones always do)"
-    )
-    check_knowledge_path: Path | None = Field(
-        None, description="Compiled check knowledge (gzipped JSON); default $PGXLIT_HOME/check_knowledge.json.gz"
-    )
-    check_refresh_seconds: float = Field(
-        10.0, description="How often a running service looks for new triples to recompile"
-    )
-
-    # Web app and HTTP API (issue 8): reads are open, every write needs a token.
-    web_token: str | None = Field(
-        None, description="Shared curator token for writes (review, re-extraction); unset: `pgxlit serve` makes one "
-        "per run and prints it"
-    )
-    web_user_tokens: dict[str, str] = Field(
-        default_factory=dict, description="Personal curator tokens, name -> token; the audit log then names the "
-        "curator from the token instead of the name typed in"
-    )
-    web_secret: str | None = Field(
-        None, description="Key that signs session cookies and CSRF tokens; unset: a new random key per process"
-    )
-    web_timeout_s: float = Field(30.0, description="An API request that takes longer answers 504")
-    web_digest_timeout_s: float = Field(
-        180.0, description="Building a digest of every stored label may take longer than other requests; it is cached"
-    )
-    web_max_question_chars: int = Field(500, description="Longer questions are refused with 422")
-    web_secure_cookies: bool = Field(
-        False, description="Mark session cookies Secure (set it when pgxlit serve runs behind TLS)"
-    )
-    web_max_body_bytes: int = Field(1_000_000, description="Larger request bodies are refused with 413")
-    web_max_json_depth: int = Field(32, description="JSON bodies nested deeper are refused with 400")
-
-    # Scaling out (issue 9): where extraction and embedding run.
-    engine: str = Field("local", description='"local" (this machine) or "ray" (a local Ray, or the cluster at ray_address)')
-    engine_workers: int = Field(0, description="Worker processes; 0: 1 for local, 2 for ray")
-    engine_shard_size: int = Field(256, description="Abstracts per shard sent to a worker (labels: 4 versions)")
-    ray_address: str | None = Field(None, description='Ray cluster to join, e.g. "auto" or "ray://head:10001"; unset: start a local Ray')
-    extract_pgx_prefilter: bool = Field(
-        False, description="Extract only abstracts that name a drug and a genetic factor or carry a PGx MeSH heading"
-    )
-    load_workers: int = Field(1, description="Processes that parse PubMed XML files ahead of the store writer in `pgxlit load`")
-
-    # Index at scale (issue 9): IVF-PQ trained once on a sample, filled shard by shard and merged.
-    index_nlist: int = Field(0, description="IVF-PQ inverted lists; 0: about 4·√(vectors), from 16 up to 65,536")
-    index_nprobe: int = Field(32, description="IVF-PQ lists scanned per query: more finds more true neighbours, slower")
-    index_train_max: int = Field(
-        1_000_000, description="At most this many sampled vectors train the IVF-PQ quantizers (64 per list wanted)"
-    )
-    index_shard_passages: int = Field(4096, description="Passages embedded and encoded per index shard (one worker job)")
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with some settings changed, by flat or nested name (validated like any other)."""
+        data = self.model_dump()
+        for key, value in _fold(overrides, "given to replace()").items():
+            data[key] = {**data[key], **value} if key in GROUPS else value
+        return Settings.model_validate(data)
 
     @property
     def resolved_db_url(self) -> str:
@@ -171,25 +327,18 @@ class Settings(BaseSettings):
 
     @property
     def resolved_eutils_rate(self) -> float:
-        if self.eutils_rate_per_sec:
-            return self.eutils_rate_per_sec
-        return 10.0 if self.ncbi_api_key else 3.0
+        if self.ingest.eutils_rate_per_sec:
+            return self.ingest.eutils_rate_per_sec
+        return 10.0 if self.ingest.ncbi_api_key else 3.0
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
-        return (init_settings, env_settings, toml)
+    def __getattr__(self, name: str) -> Any:
+        if name in FLAT:
+            group, field_name = FLAT[name]
+            raise AttributeError(f"settings.{name} is now settings.{group}.{field_name}")
+        return super().__getattr__(name)  # type: ignore[misc]
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
-

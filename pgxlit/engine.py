@@ -116,9 +116,9 @@ def get_engine(name: str, workers: int | None = None, settings: Settings | None 
     """The engine a command or setting names; an unknown name says which exist."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")
-    count = workers or (settings.engine_workers if settings else 0) or (2 if name == "ray" else 1)
+    count = workers or (settings.engine.workers if settings else 0) or (2 if name == "ray" else 1)
     if name == "ray":
-        return RayEngine(count, settings.ray_address if settings else None)
+        return RayEngine(count, settings.engine.ray_address if settings else None)
     return LocalEngine(count)
 
 

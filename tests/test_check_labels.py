@@ -145,5 +145,7 @@ def test_cds_hooks_card_from_the_recorded_labels(labels_settings: Settings) -> N
     body = json.loads((REPO / "tests" / "fixtures" / "check" / "cds_order_select_clopidogrel.json").read_text())
     with TestClient(create_app(labels_settings)) as client:
         cards = client.post("/cds-services/pgxlit-order-select", json=body).json()["cards"]
-    assert len(cards) == 1 and cards[0]["indicator"] == "critical"
-    assert "Boxed Warning" in cards[0]["detail"] and len(cards[0]["summary"]) <= 140
+    alerts = [c for c in cards if c["source"]["label"] != "pgxlit (genotype reading)"]
+    assert len(alerts) == 1 and alerts[0]["indicator"] == "critical"
+    assert "Boxed Warning" in alerts[0]["detail"] and len(alerts[0]["summary"]) <= 140
+    assert any("XYZ9 result '*1/*2' could not be read" in c["summary"] for c in cards)

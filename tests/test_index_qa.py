@@ -245,7 +245,7 @@ def test_llm_through_a_local_openai_compatible_server(answerer) -> None:
         threading.Event().wait(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        settings = answerer.settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_model": "local"})
+        settings = answerer.settings.replace(llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="local")
         answer = LlmAnswerer(answerer, chat_model_from_settings(settings)).ask("What should I check before prescribing abacavir?")
     finally:
         server.should_exit = True

@@ -268,14 +268,13 @@ def test_digest_labels_and_diff(client: TestClient, world: dict[str, Any]) -> No
 def test_failures_are_clean(world: dict[str, Any], tmp_path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    broken = world["settings"].model_copy(update={"db_url": f"sqlite:///{blocker / 'pgxlit.sqlite'}"})
+    broken = world["settings"].replace(db_url=f"sqlite:///{blocker / 'pgxlit.sqlite'}")
     client = TestClient(create_app(broken), raise_server_exceptions=False)
     r = client.get("/api/stats")
     assert r.status_code == 500 and r.json() == {"detail": "internal error; the server log has the details"}
     html = client.get("/review", headers={"Accept": "text/html"})
     assert html.status_code == 500 and "Traceback" not in html.text and "<html" in html.text
-    slow = TestClient(create_app(world["settings"].model_copy(update={"web_timeout_s": 0.001,
-                                                                       "web_digest_timeout_s": 0.001})))
+    slow = TestClient(create_app(world["settings"].replace(web_timeout_s=0.001, web_digest_timeout_s=0.001)))
     r = slow.get("/api/digest")
     assert r.status_code == 504 and "gave up" in r.json()["detail"]
     assert client.get("/api/nothing-here").status_code == 404

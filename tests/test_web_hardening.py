@@ -26,7 +26,7 @@ def world() -> dict[str, Any]:
 
 
 def _client(world: dict[str, Any], **overrides: Any) -> TestClient:
-    settings = world["settings"].model_copy(update=overrides)
+    settings = world["settings"].replace(**overrides)
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 
@@ -115,9 +115,9 @@ def test_weak_configured_tokens_are_refused(world: dict[str, Any]) -> None:
     assert weak_token_reason("short") and weak_token_reason("aaaaaaaaaaaaaaaaaaaa")
     assert weak_token_reason(TOKEN) is None
     with pytest.raises(ValueError, match="PGXLIT_WEB_TOKEN"):
-        create_app(world["settings"].model_copy(update={"web_token": "secret"}))
+        create_app(world["settings"].replace(web_token="secret"))
     with pytest.raises(ValueError, match="ann"):
-        create_app(world["settings"].model_copy(update={"web_user_tokens": {"ann": "1234"}}))
+        create_app(world["settings"].replace(web_user_tokens={"ann": "1234"}))
 
 
 # ---- 8. no 500 for oversized integers, odd cookies, deep JSON ----------------------------------------

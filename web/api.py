@@ -33,7 +33,7 @@ FormId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 async def run(request: Request, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
     """Run blocking work off the event loop; 504 when it takes longer than the configured timeout."""
-    timeout = timeout or request.app.state.settings.web_timeout_s
+    timeout = timeout or request.app.state.settings.web.timeout_s
     try:
         return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs), timeout)
     except TimeoutError as exc:
@@ -47,7 +47,7 @@ def services(request: Request) -> Any:
 def digest_timeout(request: Request) -> float:
     """A digest over every stored label is built once and cached; it may take longer than other requests."""
     settings = request.app.state.settings
-    return max(settings.web_timeout_s, settings.web_digest_timeout_s)
+    return max(settings.web.timeout_s, settings.web.digest_timeout_s)
 
 
 # ---- input helpers (shared with the pages) --------------------------------------------------------
@@ -192,7 +192,7 @@ def create_api() -> APIRouter:
     @api.post("/ask", tags=["ask"])
     async def ask(request: Request, body: AskBody) -> dict[str, Any]:
         """A cited answer from FDA labels and PubMed abstracts, or a refusal with its reason."""
-        limit = request.app.state.settings.web_max_question_chars
+        limit = request.app.state.settings.web.max_question_chars
         question = " ".join(body.question.split())
         if not question:
             raise HTTPException(422, "ask a question, e.g. 'What should I check before prescribing abacavir?'")

@@ -40,7 +40,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             # the digest of every stored label takes a while to build: start it now, pages read the cache
             threading.Thread(target=app.state.services.digest, args=(None, (), False), daemon=True,
                              name="warm-digest").start()
-            if not app.state.settings.web_token:
+            if not app.state.settings.web.token:
                 err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
                           "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)
             uvicorn.run(app, host=host, port=port, log_level="info")

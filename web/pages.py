@@ -154,7 +154,7 @@ def create_pages() -> APIRouter:
         svc = request.app.state.services
         question = " ".join(q.split())
         answer, problem = None, None
-        limit = request.app.state.settings.web_max_question_chars
+        limit = request.app.state.settings.web.max_question_chars
         if len(question) > limit:
             problem = f"a question is at most {limit} characters"
         elif question:

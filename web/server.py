@@ -49,8 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services.close()
 
     # A configured token that is easy to guess is refused before anything listens.
-    for who, token in (("PGXLIT_WEB_TOKEN", settings.web_token), *(
-            (f"the personal token of {name!r} (PGXLIT_WEB_USER_TOKENS)", t) for name, t in settings.web_user_tokens.items())):
+    for who, token in (("PGXLIT_WEB_TOKEN", settings.web.token), *(
+            (f"the personal token of {name!r} (PGXLIT_WEB_USER_TOKENS)", t) for name, t in settings.web.user_tokens.items())):
         if token is not None and (reason := weak_token_reason(token)):
             raise ValueError(f"{who} {reason}: make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
 
@@ -61,9 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
     # Outermost: body size and JSON depth are checked before anything parses the body.
-    app.add_middleware(RequestLimits, max_body_bytes=settings.web_max_body_bytes,
-                       max_json_depth=settings.web_max_json_depth)
-    app.state.secure_cookies = settings.web_secure_cookies
+    app.add_middleware(RequestLimits, max_body_bytes=settings.web.max_body_bytes,
+                       max_json_depth=settings.web.max_json_depth)
+    app.state.secure_cookies = settings.web.secure_cookies
     app.state.settings = settings
     app.state.check_service = None
     lock = threading.Lock()
@@ -80,11 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_router(check_service))
 
     # A token is always set: a configured one, or a fresh one per run that `pgxlit serve` prints.
-    app.state.web_token = settings.web_token or secrets.token_urlsafe(18)
+    app.state.web_token = settings.web.token or secrets.token_urlsafe(18)
     # With a configured secret, sessions outlive a restart, so logouts are kept beside the store.
-    revoked = RevokedSessions(settings.home / "web_logouts.json" if settings.web_secret else None)
-    app.state.auth = Auth(app.state.web_token, dict(settings.web_user_tokens),
-                          settings.web_secret.encode() if settings.web_secret else secrets.token_bytes(32), revoked)
+    revoked = RevokedSessions(settings.home / "web_logouts.json" if settings.web.secret else None)
+    app.state.auth = Auth(app.state.web_token, dict(settings.web.user_tokens),
+                          settings.web.secret.encode() if settings.web.secret else secrets.token_bytes(32), revoked)
     app.state.services = Services(settings, check_service)
     app.state.refresh = Refresh(lambda: app.state.services.store, settings)
 
