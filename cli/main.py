@@ -14,8 +14,8 @@ import typer
 
 from pgxlit import __version__
 from pgxlit.check import cli as check_cli
-from pgxlit.cli_common import JsonOpt, guard, open_store, print_report
-from pgxlit.config import config_file_path, get_settings
+from pgxlit.cli_common import JsonOpt, guard, open_store, out, print_report
+from pgxlit.config import config_file_path, get_settings, settings_table
 from pgxlit.digest import cli as digest_cli
 from pgxlit.extract import cli as extract_cli
 from pgxlit.index import cli as index_cli
@@ -43,12 +43,23 @@ def stats(as_json: JsonOpt = False) -> None:
 
 def doctor(
     offline: Annotated[bool, typer.Option("--offline", help="Skip the reachability checks.")] = False,
+    list_settings: Annotated[bool, typer.Option("--settings", help="List every setting: its environment variable, "
+                                                "TOML place, value in effect and what it does.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check configuration, store, API reachability and versions."""
     import httpx
 
     settings = get_settings()
+    if list_settings:
+        rows = settings_table(settings)
+        if as_json:
+            out.print_json(data=rows)
+        else:
+            for row in rows:
+                out.print(f"{row['env']}  [{row['toml']}] = {row['value']}\n    {row['description']}",
+                          markup=False, highlight=False)
+        return
     checks: dict[str, Any] = {
         "pgxlit": __version__,
         "python": platform.python_version(),
@@ -104,6 +115,15 @@ def replay(
 
 
 app.add_typer(eval_app, name="eval")
+
+
+@app.callback()
+def _read_settings_first() -> None:
+    # A settings file or variable pgxlit cannot use stops every command with one line naming it.
+    with guard():
+        get_settings()
+
+
 for _stage in STAGES:
     _stage.register(app, eval_app)
 app.command("stats")(stats)

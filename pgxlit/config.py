@@ -338,6 +338,22 @@ class Settings(BaseModel):
         return super().__getattr__(name)  # type: ignore[misc]
 
 
+SECRET_FIELDS = ("openfda_api_key", "ncbi_api_key", "llm_api_key", "web_token", "web_user_tokens", "web_secret")
+
+
+def settings_table(settings: Settings) -> list[dict[str, str]]:
+    """Every setting with its environment variable, its place in the TOML file, the value in
+    effect (secrets shown as set / not set) and its description: what `pgxlit doctor --settings` prints."""
+    rows = [{"env": f"{ENV_PREFIX}{name.upper()}", "toml": name, "value": str(getattr(settings, name)),
+             "description": str(Settings.model_fields[name].description or "")} for name in TOP]
+    for flat, (group, field_name) in FLAT.items():
+        value = getattr(getattr(settings, group), field_name)
+        shown = ("set" if value else "not set") if flat in SECRET_FIELDS else json.dumps(value, default=str)
+        rows.append({"env": f"{ENV_PREFIX}{flat.upper()}", "toml": f"{group}.{field_name}", "value": shown,
+                     "description": str(GROUPS[group].model_fields[field_name].description or "")})
+    return rows
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
