@@ -204,3 +204,13 @@ def test_the_rules_catch_the_imports_this_layering_removed() -> None:
         assert not broken_rules(edge(source, target)), (source, target)
     cyclic = {("index", "qa"): [("pgxlit.index.r", "pgxlit.qa.q", 1)], ("qa", "index"): [("pgxlit.qa.a", "pgxlit.index.s", 1)]}
     assert find_cycle(cyclic) in (["index", "qa", "index"], ["qa", "index", "qa"])
+
+
+MAX_MODULE_LINES = 1000
+
+
+def test_no_product_module_is_over_a_thousand_lines() -> None:
+    """A module that outgrows this holds more than one job: split it by job, as store/ and replay/ were."""
+    sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in product_files()}
+    too_big = {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_big, f"modules over {MAX_MODULE_LINES} lines: {too_big}"
