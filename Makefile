@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_HOME := $(CURDIR)/.pgxlit-demo
 
-.PHONY: install demo test bench snapshot clean
+.PHONY: install demo test test-fast bench snapshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,21 +15,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Load the bundled snapshot into a fresh embedded SQLite store and run every stage that exists.
+# Load the bundled snapshot into a fresh embedded SQLite store, run every stage, print each step's time.
 demo: install
-	rm -rf $(DEMO_HOME)
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit load corpora/snapshot
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit labels --pgx
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit extract
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug clopidogrel --gene CYP2C19 --pgx --limit 3
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit triples --drug abacavir --pgx --limit 2
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit index
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit ask --batch corpora/demo_questions.txt
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit check --drug clopidogrel --diplotype "CYP2C19 *2/*2"
-	PGXLIT_HOME=$(DEMO_HOME) $(VENV)/bin/pgxlit stats
+	$(PY) tools/demo.py --home $(DEMO_HOME)
 
+# The full suite, as CI runs it.
 test: install
 	$(PY) -m pytest -q
+
+# The quick inner loop: leaves out tests marked slow (real stores, indexes, servers, browsers, clusters).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 bench: install
 	$(PY) bench/ingest.py --shared $(SHARED)

@@ -18,6 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Modules that build a real store, index, server, cluster or browser, or walk a whole corpus: minutes
+# each on 2 cores. `make test` runs everything (as CI does); `make test-fast` leaves these out.
+SLOW_MODULES = {
+    "test_api_docs", "test_browser", "test_check_labels", "test_digest_shared", "test_engine", "test_engine_load",
+    "test_fuzz", "test_genotype_exhaustive", "test_index_qa", "test_index_rebuild", "test_mcp",
+    "test_packaging_and_cli_e2e", "test_postgres", "test_qa_kinds", "test_quality_regression",
+    "test_relation_transformer", "test_scale_index", "test_scale_store", "test_web_api", "test_web_hardening",
+    "test_embed_quality", "test_labels_precision", "test_knowledge",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def shared_root() -> Path:
     return Path(os.environ.get("PGXLIT_SHARED", REPO.parent / "shared")).resolve()
 
