@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgxlit.check.knowledge import ACTIONS, Knowledge, item_rank, section_title
-from pgxlit.check.pharmcat import INDETERMINATE, GeneCall
+from pgxlit.check.genotype import INDETERMINATE, GeneCall
 from pgxlit.check.profile import Profile
 
 SUMMARY_MAX = 140

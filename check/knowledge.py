@@ -25,132 +25,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgxlit.check.pharmcat import (
-    GenotypeError,
-    PhenotypeTable,
-    canonical_phenotype,
-    normalise_hla,
-)
+from pgxlit.check.genotype import GenotypeError, canonical_phenotype, normalise_hla
+from pgxlit.check.genotype import GenotypeTable as PhenotypeTable
+from pgxlit.extract.actions import SEVERITIES, VERDICTS, Reading, looks_like_table, read_action
+from pgxlit.sections import CHECK_RANK, PATIENT_SECTIONS, section_title
+
+__all__ = ["ACTIONS", "SEVERITIES", "Knowledge", "Reading", "TripleFact", "build_knowledge", "clean_sentence",
+           "factor_keys", "item_rank", "knowledge_path", "load_knowledge", "looks_like_table", "read_action",
+           "read_facts", "section_title", "store_fingerprint"]
 
 
 def _builder_version() -> str:
-    """Changes with this module's rules, so an upgraded pgxlit never serves a stale cache."""
-    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    """Changes with the rules (this module, the action reader, the section vocabulary), so an
+    upgraded pgxlit never serves a stale cache."""
+    from pgxlit import sections
+    from pgxlit.extract import actions
+
+    h = hashlib.sha256()
+    for module_file in (__file__, actions.__file__, sections.__file__):
+        h.update(Path(module_file).read_bytes())
+    digest = h.hexdigest()[:12]
     return f"check-knowledge-{digest}"
 
 
 BUILDER_VERSION = _builder_version()
-ACTIONS = ("avoid", "alternative", "dose change", "monitor", "no action")
-SEVERITIES = ("critical", "warning", "info")
+ACTIONS = VERDICTS
 MAX_ITEMS_PER_KEY = 12
-
-# ---- reading an evidence sentence -----------------------------------------------------------
-_AVOID = re.compile(
-    r"\bcontraindicated\b|\bshould not (?:be )?(?:use|used|take|taken|receive|given|prescribed|administered|start|initiat)"
-    r"|\bdo not (?:use|take|prescribe|administer|initiate|start|give|restart|reinitiate)\b|\bmust not\b"
-    r"|\b(?:is|are) not recommended\b|\bnot (?:be )?recommended for\b|\bavoid (?:use|the use|using|prescribing)\b"
-    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b|\bconsider avoiding\b",
-    re.I,
-)
-_ALTERNATIVE = re.compile(
-    r"\b(?:consider|use|choose|select|prescribe)\b[^.;]{0,40}\b(?:another|an? alternative|alternative|other)\b"
-    r"|\balternative (?:therap|treatment|agent|drug|medication)|\binstead of\b",
-    re.I,
-)
-_DOSE = re.compile(
-    r"\b(?:reduce|reduced|lower|lowest|decrease|increase|adjust|adjusted|titrate)\b[^.;]{0,40}\b(?:dose|doses|dosage|dosing)\b"
-    r"|\b(?:dose|dosage|dosing) (?:reduction|adjustment|modification|change)s?\b"
-    r"|\b(?:starting|initial|maintenance|maximum|recommended) (?:daily )?(?:dose|dosage)\b"
-    r"|\b\d+(?:\.\d+)?\s?(?:-|to)?\s?\d*(?:\.\d+)?\s?mg\b|\bdose requirements?\b",
-    re.I,
-)
-_MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve|\bwatch for\b|\bwith caution\b|\bcaution\b|\bcareful", re.I)
-_NO_ACTION = re.compile(
-    r"\bno (?:dose|dosage|dosing) (?:adjustment|change|modification)s? (?:is |are )?(?:necessary|needed|required|recommended)"
-    r"|\bnot necessary to adjust\b|\bno (?:clinically )?(?:significant|relevant|meaningful) (?:difference|effect|change)"
-    r"|\bsimilar (?:siponimod |drug )?exposure\b",
-    re.I,
-)
-_TESTING = re.compile(
-    r"\btests? (?:are|is) available\b|\bscreen(?:ed|ing)? (?:for|all|patients)|\bshould be screened\b|\btest(?:ing)? "
-    r"(?:for|patients)\b|\bgenotype determination\b|\btyping\b|\btest is (?:positive|negative)\b|\bprior to (?:initiating|starting)\b",
-    re.I,
-)
-_BACKGROUND = re.compile(
-    r"\bprevalence\b|\bfrequenc(?:y|ies)\b|\bapproximately \d+\s?% of\b|\bis present in\b|\bfound almost exclusively\b"
-    r"|\blargely absent\b|\bare termed\b|\bhave one but not two\b|\bhave at least one\b|\bcarried by more than\b",
-    re.I,
-)
-# A contraindication that holds only with something else: another drug ("PMs taking a strong CYP3A
-# inhibitor") or an organ impairment ("IMs and PMs ... with any degree of hepatic impairment").
-_INTERACTION = re.compile(r"\btaking (?:a |an )?(?:strong|moderate|potent|weak)\b|\b(?:strong|moderate|potent) "
-                          r"(?:or moderate )?CYP\w*\s+(?:inhibitor|inducer)|\bconcomitant(?:ly)?\b"
-                          r"|\b(?:hepatic|renal) impairment\b", re.I)
-_STUDY = re.compile(r"\bstud(?:y|ies)\b|\bsubjects\b|\btrials?\b|\bwas observed\b|\bwere observed\b|\bevaluated\b", re.I)
 _TWO = re.compile(r"\btwo\b|\bboth\b|\bhomozygous\b|\bhomozygotes?\b", re.I)
 _ONE = re.compile(r"\bone\b|\bsingle\b|\bheterozygous\b|\bheterozygotes?\b", re.I)
-
-CRITICAL_SECTIONS = frozenset({"boxed_warning", "contraindications"})
-WARNING_SECTIONS = frozenset({"boxed_warning", "contraindications", "warnings_and_cautions", "warnings", "precautions",
-                              "dosage_and_administration"})
-_SECTION_RANK = {"boxed_warning": 6, "contraindications": 5, "dosage_and_administration": 4,
-                 "warnings_and_cautions": 3, "warnings": 3, "use_in_specific_populations": 2, "precautions": 2,
-                 "clinical_pharmacology": 1, "pharmacogenomics": 1}
-_SECTION_TITLES = {"boxed_warning": "Boxed Warning", "contraindications": "Contraindications",
-                   "dosage_and_administration": "Dosage and Administration", "warnings_and_cautions": "Warnings and Precautions",
-                   "warnings": "Warnings", "use_in_specific_populations": "Use in Specific Populations",
-                   "clinical_pharmacology": "Clinical Pharmacology", "pharmacokinetics": "Pharmacokinetics",
-                   "pharmacogenomics": "Pharmacogenomics", "precautions": "Precautions",
-                   "adverse_reactions": "Adverse Reactions", "indications_and_usage": "Indications and Usage",
-                   "spl_medguide": "Medication Guide", "spl_patient_package_insert": "Patient Information",
-                   "laboratory_tests": "Laboratory Tests", "clinical_studies": "Clinical Studies",
-                   "drug_interactions": "Drug Interactions"}
-# Plain text a patient leaflet repeats from the prescriber sections; kept as support only.
-_PATIENT_SECTIONS = frozenset({"spl_medguide", "spl_patient_package_insert", "information_for_patients"})
-
-
-def section_title(section: str | None) -> str:
-    if not section:
-        return "label"
-    return _SECTION_TITLES.get(section, section.replace("_", " ").title())
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What an evidence sentence tells a prescriber: the action, how strongly, and how bad."""
-
-    action: str
-    strength: int  # 5 avoid, 4 alternative, 3 dose, 2 monitor, 1 no action, 0 association, -1 background/testing
-    severity: str
-
-
-def read_action(sentence: str, section: str | None, effect: str, source: str) -> Reading:
-    """The action class of one evidence sentence (pure; the same sentence always reads the same)."""
-    text = " ".join(sentence.split())
-    in_label = source == "fda_label"
-    if _NO_ACTION.search(text):
-        reading = Reading("no action", 1, "info")
-    elif _AVOID.search(text) and not re.search(r"\bnot contraindicated\b", text, re.I):
-        reading = Reading("avoid", 5, "critical")
-    elif _ALTERNATIVE.search(text) and not _BACKGROUND.search(text):
-        reading = Reading("alternative", 4, "critical" if in_label and section in CRITICAL_SECTIONS else "warning")
-    elif in_label and section == "contraindications" and not _TESTING.search(text):
-        reading = Reading("avoid", 5, "critical")
-    elif _DOSE.search(text) and (effect == "dosage" or section == "dosage_and_administration" or "dos" in text.lower()) \
-            and not _STUDY.search(text):
-        reading = Reading("dose change", 3, "warning")
-    elif _MONITOR.search(text) and not _TESTING.search(text):
-        reading = Reading("monitor", 2, "warning")
-    elif _TESTING.search(text) or _BACKGROUND.search(text):
-        reading = Reading("monitor", -1, "info")
-    else:
-        severe = effect == "toxicity" and in_label and section in WARNING_SECTIONS
-        reading = Reading("monitor", 0, "warning" if severe else "info")
-    if reading.action == "avoid" and _INTERACTION.search(text):
-        reading = Reading("monitor", 2, "warning")
-    if not in_label and reading.severity != "info":  # literature supports; it does not raise alarms alone
-        reading = Reading(reading.action, reading.strength, "info")
-    return reading
 
 
 _CROSSREF = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*\(\s*see [^)]{0,160}\)\s*\.?", re.I)
@@ -159,11 +61,6 @@ _TRAILING_REF = re.compile(r"\s*\(\s*(?:[\d.]+\s*,?\s*)*\s*$|\s*\(\s*[\d.]+\s*\)
 _HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s+(?:[A-Z][A-Z ,&/-]{3,}\s+)(?=[A-Z][a-z]|[A-Z]{2,}\s)")
 _SEGMENT_BREAK = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*•\s*")
 LONG_SENTENCE = 240
-
-
-def looks_like_table(sentence: str) -> bool:
-    """A flattened table ("GG 5-7 mg 5-7 mg 3-4 mg ..."): unreadable as a recommendation."""
-    return len(re.findall(r"\bmg\b", sentence)) >= 4 or len(re.findall(r"\d", sentence)) > 60
 
 
 def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:
@@ -294,7 +191,7 @@ def build_knowledge(
             skipped += 1
             continue
         reading = read_action(fact.sentence, fact.section, fact.effect, fact.source)
-        if (fact.source == "fda_label" and fact.section in _PATIENT_SECTIONS) or looks_like_table(fact.sentence):
+        if (fact.source == "fda_label" and fact.section in PATIENT_SECTIONS) or looks_like_table(fact.sentence):
             reading = Reading(reading.action, min(reading.strength, 0), "info")
         used += 1
         recommendation = clean_sentence(fact.sentence, _focus(fact))
@@ -362,7 +259,7 @@ def _item_rank(item: dict[str, Any]) -> tuple:
         item["strength"],
         c["source"] == "fda_label",
         item.get("review_status") == "accepted",
-        _SECTION_RANK.get(c.get("section") or "", 0),
+        CHECK_RANK.get(c.get("section") or "", 0),
         item["confidence"],
         c.get("version") or 0,
     )
@@ -374,74 +271,41 @@ item_rank = _item_rank
 # ---- reading the store (I/O edge) ------------------------------------------------------------
 def store_fingerprint(store: Any) -> str:
     """Changes whenever triples are added, replaced, reviewed, or label versions arrive."""
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from pgxlit.store import ExtractedDocRow, LabelVersionRow, ReviewAuditRow, TripleRow
-
-    with Session(store.engine) as session:
-        row = session.execute(
-            select(func.count(TripleRow.id), func.max(TripleRow.id),
-                   func.sum(func.length(TripleRow.review_status)), func.max(TripleRow.created_at))
-        ).one()
-        docs = session.execute(select(func.count(), func.max(ExtractedDocRow.extracted_at))).one()
-        labels = session.execute(select(func.count(LabelVersionRow.id), func.max(LabelVersionRow.id))).one()
-        reviewed = session.execute(
-            select(TripleRow.review_status, func.count()).group_by(TripleRow.review_status)
-        ).all()
-        audit = session.execute(select(func.max(ReviewAuditRow.id))).scalar()  # edits of accepted triples
-    return hashlib.sha256(repr((tuple(row), tuple(docs), tuple(labels), sorted(map(tuple, reviewed)), audit)).encode()).hexdigest()[:20]
+    return hashlib.sha256(repr(store.triples_stamp()).encode()).hexdigest()[:20]
 
 
 def read_facts(store: Any) -> list[TripleFact]:
     """PGx triples of the latest version of each label, and of abstracts, with review status."""
     from pgxlit.extract.lexicons import normalise_drug
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
 
-    from pgxlit.store import LabelVersionRow, TripleRow
-
-    with Session(store.engine) as session:
-        latest = (
-            select(LabelVersionRow.set_id, func.max(LabelVersionRow.version).label("v"))
-            .group_by(LabelVersionRow.set_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(TripleRow)
-            .outerjoin(latest, latest.c.set_id == TripleRow.set_id)
-            .where(TripleRow.pgx.is_(True))
-            .where((TripleRow.source != "fda_label") | (TripleRow.version == latest.c.v))
-            .order_by(TripleRow.id)
-        ).scalars().all()
-        names: dict[tuple[str, int], set[str]] = {}
-        for set_id, version, generic in session.execute(
-            select(LabelVersionRow.set_id, LabelVersionRow.version, LabelVersionRow.generic_names)
-        ):
-            canon = set()
-            for n in generic or []:
-                found = normalise_drug(n)
-                canon.add((found[1] if found else n).lower())
-                canon.update(p.strip().lower() for p in re.split(r"\band\b|,|/", n.lower()) if p.strip())
-            names[(set_id, version)] = {c for c in canon if c}
-        facts = []
-        for r in rows:
-            own = True
-            if r.source == "fda_label":
-                label_names = names.get((r.set_id, r.version), set())
-                own = not label_names or r.drug.lower() in label_names or any(
-                    (normalise_drug(n) or ("", n))[1].lower() == r.drug.lower() for n in label_names)
-            facts.append(TripleFact(
-                drug=r.drug, gene=r.gene, variant=r.variant, relation=r.relation, effect=r.effect, negated=r.negated,
-                confidence=r.confidence, source=r.source, sentence=r.sentence, review_status=r.review_status or "pending",
-                set_id=r.set_id, version=r.version, section=r.section, effective_time=r.effective_time, pmid=r.pmid,
-                year=r.year, own_label=own,
-            ))
+    entries = store.triple_entries_in_order(pgx=True, latest_only=True)
+    names: dict[tuple[str, int], set[str]] = {}
+    for (set_id, version), generic in store.label_generic_names().items():
+        canon = set()
+        for n in generic:
+            found = normalise_drug(n)
+            canon.add((found[1] if found else n).lower())
+            canon.update(p.strip().lower() for p in re.split(r"\band\b|,|/", n.lower()) if p.strip())
+        names[(set_id, version)] = {c for c in canon if c}
+    facts = []
+    for entry in entries:
+        r, e = entry.triple, entry.triple.evidence
+        own = True
+        if e.source == "fda_label":
+            label_names = names.get((e.set_id, e.version), set())
+            own = not label_names or r.drug.lower() in label_names or any(
+                (normalise_drug(n) or ("", n))[1].lower() == r.drug.lower() for n in label_names)
+        facts.append(TripleFact(
+            drug=r.drug, gene=r.gene, variant=r.variant, relation=r.relation, effect=r.effect, negated=r.negated,
+            confidence=r.confidence, source=e.source, sentence=e.sentence, review_status=entry.review_status,
+            set_id=e.set_id, version=e.version, section=e.section, effective_time=e.effective_time, pmid=e.pmid,
+            year=e.year, own_label=own,
+        ))
     return facts
 
 
 def knowledge_path(settings: Any) -> Path:
-    explicit = getattr(settings, "check_knowledge_path", None)
+    explicit = settings.check.knowledge_path
     return Path(explicit) if explicit else Path(settings.home) / "check_knowledge.json.gz"
 
 
@@ -475,8 +339,8 @@ def _cache_key(fingerprint: str, min_label: float, min_pubmed: float) -> str:
 
 def load_knowledge(store: Any, settings: Any, table: PhenotypeTable, *, rebuild: bool = False) -> Knowledge:
     """The cached knowledge if it matches the store and settings, else rebuilt and cached."""
-    min_label = float(getattr(settings, "check_min_confidence", 0.3))
-    min_pubmed = float(getattr(settings, "check_min_confidence_pubmed", 0.7))
+    min_label = settings.check.min_confidence
+    min_pubmed = settings.check.min_confidence_pubmed
     fingerprint = store_fingerprint(store)
     path = knowledge_path(settings)
     if not rebuild and path.is_file():

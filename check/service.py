@@ -14,7 +14,8 @@ from typing import Any
 
 from pgxlit.check.engine import CheckResult, DrugRef, check
 from pgxlit.check.knowledge import Knowledge, load_knowledge, store_fingerprint
-from pgxlit.check.pharmcat import PhenotypeTable, load_table
+from pgxlit.check.genotype import GenotypeTable as PhenotypeTable
+from pgxlit.check.genotype import load_table
 from pgxlit.check.profile import Profile
 
 
@@ -75,7 +76,7 @@ class CheckService:
 
     @property
     def knowledge(self) -> Knowledge:
-        refresh = float(getattr(self.settings, "check_refresh_seconds", 10.0))
+        refresh = self.settings.check.refresh_seconds
         now = time.monotonic()
         with self._lock:
             if self._knowledge is None:

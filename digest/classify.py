@@ -12,51 +12,25 @@ other).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass
 
 from pgxlit.digest.diff import SentenceChange
 from pgxlit.digest.model import TripleKey
 from pgxlit.digest.text import canonical, without_cross_references
-from pgxlit.records import Evidence, LabelVersion, Section, Triple
-
-PGX_LOINC = "66106-6"
-
-_TIER_BY_FIELD = {
-    "boxed_warning": 0,
-    "contraindications": 1,
-    "dosage_and_administration": 2,
-    "warnings_and_cautions": 3, "warnings": 3, "precautions": 3, "general_precautions": 3,
-    "pharmacogenomics": 4, "clinical_pharmacology": 4, "pharmacokinetics": 4, "pharmacodynamics": 4,
-    "mechanism_of_action": 4,
-}
-_TIER_BY_LOINC = {
-    "34066-1": 0, "34070-3": 1, "34068-7": 2, "43685-7": 3, "34071-1": 3, "42232-9": 3, "34072-9": 3,
-    PGX_LOINC: 4, "34090-1": 4, "43682-4": 4, "43681-6": 4, "43679-0": 4,
-}
-_TIER_BY_TITLE = (("boxed warning", 0), ("contraindication", 1), ("dosage and administration", 2),
-                  ("warnings and precautions", 3), ("precautions", 3), ("warnings", 3),
-                  ("pharmacogenomic", 4), ("clinical pharmacology", 4), ("pharmacokinetic", 4))
+from pgxlit.extract.api import label_text_pgx_triples
+from pgxlit.records import LabelVersion, Section, Triple
+from pgxlit.sections import PGX_LOINC, base_code, digest_tier
 
 
 def section_tier(section: Section) -> int:
     """0 (boxed warning) .. 5 (other), from the openFDA field, the LOINC code, then the title."""
-    name = (section.field or "").removesuffix("_table")
-    if name in _TIER_BY_FIELD:
-        return _TIER_BY_FIELD[name]
-    if section.loinc in _TIER_BY_LOINC:
-        return _TIER_BY_LOINC[section.loinc]
-    title = canonical(section.title or "")
-    for words, tier in _TIER_BY_TITLE:
-        if words in title:
-            return tier
-    return 5
+    return digest_tier(section.field, section.loinc, canonical(section.title or ""))
 
 
 def is_pgx_section(section: Section | None) -> bool:
     if section is None:
         return False
-    name = (section.field or "").removesuffix("_table")
+    name = base_code(section.field)
     return name == "pharmacogenomics" or section.loinc == PGX_LOINC or "pharmacogenomic" in (section.title or "").lower()
 
 
@@ -77,78 +51,11 @@ class Verdict:
 Extractor = Callable[[Sequence[tuple[str, str]], LabelVersion, Section], list[set[TripleKey]]]
 
 
-@lru_cache(maxsize=1)
-def _gene_matcher():
-    from pgxlit.extract.lexicons import DictionaryMatcher
-
-    return DictionaryMatcher(genes=True, drugs=False)
-
-
-def _pharmacogene_of(m) -> tuple[str, str] | None:
-    from pgxlit.extract.triples import STATUS_GENES
-
-    if m.label == "GENE" and m.norm and "|" in m.norm:
-        hgnc, symbol = m.norm.split("|", 1)
-        if symbol in STATUS_GENES or symbol.startswith("HLA-"):
-            return symbol, hgnc
-    return None
-
-
-def _pharmacogene(text: str) -> tuple[str, str] | None:
-    """The last pharmacogene a passage names: the gene a following "Poor metabolizers ..." is about."""
-    found = None
-    for m in _gene_matcher().find(text):
-        found = _pharmacogene_of(m) or found
-    return found
-
-
-@lru_cache(maxsize=1)
-def _recognizer():
-    from pgxlit.extract.pipeline import PgxEntityRecognizer
-
-    return PgxEntityRecognizer()
-
-
-def may_hold_triples(text: str) -> bool:
-    """Does the text name any genetic factor (gene, allele, variant, phenotype, inherited condition)?
-
-    Without one the triple rules cannot produce a triple, so the spaCy pass is skipped: exact, and
-    most changed label sentences (adverse-reaction tables, storage, wording) need no pipeline.
-    """
-    from pgxlit.extract.conditions import find_conditions
-    from pgxlit.extract.relations import GENETIC
-
-    return any(m.label in GENETIC for m in _recognizer().find(text)) or bool(find_conditions(text))
-
-
 def extraction_triples(items: Sequence[tuple[str, str]], label: LabelVersion, section: Section) -> list[set[TripleKey]]:
-    """PGx triples the extraction stage's rules pipeline and triple rules find in (context, text) pairs.
-
-    Only whether a triple is pharmacogenomic matters here, and that does not depend on which drug
-    a sentence names or on the relation type, so drug mentions are set aside and the label's drug
-    is the subject of every sentence: the relation classifier (most of extraction's cost) is not run.
-    """
-    from pgxlit.extract.pipeline import annotate_texts, rules_nlp
-    from pgxlit.extract.triples import Subject, label_subject, sentence_triples
-
-    subject = label_subject(label) or Subject((label.generic_names or (label.title or "label",))[0].lower(), None)
-    out: list[set[TripleKey]] = [set() for _ in items]
-    texts_all = [without_cross_references(text) for _, text in items]
-    todo = [k for k, text in enumerate(texts_all) if may_hold_triples(text)]
-    texts = [texts_all[k] for k in todo]
-    for k, sentences in zip(todo, annotate_texts(texts, rules_nlp()), strict=True):
-        keys: set[TripleKey] = set()
-        context_gene = _pharmacogene(items[k][0]) if items[k][0] else None
-        for sent in sentences:
-            evidence = Evidence(source="fda_label", sentence=sent.text, start=sent.start, end=sent.end,
-                                set_id=label.set_id, version=label.version, section=section.field)
-            factors_only = replace(sent, mentions=tuple(m for m in sent.mentions if m.label != "DRUG"))
-            keys |= {triple_key(t) for t in sentence_triples(factors_only, evidence, subject, section.field, context_gene)
-                     if t.pgx}
-            for m in sent.mentions:
-                context_gene = _pharmacogene_of(m) or context_gene
-        out[k] = keys
-    return out
+    """PGx triples extraction's rules find in (context, text) pairs, as keys; cross-references
+    ("[see Warnings (5.1)]") are dropped first so they never make a change look PGx."""
+    cleaned = [(context, without_cross_references(text)) for context, text in items]
+    return [{triple_key(t) for t in found} for found in label_text_pgx_triples(cleaned, label, section.field)]
 
 
 def _factor(k: TripleKey) -> str:

@@ -11,37 +11,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pgxlit.extract.actions import action_of, looks_like_table
 from pgxlit.extract.pipeline import PgxEntityRecognizer
 from pgxlit.index.passages import entity_names
 from pgxlit.qa.question import Question
 
 from pgxlit.records import Hit, Passage, Triple
+from pgxlit.sections import ANSWER_WEIGHT, ANSWER_WEIGHT_DEFAULT
 
-# Most actionable first: the order a pharmacist needs them in.
-ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
-    ("contraindication", 4, re.compile(
-        r"\bcontraindicated\b|\bdo not (?:use|prescribe|administer|initiate|start|restart|re-?challenge)\b"
-        r"|\bshould not (?:be )?(?:used|given|administered|prescribed|restarted|take)\b|\bavoid\b|\bnever restart\b",
-        re.I)),
-    ("test before use", 3, re.compile(
-        r"\b(?:screen\w*|test\w*|genotyp\w*|determine|assess\w*)\b[^.]{0,80}\b(?:before|prior to)\b"
-        r"|\b(?:before|prior to) (?:initiating|starting|prescribing|initiation|beginning|treatment)\b", re.I)),
-    ("dose change", 2, re.compile(
-        r"\b(?:dose|dosage|dosing|mg)\b[^.]{0,80}\b(?:reduc\w*|lower\w*|decreas\w*|adjust\w*|increas\w*|maximum|"
-        r"not exceed|start\w*|titrat\w*|recommended)\b|\b(?:reduc\w*|lower|adjust\w*|maximum|initial|starting)\b"
-        r"[^.]{0,40}\b(?:dose|dosage)\b",
-        re.I)),
-    ("alternative", 2, re.compile(
-        r"\balternative\b|\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
-        re.I)),
-    ("monitor", 1, re.compile(r"\bmonitor\w*\b|\bobserv\w*\b|\bclose(?:ly)? watch", re.I)),
-)
-# Label sections by how much a prescriber must act on them.
-SECTION_WEIGHT = {
-    "boxed_warning": 1.0, "contraindications": 0.9, "dosage_and_administration": 0.7, "warnings_and_cautions": 0.6,
-    "warnings": 0.6, "precautions": 0.5, "pharmacogenomics": 0.6, "clinical_pharmacology": 0.4,
-    "use_in_specific_populations": 0.4, "indications_and_usage": 0.3,
-}
 # Text addressed to a model, not a reader: retrieved text is data and never instructions.
 INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget)\b[^.]{0,40}\b(?:previous|prior|above|earlier|all)\b[^.]{0,20}\b(?:instruction|prompt|rule|direction)s?"
@@ -53,7 +30,6 @@ INJECTION = re.compile(
 # Words that make a gene mention pharmacogenomic rather than, say, an enzyme a drug inhibits.
 PGX_CUE = re.compile(r"\b(?:genotyp\w*|allele\w*|polymorphi\w*|variant\w*|carrier\w*|metaboli[sz]er\w*|"
                      r"positive|negative|deficien\w*|loss-of-function|genetic\w*|heterozyg\w*|homozyg\w*)\b", re.I)
-JUNK = re.compile(r"^(?:Table|Figure)\s+\d|\|")
 LEADING_NOISE = re.compile(r"^(?:[\d.,\s]+\)\s*|[•·▪\-–]\s*)+")
 TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
 
@@ -63,18 +39,6 @@ def tidy(sentence: str) -> str:
     text = " ".join(sentence.split()).replace("\u2011", "-").replace("\u2010", "-")
     text = re.sub(r"HLA ?- ?B", "HLA-B", LEADING_NOISE.sub("", text))
     return TRAILING_NOISE.sub("", text).strip()
-
-
-def looks_like_table(sentence: str) -> bool:
-    digits = sum(ch.isdigit() for ch in sentence)
-    return bool(JUNK.search(sentence)) or digits > 0.15 * len(sentence)
-
-
-def action_of(sentence: str) -> tuple[str | None, int]:
-    for name, weight, pattern in ACTIONS:
-        if pattern.search(sentence):
-            return name, weight
-    return None, 0
 
 
 def is_instruction(sentence: str) -> bool:
@@ -125,7 +89,7 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
         p = hit.passage
         own_label_drug = p.source == "fda_label" and bool(asked_drugs & set(p.drugs))
         for offset, sentence in p.sentences():
-            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence):
+            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence, quote=True):
                 continue
             drugs, genes, genetic = _entities(sentence)
             if asked_drugs and not (asked_drugs & drugs or own_label_drug):
@@ -141,7 +105,7 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
             supported = tuple(by_place.get((p.set_id, p.version, p.section, p.pmid, p.start + offset), ()))
             score = (
                 1.0 / rank + weight + (1.5 if names_gene else 0.0) + (1.0 if supported else 0.0)
-                + (SECTION_WEIGHT.get(p.section or "", 0.2) if p.source == "fda_label" else 0.0)
+                + (ANSWER_WEIGHT.get(p.section or "", ANSWER_WEIGHT_DEFAULT) if p.source == "fda_label" else 0.0)
                 + (0.5 if p.source == "fda_label" else 0.0)
                 + (1.0 if p.source == "fda_label" and any(d in (p.title or "").lower() for d in asked_drugs) else 0.0)
             )
