@@ -22,7 +22,7 @@ import orjson
 from pgxlit.records import ApiError, LabelVersion, ParseError, Section
 
 from .spl_sections import TABLE_SUFFIX, loinc_for_field, title_for_field
-from .spl_xml import html_table_to_text
+from .spl_xml import html_table_to_text, html_tables
 
 # Keys that describe the record rather than hold label text.
 METADATA_KEYS = frozenset({"set_id", "id", "version", "effective_time", "openfda", "spl_product_data_elements"})
@@ -68,7 +68,8 @@ def parse_openfda_label(result: dict, source: str) -> LabelVersion:
     """One element of an openFDA ``results`` array -> LabelVersion(source_format="openfda").
 
     Every list-of-strings key except metadata becomes a Section, in JSON key
-    order; ``*_table`` keys (HTML tables) become " | "-separated text rows.
+    order; ``*_table`` keys (HTML tables) become " | "-separated text rows, and their tables are
+    also kept parsed, as `Table` records on the section.
     """
     if not isinstance(result, dict):
         raise ParseError(source, f"label record is a {type(result).__name__}, not an object")
@@ -101,6 +102,7 @@ def parse_openfda_label(result: dict, source: str) -> LabelVersion:
                 loinc=loinc_for_field(key),
                 title=title_for_field(key),
                 is_table=is_table,
+                tables=tuple(t for v in values for t in html_tables(v)) if is_table else (),
             )
         )
 

@@ -23,9 +23,10 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from pgxlit.records import LabelVersion, ParseError, Section
+from pgxlit.records import LabelVersion, ParseError, Section, Table
 
 from .spl_sections import UNCLASSIFIED_LOINC, field_for_loinc
+from .tables import RawCell, build_table
 
 V3 = "urn:hl7-org:v3"
 _V = "{urn:hl7-org:v3}"
@@ -150,6 +151,60 @@ def _table(el: etree._Element) -> str:
     return "\n".join(lines)
 
 
+def _cell(td: etree._Element, notes: list[str]) -> RawCell:
+    parts: list[str] = []
+    _inline_children(td, parts, notes)
+
+    def span(name: str) -> int:
+        try:
+            return int((td.get(name) or td.get(name.upper()) or "1").strip() or 1)
+        except ValueError:
+            return 1
+
+    return RawCell(_norm("".join(parts)), span("colspan"), span("rowspan"), _local(td.tag) == "th")
+
+
+def parse_table(el: etree._Element) -> Table:
+    """An SPL/XHTML <table> as a `Table`: <thead> rows are the header (or, without one, what
+    `build_table` recognises), <tfoot> rows and footnotes are notes."""
+    notes: list[str] = []
+    caption: str | None = None
+    head: list[list[RawCell]] = []
+    body: list[list[RawCell]] = []
+    foot: list[str] = []
+    has_thead = False
+
+    def cells(tr: etree._Element) -> list[RawCell]:
+        return [_cell(td, notes) for td in tr if _local(td.tag) in ("td", "th")]
+
+    for ch in el:
+        tag = _local(ch.tag)
+        if tag == "caption":
+            parts: list[str] = []
+            _inline_children(ch, parts, notes)
+            caption = _norm("".join(parts)) or None
+        elif tag == "tr":
+            body.append(cells(ch))
+        elif tag in ("thead", "tbody", "tfoot"):
+            for tr in (r for r in ch if _local(r.tag) == "tr"):
+                if tag == "thead":
+                    has_thead = True
+                    head.append(cells(tr))
+                elif tag == "tfoot":
+                    foot.extend(c.text for c in cells(tr) if c.text)
+                else:
+                    body.append(cells(tr))
+    table_id = (el.get("ID") or el.get("id") or "").strip() or None
+    return build_table([*head, *body], len(head) if has_thead else None, caption, table_id, [*foot, *notes])
+
+
+def tables_in(el: etree._Element | None) -> tuple[Table, ...]:
+    """Every table of a narrative block (an SPL <text>, an openFDA table fragment), in reading order."""
+    if el is None:
+        return ()
+    return tuple(parse_table(t) for t in el.iter() if _local(t.tag) == "table")
+
+
 def _list(el: etree._Element, indent: str) -> str:
     lines: list[str] = []
     for ch in el:
@@ -268,6 +323,13 @@ def _fragment_root(markup: str) -> etree._Element | None:
     return root.find("body/div") if root is not None else None
 
 
+def html_tables(markup: str) -> tuple[Table, ...]:
+    """openFDA ``*_table`` value -> its tables as `Table` records (none when the markup is unreadable)."""
+    if not markup or not markup.strip():
+        return ()
+    return tables_in(_fragment_root(markup))
+
+
 def html_table_to_text(markup: str) -> str:
     """openFDA ``*_table`` value (SPL table markup) -> readable text.
 
@@ -348,7 +410,7 @@ def _walk(sec: etree._Element, parent_field: str | None, out: list[Section]) -> 
         # disease ...") carry their whole content in the title.
         text = render_text(sec.find(f"{_V}excerpt/{_V}highlight/{_V}text")) or (title or "")
     if text:
-        out.append(Section(order=len(out), text=text, field=field, loinc=loinc, title=title))
+        out.append(Section(order=len(out), text=text, field=field, loinc=loinc, title=title, tables=tables_in(text_el)))
     for sub in subs:
         _walk(sub, field, out)
 

@@ -16,7 +16,7 @@ import zstandard
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from pgxlit.records import Abstract, AbstractSection, LabelHistoryEntry, LabelVersion, Section
+from pgxlit.records import Abstract, AbstractSection, LabelHistoryEntry, LabelVersion, Section, Table
 from pgxlit.store.schema import (
     AbstractRevisionRow,
     AbstractRow,
@@ -55,8 +55,26 @@ class SaveCounts:
 
 
 def _content_hash(record: Any) -> str:
-    payload = orjson.dumps(dataclasses.asdict(record), option=orjson.OPT_SORT_KEYS)
-    return sha256_hex(payload)
+    return sha256_hex(orjson.dumps(dataclasses.asdict(record), option=orjson.OPT_SORT_KEYS))
+
+
+def _label_hash(label: LabelVersion) -> str:
+    """A label version's content address, without its parsed tables: they are a second reading of
+    the markup its text already renders, so a store loaded before tables were parsed holds the
+    same label (and loading it again fills the tables in) instead of a conflicting copy."""
+    payload = dataclasses.asdict(label)
+    for section in payload["sections"]:
+        section.pop("tables", None)
+    return sha256_hex(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+
+
+def _backfill_tables(row: LabelVersionRow, label: LabelVersion) -> None:
+    """Give the sections of a label stored before tables were parsed their tables."""
+    if len(row.sections) != len(label.sections):
+        return
+    for stored, section in zip(row.sections, label.sections, strict=True):
+        if stored.tables is None and stored.order == section.order:
+            stored.tables = plain_fields(section)["tables"]
 
 
 _compressor = zstandard.ZstdCompressor(level=9)
@@ -161,7 +179,7 @@ class DocumentStore(StoreBase):
         self, session: Session, label: LabelVersion, raw_id: int | None, counts: SaveCounts
     ) -> None:
         """Store a label version once; a second copy with other content is counted, not stored."""
-        digest = _content_hash(label)
+        digest = _label_hash(label)
         existing = session.scalar(
             select(LabelVersionRow).where(
                 LabelVersionRow.set_id == label.set_id, LabelVersionRow.version == label.version
@@ -170,6 +188,7 @@ class DocumentStore(StoreBase):
         if existing is not None:
             if existing.content_sha256 == digest:
                 counts.label_versions_unchanged += 1
+                _backfill_tables(existing, label)
             else:
                 counts.label_versions_conflicting += 1
             return
@@ -381,7 +400,11 @@ def _label_from_row(row: LabelVersionRow) -> LabelVersion:
     for name in ("generic_names", "brand_names", "application_numbers"):
         values[name] = tuple(values[name] or ())
     section_fields = [f.name for f in dataclasses.fields(Section)]
-    values["sections"] = tuple(Section(**{n: getattr(s, n) for n in section_fields}) for s in row.sections)
+    values["sections"] = tuple(
+        Section(**{n: getattr(s, n) for n in section_fields if n != "tables"},
+                tables=tuple(Table.from_json(t) for t in s.tables or ()))
+        for s in row.sections
+    )
     return LabelVersion(**values)
 
 
