@@ -10,34 +10,162 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pgxlit.index.search import Searcher, SearchFilters
-from pgxlit.qa.evidence import Candidate, action_of, candidates, same_claim_key, tidy
-from pgxlit.qa.question import Question, read_question
+from pgxlit.extract.actions import action_of, looks_like_table
+from pgxlit.qa.evidence import Candidate, candidates, is_instruction, same_claim_key, tidy
+from pgxlit.extract.actions import mentions_testing, read_action
+from pgxlit.qa.bottom_line import VERDICT, ClaimView, bottom_line, rank
+from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
+from pgxlit.index.passages import entity_names
+from pgxlit.qa.question import Question, phenotype_groups, read_question, recognise
 
 from pgxlit.config import Settings
 from pgxlit.records import Answer, Citation, Hit, Passage, Triple
+from pgxlit.sections import ACTIONABLE_SECTIONS
 from pgxlit.store import Store
 
 MAX_SENTENCE_CHARS = 420
-ACTIONABLE_SECTIONS = ("boxed_warning", "contraindications", "dosage_and_administration", "warnings_and_cautions",
-                       "warnings", "precautions")
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
 CLAIM = re.compile(r"(?P<body>(?:[^\[]|\[(?!\d+(?:\s*,\s*\d+)*\]))*?)(?P<cites>(?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\.?")
+# Named alleles in evidence text, to keep an answer allele-exact (HLA-B*58:01 is not HLA-B*57:01).
+HLA_IN_TEXT = re.compile(r"\b(HLA)[\s\u2010\u2011\u2012\u2013-]*([A-Z]{1,3}\d?)\s?\*\s?(\d{2}):?(\d{2})")
+STAR_IN_TEXT = re.compile(r"\b([A-Z][A-Z0-9]{2,})\s?\*\s?(\d{1,3}[A-Z]?)\b")
+MORE_DRUGS = 8  # drugs searched one by one for "which drugs are affected by GENE?"
 
 
-def refusal(question: str, reason: str, timings: dict[str, float] | None = None) -> Answer:
-    return Answer(question=question, answer=f"I found no evidence: {reason}", refused=True, reason=reason,
-                  timings_ms=timings or {})
+@dataclass(frozen=True, slots=True)
+class QaAnswer(Answer):
+    """An answer with what was asked and how: kind, bottom line, claims, named genes and drugs, and the
+    text in the format the asker requested (`formatted`; the cited `answer` and citations stay in JSON)."""
+
+    kind: str = "issue"
+    outcome: str = "answered"  # answered | nothing_found | refused | did_you_mean
+    bottom_line: str = ""
+    claims: tuple[dict[str, Any], ...] = ()
+    genes: tuple[str, ...] = ()
+    drugs: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    formatted: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**Answer.to_json(self), "kind": self.kind, "outcome": self.outcome, "bottom_line": self.bottom_line,
+                "claims": list(self.claims), "genes": list(self.genes), "drugs": list(self.drugs),
+                "groups": list(self.groups), "suggestions": list(self.suggestions), "formatted": self.formatted}
+
+
+def named_alleles(text: str) -> set[str]:
+    """HLA and star alleles a sentence names, in the lexicon's spelling (HLA-B*58:01, CYP2D6*4)."""
+    text = re.sub(r"[\u2010\u2011\u2012\u2013]", "-", text)
+    found = {f"HLA-{m.group(2)}*{m.group(3)}:{m.group(4)}" for m in HLA_IN_TEXT.finditer(text)}
+    found |= {f"{m.group(1)}*{m.group(2)}" for m in STAR_IN_TEXT.finditer(text) if not m.group(1).startswith("HLA")}
+    return found
+
+
+def about_asked_drugs(q: Question, cands: Sequence[Candidate], catalogue: DrugCatalogue) -> list[Candidate]:
+    """Keep label sentences from an asked drug's own label, or that name an asked drug: another drug's
+    label text (metoprolol named in citalopram's interaction table) is not evidence about the asked drug."""
+    if not q.drugs:
+        return list(cands)
+    asked = set(q.drugs)
+    names = {n for d in q.drugs for n in catalogue.names_of(d)}
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b", re.I)
+    kept = []
+    for c in cands:
+        own = catalogue.drug_of_set.get(c.passage.set_id or "")
+        if c.passage.source != "fda_label" or own in asked or own is None or pattern.search(c.sentence):
+            kept.append(c)
+    return kept
+
+
+def gene_free_or_asked(sentence: str, q: Question) -> bool:
+    """The sentence names no gene but the asked ones (a status word alone takes the label's gene)."""
+    named = entity_names(recognise(sentence))[1]
+    return not named - set(q.genes)
+
+
+def group_candidates(q: Question, hits: Sequence[Hit], found: Sequence[Candidate],
+                     catalogue: DrugCatalogue, label_genes: Callable[[str], Sequence[str]]) -> list[Candidate]:
+    """Sentences of an asked drug's own label that speak of the asked group without naming the gene
+    ("Therefore, individuals who are ultra-rapid metabolizers should not use ..."), when that label's
+    PGx statements are about the asked gene: the status word stands for it there."""
+    patterns = [p for g in q.groups if (p := group_pattern(g)) is not None]
+    drugs = [d for d in q.drugs if not q.genes or set(q.genes) & set(label_genes(d))]
+    if not patterns or not drugs:
+        return []
+    have = {(c.passage.id, c.offset) for c in found}
+    out: list[Candidate] = []
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.passage
+        if p.source != "fda_label" or catalogue.drug_of_set.get(p.set_id or "") not in drugs:
+            continue
+        for offset, sentence in p.sentences():
+            if (p.id, offset) in have or len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence):
+                continue
+            if any(pattern.search(sentence) for pattern in patterns) and gene_free_or_asked(sentence, q):
+                action, weight = action_of(sentence)
+                out.append(Candidate(sentence, p, offset, 1.0 / rank + weight + 1.0, action, True, ()))
+    return out
+
+
+def group_pattern(group: str) -> re.Pattern[str] | None:
+    """How evidence text says a genotype/phenotype group: "ultra-rapid", "PMs", "HLA-B*5801", "partial"."""
+    low = group.lower()
+    allele = re.match(r"(hla)-([a-z0-9]+)\*(\d{2}):(\d{2})", low)
+    if allele:
+        return re.compile(rf"hla[\s\u2010\u2011-]*{allele.group(2)}\s?\*\s?{allele.group(3)}:?{allele.group(4)}", re.I)
+    for words, pattern in (("ultrarapid", r"ultra[\s-]?rapid|\bUMs?\b"), ("intermediate metaboli", r"intermediate metaboli|\bIMs?\b"),
+                           ("poor metaboli", r"poor metaboli|\bPMs?\b"), ("normal metaboli", r"(?:normal|extensive) metaboli|\b[EN]Ms?\b"),
+                           ("rapid metaboli", r"(?<!ultra)(?<!ultra-)rapid metaboli|\bRMs?\b"),
+                           ("partial deficiency", r"partial|heterozyg|one (?:copy|allele)"),
+                           ("complete deficiency", r"complete|homozyg|two (?:copies|alleles)|total"),
+                           ("deficiency", r"deficien"), ("poor function", r"poor function|no function|non-?functional|loss[- ]of[- ]function"),
+                           ("decreased function", r"decreased function|reduced function"),
+                           ("activity score", r"activity score")):
+        if words in low:
+            return re.compile(pattern, re.I)
+    return None
+
+
+def allele_exact(q: Question, cands: Sequence[Candidate]) -> list[Candidate]:
+    """Drop evidence about other named alleles of the asked allele's gene: a question about
+    HLA-B*58:01 is not answered with HLA-B*57:01 or HLA-B*15:02 text."""
+    asked = {a for a in q.alleles if "*" in a and "/" not in a}
+    if not asked:
+        return list(cands)
+    genes = {a.split("*")[0] for a in asked}
+    kept = []
+    for c in cands:
+        named = {a for a in named_alleles(c.sentence) if a.split("*")[0] in genes}
+        if named and not named & asked:
+            continue
+        kept.append(c)
+    return kept
+
+
+def refusal(question: str, reason: str, timings: dict[str, float] | None = None, q: Question | None = None) -> Answer:
+    outcome = "did_you_mean" if q is not None and q.suggestions and not q.drugs else "refused"
+    return QaAnswer(question=question, answer=f"I found no evidence: {reason}", refused=True, reason=reason,
+                    timings_ms=timings or {}, kind=q.kind if q else "issue", outcome=outcome,
+                    suggestions=q.suggestions if q else (), groups=q.groups if q else ())
 
 
 def refusal_reason(q: Question) -> str | None:
-    """Why a question cannot be answered before searching, or None."""
-    if q.unknown_drug and not q.drugs:
+    """Why a question cannot be answered before searching, or None. A misspelt drug is never
+    silently replaced: the closest known names are offered instead."""
+    if q.unknown_drug and not q.drugs and q.drug_class is None:
+        if q.suggestions:
+            return (f"pgxlit does not know a drug called {q.unknown_drug!r}; did you mean "
+                    f"{' or '.join(q.suggestions)}?")
         return f"pgxlit does not know a drug called {q.unknown_drug!r}; check the spelling or use the generic name."
+    if q.drug_class and not q.drugs:
+        return (f"no drug of the class {q.drug_class} ({q.class_term}) is in the store; "
+                "ask about one drug by name, or crawl its label first.")
     if not q.drugs and not q.genes:
         return "I could not recognise a drug or gene in the question; name the drug (e.g. abacavir) or the gene (e.g. CYP2C19)."
     return None
@@ -88,18 +216,30 @@ def compose_extractive(chosen: Sequence[Sequence[Candidate]]) -> Composition:
     return comp
 
 
-def choose(cands: Sequence[Candidate], max_sentences: int, max_places: int = 3) -> list[list[Candidate]]:
-    """The best distinct claims, most actionable first; a repeated claim gathers its places."""
-    groups: dict[str, list[Candidate]] = {}
+def verdict_strength(c: Candidate) -> int:
+    """How strongly a sentence tells a prescriber to act (avoid 5 ... no action 1), by the verdict reader."""
+    return read_action(c.sentence, c.passage.section, next((t.effect for t in c.triples), "other"), c.passage.source).strength
+
+
+def choose(cands: Sequence[Candidate], max_sentences: int, max_places: int = 3,
+           groups: Sequence[str] = ()) -> list[list[Candidate]]:
+    """The best distinct claims, most actionable first; a repeated claim gathers its places. Evidence
+    that names the asked genotype/phenotype group ("ultra-rapid metabolizers") comes before the rest."""
+    patterns = [p for g in groups if (p := group_pattern(g)) is not None]
+    if patterns:
+        cands = sorted(cands, key=lambda c: (not any(p.search(c.sentence) for p in patterns), -verdict_strength(c),
+                                             -c.score))
+    claims: dict[str, list[Candidate]] = {}
     for c in cands:
         key = same_claim_key(c.sentence)
-        if key in groups:
-            if len(groups[key]) < max_places and all(g.passage.id != c.passage.id for g in groups[key]):
-                groups[key].append(c)
-        elif len(groups) < max_sentences:
-            groups[key] = [c]
-    chosen = list(groups.values())
-    chosen.sort(key=lambda g: (-action_of(g[0].sentence)[1], -g[0].score))
+        if key in claims:
+            if len(claims[key]) < max_places and all(g.passage.id != c.passage.id for g in claims[key]):
+                claims[key].append(c)
+        elif len(claims) < max_sentences:
+            claims[key] = [c]
+    chosen = list(claims.values())
+    chosen.sort(key=lambda g: (not any(p.search(g[0].sentence) for p in patterns),
+                               -(verdict_strength(g[0]) if patterns else action_of(g[0].sentence)[1]), -g[0].score))
     return chosen
 
 
@@ -140,28 +280,44 @@ def check_citations(text: str, allowed: set[int], strict: bool = False) -> tuple
 
 
 class Answerer:
-    """Question in, cited answer out; the index and models are loaded once per instance."""
+    """Question in, cited answer out; the index, models and drug catalogue are loaded once per instance."""
 
     def __init__(self, store: Store, settings: Settings, searcher: Searcher | None = None) -> None:
         self.store = store
         self.settings = settings
         self.searcher = searcher or Searcher(store, settings)
+        self._catalogue: DrugCatalogue | None = None
+
+    @property
+    def catalogue(self) -> DrugCatalogue:
+        """Drugs known from the stored labels (and named by indexed passages), read once."""
+        if self._catalogue is None:
+            self._catalogue = DrugCatalogue.from_store(self.store, self.searcher.meta.by_drug)
+        return self._catalogue
+
+    def read(self, question: str) -> Question:
+        return read_question(question, self.catalogue)
 
     def retrieve(self, q: Question, k: int, filters: SearchFilters | None, timings: dict[str, float]) -> list[Hit]:
         """The question's best passages, plus focused searches a literal question may not reach: the
         drug's actionable label sections, and its passages about each gene its PGx triples name
-        (when the question names no gene, the extracted triples say which genes matter)."""
+        (when the question names no gene, the extracted triples say which genes matter; when it names
+        no drug, the drugs whose label PGx triples name the gene)."""
         filters = filters or SearchFilters()
-        hits = self.searcher.search(q.text, k, filters, boost_drugs=q.drugs, boost_genes=q.genes, timings=timings)
-        if not q.drugs or filters.source not in (None, "fda_label"):
+        hits = self.searcher.search(q.query, k, filters, boost_drugs=q.drugs, boost_genes=q.genes, timings=timings)
+        if filters.source not in (None, "fda_label"):
+            return hits
+        drugs = q.drugs or tuple(d for g in q.genes for d in self.triple_drugs(g))[:MORE_DRUGS]
+        if not drugs:
             return hits
         seen = {h.passage.id for h in hits}
-        for drug in q.drugs:
+        for drug in drugs:
             genes = q.genes or self.triple_genes(drug)
             for gene in genes or (None,):
                 for sections, n in ((ACTIONABLE_SECTIONS, 4), ((), 2)):
                     focused = replace(filters, source="fda_label", drug=drug, gene=gene, sections=sections)
-                    for hit in self.searcher.search(q.text, n, focused, boost_drugs=q.drugs, boost_genes=(gene,) if gene else ()):
+                    for hit in self.searcher.search(q.query, n, focused, boost_drugs=(drug,),
+                                                    boost_genes=(gene,) if gene else ()):
                         if hit.passage.id not in seen:
                             hits.append(hit)
                             seen.add(hit.passage.id)
@@ -176,6 +332,15 @@ class Answerer:
                 counts[t.gene] = counts.get(t.gene, 0) + 1
         return tuple(sorted(counts, key=lambda g: -counts[g])[:most])
 
+    def triple_drugs(self, gene: str) -> tuple[str, ...]:
+        """Drugs whose own label's PGx triples name the gene, most often stated first."""
+        counts: dict[str, int] = {}
+        for t in self.store.triples(gene=gene, source="fda_label", pgx=True, latest_only=True, limit=5000,
+                                    exclude_rejected=True):
+            if t.drug and self.catalogue.has_label(t.drug):
+                counts[t.drug] = counts.get(t.drug, 0) + 1
+        return tuple(sorted(counts, key=lambda d: (-counts[d], d)))
+
     def supporting_triples(self, q: Question) -> list[Triple]:
         out: list[Triple] = []
         for drug in q.drugs or (None,):
@@ -188,21 +353,79 @@ class Answerer:
 
     def evidence(self, question: str, k: int | None = None, filters: SearchFilters | None = None
                  ) -> tuple[Question, list[Hit], list[Candidate], dict[str, float]] | Answer:
-        """Read, retrieve and select evidence; a refusal when there is nothing to stand on."""
+        """Read, retrieve and select evidence; a refusal when there is nothing to stand on, and for a drug
+        whose label is stored but states nothing pharmacogenomic, what was searched (cited)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        q = read_question(question)
+        q = self.read(question)
         timings["read_question"] = (time.perf_counter() - t0) * 1000
         reason = refusal_reason(q)
         if reason:
-            return refusal(question, reason, timings)
-        hits = self.retrieve(q, k or self.settings.qa_top_k, filters, timings)
+            return refusal(question, reason, timings, q)
+        hits = self.retrieve(q, k or self.settings.qa.top_k, filters, timings)
         t1 = time.perf_counter()
-        cands = candidates(q, hits, self.supporting_triples(q))
+        found = candidates(q, hits, self.supporting_triples(q))
+        cands = allele_exact(q, about_asked_drugs(q, [*found, *group_candidates(q, hits, found, self.catalogue,
+                                                                                   self.triple_genes)],
+                                                  self.catalogue))
         timings["select_evidence"] = (time.perf_counter() - t1) * 1000
         if not cands:
-            return refusal(question, no_support_reason(q), timings)
+            return self.nothing_found(question, q, timings)
         return q, hits, cands, timings
+
+    def nothing_found(self, question: str, q: Question, timings: dict[str, float]) -> Answer:
+        """No PGx evidence: for stored labels, say what was searched and cite the label; else refuse."""
+        searched = [(drug, label) for drug in q.drugs for label in self.catalogue.labels.get(drug, ())]
+        if q.genes or q.groups or not searched:
+            where = "; ".join(self.searched_text(d, [lab for dd, lab in searched if dd == d]) for d in q.drugs
+                              if any(dd == d for dd, _ in searched))
+            reason = no_support_reason(q) + (f" Searched {where}." if where else "")
+            return refusal(question, reason, timings, q)
+        comp = Composition()
+        lines = []
+        for drug in dict.fromkeys(d for d, _ in searched):
+            labels = [lab for d, lab in searched if d == drug]
+            keys = [k for lab in labels if (k := self.cite_label(comp, lab)) is not None]
+            if not keys:
+                continue
+            lines.append(f"No pharmacogenomic effect found for {drug}: {self.searched_text(drug, labels)} "
+                         f"state no pharmacogenomic effect [{', '.join(map(str, keys))}]")
+        if not lines:
+            return refusal(question, no_support_reason(q), timings, q)
+        text = "\n".join(lines)
+        return QaAnswer(question=question, answer=text, refused=False, citations=tuple(comp.citations),
+                        timings_ms=timings, kind=q.kind, outcome="nothing_found", bottom_line=text,
+                        drugs=q.drugs, groups=q.groups, formatted=format_text(q, (), q.drugs, "nothing_found"))
+
+    def searched_text(self, drug: str, labels: Sequence[StoredLabel]) -> str:
+        """'the label for X (TITLE), version V, and N abstracts': what a search covered, in words."""
+        parts = [f"version {lab.version}" + (f", effective {lab.effective_time}" if lab.effective_time else "")
+                 for lab in labels]
+        count = self.abstract_count(drug)
+        label_text = f"the label for {drug} ({'; '.join(parts)})" if labels else ""
+        abstracts = f"{count} abstract{'s' if count != 1 else ''} naming {drug}"
+        return f"{label_text} and {abstracts}" if label_text else abstracts
+
+    def abstract_count(self, drug: str) -> int:
+        """PubMed abstracts among the indexed passages that name the drug."""
+        meta = self.searcher.meta
+        rows = meta.by_drug.get(drug)
+        if rows is None or not len(rows):
+            return 0
+        from pgxlit.index.search import SOURCES
+
+        pubmed = rows[(meta.source[rows] == SOURCES.index("pubmed")) & ~meta.is_triple[rows]]
+        passages = self.store.passages(int(pid) for pid in meta.ids[pubmed])
+        return len({p.pmid for p in passages.values() if p.pmid})
+
+    def cite_label(self, comp: Composition, label: StoredLabel) -> int | None:
+        """Cite a stored label by its opening passage (indications first): the source that was searched."""
+        passages = self.store.passages_of(f"label:{label.set_id}:{label.version}")
+        if not passages:
+            return None
+        first = next((p for p in passages if p.section == "indications_and_usage"), passages[0])
+        sentence = first.sentences()[0][1] if first.sentence_starts else first.text
+        return comp.cite(first, sentence)
 
     def ask(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> Answer:
         started = time.perf_counter()
@@ -210,16 +433,131 @@ class Answerer:
         if isinstance(found, Answer):
             found.timings_ms["total"] = (time.perf_counter() - started) * 1000
             return found
-        _q, _hits, cands, timings = found
-        return extractive_answer(question, cands, self.settings.qa_max_sentences, timings, started)
+        q, _hits, cands, timings = found
+        return extractive_answer(question, cands, self.settings.qa.max_sentences, timings, started, q=q,
+                                 catalogue=self.catalogue)
 
 
 def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: int,
-                      timings: dict[str, float], started: float, notes: tuple[str, ...] = ()) -> Answer:
-    comp = compose_extractive(choose(cands, max_sentences))
+                      timings: dict[str, float], started: float, notes: tuple[str, ...] = (),
+                      q: Question | None = None, catalogue: DrugCatalogue | None = None) -> Answer:
+    chosen = choose(cands, max_sentences, groups=q.groups if q else ())
+    comp = compose_extractive(chosen)
     text, problems = check_citations("\n".join(comp.lines), {c.key for c in comp.citations})
     if problems:  # our own composition always cites; a problem here is a bug worth surfacing
         raise AssertionError("; ".join(problems))
+    claims = claims_from_evidence(q, chosen, catalogue) if q else []
+    line, claim_json = cited_bottom_line(q, claims, comp) if q else ("", [])
     timings["total"] = (time.perf_counter() - started) * 1000
-    return Answer(question=question, answer=text, refused=False, citations=tuple(comp.citations),
-                  triples=tuple(comp.triples), answerer="extractive", timings_ms=timings, notes=notes)
+    genes = answer_genes(comp.triples, q, claims)
+    drugs = tuple(dict.fromkeys(c.drug for c in rank(claims) if c.action != "informative" or q.kind != "affected_drugs")) \
+        if claims and q else ()
+    drugs = drugs or answer_drugs([c for group in chosen for c in group] + list(cands), q, catalogue)
+    top = rank(claims)[0] if claims else None
+    return QaAnswer(question=question, answer=text, refused=False, citations=tuple(comp.citations),
+                    triples=tuple(comp.triples), answerer="extractive", timings_ms=timings, notes=notes,
+                    kind=q.kind if q else "issue", genes=genes, drugs=drugs, groups=q.groups if q else (),
+                    bottom_line=line, claims=tuple(claim_json),
+                    formatted=format_text(q, genes, drugs, "answered",
+                                          verdict=VERDICT.get(top.action) if top else None,
+                                          action=top.action if top else None) if q else None)
+
+
+def cited_bottom_line(q: Question, claims: Sequence[ClaimView], comp: Composition) -> tuple[str, list[dict[str, Any]]]:
+    """The bottom line from the claims, cited through the answer's own numbering, and the claims' JSON."""
+    def cite(claim: ClaimView) -> list[int]:
+        return [comp.cite(c.passage, c.sentence) for c in claim.evidence]
+
+    line = bottom_line(q, claims, cite)
+    checked, problems = check_citations(line, {c.key for c in comp.citations})
+    if problems:  # generated from claims with evidence: an uncited clause is a bug worth surfacing
+        raise AssertionError("; ".join(problems))
+    return " ".join(checked.splitlines()) and line, [c.to_json(sorted(set(cite(c)))) for c in claims]
+
+
+def stated_group(sentence: str, gene: str | None) -> str | None:
+    """The genotype/phenotype group a sentence speaks of: a named HLA allele's carriers, or a status."""
+    hla = sorted(a for a in named_alleles(sentence) if a.startswith("HLA") and (gene is None or a.startswith(gene)))
+    if hla:
+        return f"{hla[0]} carrier"
+    groups = phenotype_groups(sentence, [], (gene,) if gene else ())
+    return groups[0] if groups and (gene is None or groups[0].startswith(gene)) else None
+
+
+INTERACTION_ONLY = re.compile(r"\b(?:inhibitors?|inducers?|substrates?)\b|\bconcomitant", re.I)
+GENETIC_STATUS = re.compile(r"metaboli[sz]ers?\b|\bgenotyp|\bpolymorphi|\balleles?\b|\bcarriers?\b|\bheterozyg|\bhomozyg"
+                            r"|\bdeficien|\bvariants?\b|\*\s?\d|-positive\b|\bpositive for\b", re.I)
+READING_ACTION = {"avoid": "avoid", "alternative": "alternative", "dose change": "dose_change", "monitor": "monitor"}
+
+
+def claims_from_evidence(q: Question, chosen: Sequence[Sequence[Candidate]],
+                         catalogue: DrugCatalogue | None) -> list[ClaimView]:
+    """Claims read from the chosen evidence sentences: whose drug, which gene, which group, what action."""
+    patterns = {g: p for g in q.groups if (p := group_pattern(g)) is not None}
+    out: list[ClaimView] = []
+    seen: dict[tuple[str, str | None, str | None, str], int] = {}
+    for group in chosen:
+        first = group[0]
+        p = first.passage
+        own = catalogue.drug_of_set.get(p.set_id or "") if catalogue and p.source == "fda_label" else None
+        drug = own or next((d for d in q.drugs if d in p.drugs), q.drugs[0] if q.drugs else None)
+        if drug is None:
+            continue
+        gene = next((t.gene for c in group for t in c.triples if t.gene), None) or (q.genes[0] if q.genes else None) \
+            or next(iter(p.genes), None)
+        reading = read_action(first.sentence, p.section, next((t.effect for t in first.triples), "other"), p.source)
+        action = READING_ACTION.get(reading.action, "informative") if reading.strength > 0 else "informative"
+        if action in ("informative", "monitor") and mentions_testing(first.sentence) and re.search(
+                r"\b(?:before|prior to)\b", first.sentence, re.I):
+            action = "test"
+        if INTERACTION_ONLY.search(first.sentence) and not GENETIC_STATUS.search(first.sentence):
+            continue  # another drug's effect on the enzyme ("a CYP2D6 inhibitor"), not the patient's genotype
+        matched = [g for g, pattern in patterns.items() if pattern.search(first.sentence)]
+        phenotype = matched[0] if matched else stated_group(first.sentence, gene)
+        # Applies to the asked group when it names it, not when it names another group, unknown otherwise.
+        applies = (True if matched else False if phenotype else None) if patterns else None
+        key = (drug, gene, phenotype, action)
+        if key in seen:  # the same claim in other words: one clause, its evidence merged
+            at = seen[key]
+            out[at] = replace(out[at], evidence=(*out[at].evidence, *group))
+            continue
+        seen[key] = len(out)
+        out.append(ClaimView(drug=drug, gene=gene, phenotype=phenotype, action=action,
+                             status="label" if p.source == "fda_label" else "literature_only",
+                             severity=reading.severity, applies=applies, evidence=tuple(group)))
+    return out
+
+
+def answer_genes(triples: Sequence[Triple], q: Question | None, claims: Sequence[ClaimView] = ()) -> tuple[str, ...]:
+    """Genes the answer's claims and evidence state, the asked ones first, genes to test before the rest."""
+    asked = list(q.genes) if q else []
+    stated = [c.gene for c in rank(claims) if c.gene and c.action == "test"] + [c.gene for c in rank(claims) if c.gene] \
+        + [t.gene for t in triples if t.gene]
+    return tuple(dict.fromkeys([g for g in asked if g in stated] + stated)) or tuple(asked)
+
+
+def answer_drugs(cands: Sequence[Candidate], q: Question | None, catalogue: DrugCatalogue | None) -> tuple[str, ...]:
+    """Drugs the answer's evidence is about: a label sentence is about its label's own drug; in the
+    order the evidence ranks them."""
+    asked = set(q.drugs) if q and q.drugs else None
+    found = []
+    for c in cands:
+        own = catalogue.drug_of_set.get(c.passage.set_id or "") if catalogue and c.passage.source == "fda_label" else None
+        if own and (asked is None or own in asked):
+            found.append(own)
+    return tuple(dict.fromkeys(found)) or tuple(sorted(asked or ()))
+
+
+def format_text(q: Question, genes: Sequence[str], drugs: Sequence[str], outcome: str,
+                verdict: str | None = None, action: str | None = None) -> str | None:
+    """The answer in the form the asker requested, or None when no format was asked for."""
+    fmt = q.format
+    if fmt is None:
+        return None
+    if fmt.items == "genes":
+        return fmt.join(list(genes)) if genes else "none found"
+    if fmt.items == "drugs":
+        return fmt.join(list(drugs)) if drugs else "none found"
+    if fmt.items == "yes_no":
+        return verdict or ("No PGx effect found" if outcome == "nothing_found" else "See the cited evidence")
+    return action or "none stated"

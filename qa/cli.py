@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from pgxlit.cli_common import JsonOpt, err, fail, guard, open_store, out
 from pgxlit.config import get_settings
@@ -36,7 +37,7 @@ def ask(
         fail('give one QUESTION, or --batch FILE')
     settings = get_settings()
     if answerer:
-        settings = settings.model_copy(update={"qa_answerer": answerer})
+        settings = settings.replace(qa_answerer=answerer)
     with guard():
         filters = SearchFilters(source=source, latest_only=not all_versions)
         qa = make_answerer(Answerer(open_store(settings), settings), settings)
@@ -77,9 +78,19 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
 
 
 def print_answer(result: Any) -> None:
-    if result.refused:
-        out.print(f"[yellow]{result.answer}[/]", highlight=False)
+    """The bottom line, then the quotes and their sources; only the requested items when the question
+    asked for a format ("reply with only the gene symbols separated by ;"; --json keeps the citations)."""
+    formatted = getattr(result, "formatted", None)
+    if formatted is not None and not result.refused:
+        out.print(formatted, highlight=False, markup=False, soft_wrap=True)
         return
+    if result.refused:
+        out.print(f"[yellow]{escape(result.answer)}[/]", highlight=False)
+        return
+    bottom_line = getattr(result, "bottom_line", "")
+    if bottom_line and bottom_line != result.answer:
+        out.print(bottom_line, style="bold", highlight=False, markup=False)
+        out.print("")
     out.print(result.answer, highlight=False, markup=False)
     out.print("")
     for c in result.citations:

@@ -15,6 +15,7 @@ or coming from the PMID (pmid).
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 import time
@@ -33,6 +34,9 @@ from pgxlit.config import Settings
 from pgxlit.store import Store
 
 EXPECTED = Path(__file__).parent / "expected" / "qa.yaml"
+QUESTIONS = Path(__file__).parent / "expected" / "questions.jsonl"
+ACTING = ("Contraindication", "Test before use", "Dose change", "Alternative", "Monitor")
+ACT_CLAIMS = ("avoid", "alternative", "dose_change", "test", "monitor")
 INVENTED_DRUGS = ("zorblatinib", "quentrazole", "fexumab", "travopiride", "malucetin")
 MODES = {"dense": ("dense", False), "lexical": ("lexical", False), "hybrid_rrf": ("hybrid", False),
          "hybrid_rrf_boost": ("hybrid", True)}
@@ -185,13 +189,132 @@ def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | Non
         "answer_latency_p50_ms": float(np.percentile(latencies, 50)) if latencies else 0.0,
         "answer_latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else 0.0,
     }
+    natural = evaluate_questions(answerer, read_questions(), limit)
+    metrics.update(natural["metrics"])
     return {
         "questions": len(questions), "by_kind": {k: int(v) for k, v in counts.items() if k.endswith("_questions")},
-        "metrics": metrics,
+        "metrics": metrics, "natural_language": {k: v for k, v in natural.items() if k != "metrics"},
         "retrieval_modes": {m: {k: _mean(v) for k, v in figs.items()} for m, figs in retrieval.items()},
         "retrieval_by_kind": {kind: {k: _mean(v) for k, v in figs.items()} for kind, figs in by_kind.items()},
         "failures": {kind: items[:25] for kind, items in failures.items()},
     }
+
+
+def read_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
+    """The natural-language questions tools/build_qa_questions.py wrote from the gold (header line skipped)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python tools/build_qa_questions.py --shared ../shared`")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if "kind" in r]
+
+
+def in_scope(q: dict[str, Any], labelled: set[str], stored: Any) -> bool:
+    """Whether the store can answer the question at all: the asked drug's own label is stored (or, for a
+    list question, at least one expected drug's); an absent name must have nothing stored."""
+    kind = q["kind"]
+    if kind == "absent":
+        return not any(stored(d) for d in q["drugs"])
+    if kind == "misspelt":
+        return True
+    if kind in ("affected_drugs", "class"):
+        return bool(set(q["expected_drugs"]) & labelled)
+    return bool(q["drugs"]) and set(q["drugs"]) <= labelled
+
+
+def predicted_action(answer: Any) -> str:
+    """'act' when the answer tells the prescriber to do something (from its claims, else its quotes), else 'informative'."""
+    claims = getattr(answer, "claims", ())
+    if claims:
+        applying = [c for c in claims if c.get("applies") is not False] or list(claims)
+        return "act" if any(c.get("action") in ACT_CLAIMS for c in applying) else "informative"
+    return "act" if any(line.startswith(ACTING) for line in answer.answer.splitlines()) else "informative"
+
+
+def formatted_items(answer: Any) -> set[str]:
+    text = getattr(answer, "formatted", None) or ""
+    return {x.strip() for x in re.split(r"[;,\n|]", text) if x.strip() and x.strip() != "none found"}
+
+
+def evaluate_questions(answerer: Answerer, questions: list[dict[str, Any]], limit: int | None = None) -> dict[str, Any]:
+    """Answer the gold-derived questions the store can answer and score them: gene and drug lists
+    (precision, recall), actions for phenotype questions, citation support, refusals, formats."""
+    catalogue = answerer.catalogue
+    labelled = set(catalogue.labels)
+    per_kind: dict[str, int] = defaultdict(int)
+    tally: dict[str, float] = defaultdict(float)
+    failures: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in questions:
+        if not in_scope(q, labelled, catalogue.stored) or (limit and per_kind[q["kind"]] >= limit):
+            continue
+        kind = q["kind"]
+        per_kind[kind] += 1
+        answer = answerer.ask(q["question"])
+        miss: dict[str, Any] = {}
+        if kind in ("absent", "misspelt"):
+            tally["refusals_expected"] += 1
+            tally["refusals_right"] += answer.refused
+            if kind == "misspelt":
+                suggested = tuple(getattr(answer, "suggestions", ()))
+                tally["did_you_mean"] += bool(suggested) and suggested[0] == q["suggestion"]
+                tally["misspelt"] += 1
+                tally["silent_guesses"] += not answer.refused
+            if not answer.refused or (kind == "misspelt" and q["suggestion"] not in getattr(answer, "suggestions", ())):
+                miss = {"refused": answer.refused, "reason": answer.reason, "suggestions": getattr(answer, "suggestions", ())}
+        else:
+            tally["answerable"] += 1
+            tally["falsely_refused"] += answer.refused
+            if answer.refused:
+                miss = {"refused": True, "reason": answer.reason}
+            if kind in ("test", "issue", "alternatives", "format"):
+                expected = set(q["genes"])
+                got = formatted_items(answer) if kind == "format" else set(getattr(answer, "genes", ()))
+                tally["gene_tp"] += len(got & expected)
+                tally["gene_fp"] += len(got - expected)
+                tally["gene_fn"] += len(expected - got)
+                if kind == "format":
+                    tally["format_questions"] += 1
+                    tally["format_honoured"] += bool(got) and "[" not in (getattr(answer, "formatted", None) or "[")
+                if got != expected and not miss:
+                    miss = {"expected": sorted(expected), "got": sorted(got)}
+            if kind in ("affected_drugs", "class"):
+                expected = set(q["expected_drugs"]) & labelled
+                got = set(getattr(answer, "drugs", ())) & labelled
+                tally["drug_tp"] += len(got & expected)
+                tally["drug_fp"] += len(got - expected)
+                tally["drug_fn"] += len(expected - got)
+                if got != expected and not miss:
+                    miss = {"expected": sorted(expected), "got": sorted(got)}
+            if kind == "phenotype":
+                tally["phenotype_questions"] += 1
+                right = not answer.refused and predicted_action(answer) == q["action"]
+                tally["action_right"] += right
+                if not right and not miss:
+                    miss = {"expected": q["action"], "got": predicted_action(answer), "answer": answer.answer[:160]}
+            for c in answer.citations:
+                tally["citations"] += 1
+                own = catalogue.drug_of_set.get(c.passage.set_id or "")
+                drugs = set(q.get("drugs") or q.get("expected_drugs") or ())
+                about_drug = own in drugs if own else bool(drugs & set(c.passage.drugs))
+                genes = set(q.get("genes") or ())
+                tally["citations_supported"] += about_drug and (not genes or bool(genes & set(c.passage.genes)))
+        if miss:
+            failures[kind].append({"question": q["question"], **miss})
+    ratio = lambda a, b: tally[a] / tally[b] if tally[b] else 0.0  # noqa: E731
+    precision = lambda tp, fp: tally[tp] / (tally[tp] + tally[fp]) if tally[tp] + tally[fp] else 0.0  # noqa: E731
+    metrics = {
+        "nl_gene_list_precision": precision("gene_tp", "gene_fp"),
+        "nl_gene_list_recall": precision("gene_tp", "gene_fn"),
+        "nl_drug_list_precision": precision("drug_tp", "drug_fp"),
+        "nl_drug_list_recall": precision("drug_tp", "drug_fn"),
+        "nl_action_correctness": ratio("action_right", "phenotype_questions"),
+        "nl_citation_support": ratio("citations_supported", "citations"),
+        "nl_refusal_accuracy": ratio("refusals_right", "refusals_expected"),
+        "nl_did_you_mean_accuracy": ratio("did_you_mean", "misspelt"),
+        "nl_false_refusal_rate": ratio("falsely_refused", "answerable"),
+        "nl_format_honoured": ratio("format_honoured", "format_questions"),
+    }
+    return {"metrics": metrics, "scored_by_kind": dict(per_kind), "questions_in_file": len(questions),
+            "failures": {k: v[:25] for k, v in failures.items()}}
 
 
 def genes_named(text: str) -> set[str]:

@@ -14,7 +14,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pgxlit.qa.answer import Answerer, check_citations, choose, extractive_answer
+from pgxlit.qa.answer import (
+    Answerer,
+    QaAnswer,
+    answer_genes,
+    check_citations,
+    choose,
+    claims_from_evidence,
+    extractive_answer,
+    format_text,
+)
+from pgxlit.qa.bottom_line import ClaimView
 from pgxlit.qa.evidence import Candidate, is_instruction
 
 from pgxlit.config import Settings
@@ -28,11 +38,17 @@ SYSTEM_PROMPT = (
     "source(s) it rests on, like [1] or [1, 3]. Do not state anything the sources do not say. If the sources "
     "do not answer the question, reply exactly: NO EVIDENCE [0]"
 )
+CLAIMS_PROMPT = (
+    "Claims compiled from these sources (drug, gene, genotype/phenotype group, action, and the sources that "
+    "state them; 'applies' says whether the claim is about the group the question asks about). Open your "
+    "answer with one or two sentences that answer the question from these claims (yes/no, who is affected, "
+    "what to do, which test), each ending with its source numbers:"
+)
 
 
 def chat_model_from_settings(settings: Settings) -> Any:
     """The configured OpenAI-compatible chat model (vLLM, llama.cpp server, Ollama's /v1, a hosted API)."""
-    if not settings.llm_base_url and not settings.llm_api_key:
+    if not settings.llm.base_url and not settings.llm.api_key:
         raise ValueError(
             "the LLM answerer needs PGXLIT_LLM_BASE_URL (an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1) "
             "or PGXLIT_LLM_API_KEY; or use the offline default PGXLIT_QA_ANSWERER=extractive"
@@ -40,8 +56,8 @@ def chat_model_from_settings(settings: Settings) -> Any:
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
-        model=settings.llm_model, base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed",
-        timeout=settings.llm_timeout_s, max_retries=1, temperature=0,
+        model=settings.llm.model, base_url=settings.llm.base_url, api_key=settings.llm.api_key or "not-needed",
+        timeout=settings.llm.timeout_s, max_retries=1, temperature=0,
     )
 
 
@@ -57,12 +73,29 @@ def source_blocks(passages: Sequence[Passage]) -> str:
     return "\n".join(blocks)
 
 
-def build_messages(question: str, passages: Sequence[Passage], max_sentences: int) -> list[Any]:
+def claim_lines(claims: Sequence[ClaimView], passages: Sequence[Passage]) -> str:
+    """The claims as the model reads them, each pointing at the numbered sources that state it."""
+    number = {p.id: key for key, p in enumerate(passages, start=1)}
+    lines = []
+    for c in claims:
+        keys = sorted({number[e.passage.id] for e in c.evidence if e.passage.id in number})
+        if keys:
+            applies = "" if c.applies is None else f"; applies: {'yes' if c.applies else 'no'}"
+            lines.append(f"- {c.drug}; {c.gene or 'gene not named'}; {c.phenotype or 'group not named'}; "
+                         f"action: {c.action.replace('_', ' ')}{applies} [{', '.join(map(str, keys))}]")
+    return "\n".join(lines)
+
+
+def build_messages(question: str, passages: Sequence[Passage], max_sentences: int,
+                   claims: Sequence[ClaimView] = ()) -> list[Any]:
     from langchain_core.messages import HumanMessage, SystemMessage
 
+    listed = claim_lines(claims, passages)
+    claims_block = f"\n\n{CLAIMS_PROMPT}\n{html.escape(listed, quote=False)}" if listed else ""
     return [
         SystemMessage(content=SYSTEM_PROMPT.format(max_sentences=max_sentences)),
-        HumanMessage(content=f"Question: {question}\n\nSources:\n{source_blocks(passages)}\n\nAnswer with citations:"),
+        HumanMessage(content=f"Question: {question}\n\nSources:\n{source_blocks(passages)}{claims_block}\n\n"
+                             "Answer with citations:"),
     ]
 
 
@@ -88,28 +121,36 @@ class LlmAnswerer:
         if isinstance(found, Answer):
             found.timings_ms["total"] = (time.perf_counter() - started) * 1000
             return found
-        _q, hits, cands, timings = found
-        max_sentences = self.base.settings.qa_max_sentences
+        q, hits, cands, timings = found
+        max_sentences = self.base.settings.qa.max_sentences
         passages = sources_for(hits, cands)
+        claims = claims_from_evidence(q, choose(cands, max_sentences, groups=q.groups), self.base.catalogue)
         t0 = time.perf_counter()
         try:
-            reply = self.chat_model.invoke(build_messages(question, passages, max_sentences))
+            reply = self.chat_model.invoke(build_messages(question, passages, max_sentences, claims))
             raw = reply.content if isinstance(reply.content, str) else str(reply.content)
         except Exception as exc:  # noqa: BLE001 - any model failure means: answer without it
-            return extractive_answer(question, cands, max_sentences, timings, started,
+            return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
                                      notes=(f"LLM failed ({exc.__class__.__name__}); extractive answer given",))
         timings["llm"] = (time.perf_counter() - t0) * 1000
         if raw.strip().startswith("NO EVIDENCE"):
-            return extractive_answer(question, cands, max_sentences, timings, started,
+            return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
                                      notes=("LLM found no answer in the sources; extractive answer given",))
         text, problems = check_citations(raw, set(range(1, len(passages) + 1)), strict=True)
         if not text:
-            return extractive_answer(question, cands, max_sentences, timings, started,
+            return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
                                      notes=("LLM answer had no valid citations; extractive answer given", *problems))
         text, citations = _renumber(text, passages)
         timings["total"] = (time.perf_counter() - started) * 1000
-        return Answer(question=question, answer=text, refused=False, citations=tuple(citations),
-                      answerer="llm", timings_ms=timings, notes=tuple(problems))
+        key_of = {c.passage.id: c.key for c in citations}
+        claim_json = [c.to_json(sorted({key_of[e.passage.id] for e in c.evidence if e.passage.id in key_of}))
+                      for c in claims]
+        genes = answer_genes((), q, claims)
+        drugs = tuple(dict.fromkeys(c.drug for c in claims)) or q.drugs
+        return QaAnswer(question=question, answer=text, refused=False, citations=tuple(citations),
+                        answerer="llm", timings_ms=timings, notes=tuple(problems), kind=q.kind,
+                        bottom_line=text.splitlines()[0], claims=tuple(claim_json), genes=genes, drugs=drugs,
+                        groups=q.groups, formatted=format_text(q, genes, drugs, "answered"))
 
 
 def _renumber(text: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
@@ -131,8 +172,8 @@ def _renumber(text: str, passages: Sequence[Passage]) -> tuple[str, list[Citatio
 
 def make_answerer(base: Answerer, settings: Settings, chat_model: Any | None = None) -> Answerer | LlmAnswerer:
     """The answerer the settings ask for."""
-    if settings.qa_answerer == "extractive":
+    if settings.qa.answerer == "extractive":
         return base
-    if settings.qa_answerer == "llm":
+    if settings.qa.answerer == "llm":
         return LlmAnswerer(base, chat_model)
-    raise ValueError(f"qa_answerer is extractive or llm; got {settings.qa_answerer!r}")
+    raise ValueError(f"qa_answerer is extractive or llm; got {settings.qa.answerer!r}")

@@ -139,7 +139,8 @@ class Question:
 _recogniser: PgxEntityRecognizer | None = None
 
 
-def _recognise(text: str) -> list:
+def recognise(text: str) -> list:
+    """Mentions in a text by the extraction recogniser (loaded once)."""
     global _recogniser
     if _recogniser is None:
         _recogniser = PgxEntityRecognizer()
@@ -219,7 +220,7 @@ def read_question(text: str, catalogue: DrugCatalogue | None = None) -> Question
     kept to say so, with the closest known names."""
     text = " ".join(text.split())
     search_text, fmt = split_format(text)
-    mentions = _recognise(search_text)
+    mentions = recognise(search_text)
     drug_names, gene_names = entity_names(mentions)
     lex = load_lexicons()
     vocabulary = class_vocabulary()
