@@ -5,6 +5,12 @@ or "Philadelphia chromosome-positive" where a curator records CPS1/ASS1/ASL/
 NAGS/OTC, LDLR or BCR/ABL1. This is nomenclature (the gene each condition is
 defined by, as HGNC gene names and OMIM entries state it), not drug knowledge:
 which drug a condition matters for is still read from the text.
+
+A gene is named, not inferred (issue 17): a condition that names the gene's product or its
+deficiency ("ornithine transcarbamylase deficiency", "protein C deficiency", "BCR-ABL") gives
+the gene; a syndrome or a group of disorders ("urea cycle disorders", "familial
+hypercholesterolemia", "dysbetalipoproteinemia", "Lesch-Nyhan syndrome") gives its genes only
+when the sentence states a genetic cause (a gene, mutation, variant, allele or genotype).
 """
 
 from __future__ import annotations
@@ -16,27 +22,29 @@ from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.relations import CuePattern
 from pgxlit.records import Mention
 
-_CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (r"urea[ -]cycle (?:disorders?|enzyme deficienc\w+)|\bUCDs?\b", ("CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1")),
-    (r"ornithine transcarbamylase", ("OTC",)),
-    (r"familial hypercholesterol[a]?emia|\bHoFH\b|\bHeFH\b", ("LDLR",)),
-    (r"dysbetalipoprotein[a]?emia|type III hyperlipoprotein[a]?emia", ("APOE",)),
-    (r"protein C deficiency|deficienc\w+ (?:of|in) protein C\b", ("PROC",)),
-    (r"protein S deficiency|(?:deficienc\w+ (?:of|in)|cofactor,?) protein S\b", ("PROS1",)),
-    # Only the inherited trait, not a drug lowering the enzyme's activity ("quinidine reduces the
-    # activity of pseudocholinesterase"): the condition needs a genetic word in the sentence.
-    (r"pseudocholinesterase|plasma cholinesterase|butyrylcholinesterase", ("BCHE",)),
-    (r"Lesch[- ]Nyhan|\bHGPRT\b|hypoxanthine[- ]guanine[- ]phosphoribosyl[- ]?transferase", ("HPRT1",)),
-    (r"Philadelphia chromosome|\bPh\+|BCR[- ]ABL1?\b", ("BCR", "ABL1")),
-    (r"malignant hyperthermia susceptib\w+", ("RYR1", "CACNA1S")),
+# (pattern, genes, named): named = the words name the gene's product or its deficiency.
+_CONDITIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    (r"urea[ -]cycle (?:disorders?|enzyme deficienc\w+)|\bUCDs?\b", ("CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1"), False),
+    (r"ornithine transcarbamylase", ("OTC",), True),
+    (r"familial hypercholesterol[a]?emia|\bHoFH\b|\bHeFH\b", ("LDLR",), False),
+    (r"dysbetalipoprotein[a]?emia|type III hyperlipoprotein[a]?emia", ("APOE",), False),
+    (r"protein C deficiency|deficienc\w+ (?:of|in) protein C\b", ("PROC",), True),
+    (r"protein S deficiency|(?:deficienc\w+ (?:of|in)|cofactor,?) protein S\b", ("PROS1",), True),
+    (r"Lesch[- ]Nyhan", ("HPRT1",), False),
+    (r"\bHGPRT\b|\bHPRT deficiency", ("HPRT1",), True),
+    (r"Philadelphia chromosome|\bPh\+", ("BCR", "ABL1"), False),
+    (r"BCR[- ]ABL1?\b", ("BCR", "ABL1"), True),
+    (r"malignant hyperthermia susceptib\w+", ("RYR1", "CACNA1S"), False),
 )
-_COMPILED = tuple((re.compile(p, re.IGNORECASE if not p.startswith(r"\b") else 0), genes) for p, genes in _CONDITIONS)
+_COMPILED = tuple(
+    (re.compile(p, re.IGNORECASE if not p.startswith(r"\b") else 0), genes, named) for p, genes, named in _CONDITIONS
+)
 
 
 # Words one of the patterns needs; most sentences have none, and skip the patterns.
 _PREFILTER = CuePattern(
-    r"urea|UCD|ornithine|cholesterol|HoFH|HeFH|lipoprotein|protein [CS]|cholinesterase|Lesch|HGPRT|"
-    r"hypoxanthine|Philadelphia|Ph\+|BCR|hyperthermia"
+    r"urea|UCD|ornithine|cholesterol|HoFH|HeFH|lipoprotein|protein [CS]|Lesch|HGPRT|HPRT|"
+    r"Philadelphia|Ph\+|BCR|hyperthermia"
 )
 
 
@@ -47,8 +55,11 @@ def _norms(genes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{f[0]}|{f[1]}" for f in found if f)
 
 
-_GENETIC_WORDS = CuePattern(r"deficien|atypical|homozyg|heterozyg|genetic|inherit|abnormal|variant|gene\b|dibucaine")
-_NEEDS_GENETIC_WORD = frozenset({"BCHE"})
+# A stated genetic cause: a gene, its mutation, variant, allele or genotype. "Inherited",
+# "familial" or "a group of genetic abnormalities" say the condition is genetic, not which gene.
+_GENETIC_CAUSE = CuePattern(
+    r"(\bgenes?\b|mutation|mutated|variant|allele|genotyp|polymorphi)"
+)
 
 
 def find_conditions(text: str) -> list[Mention]:
@@ -56,9 +67,13 @@ def find_conditions(text: str) -> list[Mention]:
     if not _PREFILTER.search(text):
         return []
     out: list[Mention] = []
-    for pattern, genes in _COMPILED:
-        if _NEEDS_GENETIC_WORD.issuperset(genes) and not _GENETIC_WORDS.search(text):
-            continue
+    cause: bool | None = None
+    for pattern, genes, named in _COMPILED:
+        if not named:
+            if cause is None:
+                cause = bool(_GENETIC_CAUSE.search(text))
+            if not cause:
+                continue
         for match in pattern.finditer(text):
             for norm in _norms(genes):
                 out.append(Mention(match.start(), match.end(), "GENE", match.group(0), norm, "condition", "condition"))

@@ -30,6 +30,13 @@ Salts are folded: ``clopidogrel bisulfate`` is one DRUG span normalised to
 from ``SALT_WORDS``), and ``normalise_drug("Warfarin Sodium")`` gives warfarin.
 
 Norms: GENE ``HGNC:2625|CYP2D6``; DRUG ``PA449053|clopidogrel``.
+
+Not drugs: ``not_drugs.tsv.gz`` (``term, kind``) lists lab tests and enzymes (kind ``lab_test``)
+and analytes, nutrients and endogenous compounds (kind ``analyte``). A lab test is matched like
+any term, longest match first, and blocks what it covers without becoming a mention, so
+"alanine aminotransferase" is neither the amino acid alanine nor a drug. Analytes stay DRUG
+mentions (an abstract may study glucose), and `Lexicons.is_not_a_drug` lets label extraction
+refuse them as the subject of a PGx statement ("bilirubin" in a laboratory table).
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ from pgxlit.shipped import shipped
 
 GENES_FILE = "genes.tsv.gz"
 DRUGS_FILE = "drugs.tsv.gz"
+NOT_DRUGS_FILE = "not_drugs.tsv.gz"
+NOT_DRUG_COLUMNS = ("term", "kind")
+BLOCK = "BLOCK"  # the label of a lab-test term: it covers its words and yields no mention
 GENE_COLUMNS = ("term", "symbol", "hgnc_id", "kind", "case_sensitive", "needs_context")
 DRUG_COLUMNS = ("term", "name", "pharmgkb_id", "rxnorm", "kind")
 SOURCE = "lexicon"
@@ -192,6 +202,14 @@ class Lexicons:
         for toks, entry in mouse:
             if self.exact.get(toks) is None:
                 self.exact.add(toks, "GENE", entry)
+        # Lab tests first: on the same words, "alanine aminotransferase" is a test, not a drug or gene.
+        not_drugs = self.directory / NOT_DRUGS_FILE
+        self.not_drug_rows = _read_tsv(not_drugs, NOT_DRUG_COLUMNS) if not_drugs.is_file() else []
+        for term, kind in self.not_drug_rows:
+            if kind == "lab_test":
+                self.folded.add(tokens(term.lower()), BLOCK, None)
+        self.analytes = frozenset(" ".join(term.lower().split()) for term, kind in self.not_drug_rows
+                                  if kind == "analyte")
         drug_entries: dict[tuple[str, str, str, str], DrugEntry] = {}
         for term, name, pid, rxnorm, kind in self.drug_rows:
             key = (pid, name, rxnorm, kind)
@@ -227,6 +245,10 @@ class Lexicons:
                 if hit is not None and hit[0] == "GENE" and hit[1].kind == "symbol":
                     entry = hit[1]
         return (entry.hgnc_id, entry.symbol) if entry is not None else None
+
+    def is_not_a_drug(self, name: str) -> bool:
+        """Is this (canonical, lower-case) drug name a lab analyte, nutrient or endogenous compound?"""
+        return " ".join(name.lower().split()) in self.analytes
 
     def normalise_drug(self, term: str) -> tuple[str, str] | None:
         """(pharmgkb_id, canonical name) of a drug term; salts folded, case-insensitive."""
@@ -283,6 +305,11 @@ def normalise_drug(term: str) -> tuple[str, str] | None:
     return load_lexicons().normalise_drug(term)
 
 
+def is_not_a_drug(name: str) -> bool:
+    """Is this drug name an analyte, nutrient or endogenous compound (bilirubin, glucose)?"""
+    return load_lexicons().is_not_a_drug(name)
+
+
 class DictionaryMatcher:
     """Leftmost-longest dictionary matching of gene and drug terms on token boundaries."""
 
@@ -330,6 +357,9 @@ class DictionaryMatcher:
             if best is None:
                 continue
             _, stop, label, entry = best
+            if label == BLOCK:
+                blocked = stop
+                continue
             if label == "DRUG" and entry.takes_salt:
                 salt = _SALT_AFTER.match(text, stop)
                 if salt is not None:
@@ -340,6 +370,8 @@ class DictionaryMatcher:
 
     def _accept(self, hit: tuple[str, object], text: str, start: int, end: int) -> bool:
         label, entry = hit
+        if label == BLOCK:
+            return True
         if label == "GENE":
             if not self.genes:
                 return False

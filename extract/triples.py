@@ -16,7 +16,7 @@ from spacy.language import Language
 from pgxlit.extract import relations as rel
 from pgxlit.extract.conditions import find_conditions
 from pgxlit.extract.grammars import GENE_ALLELE_GENES
-from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.extract.lexicons import SALT_WORDS, DictionaryMatcher, load_lexicons
 from pgxlit.extract.pipeline import (
     SentenceAnnotation,
     annotate_texts,
@@ -36,6 +36,23 @@ SKIP_SECTIONS = frozenset({
 })
 # Tables flattened to text make unreadable evidence; their PGx facts are stated in the prose too.
 SKIP_TABLES = True
+
+# A "sentence" that is a flattened table: many words, many of them numbers, or a table caption
+# running into its cells. Sentence rules never read one (issue 17: tables as tables).
+_NUMERIC_TOKEN = re.compile(r"[-+(\[]*[<>≥≤~]?\d[\d.,:/–-]*%?[)\],;]*|[%±<>≥≤=–-]|n|N|NA|\(%\)")
+_TABLE_CAPTION = re.compile(r"^\W*(?:Table|TABLE)\s+\d+[A-Za-z]?\b")
+
+
+def is_table_soup(sentence: str) -> bool:
+    """Is this "sentence" a table's rows run together rather than prose?"""
+    words = sentence.split()
+    n = len(words)
+    if n < 30:
+        return False
+    if _TABLE_CAPTION.match(sentence) or n >= 150:
+        return True
+    numeric = sum(1 for w in words if _NUMERIC_TOKEN.fullmatch(w)) / n
+    return (n >= 40 and numeric >= 0.15) or (n >= 100 and numeric >= 0.05)
 
 
 def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str | None, str | None]:
@@ -94,9 +111,11 @@ def is_genetic_factor(m: Mention) -> bool:
 
 
 def _own_gene(factor: Mention) -> bool:
-    """Does the grammar's norm already name the gene ("CYP2D6 Poor Metabolizer")?"""
+    """Does the grammar's norm already name the gene ("CYP2D6 Poor Metabolizer", "G6PD Deficiency")?"""
     words = (factor.norm or "").split(" ")
-    return len(words) > 2 and words[0].isupper()
+    if len(words) > 2:
+        return words[0].isupper()
+    return len(words) == 2 and words[0].isupper() and load_lexicons().normalise_gene(words[0]) is not None
 
 
 # Genes whose metabolizer status labels and papers talk about. CYP3A4 has star alleles but its
@@ -123,31 +142,56 @@ def variant_of(factor: Mention) -> str | None:
 
 
 def drug_of(mention: Mention, subject: Subject | None = None) -> tuple[str, str | None]:
-    """A label's metabolites stand for the label's drug ("the active metabolite of clopidogrel")."""
+    """A label's metabolites stand for the label's drug ("the active metabolite of clopidogrel",
+    morphine in codeine's label when the label says codeine is converted to it)."""
     if subject is not None and mention.kind == "metabolite":
         return subject.name, subject.drug_id
     if mention.norm and "|" in mention.norm:
         pid, name = mention.norm.split("|", 1)
+        if subject is not None and name in subject.metabolites:
+            return subject.name, subject.drug_id
         return name, pid
     return mention.text.lower(), None
 
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """The implicit subject of a label's sentences: the label's own drug."""
+    """The implicit subject of a label's sentences: the label's own drug, and the names the
+    label's metadata gives it (generic, brand, active ingredient), lower case."""
 
     name: str
     drug_id: str | None
+    aliases: frozenset[str] = frozenset()
+    metabolites: frozenset[str] = frozenset()  # drugs the label calls this drug's metabolites
+
+
+# openFDA's product-data element starts "Brand generic ACTIVE INGREDIENT ..."; its first drug the
+# lexicon knows is the active ingredient when generic_name is a brand (PURIXAN -> mercaptopurine).
+_PRODUCT_FIELDS = ("spl_product_data_elements", "description")
 
 
 def label_subject(label: LabelVersion) -> Subject | None:
+    """The label's drug, named as the lexicon names it: from openFDA's generic or brand name, else
+    the first known drug of the label's product data (its active ingredient), else its generic
+    name with salt words dropped."""
     lex = load_lexicons()
+    aliases = frozenset(" ".join(n.lower().split()) for n in (*label.generic_names, *label.brand_names) if n.strip())
     for name in (*label.generic_names, *label.brand_names):
         found = lex.normalise_drug(name)
         if found:
-            return Subject(found[1], found[0])
+            return Subject(found[1], found[0], aliases | {found[1]})
+    for section in label.sections:
+        if section.field in _PRODUCT_FIELDS:
+            for m in DictionaryMatcher(lex, genes=False).find(section.text[:400]):
+                if m.norm and m.kind in ("name", "generic", "trade") and not lex.is_not_a_drug(m.norm.split("|", 1)[1]):
+                    pid, name = m.norm.split("|", 1)
+                    return Subject(name, pid, aliases | {name})
     if label.generic_names:
-        return Subject(label.generic_names[0].lower(), None)
+        words = label.generic_names[0].lower().split()
+        while len(words) > 1 and words[-1] in SALT_WORDS:
+            words.pop()
+        name = " ".join(words)
+        return Subject(name, None, aliases | {name})
     return None
 
 
@@ -179,6 +223,8 @@ def sentence_triples(
         return []
     # "urea" inside "urea cycle disorders" is no drug.
     drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
+    if subject is not None:
+        drugs = label_subjects(sent.text, drugs, subject)
     if not drugs and subject is None:
         return []  # an abstract sentence without a drug has no triple
     effect = rel.effect_of(sent.text, section)
@@ -215,7 +261,10 @@ def sentence_triples(
             pairs.append((subject.name, subject.drug_id, sig.relation, rel.confidence_of(sig, f),
                           sig.negated, sig.hedged, f))
     for name, pid, relation, confidence, negated, hedged, factor in pairs:
-        if factor.label == "PHENOTYPE" and not _own_gene(factor) and status_gene is not None:
+        close = _adjacent_pharmacogene(factor, mentions) if factor.label == "PHENOTYPE" else None
+        if close is not None and not _own_gene(factor):
+            symbol, hgnc = close  # "deficient in CYP2D6 (i.e., those who are poor metabolizers"
+        elif factor.label == "PHENOTYPE" and not _own_gene(factor) and status_gene is not None:
             symbol, hgnc = status_gene  # the pharmacogene the passage's statuses are about
         else:
             symbol, hgnc = gene_of(factor, mentions)
@@ -227,11 +276,12 @@ def sentence_triples(
         if factor.label == "PHENOTYPE" and symbol is None:
             continue  # "poor metabolizers" of what? Without a gene it is no triple.
         key = (name, symbol, variant)
+        origin = origin_of(sent.text, factor, mentions, symbol)
         triple = Triple(
             drug=name, drug_id=pid, gene=symbol, gene_id=hgnc, variant=variant,
             relation=relation, effect=effect, negated=negated, hedged=hedged,
-            confidence=confidence, pgx=is_pgx(sent.text, factor, mentions, symbol),
-            evidence=evidence, extractor=extractor_name(),
+            confidence=confidence, pgx=origin != "somatic" and is_pgx(sent.text, factor, mentions, symbol),
+            evidence=evidence, extractor=extractor_name(), origin=origin,
         )
         if key in found:  # one triple per drug, gene and variant: the surest, PGx when any mention is
             best, other = (triple, found[key]) if found[key].confidence < triple.confidence else (found[key], triple)
@@ -240,6 +290,139 @@ def sentence_triples(
     # A gene-only triple adds nothing when the same sentence names a variant of that gene for the drug.
     specific = {(t.drug, t.gene) for t in found.values() if t.variant}
     return [t for k, t in found.items() if t.variant or (t.drug, t.gene) not in specific]
+
+
+# ---- whose PGx is it? (labels) -----------------------------------------------------------------
+# Words that make another drug in a label sentence an interaction or regimen partner, a metabolite,
+# a probe or an example, not the drug a genetic factor changes.
+_PARTNER_CUES = rel.CuePattern(
+    r"(inhibit|induc|substrate|co-?administ|concomitant|combination|together with|\bplus\b|followed by|"
+    r"regimen|\be\.g\.|such as|metabolite|convert|formation of|metaboli[sz]ed (?:to|into)|"
+    r"metaboli[sz]ers?\W{0,3}\s(?:of|for)\b|hydroxyla|\bprobe|sparteine|interact|\btaking\b|\breceiving\b|"
+    r"test(?:ing|ed)? with)"
+)
+# "codeine is converted to morphine", "endoxifen, the active metabolite", "metabolite O-desmethylvenlafaxine"
+_METABOLITE_BEFORE = re.compile(
+    r"(?:metabolites?|convert\w*(?: \w+)? (?:to|into)|metaboli[sz]ed (?:\w+ )?(?:to|into)|formation of)"
+    r"[\s,(]*(?:(?!of\b)\w+[\s,]+){0,3}$", re.IGNORECASE)
+_METABOLITE_AFTER = re.compile(r"^[\s,)]*(?:\(\w+\)\s*)?,?\s*(?:is\s+)?(?:the|an|a|its)\s+(?:\w+\s+){0,2}metabolite",
+                               re.IGNORECASE)
+
+
+def label_metabolites(sentences: Iterable[SentenceAnnotation], subject: Subject) -> frozenset[str]:
+    """Drugs a label calls its drug's metabolites, read from its own sentences."""
+    found = set()
+    for sent in sentences:
+        if not _METABOLITE_CUE.search(sent.text):
+            continue
+        for m in sent.mentions:
+            if m.label != "DRUG" or not m.norm or "|" not in m.norm:
+                continue
+            name = m.norm.split("|", 1)[1]
+            if name == subject.name or m.text.lower() in subject.aliases:
+                continue
+            if _METABOLITE_BEFORE.search(sent.text[max(0, m.start - 80): m.start]) or _METABOLITE_AFTER.match(
+                    sent.text[m.end: m.end + 80]):
+                found.add(name)
+    return frozenset(found)
+
+
+_METABOLITE_CUE = rel.CuePattern(r"(metabolite|convert|metaboli[sz]ed|formation of)")
+
+
+def label_subjects(sentence: str, drugs: Sequence[Mention], subject: Subject) -> list[Mention]:
+    """The drug mentions of a label sentence that may be subjects of its genetic factors.
+
+    In a label the subject is the label's own drug. Another drug is one only when the sentence
+    states the genetic effect for it: it does not name the label's drug and has no partner cue
+    (interaction, regimen, metabolite, probe, example). Analytes (bilirubin in a laboratory
+    table) and drug classes are never subjects. With none left, the label's drug is the subject.
+    """
+    lex = load_lexicons()
+    own, other = [], []
+    for m in drugs:
+        name, pid = drug_of(m, subject)
+        entry = lex.drugs_by_id.get(pid) if pid else None
+        if name == subject.name or m.text.lower() in subject.aliases:
+            own.append(m)
+        elif (entry is not None and entry.kind == "class") or lex.is_not_a_drug(name):
+            continue
+        else:
+            other.append(m)
+    if own:
+        return own
+    if not other or _names_subject(sentence, subject) or _PARTNER_CUES.search(sentence):
+        return []
+    return other
+
+
+def _names_subject(sentence: str, subject: Subject) -> bool:
+    low = sentence.lower()
+    return any(re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", low) for a in subject.aliases if len(a) > 2)
+
+
+# ---- germline or somatic -----------------------------------------------------------------------
+_GERMLINE = rel.CuePattern(
+    r"(germ-?line|inherit|hereditar|familial|genotyp|allele|\*\d|metaboli[sz]er|deficien|polymorphi|"
+    r"homozyg|heterozyg|carrier|haplotype|loss-of-function|\bHLA-|\brs\d|\bgBRCA)"
+)
+_TUMOUR = rel.CuePattern(
+    r"(tumou?r|cancer|carcinoma|leuka?emia|lymphoma|melanoma|myeloma|sarcoma|glioma|neoplas|malignan|metasta|"
+    r"\bNSCLC|\bCML\b|\bALL\b|\bAML\b|\bCRC\b|\bGIST\b|\bMDS\b|somatic|biopsy|oncogen|"
+    r"activating mutation)"
+)
+# A gene's status as a tumour's marker, written beside it: HER2-positive, HER2 overexpressing,
+# BRAF V600E mutation, EGFR exon 19 deletions, KRAS wild-type, ALK rearrangement.
+_TUMOUR_STATUS = re.compile(
+    r"(overexpress|amplif|express|positiv|negativ|\+|mutat|mutant|fusion|rearrang|wild[- ]type|status|"
+    r"V600|exon|deletion|insertion|translocation|\bIHC\b|\bFISH\b|testing|tests?\b|Ph\+|Philadelphia|"
+    r"oncogen|activating)",
+    re.IGNORECASE,
+)
+
+
+def origin_of(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> str:
+    """germline, somatic or unknown, from the sentence: a germline word (allele, genotype,
+    metabolizer, deficiency, inherited...) makes it germline; a tumour's status written beside the
+    gene (HER2-positive, BRAF V600E mutation) in a sentence about a tumour makes it somatic."""
+    if factor.label == "PHENOTYPE" or factor.label == "ALLELE" or _GERMLINE.search(sentence):
+        return "germline"
+    if not _TUMOUR.search(sentence):
+        return "unknown"
+    if factor.kind == "condition":
+        return "somatic"  # a tumour's karyotype (Philadelphia chromosome, BCR-ABL)
+    near = sentence[max(0, factor.start - 40): factor.end + 40]
+    return "somatic" if _TUMOUR_STATUS.search(near) else "unknown"
+
+
+def origin_of_triple(triple: Triple) -> str:
+    """A stored triple's origin, read again from its evidence sentence when it was stored without
+    one (the store has no origin column yet): the same rules as at extraction."""
+    if triple.origin != "unknown" or not triple.gene:
+        return triple.origin
+    sentence = triple.evidence.sentence
+    if triple.variant and not triple.variant.startswith(("c.", "p.", "g.")) and "V600" not in triple.variant:
+        return "germline"  # an allele or metabolizer status is the patient's
+    if _GERMLINE.search(sentence):
+        return "germline"
+    if not _TUMOUR.search(sentence):
+        return "unknown"
+    lex = load_lexicons()
+    factors = [m for m in DictionaryMatcher(lex, drugs=False).find(sentence) if m.norm and m.norm.endswith("|" + triple.gene)]
+    factors += [c for c in find_conditions(sentence) if c.norm and c.norm.endswith("|" + triple.gene)]
+    origins = {origin_of(sentence, f, factors, triple.gene) for f in factors}
+    return "somatic" if "somatic" in origins else "unknown"
+
+
+def biomarker_triples(triples: Iterable[Triple]) -> list[Triple]:
+    """Tumour (somatic) biomarker triples, with their origin filled in: what `--biomarker` lists
+    beside `--pgx`, which means germline pharmacogenomics."""
+    out = []
+    for t in triples:
+        origin = origin_of_triple(t)
+        if origin == "somatic":
+            out.append(replace(t, origin=origin))
+    return out
 
 
 _GENETIC_NEAR = rel.CuePattern(
@@ -296,6 +479,26 @@ def _coordinated_span(sentence: str, factor: Mention, mentions: Sequence[Mention
     return genes[lo].start, genes[hi].end
 
 
+def _adjacent_pharmacogene(factor: Mention, mentions: Sequence[Mention], within: int = 50) -> tuple[str, str] | None:
+    """A pharmacogene named right beside a bare status (within `within` characters): it, not the
+    gene the rest of the label ties statuses to, is what the status is of."""
+    lex = load_lexicons()
+    best: tuple[int, str, str] | None = None
+    for m in mentions:
+        gene = None
+        if m.label == "GENE" and m.norm and "|" in m.norm and _is_pharmacogene(m):
+            gene = tuple(reversed(m.norm.split("|", 1)))
+        elif m is not factor and m.label == "PHENOTYPE" and _own_gene(m):  # "deficient in CYP2D6"
+            found = lex.normalise_gene(m.norm.split(" ")[0])
+            gene = (found[1], found[0]) if found and found[1] in STATUS_GENES else None
+        if gene is None:
+            continue
+        gap = factor.start - m.end if m.end <= factor.start else m.start - factor.end
+        if 0 <= gap <= within and (best is None or gap < best[0]):
+            best = (gap, gene[0], gene[1])
+    return (best[1], best[2]) if best else None
+
+
 def _last_pgx_gene(mentions: Sequence[Mention]) -> tuple[str, str] | None:
     for m in reversed(mentions):
         if m.label == "GENE" and m.norm and "|" in m.norm:
@@ -320,12 +523,17 @@ def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Trip
     # "PMs" without defining them means that gene.
     label_status = {g for _, sentences in annotated for sent in sentences for g in _status_genes(sent.mentions)}
     label_gene = next(iter(label_status)) if len(label_status) == 1 else None
+    if subject is not None:
+        metabolites = label_metabolites((sent for _, sentences in annotated for sent in sentences), subject)
+        subject = replace(subject, metabolites=metabolites)
     out: list[Triple] = []
     for section, sentences in annotated:
         name = section.field or section.loinc or section.title
         context_gene: tuple[str, str] | None = None
         status_gene = label_gene
         for sent in sentences:
+            if is_table_soup(sent.text):
+                continue  # a flattened table is no sentence
             evidence = Evidence(
                 source="fda_label", sentence=sent.text, start=sent.start, end=sent.end, set_id=label.set_id,
                 version=label.version, section=name, effective_time=label.effective_time,

@@ -174,7 +174,9 @@ def test_ambiguous_symbols_need_gene_context(matcher: DictionaryMatcher) -> None
     assert genes(matcher, "MET amplification and the ACE I/D polymorphism") == [
         ("MET", "HGNC:7029|MET"), ("ACE", "HGNC:2707|ACE")]
     assert genes(matcher, "polymorphisms in the CAT gene") == [("CAT", "HGNC:1516|CAT")]
-    assert genes(matcher, "Factor V Leiden (F5 rs6025)") == [("F5", "HGNC:3542|F5")]
+    # "F5" needs its rsID beside it; "Factor V Leiden" is the gene's variant by name (issue 17).
+    assert genes(matcher, "Factor V Leiden (F5 rs6025)") == [("Factor V Leiden", "HGNC:3542|F5"), ("F5", "HGNC:3542|F5")]
+    assert genes(matcher, "F5 was measured") == []
 
 
 # ---- drugs -----------------------------------------------------------------------

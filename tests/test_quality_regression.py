@@ -22,9 +22,10 @@ def test_figures_match_expected(shared: Path, gold: str) -> None:
 
 
 def test_label_biomarker_figures_match_expected(shared: Path, tmp_path: Path) -> None:
-    """`pgxlit eval labels` on every recorded FDA label: raw and adjudicated figures stay put."""
+    """`pgxlit eval labels` on every recorded FDA label: the raw headline (every PGx-flagged pair of
+    every label, false pairs by cause) and the 60-drug raw and adjudicated rows stay put."""
     from pgxlit.config import Settings
-    from pgxlit.extract.label_eval import evaluate_labels, read_adjudication, read_fda_label_gold
+    from pgxlit.extract.label_eval import evaluate_labels, evaluate_raw, read_adjudication, read_fda_label_gold
     from pgxlit.ingest.load import Loader
     from pgxlit.store import Store
 
@@ -32,10 +33,14 @@ def test_label_biomarker_figures_match_expected(shared: Path, tmp_path: Path) ->
     store = Store(settings.resolved_db_url)
     assert Loader(store, settings).load([shared / "corpora/fda"]).files_failed == 0
     gold = read_fda_label_gold(shared / "gold/pharmgkb_drug_labels/drugLabels.tsv")
-    scores = evaluate_labels(store.label_versions(), gold, thresholds=(0.0, 0.5))
+    labels = store.label_versions()
     store.close()
+    cache: dict = {}
+    raw = evaluate_raw(labels, gold, cache)
+    scores = evaluate_labels(labels, gold, thresholds=(0.0, 0.5), cache=cache)
     verdicts = read_adjudication()
-    result = {str(t): {"raw": s.as_dict(), "adjudicated": s.adjudicated(verdicts).as_dict()} for t, s in scores.items()}
+    result = {"raw_all_labels": raw.as_dict(),
+              **{str(t): {"raw": s.as_dict(), "adjudicated": s.adjudicated(verdicts).as_dict()} for t, s in scores.items()}}
     drift = compare_to_expected(result, EXPECTED_DIR / "labels.json")
     assert not drift, "\n".join(drift)
     unjudged = [e for e in scores[0.0].extras if e not in verdicts]

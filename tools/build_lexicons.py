@@ -28,7 +28,14 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pgxlit.extract.lexicons import DRUG_COLUMNS, GENE_COLUMNS, SALT_WORDS, tokens
+from pgxlit.extract.lexicons import (
+    DRUG_COLUMNS,
+    GENE_COLUMNS,
+    NOT_DRUG_COLUMNS,
+    NOT_DRUGS_FILE,
+    SALT_WORDS,
+    tokens,
+)
 from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
 from pgxlit.records import Abstract
 
@@ -154,6 +161,47 @@ GENE_EXTRA = [
     ("IL-28B", "IFNL3", 1),
     ("UGT1A1", "UGT1A1", 1),
     ("HLA-B", "HLA-B", 1),
+    # Enzyme and protein names labels use for a gene (issue 17: genes by any name). Each is the
+    # gene's product as HGNC's name or the label's own wording states it.
+    ("glucose 6 phosphate dehydrogenase", "G6PD", 0),
+    ("glucose-6 phosphate dehydrogenase", "G6PD", 0),
+    ("G6PD", "G6PD", 1),
+    ("G-6PD", "G6PD", 1),
+    ("debrisoquin hydroxylase", "CYP2D6", 0),
+    ("debrisoquine hydroxylase", "CYP2D6", 0),
+    ("debrisoquine 4-hydroxylase", "CYP2D6", 0),
+    ("debrisoquine/sparteine hydroxylase", "CYP2D6", 0),
+    ("sparteine/debrisoquine hydroxylase", "CYP2D6", 0),
+    ("pseudocholinesterase", "BCHE", 0),
+    ("plasma cholinesterase", "BCHE", 0),
+    ("butyrylcholinesterase", "BCHE", 0),
+    ("serum cholinesterase", "BCHE", 0),
+    ("Factor V Leiden", "F5", 0),
+    ("factor V Leiden mutation", "F5", 0),
+    ("antithrombin III", "SERPINC1", 0),
+    ("antithrombin-III", "SERPINC1", 0),
+    ("ATIII", "SERPINC1", 1),
+    ("AT-III", "SERPINC1", 1),
+    ("prothrombin G20210A", "F2", 0),
+    ("ryanodine receptor 1", "RYR1", 0),
+    ("ryanodine receptor type 1", "RYR1", 0),
+    ("ryanodine receptor", "RYR1", 0),
+    ("NADH cytochrome b5 reductase", "CYB5R3", 0),
+    ("NADH-cytochrome b5 reductase", "CYB5R3", 0),
+    ("cytochrome b5 reductase", "CYB5R3", 0),
+    ("NADH methemoglobin reductase", "CYB5R3", 0),
+    ("uridine diphosphate glucuronosyltransferase 1A1", "UGT1A1", 0),
+    ("uridine diphosphate-glucuronosyltransferase 1A1", "UGT1A1", 0),
+    ("uridine diphosphate-glucuronosyl transferase 1A1", "UGT1A1", 0),
+    ("uridine diphosphate glucuronosyl transferase 1A1", "UGT1A1", 0),
+    ("UDP-glucuronosyltransferase 1A1", "UGT1A1", 0),
+    ("UDP glucuronosyltransferase 1A1", "UGT1A1", 0),
+    ("UDP-glucuronosyl transferase 1A1", "UGT1A1", 0),
+    ("N-acetyltransferase gene 2", "NAT2", 0),
+    ("arylamine N-acetyltransferase 2", "NAT2", 0),
+    ("hypoxanthine-guanine phosphoribosyltransferase", "HPRT1", 0),
+    ("hypoxanthine guanine phosphoribosyltransferase", "HPRT1", 0),
+    ("nudix hydrolase 15", "NUDT15", 0),
 ]
 
 # Drug abbreviations of 3 characters or fewer (or written with capitals) that PGx text uses
@@ -193,7 +241,41 @@ DRUG_STOP = {
     # ATC groups and PharmGKB entries that are ordinary words in PGx text
     "various", "enzymes", "thyroid", "cosmetics", "radiotherapy", "endocrine therapy", "retinal",
     "lipase", "vitamin", "vitamins", "salt", "vena", "water",
+    # street names that are words of clinical text ("blast crisis" is no cocaine)
+    "blast", "blasts", "crack", "rock", "snow", "flake", "lady", "coke", "base", "line", "paste",
+    "star", "dust", "candy", "crystal", "ice", "speed", "glass", "cloud", "white", "girlfriend",
 }
+
+# Terms that are not drugs in clinical text (issue 17: drugs that are drugs), written to
+# not_drugs.tsv.gz. `lab_test`: laboratory tests and enzymes whose words would otherwise match
+# a drug ("alanine aminotransferase" is not alanine): matched longest-first and yielding no
+# mention. `analyte`: canonical drug names that in a label are a measured analyte, a nutrient or
+# an endogenous compound, never the subject of another drug's PGx statement. PharmGKB types
+# "Biological Intermediate" and "Ion" add to the analytes (see `not_drugs`).
+LAB_TESTS = """
+    alanine aminotransferase|alanine transaminase|aspartate aminotransferase|aspartate transaminase|
+    alanine aminotransferase (ALT)|aspartate aminotransferase (AST)|serum glutamic pyruvic transaminase|
+    serum glutamic oxaloacetic transaminase|alkaline phosphatase|creatine kinase|creatine phosphokinase|
+    creatinine kinase|creatine kinase-MB|lactate dehydrogenase|lactic dehydrogenase|lactic acid dehydrogenase|
+    gamma-glutamyl transferase|gamma-glutamyltransferase|gamma glutamyl transferase|
+    gamma-glutamyl transpeptidase|gamma-glutamyltranspeptidase|blood urea nitrogen|urea nitrogen|
+    creatinine clearance|glucose tolerance test|glycosylated hemoglobin|glycated hemoglobin|
+    hemoglobin A1c|fasting plasma glucose|fasting glucose|blood glucose|serum glucose|plasma glucose|
+    total bilirubin|direct bilirubin|indirect bilirubin|unconjugated bilirubin|conjugated bilirubin|
+    serum bilirubin|blood bilirubin|serum creatinine|blood creatinine|serum phosphorus|serum phosphate|
+    serum calcium|serum potassium|serum sodium|serum magnesium|serum albumin|serum uric acid|
+    total cholesterol|LDL cholesterol|HDL cholesterol|low-density lipoprotein cholesterol|
+    high-density lipoprotein cholesterol|urea cycle|amino acid|amino acids
+"""
+ANALYTES = """
+    bilirubin|glucose|dextrose|phosphorus|phosphate|creatine|creatinine|calcium|potassium|sodium|
+    magnesium|chloride|bicarbonate|albumin|cholesterol|triglycerides|uric acid|urea|ammonia|
+    alanine|l-alanine|aspartic acid|l-aspartic acid|glutamic acid|hemoglobin|iron|ferritin|lactate|
+    lactic acid|zinc|copper|oxygen|adenine|uridine|nicotinamide adenine dinucleotide|
+    reduced nicotinamide adenine dinucleotide|ryanodine|testosterone|acth|apple juice|
+    grapefruit juice|vitamin k|vitamin d|folate|amino acids|fructose|sucrose|lactose
+"""
+
 
 COMMON_WORD_MIN = 2  # lower-case occurrences in abstracts + label prose that make a word common
 
@@ -673,6 +755,17 @@ def build_drugs(shared: Path, words: Counter, gene_symbols: set[str],
 # ---------------------------------------------------------------------------
 
 
+def not_drugs(shared: Path) -> list[tuple[str, str]]:
+    """(term, kind) rows of not_drugs.tsv.gz: the hand tables plus PharmGKB's endogenous types."""
+    rows = {(" ".join(t.split()), "lab_test") for t in LAB_TESTS.split("|") if t.strip()}
+    analytes = {" ".join(t.split()).lower() for t in ANALYTES.split("|") if t.strip()}
+    for row in read_tab(shared / CHEMICALS_2020):
+        if set(pharmgkb_list(row["Type"])) & {"Biological Intermediate", "Ion"}:
+            analytes.add(clean_term(row["Name"]).lower())
+    rows |= {(a, "analyte") for a in analytes}
+    return sorted(rows)
+
+
 def write_tsv_gz(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     buf = io.StringIO()
     buf.write("\t".join(header) + "\n")
@@ -701,6 +794,8 @@ def build(shared: Path, out: Path, report_path: Path | None = None) -> dict[str,
 
     write_tsv_gz(out / "genes.tsv.gz", GENE_COLUMNS, gene_rows)
     write_tsv_gz(out / "drugs.tsv.gz", DRUG_COLUMNS, drug_rows)
+    not_drug_rows = not_drugs(shared)
+    write_tsv_gz(out / NOT_DRUGS_FILE, NOT_DRUG_COLUMNS, not_drug_rows)
     stats = {
         "gene_rows": len(gene_rows),
         "gene_ids": len({r[2] for r in gene_rows}),
@@ -713,6 +808,7 @@ def build(shared: Path, out: Path, report_path: Path | None = None) -> dict[str,
         "texts_for_filters": len(texts),
         "genes_bytes": (out / "genes.tsv.gz").stat().st_size,
         "drugs_bytes": (out / "drugs.tsv.gz").stat().st_size,
+        "not_drug_rows": dict(Counter(r[1] for r in not_drug_rows)),
     }
     (out / "README.md").write_text(readme(stats), encoding="utf-8")
     if report_path is not None:
@@ -821,6 +917,18 @@ deterministic (same inputs, same bytes).
   words dropped, plus the hand list `DRUG_STOP`; a term two chemicals share at the same rank
   goes to the chemical it names, else it is dropped. Matching is case-insensitive except the
   short capitalised abbreviations.
+
+## `not_drugs.tsv.gz`: `term, kind`
+
+- Rows by kind: {', '.join(f'{k} {v:,}' for k, v in sorted(s['not_drug_rows'].items()))}.
+- `lab_test`: laboratory tests and enzymes whose words would otherwise match a drug (`alanine
+  aminotransferase` is not alanine, `creatine kinase` not creatine); the matcher takes them
+  longest-first like any term and they yield no mention. Hand table `LAB_TESTS`.
+- `analyte`: canonical drug names that in label text are a measured analyte, a nutrient or an
+  endogenous compound (bilirubin, glucose, phosphorus, creatine, calcium, ...): still DRUG
+  mentions (an abstract may study glucose), but never the subject of a label's PGx statement
+  unless the label is theirs. Hand table `ANALYTES` plus every PharmGKB chemical typed
+  "Biological Intermediate" or "Ion" (`vocab/pharmgkb/2020/chemicals.tsv`).
 """
 
 

@@ -1,0 +1,190 @@
+"""Issue 17: every PGx triple right on the labels, one test per failure class.
+
+Each sentence is copied from a recorded label in ../shared/corpora/fda/openfda/labels (file and
+section named beside it); the label around it is rebuilt with the label's own openFDA names, so
+the test runs the same `label_triples` a stored label goes through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pgxlit.extract.conditions import find_conditions
+from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons, normalise_gene
+from pgxlit.extract.triples import biomarker_triples, is_table_soup, label_subject, label_triples
+from pgxlit.records import LabelVersion, Section, Triple
+
+
+def _label(generic: str, brand: str, *sections: tuple[str, str]) -> LabelVersion:
+    return LabelVersion(
+        set_id="test", version=1, effective_time=None, spl_id=None, title=None,
+        generic_names=(generic,), brand_names=(brand,),
+        sections=tuple(Section(order=i, field=field, text=text) for i, (field, text) in enumerate(sections)),
+    )
+
+
+def _pgx_pairs(label: LabelVersion) -> set[tuple[str, str]]:
+    return {(t.drug, t.gene) for t in label_triples(label) if t.pgx and t.gene}
+
+
+def _triples(label: LabelVersion) -> list[Triple]:
+    return [t for t in label_triples(label) if t.gene]
+
+
+# ---- drugs that are drugs ---------------------------------------------------------------------
+def test_lab_tests_are_not_the_amino_acids_they_start_with() -> None:
+    matcher = DictionaryMatcher()
+    found = matcher.find("Elevations of alanine aminotransferase (ALT) and aspartate aminotransferase were seen.")
+    assert not [m for m in found if m.label == "DRUG"]
+
+
+def test_an_analyte_is_not_the_subject_of_the_label_gene() -> None:
+    # Tasigna (NDA022068), clinical_pharmacology 12.5: bilirubin is measured, nilotinib is the drug.
+    label = _label("NILOTINIB", "Tasigna", ("clinical_pharmacology",
+                   "However, the largest increases in bilirubin were observed in the (TA)7/(TA)7 genotype "
+                   "(UGT1A1*28) patients [see Warnings and Precautions (5.6)] ."))
+    assert _pgx_pairs(label) == {("nilotinib", "UGT1A1")}
+    assert load_lexicons().is_not_a_drug("bilirubin") and not load_lexicons().is_not_a_drug("nilotinib")
+
+
+# ---- tables -----------------------------------------------------------------------------------
+BOSULIF_LAB_TABLE = (
+    "Graded using CTCAE v 4.03 Hematology Parameters Platelet Count decreased 68 14 60 6 Absolute Neutrophil Count "
+    "decreased 42 9 65 20 Hemoglobin decreased 89 9 90 7 White Blood Cell Count decreased 50 6 70 8 Lymphocyte Count "
+    "decreased 84 12 82 14 Biochemistry Parameters SGPT/ALT increased 68 26 28 3 SGOT/AST increased 56 13 29 3.4 "
+    "Lipase increased 53 19 35 8 Phosphorus decreased 54 9 69 21 Amylase increased 32 3.4 18 2.3 Alkaline "
+    "Phosphatase increased 41 0 43 0.4 Calcium decreased 55 1.5 57 1.1 Glucose increased 57 3 65 3.4 Creatine "
+    "Kinase increased 36 3 65 5 Creatinine increased 94 1.1 98 0.8 Adverse Reactions in Adult Patients With "
+    "Imatinib-Resistant or -Intolerant Ph+ CP, AP, and BP CML The single-arm clinical trial enrolled patients with "
+    "Ph+ CP, AP, or BP CML and with resistance or intolerance to prior therapy [see Clinical Studies (14.2) ] ."
+)
+
+
+def test_a_flattened_table_is_not_read_as_a_sentence() -> None:
+    # BOSULIF (NDA203341), adverse_reactions: a laboratory table run into one "sentence".
+    assert is_table_soup(BOSULIF_LAB_TABLE)
+    assert not _triples(_label("BOSUTINIB", "BOSULIF", ("adverse_reactions", BOSULIF_LAB_TABLE)))
+    # Prose of the same length class stays prose (Plavix boxed warning).
+    assert not is_table_soup("Effectiveness of Plavix depends on conversion to an active metabolite by the "
+                             "cytochrome P450 (CYP) system, principally CYP2C19.")
+
+
+# ---- brand and substance names ------------------------------------------------------------------
+def test_a_brand_named_label_takes_its_active_ingredient() -> None:
+    # PURIXAN (NDA205919): openFDA's generic_name is the brand; the label's description names the substance.
+    label = _label("PURIXAN", "PURIXAN",
+                   ("description", "11 DESCRIPTION Mercaptopurine, a nucleoside metabolic inhibitor."),
+                   ("dosage_and_administration",
+                    "Consider testing for TPMT and NUDT15 deficiency in patients who experience severe "
+                    "myelosuppression or repeated episodes of myelosuppression."))
+    subject = label_subject(label)
+    assert subject is not None and subject.name == "mercaptopurine"
+    assert _pgx_pairs(label) == {("mercaptopurine", "TPMT"), ("mercaptopurine", "NUDT15")}
+
+
+# ---- genes by any name ------------------------------------------------------------------------
+def test_genes_written_as_enzymes_take_their_symbols() -> None:
+    for term, symbol in [("glucose-6-phosphate dehydrogenase", "G6PD"), ("G-6-PD", "G6PD"),
+                         ("dihydropyrimidine dehydrogenase", "DPYD"), ("DPD", "DPYD"),
+                         ("cytochrome P450 2D6", "CYP2D6"), ("P450IID6", "CYP2D6"),
+                         ("debrisoquin hydroxylase", "CYP2D6"), ("pseudocholinesterase", "BCHE"),
+                         ("plasma cholinesterase", "BCHE"), ("Factor V Leiden", "F5"),
+                         ("antithrombin III", "SERPINC1"), ("ryanodine receptor", "RYR1")]:
+        found = normalise_gene(term)
+        assert found is not None and found[1] == symbol, term
+    # TRODELVY (BLA761115), warnings_and_cautions 5.4: the enzyme's name is no "uridine".
+    label = _label("SACITUZUMAB GOVITECAN", "TRODELVY", ("warnings_and_cautions",
+                   "Individuals who are homozygous for the uridine diphosphate-glucuronosyl transferase 1A1 "
+                   "(UGT1A1)*28 allele are at increased risk for neutropenia, febrile neutropenia, and anemia "
+                   "following initiation of TRODELVY treatment."))
+    assert {g for _, g in _pgx_pairs(label)} == {"UGT1A1"}
+    assert {d for d, _ in _pgx_pairs(label)} == {"sacituzumab govitecan"}
+
+
+# ---- subjects ---------------------------------------------------------------------------------
+def test_a_metabolite_stands_for_the_label_drug() -> None:
+    # Codeine sulfate (NDA022402), warnings_and_cautions.
+    label = _label("CODEINE SULFATE", "Codeine sulfate", ("warnings_and_cautions",
+                   "Codeine is subject to variability in metabolism based upon CYP2D6 genotype (described below), "
+                   "which can lead to an increased exposure to the active metabolite morphine."))
+    assert _pgx_pairs(label) == {("codeine", "CYP2D6")}
+    # SOLTAMOX (NDA021807), clinical_pharmacology: endoxifen is tamoxifen's metabolite.
+    label = _label("TAMOXIFEN CITRATE", "SOLTAMOX", ("clinical_pharmacology",
+                   "The polymorphic enzyme CYP2D6 is involved in the formation of endoxifen and 4-hydroxytamoxifen. "
+                   "Endoxifen concentrations may differ among patients because of various CYP2D6 genotypes."))
+    assert _pgx_pairs(label) == {("tamoxifen", "CYP2D6")}
+
+
+def test_probe_drugs_and_interaction_partners_are_not_subjects() -> None:
+    # ULTRAM (NDA020281), clinical_pharmacology: debrisoquine is the probe that defines the phenotype.
+    label = _label("TRAMADOL HYDROCHLORIDE", "ULTRAM", ("clinical_pharmacology",
+                   "These individuals are \"poor metabolizers\" of debrisoquine, dextromethorphan, tricyclic "
+                   "antidepressants, among other drugs."))
+    assert all(d == "tramadol" for d, _ in _pgx_pairs(label))
+    # PROVIGIL (NDA020717), clinical_pharmacology: the bare status is of the CYP2D6 named beside it,
+    # not of the CYP2C19 the rest of the sentence (and label) is about; debrisoquine is the probe.
+    label = _label("MODAFINIL", "PROVIGIL", ("clinical_pharmacology",
+                   "In tricyclic-treated patients deficient in CYP2D6 (i.e., those who are poor metabolizers of "
+                   "debrisoquine; 7-10% of the Caucasian population; similar or lower in other populations), the "
+                   "amount of metabolism by CYP2C19 may be substantially increased."))
+    assert _pgx_pairs(label) == {("modafinil", "CYP2D6")}
+    # MAYZENT (NDA209884), clinical_pharmacology: rifampin is the interacting drug.
+    label = _label("SIPONIMOD", "MAYZENT", ("clinical_pharmacology",
+                   "The coadministration of siponimod 2 mg daily in the presence of 600 mg daily doses of rifampin "
+                   "(strong CYP3A4 and moderate CYP2C9 dual inducer) decreased siponimod AUC tau,ss and C max,ss by "
+                   "57% and 45%, respectively, in CYP2C9*1/*1 subjects."))
+    assert {d for d, _ in _pgx_pairs(label)} == {"siponimod"}
+    # Celexa (NDA020822), warnings_and_cautions: cimetidine is a CYP2C19 inhibitor, not a PGx subject.
+    label = _label("CITALOPRAM", "Celexa", ("warnings_and_cautions",
+                   "The maximum dose should be limited to 20 mg once daily in patients who are CYP2C19 poor "
+                   "metabolizers or those patients receiving concomitant cimetidine or another CYP2C19 inhibitor, "
+                   "since higher citalopram exposures would be expected."))
+    assert _pgx_pairs(label) == {("citalopram", "CYP2C19")}
+
+
+# ---- germline vs somatic ----------------------------------------------------------------------
+def test_tumour_biomarkers_are_somatic_and_not_pgx() -> None:
+    # Herceptin (BLA103792), indications 1.3: HER2 is the tumour's, cisplatin a regimen partner.
+    label = _label("TRASTUZUMAB", "Herceptin", ("indications_and_usage",
+                   "Herceptin is indicated, in combination with cisplatin and capecitabine or 5-fluorouracil, for "
+                   "the treatment of patients with HER2-overexpressing metastatic gastric or gastroesophageal "
+                   "junction adenocarcinoma who have not received prior treatment for metastatic disease."))
+    found = _triples(label)
+    assert found and {(t.drug, t.gene, t.origin) for t in found} == {("trastuzumab", "ERBB2", "somatic")}
+    assert not any(t.pgx for t in found)
+    # Read back from a store that keeps no origin, `--biomarker` still finds it.
+    stored = [replace(t, origin="unknown") for t in found]
+    assert [t.origin for t in biomarker_triples(stored)] == ["somatic"] * len(found)
+    # Xeloda (NDA020896), warnings 5.1: a gene of the patient in a cancer label stays germline PGx.
+    label = _label("CAPECITABINE", "Xeloda", ("warnings_and_cautions",
+                   "Patients with certain homozygous or compound heterozygous variants in the DPYD gene known to "
+                   "result in complete or near complete absence of DPD activity are at increased risk for acute "
+                   "early-onset toxicity and serious, including fatal, adverse reactions due to XELODA."))
+    assert {(t.gene, t.origin, t.pgx) for t in _triples(label)} == {("DPYD", "germline", True)}
+
+
+# ---- genes named, not inferred ----------------------------------------------------------------
+def test_a_condition_gives_a_gene_only_with_a_stated_genetic_cause() -> None:
+    # Lipitor (NDA020702), patient insert: "inherited" says genetic, not which gene.
+    label = _label("ATORVASTATIN CALCIUM", "Lipitor", ("spl_patient_package_insert",
+                   "along with diet for the treatment of adults with: o primary dysbetalipoproteinemia (an "
+                   "inherited condition that causes high levels of cholesterol and fat)."))
+    assert not _triples(label)
+    # CRESTOR (NDA021366), clinical_studies 14: the apo E genotype is stated.
+    assert {c.norm.split("|")[1] for c in find_conditions(
+        "32 adult patients (27 with є2/є2 and 4 with apo E mutation [Arg145Cys] with primary "
+        "dysbetalipoproteinemia entered a 6-week dietary lead-in period")} == {"APOE"}
+
+
+# ---- drug–drug interactions -------------------------------------------------------------------
+def test_inhibitors_of_a_gene_are_an_interaction_not_pgx() -> None:
+    # ZURAMPIC (NDA207988), drug_interactions: the inhibitors are examples; the PM status is PGx.
+    label = _label("LESINURAD", "Zurampic", ("drug_interactions",
+                   "ZURAMPIC should be used with caution in patients taking moderate inhibitors of CYP2C9 (e.g., "
+                   "fluconazole, amiodarone), and in CYP2C9 poor metabolizers [see Clinical Pharmacology (12.3) ]."))
+    assert _pgx_pairs(label) == {("lesinurad", "CYP2C9")}
+    # Plavix (NDA020839), warnings 5.1: an inducer statement without a genotype.
+    label = _label("CLOPIDOGREL", "Plavix", ("warnings_and_cautions",
+                   "As a precaution, avoid concomitant use of strong CYP2C19 inducers [see Drug Interactions (7.1) "
+                   "and Clinical Pharmacology (12.3) ] ."))
+    assert not _pgx_pairs(label)
