@@ -88,18 +88,32 @@ def load(
     workers: Annotated[int | None, typer.Option(help="Processes that parse PubMed XML ahead of the writer (default: PGXLIT_LOAD_WORKERS).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load files into the store without the network; unknown files are skipped and counted."""
+    """Load files into the store without the network; unknown files are skipped and counted.
+
+    A damaged file is named with the reason and nothing of it is stored; the other files still
+    load, and the exit code is 1 when any file failed or nothing loadable was found."""
+    from rich.markup import escape
+
+    from pgxlit.cli_common import err
     from pgxlit.ingest.load import Loader
 
     settings = get_settings()
     if workers:
-        settings = settings.model_copy(update={"load_workers": workers})
+        settings = settings.replace(load_workers=workers)
     with guard():
         store = open_store(settings)
         with progress("files", None, as_json) as advance:
             report = Loader(store, settings).load(paths, progress=lambda _p: advance(1, None))
-        print_report("load", report.as_dict(), as_json)
-        if report.files_failed:
+        data = report.as_dict()
+        if as_json:
+            print_report("load", data, True)
+        else:
+            print_report("load", {k: v for k, v in data.items() if k not in ("errors", "failures", "note")}, False)
+            for failure in report.failures:
+                err.print(f"[bold red]failed:[/] {escape(failure['file'])}: {escape(failure['reason'])}")
+            if report.note:
+                err.print(f"[bold red]error:[/] {escape(report.note)}")
+        if report.files_failed or report.note:
             raise typer.Exit(1)
 
 
