@@ -15,6 +15,7 @@ from pgxlit.digest.classify import Extractor, extraction_triples, judge, section
 from pgxlit.digest.diff import diff_section
 from pgxlit.digest.model import Change, Digest, PairDigest, TripleKey, VersionRef
 from pgxlit.digest.source import CorruptVersion, VersionMeta, load_version, stored_triples, version_index
+from pgxlit.digest.text import looks_like_table
 from pgxlit.records import LabelVersion, Triple
 from pgxlit.store import Store
 
@@ -170,7 +171,10 @@ def digest_pair(
             else:
                 found_old, found_new = set(), set()
             verdict = judge(sc, found_old, found_new, stored_added, stored_removed)
+            origin = change_origin((*found_old, *found_new, *verdict.triples_added, *verdict.triples_removed))
             section = sc.section
+            table_row = sc.scope == "sentence" and (section.is_table or any(
+                looks_like_table(t) for t in (*sc.old_sentences, *sc.new_sentences)))
             changes.append(Change(
                 old=old_ref, new=new_ref, drug=drug, section=_section_name(section), section_field=section.field,
                 section_loinc=section.loinc, tier=min(section_tier(section),
@@ -178,6 +182,7 @@ def digest_pair(
                 kind=sc.kind, scope=sc.scope, old_text=sc.old_text, new_text=sc.new_text, alignment=sc.alignment,
                 order=len(changes), pgx_relevant=verdict.pgx, pgx_reasons=verdict.reasons, pgx_weight=verdict.weight,
                 triples_added=verdict.triples_added, triples_removed=verdict.triples_removed,
+                origin=origin if verdict.pgx else "unknown", table_row=table_row,
             ))
     title = new.title or old.title or drug
     return PairDigest(old_ref, new_ref, drug, title, tuple(changes), editorial, how_counts,
@@ -185,11 +190,23 @@ def digest_pair(
                       old_triples is not None and new_triples is not None)
 
 
+def change_origin(keys: Iterable[TripleKey]) -> str:
+    """Germline when any factor a change touches is inherited (or not known to be a tumour's),
+    somatic when every one is a tumour biomarker, unknown when extraction found none."""
+    origins = {k.origin for k in keys}
+    if not origins:
+        return "unknown"
+    if origins == {"somatic"}:
+        return "somatic"
+    return "germline" if "germline" in origins else "unknown"
+
+
 # ---- ranking (pure) -------------------------------------------------------------------------------
 def rank_key(c: Change) -> tuple:
-    """PGx first; then the section's tier; then how much PGx content moved; newest first; stable."""
-    return (not c.pgx_relevant, c.tier, -c.pgx_weight, -int(c.new.effective_time or 0), c.new.set_id,
-            c.new.version, c.order)
+    """PGx first, germline before a tumour (somatic) biomarker; new or rewritten text before an
+    edited table row; then the section's tier; then how much PGx content moved; newest first; stable."""
+    return (not c.pgx_relevant, c.origin == "somatic", c.table_row, c.tier, -c.pgx_weight,
+            -int(c.new.effective_time or 0), c.new.set_id, c.new.version, c.order)
 
 
 def rank_changes(changes: Iterable[Change]) -> list[Change]:

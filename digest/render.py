@@ -1,7 +1,9 @@
 """Digest renderers: Markdown (email, chat), self-contained HTML, Atom, JSON. Pure: digest in, text out.
 
-Markdown, HTML and Atom show every PGx change and the first few ordinary ones of each label
-update (the rest are counted); JSON carries everything.
+Markdown and HTML open with one line per label (drug, versions and dates, its PGx changes), most
+important label first, then the details grouped by label; they show every PGx change and the
+first few ordinary ones of each label update (the rest are counted). Atom has one entry per label
+update; JSON carries everything.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
-from pgxlit.digest.model import TIERS, Change, Digest, PairDigest, iso_date
+from pgxlit.digest.model import TIERS, Change, Digest, LabelSummary, PairDigest, iso_date
 from pgxlit.digest.text import word_diff
 
 FORMATS = ("md", "html", "atom", "json")
@@ -113,49 +115,77 @@ def _md_runs(runs: list[tuple[str, str]]) -> str:
     return " ".join(out)
 
 
+def _pairs_by_rank(group: LabelSummary) -> list[PairDigest]:
+    """A label's updates, the one holding its most important change first."""
+    return sorted(group.pairs, key=lambda p: min((c.rank for c in p.changes), default=1 << 30))
+
+
+def changed_labels(digest: Digest) -> tuple[list[LabelSummary], int]:
+    """Labels with at least one change to show, most important first; and how many changed only editorially."""
+    groups = digest.labels
+    shown = [g for g in groups if g.changes]
+    return shown, len(groups) - len(shown)
+
+
 def render_markdown(digest: Digest) -> str:
+    """One line per label first (drug, versions and dates, its PGx changes), then the details."""
     s = digest.to_json()["summary"]
+    labels, quiet = changed_labels(digest)
     lines = [
         "# FDA label changes",
         "",
-        f"{s['label_pairs']} label updates, {s['changes']} changes ({s['pgx_changes']} pharmacogenomic), "
-        f"{s['editorial_folded']} editorial-only sentence edits folded away. Generated {digest.generated_at}.",
+        f"{len(labels)} label{'s' if len(labels) != 1 else ''} changed: {s['label_pairs']} label updates, "
+        f"{s['changes']} changes ({s['pgx_changes']} pharmacogenomic), {s['editorial_folded']} editorial-only "
+        f"sentence edits folded away. Generated {digest.generated_at}.",
         "",
     ]
-    for pair in digest.pairs:
-        shown, left = shown_changes(pair)
-        if not shown:
-            continue
-        n_pgx = sum(c.pgx_relevant for c in pair.changes)
-        lines += [f"## {_md_escape(_label_name(pair))}", "",
-                  f"{_cite(pair)} · {n_pgx} PGx change{'s' if n_pgx != 1 else ''}, "
-                  f"{len(pair.changes) - n_pgx} other, {pair.editorial_folded} editorial folded"
-                  + (" · **new set id**" if pair.set_changed else ""), ""]
-        if pair.triples_added or pair.triples_removed:
-            lines.append("Triples: " + "; ".join([*(f"+ {t.label()}" for t in pair.triples_added[:6]),
-                                                 *(f"− {t.label()}" for t in pair.triples_removed[:6])]))
-            lines.append("")
-        for c in shown:
-            flag = " · **PGx**" if c.pgx_relevant else ""
-            scope = " section" if c.scope == "section" else ""
-            lines.append(f"### #{c.rank} {_md_escape(c.section)} — {c.kind}{scope}{flag}")
-            lines.append("")
-            if c.pgx_reasons:
-                lines.append("Why PGx: " + _md_escape("; ".join(c.pgx_reasons[:5])))
-                lines.append("")
-            old, new = side_runs(c)
-            if old:
-                lines.append(f"- Before (v{c.old.version}): {_md_runs(old)}")
-            if new:
-                lines.append(f"- After (v{c.new.version}): {_md_runs(new)}")
-            lines.append("")
-        if left:
-            lines += [f"… and {left} more ordinary change{'s' if left != 1 else ''} (see the JSON or HTML digest).", ""]
+    for n, group in enumerate(labels, start=1):
+        lines.append(f"{n}. **{_md_escape(group.title)}** — {group.versions()} — {_md_escape(group.pgx_line())}; "
+                     f"{sum(not c.pgx_relevant for c in group.changes)} other")
+    if quiet:
+        lines.append(f"\n{quiet} more label{'s' if quiet != 1 else ''} changed only editorially.")
     if digest.labels_with_one_version:
-        lines += [f"Labels with a single stored version (nothing to compare): {len(digest.labels_with_one_version)}.", ""]
+        lines.append(f"\nLabels with a single stored version (nothing to compare): {len(digest.labels_with_one_version)}.")
+    lines += ["", "---", ""]
+    for group in labels:
+        lines += [f"## {_md_escape(group.title)}", "", f"{group.versions()} — {_md_escape(group.pgx_line())}", ""]
+        for pair in _pairs_by_rank(group):
+            lines += _md_pair(pair)
     for e in digest.errors:
         lines.append(f"> error: {_md_escape(e)}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_pair(pair: PairDigest) -> list[str]:
+    shown, left = shown_changes(pair)
+    if not shown:
+        return []
+    n_pgx = sum(c.pgx_relevant for c in pair.changes)
+    lines = [f"### {_cite(pair)}", "",
+             f"{n_pgx} PGx change{'s' if n_pgx != 1 else ''}, {len(pair.changes) - n_pgx} other, "
+             f"{pair.editorial_folded} editorial folded" + (" · **new set id**" if pair.set_changed else ""), ""]
+    if pair.triples_added or pair.triples_removed:
+        lines.append("Triples: " + "; ".join([*(f"+ {t.label()}" for t in pair.triples_added[:6]),
+                                             *(f"− {t.label()}" for t in pair.triples_removed[:6])]))
+        lines.append("")
+    for c in shown:
+        flag = (" · **PGx**" + (" (tumour biomarker)" if c.origin == "somatic" else "")) if c.pgx_relevant else ""
+        scope = " section" if c.scope == "section" else ""
+        table = " · table row" if c.table_row else ""
+        lines.append(f"#### #{c.rank} {_md_escape(c.section)} — {c.kind}{scope}{table}{flag}")
+        lines.append("")
+        if c.pgx_reasons:
+            lines.append("Why PGx: " + _md_escape("; ".join(c.pgx_reasons[:5])))
+            lines.append("")
+        old, new = side_runs(c)
+        if old:
+            lines.append(f"- Before (v{c.old.version}): {_md_runs(old)}")
+        if new:
+            lines.append(f"- After (v{c.new.version}): {_md_runs(new)}")
+        lines.append("")
+    if left:
+        lines += [f"… and {left} more ordinary change{'s' if left != 1 else ''} (see the JSON or HTML digest).", ""]
+    return lines
 
 
 # ---- HTML ------------------------------------------------------------------------------------------
@@ -168,21 +198,29 @@ def _template():
     return env.get_template("digest.html.j2")
 
 
+def _pair_view(pair: PairDigest) -> dict[str, Any] | None:
+    shown, left = shown_changes(pair)
+    if not shown:
+        return None
+    items = []
+    for c in shown:
+        old, new = side_runs(c)
+        items.append({"c": c, "old": old, "new": new, "tier": TIERS[c.tier]})
+    return {"p": pair, "name": _label_name(pair), "cite": _cite(pair), "shown": items, "left": left,
+            "pgx": sum(c.pgx_relevant for c in pair.changes), "anchor": f"{pair.new.set_id}-{pair.new.version}",
+            "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
+            "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)}
+
+
 def _view(digest: Digest) -> dict[str, Any]:
-    pairs = []
-    for pair in digest.pairs:
-        shown, left = shown_changes(pair)
-        if not shown:
-            continue
-        items = []
-        for c in shown:
-            old, new = side_runs(c)
-            items.append({"c": c, "old": old, "new": new, "tier": TIERS[c.tier]})
-        pairs.append({"p": pair, "name": _label_name(pair), "cite": _cite(pair), "shown": items, "left": left,
-                      "pgx": sum(c.pgx_relevant for c in pair.changes), "anchor": f"{pair.new.set_id}-{pair.new.version}",
-                      "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
-                      "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)})
-    return {"d": digest, "s": digest.to_json()["summary"], "pairs": pairs}
+    labels, quiet = changed_labels(digest)
+    groups = []
+    for group in labels:
+        pairs = [v for p in _pairs_by_rank(group) if (v := _pair_view(p)) is not None]
+        groups.append({"g": group, "pairs": pairs, "pgx": sum(c.pgx_relevant for c in group.changes),
+                       "other": sum(not c.pgx_relevant for c in group.changes),
+                       "url": DAILYMED_SETID_URL.format(set_id=group.pairs[-1].new.set_id)})
+    return {"d": digest, "s": digest.to_json()["summary"], "labels": groups, "quiet": quiet}
 
 
 def render_html(digest: Digest) -> str:

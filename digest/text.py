@@ -27,7 +27,12 @@ _ABBREV = re.compile(
 # An inline subsection heading after a closing bracket: "...(12.3) ] 4.2 Hypersensitivity XELODA is ...";
 # and text some openFDA versions glue together without spaces: "...agents.ZIAGEN is", "(2.4)2.1 Screening".
 _HEADING_AFTER_BRACKET = re.compile(r"(?<=[)\]])\s*(?=\d{1,2}(?:\.\d{1,2})+\.?\s*[A-Z])"
-                                    r"|(?<=[a-z]{2}[.!?])(?=[A-Z][A-Za-z]|\d{1,2}\.\d{1,2}\s*[A-Z])")
+                                    r"|(?<=[a-z]{2}[.!?])(?=[A-Z][A-Za-z]|\d{1,2}\.\d{1,2}\s*[A-Z])"
+                                    # A numbered subsection heading after a table flattened into the
+                                    # text ("... ↓ 50 mg/m2 2.3 Dosage in Patients With Reduced UGT1A1"):
+                                    # a number, then a title of capitalised words.
+                                    r"|(?<=[\w%)])(?<!Table)(?<!Figure)(?<!Section)(?<!see)(?<!and)(?<!to)(?<!or)\s+"
+                                    r"(?=\d{1,2}\.\d{1,2}\.?\s+[A-Z][a-z]{2,}(?:\s+(?:[A-Z][\w-]*|of|in|and|or|with|for|the|to|on)){2,}\s)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -58,14 +63,21 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": 
                          "\u00a0": " ", "®": "", "™": ""})
 # "(5.1)", "( 2.5 , 5.4 )", "(4)", "(5.1, 5.2; 12.3)": cross-references to numbered subsections.
 _XREF = re.compile(r"[(\[]\s*\d{1,2}(?:\.\d{1,2})*(?:\s*[,;]\s*\d{1,2}(?:\.\d{1,2})*)*\s*[)\]]")
-# A subsection number at the start of a sentence ("4.2 Hypersensitivity ...", "12.5. Pharmacogenomics").
-_LEADING_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+(?=\D)")
+# A subsection number at the start of a sentence ("4.2 Hypersensitivity ...", "12.5. Pharmacogenomics"):
+# a heading starts with a capital, so a leading dose ("2.5 mg | ...", a table row) is never taken for one.
+_LEADING_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+(?=[A-Z\"'(])")
 # "section 5.1", "Sections 2.3 and 5.4": the numbers, not the word.
 _SECTION_NUMBER = re.compile(r"\b(sections?)\s+\d{1,2}(?:\.\d{1,2})*(?:\s*(?:,|and|or)\s*\d{1,2}(?:\.\d{1,2})*)*",
                              re.IGNORECASE)
 # Patient leaflets switch list bullets between "•" and a lone "o" from one version to the next.
 _O_BULLET = re.compile(r"(?:(?<=\s)|^)o(?=\s)")
 _O_BULLET_GLUED = re.compile(r"(?:(?<=\s)|^)o(?=[A-Z][a-z])")
+# Debris of the word processor a label was written in, and its revision stamp: "Error! Hyperlink
+# reference not valid.", "Error! Reference source not found.", "Revised: 3/2021", with the cross-reference
+# the error cut short ("(4, Error! ..." where the label meant "(4, 5.7)"). Never the label's content.
+_DEBRIS = re.compile(r"(?:[(\[]\s*\d{1,2}(?:\.\d{1,2})*(?:\s*[,;]\s*\d{1,2}(?:\.\d{1,2})*)*\s*[,;]?\s*)?"  # "(4, Error!"
+                     r"\bError!\s*(?:(?:Hyperlink reference not valid|Reference source not found|Bookmark not defined)\.?)?"
+                     r"|\bHyperlink reference not valid\.?|\bRevised:?\s*\d{1,2}\s*/\s*(?:\d{4}|\d{2})\b")
 _TABLE_NUMBER = re.compile(r"\b(table|figure)\s+\d{1,2}[a-z]?\b", re.IGNORECASE)
 # Punctuation that carries no meaning; < > ≤ ≥ % × / + and decimal points do, and stay.
 _PUNCT = re.compile(r"[,;:!?\"'()\[\]{}*_`•·▪◦]|(?<!\d)\.|\.(?!\d)|(?<![\d\s])-|-(?![\d])")
@@ -73,8 +85,10 @@ _PUNCT = re.compile(r"[,;:!?\"'()\[\]{}*_`•·▪◦]|(?<!\d)\.|\.(?!\d)|(?<![\
 
 @lru_cache(maxsize=1 << 16)
 def canonical(sentence: str) -> str:
-    """The sentence with editorial noise folded: case, spacing, punctuation, section/table numbers."""
+    """The sentence with editorial noise folded: case, spacing, punctuation, section/table numbers,
+    word-processor debris and revision stamps."""
     s = unicodedata.normalize("NFKC", sentence).translate(_QUOTES)
+    s = _DEBRIS.sub(" ", s)
     s = _XREF.sub(" ", s)
     s = _LEADING_NUMBER.sub("", s)
     s = _SECTION_NUMBER.sub(r"\1 #", s)
@@ -94,6 +108,25 @@ def editorial_key(sentence: str) -> str:
     spacing, since openFDA renders sub- and superscripts with or without a space ("P2Y12",
     "P2Y 12", "mm3", "mm 3") from one version to the next."""
     return _GLUED_NUMBER.sub("", canonical(sentence).replace(" ", ""))
+
+
+_NUMBERISH = re.compile(r"[-+(\[]*[<>≥≤~↑↓]?\d[\d.,:/–-]*%?[)\],;]*|[%±<>≥≤=–↑↓-]|n|N|NA")
+
+
+def looks_like_table(text: str) -> bool:
+    """Is this "sentence" a table's row (rendered "a | b | c") or a table run together into prose
+    (openFDA's text fields hold their tables flattened): many words, many of them numbers, or the
+    same cell text again and again?"""
+    if " | " in text:
+        return True
+    words = text.split()
+    n = len(words)
+    if n < 30:
+        return False
+    numeric = sum(1 for w in words if _NUMBERISH.fullmatch(w)) / n
+    trigrams = [" ".join(words[i : i + 3]) for i in range(n - 2)]
+    repeated = max((trigrams.count(t) for t in set(trigrams)), default=0)
+    return numeric >= 0.15 or repeated >= 4 or (n >= 150 and numeric >= 0.05)
 
 
 def similarity(a: str, b: str) -> float:

@@ -348,3 +348,83 @@ def test_a_metabolizer_status_takes_the_gene_named_a_few_sentences_before() -> N
                         "43682-4", "pharmacokinetics")])
     [change] = digest_pair(old, new).changes
     assert change.pgx_relevant and any("CYP2D6" in r for r in change.pgx_reasons)
+
+
+# ---- issue 17: debris, units, tables, origin, grouping by label ----------------------------------
+def test_word_processor_debris_and_revision_stamps_are_editorial() -> None:
+    cut = ("• Recent or contemplated surgery of the eye, or traumatic surgery resulting in large open surfaces "
+           "(4 , Error! Hyperlink reference not valid.")
+    meant = "•Recent or contemplated surgery of the eye, or traumatic surgery resulting in large open surfaces ( 4, 5.7 )"
+    assert editorial_key(cut) == editorial_key(meant)  # warfarin v15: the error replaced a cross-reference
+    assert editorial_key("Hyperlink reference not valid.") == editorial_key("Error! Reference source not found.") == ""
+    assert editorial_key("Approved by the U.S. Food and Drug Administration. Revised: 3/2021") == \
+        editorial_key("Approved by the U.S. Food and Drug Administration. Revised: 09/2021")
+    old = sec(0, "Avoid in DPD deficiency. Take with food.")
+    new = sec(0, "Avoid in DPD deficiency. Error! Hyperlink reference not valid. Take with food. Revised: 12/2022")
+    assert diff_section(AlignedSection(old, new, "loinc")).changes == ()
+
+
+def test_spacing_inside_units_is_folded_but_dose_values_never_are() -> None:
+    assert editorial_key("↓ 25 mg/m2 over 90 minutes") == editorial_key("↓ 25 mg/m 2 over 90 minutes")
+    assert editorial_key("≥1500/mm3") == editorial_key("≥1500/mm 3")
+    for old, new in (("↓ 25 mg/m2", "↓ 50 mg/m2"), ("2.5 mg | once daily", "25 mg | once daily"),
+                     ("20 mg | once daily", "40 mg | once daily"), ("5-7 mg", "57 mg"), ("0.5-2 mg", "0.5-2.5 mg")):
+        assert editorial_key(old) != editorial_key(new), (old, new)
+
+
+def test_a_heading_after_a_flattened_table_starts_its_own_sentence() -> None:
+    text = ("Other toxicities 4 Omit dose until resolved to ≤ grade 2, then ↓ 50 mg/m 2 ↓ 50 mg/m 2 2.3 Dosage in "
+            "Patients With Reduced UGT1A1 Activity Consider a reduction in the starting dose.")
+    assert split_sentences(text)[-1] == ("2.3 Dosage in Patients With Reduced UGT1A1 Activity Consider a reduction "
+                                         "in the starting dose.")
+    assert len(split_sentences("See Table 2.1 Adverse Reactions In Patients With Cancer for details.")) == 1
+
+
+def test_table_rows_are_recognised_in_tables_and_in_tables_run_into_text() -> None:
+    from pgxlit.digest.text import looks_like_table
+
+    assert looks_like_table("Grade 2 | ↓ 25 mg/m2 | Maintain dose level")
+    run_in = ("Diarrhea 1 (2–3 stools/day > pretx) Maintain dose level Maintain dose level Maintain dose level 2 "
+              "(4–6 stools/day > pretx) ↓ 25 mg/m 2 Maintain dose level Maintain dose level 3 (7–9 stools/day > "
+              "pretx) Omit dose until resolved to ≤ grade 2, then ↓ 25 mg/m 2 ↓ 25 mg/m 2 ↓ 50 mg/m 2")
+    assert looks_like_table(run_in)
+    assert not looks_like_table("Individuals who are homozygous for the UGT1A1*28 allele are at increased risk for "
+                                "neutropenia following initiation of treatment, and the risk is greater at higher "
+                                "doses; consider a reduction in the starting dose by at least one level.")
+
+
+def test_germline_pgx_outranks_a_tumour_biomarker_and_new_text_outranks_a_table_row() -> None:
+    from dataclasses import replace
+
+    warning = replace(_change(3, True, 3, order=0), kind="added", origin="germline")
+    her2_dose = replace(_change(2, True, 9, order=1), origin="somatic")
+    dose_row = replace(_change(2, True, 9, order=2), table_row=True, origin="germline")
+    ordinary = _change(0, False, order=3)
+    assert [c.order for c in rank_changes([ordinary, dose_row, her2_dose, warning])] == [0, 2, 1, 3]
+
+
+def test_changes_are_grouped_by_label_with_one_line_each() -> None:
+    from dataclasses import replace
+
+    from pgxlit.digest.model import Digest, PairDigest
+
+    def pair(old_set: str, old_v: int, new_set: str, new_v: int, date: str, changes: list[Change]) -> PairDigest:
+        old, new = VersionRef(old_set, old_v, "20190101"), VersionRef(new_set, new_v, date)
+        return PairDigest(old, new, "clopidogrel", "Plavix (clopidogrel)",
+                          tuple(replace(c, old=old, new=new) for c in changes), 0, {})
+
+    pgx = replace(_change(3, True, 3), pgx_reasons=("CYP2C19 Poor Metabolizer (new text)",), rank=1)
+    pairs = (pair("a", 27, "b", 31, "20200301", [pgx]), pair("b", 31, "b", 34, "20210305", [replace(_change(5, False), rank=3)]),
+             pair("x", 1, "x", 2, "20220101", [replace(_change(5, False), rank=2)]))
+    digest = Digest("now", {}, pairs, tuple(c for p in pairs for c in p.changes))
+    first, second = digest.labels
+    assert first.set_ids == ("a", "b") and len(first.pairs) == 2 and second.set_ids == ("x",)
+    assert first.line() == ("Plavix (clopidogrel) — v27 (2019-01-01) → v34 (2021-03-05), 2 updates — 1 PGx change in "
+                            "v27→v31; CYP2C19; warnings and precautions; 1 other")
+    md = render(digest, "md")
+    summary, details = md.split("\n---\n")
+    assert [line for line in summary.splitlines() if line[:3] in ("1. ", "2. ")] == [
+        f"1. **Plavix (clopidogrel)** — {first.versions()} — {first.pgx_line()}; 1 other",
+        f"2. **Plavix (clopidogrel)** — {second.versions()} — {second.pgx_line()}; 1 other"]
+    assert details.index("v27 (2019-01-01) → set b v31") < details.index("set b: v31")
+    assert json.loads(render(digest, "json"))["labels"][0]["pgx_genes"] == ["CYP2C19"]
