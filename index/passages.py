@@ -15,8 +15,26 @@ from pgxlit.extract.triples import SKIP_SECTIONS, abstract_text, label_subject
 from spacy.language import Language
 
 from pgxlit.records import Abstract, LabelVersion, Mention, Passage, Triple
+from pgxlit.sections import PATIENT_SECTIONS, base_code
 
 MAX_WINDOW_CHARS = 900
+# Boilerplate for PGx questions. Packaging, storage, "how supplied" and the like (extraction's
+# SKIP_SECTIONS) are not cut into passages at all; patient leaflets and counselling (the
+# vocabulary's patient_text sections), which repeat the prescriber sections in plain words, are
+# cut and searched through BM25 but not embedded. `boilerplate=True` (the index.embed_boilerplate
+# setting) cuts and embeds them all.
+UNCUT_SECTIONS = SKIP_SECTIONS
+BM25_ONLY_SECTIONS = PATIENT_SECTIONS
+
+
+def embeddable(section: str | None, superseded: bool, *, boilerplate: bool = False) -> bool:
+    """Does a passage get a vector? Superseded versions and patient leaflets are BM25-only by default.
+
+    Embedding is the costly part of indexing: text that only repeats what is embedded elsewhere, or
+    that searches skip unless asked for (old label versions), is found through BM25 and filters."""
+    if superseded:
+        return False
+    return boilerplate or base_code(section) not in BM25_ONLY_SECTIONS
 
 
 def entity_names(mentions: Iterable[Mention]) -> tuple[set[str], set[str]]:
@@ -65,10 +83,12 @@ def _passage(text: str, window: list[SentenceAnnotation], **fields: object) -> P
     )
 
 
-def label_passages(label: LabelVersion, size: int = 3, nlp: Language | None = None) -> list[Passage]:
-    """Passages of every section worth reading (no packaging, storage or flattened tables)."""
+def label_passages(label: LabelVersion, size: int = 3, nlp: Language | None = None, *,
+                   boilerplate: bool = False) -> list[Passage]:
+    """Passages of every section worth reading (no flattened tables; no packaging or storage unless `boilerplate`)."""
+    skip = frozenset() if boilerplate else UNCUT_SECTIONS
     sections = [
-        s for s in label.sections if s.field not in SKIP_SECTIONS and s.text.strip() and not s.is_table
+        s for s in label.sections if s.field not in skip and s.text.strip() and not s.is_table
     ]
     subject = label_subject(label)
     out: list[Passage] = []

@@ -16,13 +16,17 @@ from pgxlit.engine import ExecutionEngine, limit_threads
 from pgxlit.store import Store
 
 
-def embed_shard(job: tuple[str, str, int, int, list[str]]) -> np.ndarray:
-    """Embed one chunk of passage texts with the model the settings name."""
+def embed_shard(job: tuple) -> np.ndarray:
+    """Embed one chunk of passage texts with the model the settings name.
+
+    `job` is (model, device, batch size, threads, texts[, runtime]): a worker owns only `threads` cores,
+    set for torch here and for ONNX Runtime when its session starts."""
     from pgxlit.index.embed import get_embedder
 
-    model, device, batch_size, threads, texts = job
-    embedder = get_embedder(model, device, batch_size)
-    limit_threads(threads)  # the embedder sets torch to all cores; a worker owns only its share
+    model, device, batch_size, threads, texts, *rest = job
+    limit_threads(threads)
+    embedder = get_embedder(model, device, batch_size, rest[0] if rest else "auto", threads)
+    limit_threads(threads)  # sentence-transformers' loader sets torch to all cores again
     return embedder.encode(texts)
 
 
@@ -30,11 +34,12 @@ class ShardedEmbedder:
     """An `Embedder` whose encode() spreads the texts over the engine's workers (the index's costly part)."""
 
     def __init__(self, engine: ExecutionEngine, settings: Settings, chunk: int = 512) -> None:
-        from pgxlit.index.embed import get_embedder
+        from pgxlit.index.embed import embedder_for
 
         self.engine = engine
         self.model, self.device, self.batch_size = settings.embed.model, settings.embed.device, settings.embed.batch_size
-        local = get_embedder(self.model, self.device, self.batch_size)  # name and dim, and query-time use
+        self.runtime = str(getattr(settings.embed, "runtime", "auto"))
+        local = embedder_for(settings)  # name and dim, and query-time use
         self.name, self.dim = local.name, local.dim
         self.chunk = chunk
         self.threads = max(1, (os.cpu_count() or 1) // engine.workers)
@@ -42,7 +47,7 @@ class ShardedEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        jobs = ((self.model, self.device, self.batch_size, self.threads, texts[i : i + self.chunk])
+        jobs = ((self.model, self.device, self.batch_size, self.threads, texts[i : i + self.chunk], self.runtime)
                 for i in range(0, len(texts), self.chunk))
         return np.concatenate(list(self.engine.map(embed_shard, jobs)), axis=0)
 

@@ -1,0 +1,139 @@
+"""Embedding throughput: the shipped path (ONNX Runtime) against stock sentence-transformers, same texts, same run.
+
+    PGXLIT_HOME=.pgxlit-demo python bench/embed.py                 # every live passage the index embeds
+    PGXLIT_HOME=.pgxlit-demo python bench/embed.py --limit 2000 --batch-sizes 16,32,64,128 --int8
+
+Each embedder runs in its own child process (so each one's peak RSS is its own) over the same
+texts: the passages `pgxlit index` embeds (live, current versions, in the order it embeds them).
+Prints passages/s, speed-up over stock, cosine of each vector to the stock fp32 vector (mean,
+1st percentile, min), peak RSS and the load average (the machine may be shared: read the figures
+with it). Stock is sentence-transformers' own `encode` at batch size 64, as pgxlit shipped it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def live_texts(limit: int | None) -> list[str]:
+    """The texts `pgxlit index` embeds: live passages of current label versions and abstracts, in id order."""
+    from pgxlit.config import get_settings
+    from pgxlit.store import Store
+
+    settings = get_settings()
+    store = Store(settings.resolved_db_url)
+    try:
+        ids = [row[0] for row in store.passage_rows() if not row[12]]
+        if not ids:
+            raise SystemExit(f"no passages in {settings.resolved_db_url}: run `pgxlit index` first")
+        if limit and limit < len(ids):
+            step = len(ids) / limit
+            ids = [ids[int(i * step)] for i in range(limit)]  # spread over labels and abstracts alike
+        texts = [t for _, t in store.passage_texts(ids)]
+    finally:
+        store.close()
+    # Label versions repeat text: index embeds each distinct text once (index/build.py encode_unique).
+    return list(dict.fromkeys(texts))
+
+
+def worker(runtime: str, batch_size: int, threads: int, quantize: bool, texts_file: Path, out: Path) -> None:
+    """Child process: load one embedder, encode every text once (after a short warm-up), save vectors and stats."""
+    texts = json.loads(texts_file.read_text())
+    started = time.perf_counter()
+    from pgxlit.index.embed import OnnxEmbedder, SentenceTransformerEmbedder, models_home
+
+    if runtime == "onnx":
+        from pgxlit.index.onnx_export import ensure_exported
+
+        embedder: object = OnnxEmbedder(ensure_exported(models_home(), quantize=quantize), batch_size=batch_size,
+                                        threads=threads)
+    else:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        embedder = SentenceTransformerEmbedder("minilm", "cpu", batch_size)
+    load_s = time.perf_counter() - started
+    embedder.encode(texts[:8])  # type: ignore[attr-defined]  # first-call allocations are not throughput
+    t0 = time.perf_counter()
+    vectors = embedder.encode(texts)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - t0
+    np.save(out.with_suffix(".npy"), vectors)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.write_text(json.dumps({"load_s": load_s, "seconds": seconds, "peak_rss_mb": peak_mb}))
+
+
+def run(label: str, args: list[str], texts_file: Path, tmp: Path) -> tuple[dict[str, float], np.ndarray]:
+    out = tmp / f"{label}.json"
+    cmd = [sys.executable, __file__, "--worker", *args, "--texts", str(texts_file), "--out", str(out)]
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text()), np.load(out.with_suffix(".npy"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many passages (spread evenly)")
+    parser.add_argument("--batch-sizes", default="64", help="ONNX batch sizes to time, e.g. 16,32,64,128")
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: ONNX min(4, cores), torch all)")
+    parser.add_argument("--int8", action="store_true", help="also time the int8 (dynamically quantised) ONNX model")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", nargs=4, metavar=("RUNTIME", "BATCH", "THREADS", "QUANTIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        runtime, batch, threads, quantize = args.worker
+        worker(runtime, int(batch), int(threads), quantize == "1", args.texts, args.out)
+        return
+
+    texts = live_texts(args.limit)
+    load_before = os.getloadavg()
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        texts_file = tmp / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        plan = [("stock sentence-transformers", ["st", "64", str(args.threads), "0"])]
+        plan += [(f"onnx fp32 batch {b}", ["onnx", b, str(args.threads), "0"]) for b in args.batch_sizes.split(",")]
+        if args.int8:
+            plan += [(f"onnx int8 batch {b}", ["onnx", b, str(args.threads), "1"]) for b in args.batch_sizes.split(",")]
+        reference: np.ndarray | None = None
+        for i, (label, worker_args) in enumerate(plan):
+            stats, vectors = run(f"run{i}", worker_args, texts_file, tmp)
+            if reference is None:
+                reference = vectors
+            cos = np.sum(vectors * reference, axis=1)
+            rows.append({"embedder": label, "passages": len(texts), "seconds": round(stats["seconds"], 2),
+                         "passages_per_s": round(len(texts) / stats["seconds"], 1),
+                         "load_s": round(stats["load_s"], 2), "peak_rss_mb": round(stats["peak_rss_mb"]),
+                         "cosine_mean": round(float(cos.mean()), 5), "cosine_p1": round(float(np.percentile(cos, 1)), 5),
+                         "cosine_min": round(float(cos.min()), 5)})
+    stock = float(rows[0]["passages_per_s"])  # type: ignore[arg-type]
+    for row in rows:
+        row["x_stock"] = round(float(row["passages_per_s"]) / stock, 2)  # type: ignore[arg-type]
+    load_after = os.getloadavg()
+    if args.json:
+        print(json.dumps({"rows": rows, "loadavg_before": load_before, "loadavg_after": load_after,
+                          "cores": os.cpu_count()}, indent=2))
+        return
+    print(f"{len(texts)} distinct passage texts; {os.cpu_count()} cores; load average before "
+          f"{load_before[0]:.1f}, after {load_after[0]:.1f}")
+    print("| embedder | passages/s | × stock | s | load s | peak RSS MB | cosine mean | cosine p1 | cosine min |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['embedder']} | {r['passages_per_s']} | {r['x_stock']} | {r['seconds']} | {r['load_s']} | "
+              f"{r['peak_rss_mb']} | {r['cosine_mean']} | {r['cosine_p1']} | {r['cosine_min']} |")
+
+
+if __name__ == "__main__":
+    main()
