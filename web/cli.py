@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from pgxlit.cli_common import err, guard
+from pgxlit.cli_common import JsonOpt, err, fail, guard, open_store, out
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add `pgxlit serve` (web app, JSON API, CDS Hooks) and `pgxlit mcp`."""
+    """Add `pgxlit serve` (web app, JSON API, CDS Hooks), `pgxlit drug` and `pgxlit mcp`."""
 
     @app.command("serve")
     def serve_command(
@@ -44,6 +44,38 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
                           "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)
             uvicorn.run(app, host=host, port=port, log_level="info")
+
+    @app.command("drug")
+    def drug_command(
+        drug: Annotated[str, typer.Argument(help="A drug's generic or brand name, e.g. warfarin or Plavix.")],
+        every: Annotated[bool, typer.Option("--all", help="List every literature-only claim too.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """What the stored evidence says for one drug: genes, patients affected, action, severity, testing.
+
+        Compiled from the store's triples: label-stated claims first, then literature-only ones by gene.
+        A stored drug with nothing pharmacogenomic says what was searched; an unknown name gets
+        "did you mean ...?".
+        """
+        import json
+
+        from pgxlit.config import get_settings
+        from pgxlit.web.drug_summary import UnknownDrug, drug_summary, summaries_text
+
+        with guard():
+            settings = get_settings()
+            store = open_store(settings)
+            try:
+                summary = drug_summary(store, settings, drug)
+            except UnknownDrug as exc:
+                fail(str(exc))
+            finally:
+                store.close()
+            if as_json:
+                out.print_json(json.dumps(summary.to_json(), ensure_ascii=False))
+                return
+            for line in summaries_text(summary, every):
+                out.print(line, highlight=False, markup=False)
 
     @app.command("mcp")
     def mcp_command() -> None:
