@@ -5,6 +5,7 @@ Plain frozen dataclasses; `to_json` gives the shape `pgxlit digest --format json
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,6 +225,19 @@ class LabelSummary:
                 "best_rank": self.best_rank, "summary": self.line()}
 
 
+_TITLE_MAX = 80
+
+
+def short_title(title: str, drug: str) -> str:
+    """A label's name fit for one line: "Xeloda (CAPECITABINE)"; an SPL title that is the whole
+    Highlights sentence gives its "BRAND (drug) ..." phrase, or else the drug."""
+    if len(title) <= _TITLE_MAX and not title.lower().startswith("these highlights"):
+        return title if drug.lower() in title.lower() else f"{title} ({drug})"
+    found = re.search(r"([A-Z][\w-]*(?:\s+[A-Z][\w-]*){0,2})\s*[®™]?\s*\(\s*" + re.escape(drug) + r"[^)]{0,60}\)",
+                      title, re.IGNORECASE)
+    return " ".join(found.group(0).split()) if found else drug
+
+
 def group_labels(pairs: Sequence[PairDigest]) -> tuple[LabelSummary, ...]:
     """Label updates grouped by label (set ids joined by an update that crosses from one to the
     other), the label with the most important change first."""
@@ -244,8 +258,7 @@ def group_labels(pairs: Sequence[PairDigest]) -> tuple[LabelSummary, ...]:
     for members in groups.values():
         members.sort(key=lambda p: (p.new.effective_time or "", p.new.version))
         last = members[-1]
-        title = last.title if last.drug.lower() in last.title.lower() else f"{last.title} ({last.drug})"
-        out.append(LabelSummary(last.drug, title, tuple(members)))
+        out.append(LabelSummary(last.drug, short_title(last.title, last.drug), tuple(members)))
     no_change = 1 << 30
     return tuple(sorted(out, key=lambda g: (g.best_rank or no_change, g.drug, g.set_ids)))
 

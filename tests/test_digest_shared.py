@@ -1,7 +1,8 @@
 """The digest on the recorded FDA label histories (../shared/corpora/fda): the must-catch changes.
 
-Skipped when ../shared is absent. One digest of five labels' histories is built for the module:
-the four PGx labels of issue 6 and INOmax (nitric oxide), whose SPL versions carry no PGx text.
+Skipped when ../shared is absent. One digest of seven labels' histories is built for the module:
+the four PGx labels of issue 6, irinotecan and warfarin (issue 17), and INOmax (nitric oxide),
+whose SPL versions carry no PGx text.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def digest(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Digest:
     settings = Settings(home=tmp, db_url=f"sqlite:///{tmp / 'fda.sqlite'}")
     store = Store(settings.resolved_db_url)
     assert Loader(store, settings).load([shared / "corpora/fda"]).files_failed == 0
-    result = build_digest(store, Selection(drugs=("capecitabine", "siponimod", "clopidogrel", "citalopram", "INOmax")))
+    result = build_digest(store, Selection(drugs=("capecitabine", "siponimod", "clopidogrel", "citalopram", "INOmax",
+                                                  "irinotecan", "warfarin")))
     store.close()
     assert result.errors == ()
     return result
@@ -81,6 +83,47 @@ def test_ordinary_edits_in_labels_without_pgx_content_rank_below(digest: Digest)
     assert inomax and not any(c.pgx_relevant for c in inomax)
     tops = [of(digest, d)[0].rank for d in ("capecitabine", "siponimod", "citalopram")]
     assert max(tops) < min(c.rank for c in inomax)
+
+
+def test_capecitabine_dpyd_warning_rewrite_ranks_before_the_her2_gastric_dosing(digest: Digest) -> None:
+    items = of(digest, "capecitabine")
+    dpyd = min(c.rank for c in items if c.section_field == "warnings_and_cautions" and c.pgx_relevant
+               and "DPD deficiency" in c.new_text)
+    her2 = [c for c in items if "HER2-overexpressing" in c.new_text and c.section_field == "dosage_and_administration"]
+    assert her2 and dpyd < min(c.rank for c in her2)
+    # A tumour biomarker is never ranked as germline PGx.
+    assert all(c.origin != "germline" for c in her2)
+
+
+def test_irinotecan_new_ugt1a1_warning_ranks_before_its_dose_tables(digest: Digest) -> None:
+    items = [c for c in of(digest, "irinotecan") if (c.old.version, c.new.version) == (27, 28)]
+    warning = [c for c in items if c.section_field == "warnings_and_cautions" and c.kind == "added" and c.pgx_relevant
+               and "Increased Risk of Neutropenia in Patients With Reduced UGT1A1 Activity" in c.new_text]
+    assert warning
+    tables = [c for c in items if c.table_row]
+    assert tables and warning[0].rank < min(c.rank for c in tables)
+    # The dose-modification table changed only in unit spacing ("mg/m2" -> "mg/m 2"): folded, not a change.
+    assert not [c for c in items if "Maintain dose level" in c.old_text + c.new_text and "mg/m" in c.new_text]
+
+
+def test_word_processor_debris_in_warfarin_is_folded(digest: Digest) -> None:
+    items = of(digest, "warfarin")
+    assert items and not [c for c in items if "Error!" in c.new_text or "Hyperlink reference" in c.new_text]
+
+
+def test_markdown_opens_with_one_line_per_label(digest: Digest) -> None:
+    from pgxlit.digest.render import render
+
+    md = render(digest, "md")
+    summary = md.split("\n---\n")[0].splitlines()
+    lines = [line for line in summary if line[:1].isdigit() and ". **" in line]
+    assert len(lines) == len([g for g in digest.labels if g.changes]) == 7
+    assert len(summary) < 25  # one screen before the details
+    assert lines[0].startswith("1. **Camptosar") or lines[0].startswith("1. **Xeloda")
+    xeloda = next(line for line in lines if "Xeloda" in line)
+    assert "v20 (2019-04-10) → v28 (2023-11-28)" in xeloda and "in v25→v27" in xeloda and "DPYD" in xeloda
+    # An SPL title is the whole Highlights sentence: the line names the label by its "BRAND (drug)" phrase.
+    assert "no PGx change" in next(line for line in lines if "**INOMAX (nitric oxide)**" in line)
 
 
 def test_watch_once_crawls_through_the_replay_server(shared: Path, tmp_path: Path) -> None:
