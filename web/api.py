@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -215,6 +215,19 @@ def create_api() -> APIRouter:
         if view is None:
             raise HTTPException(404, f"no passage {passage_id}")
         return view
+
+    @api.get("/drugs/{name}", tags=["drugs"])
+    async def drug(request: Request, name: Annotated[str, Path(max_length=200)]) -> Any:
+        """One drug's claims (gene, phenotype, action, severity, testing level, status, citations) and what
+        was searched; 404 with `suggestions` for a name nothing stored knows."""
+        from pgxlit.web.drug_summary import UnknownDrug, drug_summary
+
+        svc = services(request)
+        try:
+            summary = await run(request, drug_summary, svc.store, svc.settings, name)
+        except UnknownDrug as exc:
+            return JSONResponse({"detail": str(exc), "suggestions": list(exc.suggestions)}, status_code=404)
+        return summary.to_json()
 
     @api.get("/triples", tags=["triples"])
     async def triples(

@@ -64,6 +64,12 @@ class SourceLink:
     text: str  # "label 01b14603 v34 · Boxed Warning" or "PubMed 12345678 (2019)"
     url: str  # DailyMed (the section's sentence as a text fragment) or PubMed
     evidence_url: str | None = None  # our /evidence/{passage_id} view, when the passage is stored
+    section: str | None = None  # the label section's title
+
+    @property
+    def where(self) -> str:
+        """The text without its section: "Plavix v34"."""
+        return self.text.split(" · ")[0]
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "text": self.text, "url": self.url, "evidence_url": self.evidence_url}
@@ -116,6 +122,27 @@ class Cell:
     @property
     def literature_count(self) -> int:
         return len({p.pmid for r in self.rows for c in r.claim.citations for p in c.places if p.pmid})
+
+    def links(self, source: str) -> list[SourceLink]:
+        """Each label section (or abstract) once across the cell's claims, strongest citation's first."""
+        seen: dict[str, SourceLink] = {}
+        for r in self.rows:
+            for _cit, links in r.links:
+                for link in links:
+                    if link.source == source:
+                        seen.setdefault(link.text, link)
+        return list(seen.values())
+
+    def label_sections(self) -> list[tuple[str, list[SourceLink]]]:
+        """Label links by section ("Boxed Warning": Plavix v34, v27, v3): each section named once."""
+        out: dict[str, list[SourceLink]] = {}
+        for link in self.links("fda_label"):
+            out.setdefault(link.section or "label", []).append(link)
+        return list(out.items())
+
+    @property
+    def citations(self) -> int:
+        return sum(len(r.claim.citations) for r in self.rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +242,8 @@ def dailymed_url(place: Place, sentence: str) -> str:
     return f"{base}#:~:text={quote(' '.join(words), safe='').replace('-', '%2D')}"
 
 
-def source_links(citation: Citation, passage_of: Callable[[Place, str], int | None]) -> tuple[SourceLink, ...]:
+def source_links(citation: Citation, passage_of: Callable[[Place, str], int | None],
+                 titles: dict[str, str] | None = None) -> tuple[SourceLink, ...]:
     """Each source once: a label set at its newest cited version (one section), each abstract once."""
     newest: dict[str, Place] = {}
     pubmed: dict[str, Place] = {}
@@ -229,8 +257,10 @@ def source_links(citation: Citation, passage_of: Callable[[Place, str], int | No
     out: list[SourceLink] = []
     for p in newest.values():
         pid = passage_of(p, citation.sentence)
-        text = f"label {p.set_id[:8]} v{p.version} · {p.section_title or p.section or 'label'}"
-        out.append(SourceLink("fda_label", text, dailymed_url(p, citation.text), _evidence_url(pid, citation)))
+        name = (titles or {}).get(p.set_id) or f"label {p.set_id[:8]}"
+        text = f"{name} v{p.version} · {p.section_title or p.section or 'label'}"
+        out.append(SourceLink("fda_label", text, dailymed_url(p, citation.text), _evidence_url(pid, citation),
+                              p.section_title or p.section or "label"))
     for p in pubmed.values():
         pid = passage_of(p, citation.sentence)
         text = f"PubMed {p.pmid}" + (f" ({p.year})" if p.year else "")
@@ -246,10 +276,10 @@ def _evidence_url(pid: int | None, citation: Citation) -> str | None:
 def build_summary(drug: str, asked: str, claims: Sequence[Claim], coverage: dict[str, Any],
                   labels: Sequence[SearchedLabel], abstracts: int,
                   passage_of: Callable[[Place, str], int | None] = lambda _p, _s: None,
-                  names: Sequence[str] = ()) -> DrugSummary:
+                  names: Sequence[str] = (), titles: dict[str, str] | None = None) -> DrugSummary:
     """The grid: label-backed claims first (strongest first, as compiled), then literature-only ones."""
     ordered = [c for c in claims if c.status == "label"] + [c for c in claims if c.status != "label"]
-    rows = tuple(Row(c, tuple((cit, source_links(cit, passage_of)) for cit in c.citations)) for c in ordered)
+    rows = tuple(Row(c, tuple((cit, source_links(cit, passage_of, titles)) for cit in c.citations)) for c in ordered)
     genes = []
     for gene in sorted(coverage, key=lambda g: (coverage[g].status != "label", g)):
         cov = coverage[gene]
@@ -380,8 +410,15 @@ def drug_summary(store: Any, settings: Any, name: str) -> DrugSummary:
             for p in cit.places:
                 if p.source == "fda_label":
                     finder(p, cit.sentence)
+    titles = {lab.set_id: short_title(lab.title) for labs in cat.labels.values() for lab in labs if lab.title}
     return build_summary(drug, name, claims, kb.coverage_of.get(drug, {}), labels, abstracts, finder,
-                         cat.names_of(drug))
+                         cat.names_of(drug), titles)
+
+
+def short_title(title: str) -> str:
+    """"Plavix (CLOPIDOGREL BISULFATE)" -> "Plavix": enough to tell labels apart in a source list."""
+    head = title.split(" (")[0].strip()
+    return head if 2 < len(head) <= 40 else title[:40]
 
 
 def summaries_text(summary: DrugSummary, every: bool = False) -> list[str]:

@@ -10,9 +10,10 @@ import base64
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -40,6 +41,7 @@ ANON_COOKIE = "pgxlit_anon"
 FLASH_COOKIE = "pgxlit_flash"
 PAGE_SIZE = 50
 DIGEST_PAGE = 15  # label updates per digest page
+MAX_LITERATURE_CELLS = 150  # literature-only rows on a drug page; the JSON has them all
 EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
             "How should codeine be used in CYP2D6 ultrarapid metabolizers?")
 
@@ -172,6 +174,30 @@ def create_pages() -> APIRouter:
         if view is None:
             raise HTTPException(404, f"no passage {passage_id}")
         return render(request, "_evidence.html" if partial else "evidence.html", e=view)
+
+    # ---- drug summary ------------------------------------------------------------------------
+    @pages.get("/drug")
+    async def drug_index(request: Request, name: str = "") -> Response:
+        if name.strip():
+            return RedirectResponse(f"/drug/{quote(name.strip()[:200], safe='')}", status_code=303)
+        from pgxlit.web.drug_summary import knowledge_base
+
+        svc = request.app.state.services
+        kb = await run(request, knowledge_base, svc.store, svc.settings)
+        drugs = [d for d in kb.drugs() if any(c.status == "label" for c in kb.claims_for(d))]
+        return render(request, "drug.html", s=None, asked="", drugs=drugs)
+
+    @pages.get("/drug/{name}")
+    async def drug_page(request: Request, name: Annotated[str, PathParam(max_length=200)]) -> Response:
+        from pgxlit.web.drug_summary import UnknownDrug, drug_summary
+
+        svc = request.app.state.services
+        try:
+            summary = await run(request, drug_summary, svc.store, svc.settings, name)
+        except UnknownDrug as exc:
+            return render(request, "drug.html", status=404, s=None, asked=exc.name, unknown=str(exc),
+                          suggestions=exc.suggestions)
+        return render(request, "drug.html", s=summary, asked=name, max_literature=MAX_LITERATURE_CELLS)
 
     # ---- review ------------------------------------------------------------------------------
     @pages.get("/review")
