@@ -238,6 +238,24 @@ def short_title(title: str, drug: str) -> str:
     return " ".join(found.group(0).split()) if found else drug
 
 
+def _in_chain_order(pairs: Sequence[PairDigest]) -> list[PairDigest]:
+    """A label's updates from oldest to newest by following each update's newer version into the
+    next update (dates alone mislead: eliglustat's v8 carries the date of v4 again)."""
+    by_old = {(p.old.set_id, p.old.version): p for p in pairs}
+    newer = {(p.new.set_id, p.new.version) for p in pairs}
+    starts = sorted((p for p in pairs if (p.old.set_id, p.old.version) not in newer),
+                    key=lambda p: (p.old.effective_time or "", p.old.version))
+    out: list[PairDigest] = []
+    seen: set[int] = set()
+    for start in starts:
+        p: PairDigest | None = start
+        while p is not None and id(p) not in seen:
+            out.append(p)
+            seen.add(id(p))
+            p = by_old.get((p.new.set_id, p.new.version))
+    return out + [p for p in pairs if id(p) not in seen]
+
+
 def group_labels(pairs: Sequence[PairDigest]) -> tuple[LabelSummary, ...]:
     """Label updates grouped by label (set ids joined by an update that crosses from one to the
     other), the label with the most important change first."""
@@ -256,7 +274,7 @@ def group_labels(pairs: Sequence[PairDigest]) -> tuple[LabelSummary, ...]:
         groups.setdefault(root(p.new.set_id), []).append(p)
     out = []
     for members in groups.values():
-        members.sort(key=lambda p: (p.new.effective_time or "", p.new.version))
+        members = _in_chain_order(members)
         last = members[-1]
         out.append(LabelSummary(last.drug, short_title(last.title, last.drug), tuple(members)))
     no_change = 1 << 30

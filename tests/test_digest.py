@@ -428,3 +428,17 @@ def test_changes_are_grouped_by_label_with_one_line_each() -> None:
         f"2. **Plavix (clopidogrel)** — {second.versions()} — {second.pgx_line()}; 1 other"]
     assert details.index("v27 (2019-01-01) → set b v31") < details.index("set b: v31")
     assert json.loads(render(digest, "json"))["labels"][0]["pgx_genes"] == ["CYP2C19"]
+
+
+def test_a_labels_updates_are_read_in_version_order_even_when_a_date_repeats() -> None:
+    from pgxlit.digest.model import PairDigest, group_labels
+
+    def pair(old_v: int, old_date: str, new_v: int, new_date: str) -> PairDigest:
+        return PairDigest(VersionRef("e", old_v, old_date), VersionRef("e", new_v, new_date), "eliglustat", "Cerdelga",
+                          (), 0, {})
+
+    # eliglustat: v8 carries v4's date again
+    [group] = group_labels([pair(6, "20230209", 8, "20180914"), pair(3, "20180901", 4, "20180914"),
+                            pair(4, "20180914", 6, "20230209")])
+    assert [(p.old.version, p.new.version) for p in group.pairs] == [(3, 4), (4, 6), (6, 8)]
+    assert group.versions() == "v3 (2018-09-01) → v8 (2018-09-14), 3 updates"
