@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pgxlit.index.search import Searcher, SearchFilters
+from pgxlit.index.search import SOURCES, Searcher, SearchFilters
 from pgxlit.extract.actions import action_of, looks_like_table
 from pgxlit.qa.evidence import Candidate, candidates, is_instruction, same_claim_key, tidy
 from pgxlit.extract.actions import mentions_testing, read_action
-from pgxlit.qa.bottom_line import VERDICT, ClaimView, bottom_line, rank
+from pgxlit.qa.bottom_line import ACTION_ORDER, VERDICT, ClaimView, bottom_line, rank
+from pgxlit.qa.claims import CitationFinder, claim_views, select_claims
 from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
 from pgxlit.index.passages import entity_names
 from pgxlit.qa.question import Question, phenotype_groups, read_question, recognise
@@ -287,13 +288,41 @@ class Answerer:
         self.settings = settings
         self.searcher = searcher or Searcher(store, settings)
         self._catalogue: DrugCatalogue | None = None
+        self._knowledge: Any = None
+        self._finder = CitationFinder(store)
 
     @property
     def catalogue(self) -> DrugCatalogue:
         """Drugs known from the stored labels (and named by indexed passages), read once."""
         if self._catalogue is None:
-            self._catalogue = DrugCatalogue.from_store(self.store, self.searcher.meta.by_drug)
+            meta = self.searcher.meta
+            pubmed = SOURCES.index("pubmed")
+            in_abstracts = [d for d, rows in meta.by_drug.items() if bool((meta.source[rows] == pubmed).any())]
+            self._catalogue = DrugCatalogue.from_store(self.store, in_abstracts)
         return self._catalogue
+
+    def knowledge(self) -> Any:
+        """The knowledge layer's compiled claims (compiled once, cached on disk by the layer), or None
+        when this pgxlit has no knowledge layer: the answer then reads claims off its own evidence."""
+        if self._knowledge is None:
+            try:
+                from pgxlit.knowledge.base import compile_claims
+            except ImportError:
+                self._knowledge = False
+            else:
+                self._knowledge = compile_claims(self.store, self.settings)
+        return self._knowledge or None
+
+    def question_claims(self, q: Question, most: int = 12) -> list[ClaimView]:
+        """The compiled claims that answer the question, applying ones and label ones first, with their
+        sources found again among the indexed passages."""
+        kb = self.knowledge()
+        if kb is None:
+            return []
+        selected = select_claims(q, kb, self.catalogue.has_label)
+        order = {a: i for i, a in enumerate(ACTION_ORDER)}
+        selected.sort(key=lambda pair: (pair[1] is False, pair[0].status != "label", order.get(pair[0].action, 9)))
+        return [c for c in claim_views(selected[:most], self._finder) if c.evidence]
 
     def read(self, question: str) -> Question:
         return read_question(question, self.catalogue)
@@ -412,8 +441,6 @@ class Answerer:
         rows = meta.by_drug.get(drug)
         if rows is None or not len(rows):
             return 0
-        from pgxlit.index.search import SOURCES
-
         pubmed = rows[(meta.source[rows] == SOURCES.index("pubmed")) & ~meta.is_triple[rows]]
         passages = self.store.passages(int(pid) for pid in meta.ids[pubmed])
         return len({p.pmid for p in passages.values() if p.pmid})
@@ -434,26 +461,34 @@ class Answerer:
             found.timings_ms["total"] = (time.perf_counter() - started) * 1000
             return found
         q, _hits, cands, timings = found
+        t0 = time.perf_counter()
+        claims = self.question_claims(q)
+        timings["claims"] = (time.perf_counter() - t0) * 1000
         return extractive_answer(question, cands, self.settings.qa.max_sentences, timings, started, q=q,
-                                 catalogue=self.catalogue)
+                                 catalogue=self.catalogue, claims=claims or None)
 
 
 def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: int,
                       timings: dict[str, float], started: float, notes: tuple[str, ...] = (),
-                      q: Question | None = None, catalogue: DrugCatalogue | None = None) -> Answer:
+                      q: Question | None = None, catalogue: DrugCatalogue | None = None,
+                      claims: Sequence[ClaimView] | None = None) -> Answer:
+    """Quotes of the chosen evidence, opened by a bottom line from the claims (the knowledge layer's
+    when given, else read off the chosen evidence); a claim source the quotes lack is quoted too."""
     chosen = choose(cands, max_sentences, groups=q.groups if q else ())
     comp = compose_extractive(chosen)
+    read = claims_from_evidence(q, chosen, catalogue) if q else []
+    claims = read if claims is None else merge_claims(claims, read)
+    line, claim_json = cited_bottom_line(q, claims, comp) if q else ("", [])
     text, problems = check_citations("\n".join(comp.lines), {c.key for c in comp.citations})
     if problems:  # our own composition always cites; a problem here is a bug worth surfacing
         raise AssertionError("; ".join(problems))
-    claims = claims_from_evidence(q, chosen, catalogue) if q else []
-    line, claim_json = cited_bottom_line(q, claims, comp) if q else ("", [])
     timings["total"] = (time.perf_counter() - started) * 1000
     genes = answer_genes(comp.triples, q, claims)
-    drugs = tuple(dict.fromkeys(c.drug for c in rank(claims) if c.action != "informative" or q.kind != "affected_drugs")) \
-        if claims and q else ()
-    drugs = drugs or answer_drugs([c for group in chosen for c in group] + list(cands), q, catalogue)
-    top = rank(claims)[0] if claims else None
+    acting = [c for c in rank(claims) if c.evidence and (c.action != "informative" or q.kind != "affected_drugs")] \
+        if q else []
+    drugs = tuple(dict.fromkeys(c.drug for c in acting)) or answer_drugs(
+        [c for group in chosen for c in group] + list(cands), q, catalogue)
+    top = next((c for c in rank(claims) if c.evidence), None)
     return QaAnswer(question=question, answer=text, refused=False, citations=tuple(comp.citations),
                     triples=tuple(comp.triples), answerer="extractive", timings_ms=timings, notes=notes,
                     kind=q.kind if q else "issue", genes=genes, drugs=drugs, groups=q.groups if q else (),
@@ -463,16 +498,39 @@ def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: 
                                           action=top.action if top else None) if q else None)
 
 
+def merge_claims(compiled: Sequence[ClaimView], read: Sequence[ClaimView]) -> list[ClaimView]:
+    """The compiled claims, plus any stronger action the quoted evidence states for a drug and gene that
+    the compiled claims do not carry (the quotes and the bottom line must not disagree)."""
+    have = {(c.drug, c.gene, c.action) for c in compiled}
+    extra = [c for c in read if c.action in ("avoid", "alternative", "dose_change") and c.applies is not False
+             and (c.drug, c.gene, c.action) not in have]
+    return [*compiled, *extra]
+
+
+def evidence_places(claim: ClaimView) -> list[tuple[Passage, str]]:
+    """A claim's evidence as (passage, sentence): candidates from retrieval or places found by the knowledge layer."""
+    return [(e.passage, e.sentence) if isinstance(e, Candidate) else (e[0], e[1]) for e in claim.evidence]
+
+
 def cited_bottom_line(q: Question, claims: Sequence[ClaimView], comp: Composition) -> tuple[str, list[dict[str, Any]]]:
-    """The bottom line from the claims, cited through the answer's own numbering, and the claims' JSON."""
+    """The bottom line from the claims, cited through the answer's own numbering (a source the quotes
+    lack is added as a quote line, so each source is shown once), and the claims' JSON."""
+    quoted = {c.key for c in comp.citations}
+
     def cite(claim: ClaimView) -> list[int]:
-        return [comp.cite(c.passage, c.sentence) for c in claim.evidence]
+        return [comp.cite(p, sentence) for p, sentence in evidence_places(claim)]
 
     line = bottom_line(q, claims, cite)
+    for citation in list(comp.citations):
+        if citation.key not in quoted:
+            comp.lines.append(f"{_trim(citation.text)} [{citation.key}]")
     checked, problems = check_citations(line, {c.key for c in comp.citations})
     if problems:  # generated from claims with evidence: an uncited clause is a bug worth surfacing
         raise AssertionError("; ".join(problems))
-    return " ".join(checked.splitlines()) and line, [c.to_json(sorted(set(cite(c)))) for c in claims]
+    keys = {(c.passage.id, c.text): c.key for c in comp.citations}
+    claim_json = [c.to_json(sorted({k for p, s in evidence_places(c) if (k := keys.get((p.id, s)))}))
+                  for c in claims]
+    return (line if checked else ""), claim_json
 
 
 def stated_group(sentence: str, gene: str | None) -> str | None:

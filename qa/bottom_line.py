@@ -60,6 +60,8 @@ def _keys(claim: ClaimView, cite: Callable[[ClaimView], list[int]]) -> str:
 
 def _who(claim: ClaimView, q: Question) -> str:
     group = claim.phenotype or (q.groups[0] if q.groups and claim.applies else None)
+    if group and (group.startswith("patients ") or group.endswith("s")):
+        return group
     if group:
         zygosity = group.endswith(")")
         base = group.rsplit(" (", 1)[0] if zygosity else group
@@ -147,8 +149,9 @@ def bottom_line(q: Question, claims: Sequence[ClaimView], cite: Callable[[ClaimV
         clauses = [c for c in (clause(x, q, cite) for x in ranked[:2]) if c]
         return ("The evidence names no alternative drug; it says: " + _sentence(clauses)[0].lower()
                 + _sentence(clauses)[1:]) if clauses else ""
-    # issue and pair: yes/no, who is affected, what to do
-    clauses = [c for c in (clause(x, q, cite) for x in ranked[:MAX_CLAUSES]) if c]
+    # issue and pair: yes/no, who is affected, what to do (what is only described waits for the quotes)
+    acting = [c for c in ranked if c.action != "informative"] or ranked
+    clauses = [c for c in (clause(x, q, cite) for x in acting[:MAX_CLAUSES]) if c]
     if not clauses:
         return ""
     genes = list(dict.fromkeys(c.gene for c in ranked if c.gene))

@@ -121,7 +121,11 @@ def eval_qa(
     from rich.table import Table
 
     expected = expected_figures()
-    table = Table(title=f"QA evaluation ({report['questions']} questions)")
+    natural = report.get("natural_language", {})
+    scored = natural.get("scored_by_kind", {})
+    table = Table(title=f"QA evaluation ({report['questions']} built questions; {sum(scored.values())} of "
+                        f"{natural.get('questions_in_file', 0)} natural-language questions in scope: "
+                        + ", ".join(f"{k} {v}" for k, v in sorted(scored.items())) + ")")
     for col in ("metric", "value", "expected"):
         table.add_column(col)
     for key, value in report["metrics"].items():

@@ -23,8 +23,10 @@ from pgxlit.qa.answer import (
     claims_from_evidence,
     extractive_answer,
     format_text,
+    evidence_places,
+    merge_claims,
 )
-from pgxlit.qa.bottom_line import ClaimView
+from pgxlit.qa.bottom_line import ClaimView, rank
 from pgxlit.qa.evidence import Candidate, is_instruction
 
 from pgxlit.config import Settings
@@ -77,8 +79,8 @@ def claim_lines(claims: Sequence[ClaimView], passages: Sequence[Passage]) -> str
     """The claims as the model reads them, each pointing at the numbered sources that state it."""
     number = {p.id: key for key, p in enumerate(passages, start=1)}
     lines = []
-    for c in claims:
-        keys = sorted({number[e.passage.id] for e in c.evidence if e.passage.id in number})
+    for c in rank(claims):
+        keys = sorted({number[p.id] for p, _s in evidence_places(c) if p.id in number})
         if keys:
             applies = "" if c.applies is None else f"; applies: {'yes' if c.applies else 'no'}"
             lines.append(f"- {c.drug}; {c.gene or 'gene not named'}; {c.phenotype or 'group not named'}; "
@@ -99,11 +101,13 @@ def build_messages(question: str, passages: Sequence[Passage], max_sentences: in
     ]
 
 
-def sources_for(hits: Sequence[Hit], cands: Sequence[Candidate], limit: int = 8) -> list[Passage]:
-    """Passages that hold selected evidence first, then the other retrieved ones."""
+def sources_for(hits: Sequence[Hit], cands: Sequence[Candidate], limit: int = 8,
+                claims: Sequence[ClaimView] = ()) -> list[Passage]:
+    """Passages that state the claims first, then those holding selected evidence, then the other retrieved ones."""
+    stated = [p for c in rank(claims)[:4] for p, _s in evidence_places(c)]
     chosen = [c.passage for group in choose(cands, limit) for c in group]
     ordered: dict[int | None, Passage] = {}
-    for p in [*chosen, *(h.passage for h in hits)]:
+    for p in [*stated, *chosen, *(h.passage for h in hits)]:
         ordered.setdefault(p.id, p)
     return list(ordered.values())[:limit]
 
@@ -123,8 +127,9 @@ class LlmAnswerer:
             return found
         q, hits, cands, timings = found
         max_sentences = self.base.settings.qa.max_sentences
-        passages = sources_for(hits, cands)
-        claims = claims_from_evidence(q, choose(cands, max_sentences, groups=q.groups), self.base.catalogue)
+        read = claims_from_evidence(q, choose(cands, max_sentences, groups=q.groups), self.base.catalogue)
+        claims = merge_claims(self.base.question_claims(q), read)
+        passages = sources_for(hits, cands, claims=claims)
         t0 = time.perf_counter()
         try:
             reply = self.chat_model.invoke(build_messages(question, passages, max_sentences, claims))
@@ -143,7 +148,7 @@ class LlmAnswerer:
         text, citations = _renumber(text, passages)
         timings["total"] = (time.perf_counter() - started) * 1000
         key_of = {c.passage.id: c.key for c in citations}
-        claim_json = [c.to_json(sorted({key_of[e.passage.id] for e in c.evidence if e.passage.id in key_of}))
+        claim_json = [c.to_json(sorted({key_of[p.id] for p, _s in evidence_places(c) if p.id in key_of}))
                       for c in claims]
         genes = answer_genes((), q, claims)
         drugs = tuple(dict.fromkeys(c.drug for c in claims)) or q.drugs

@@ -1,0 +1,165 @@
+"""The knowledge layer's claims that answer a question: which ones, whether they apply, and where to cite.
+
+`pgxlit.knowledge` compiles per-drug claims from the stored triples (one claim per drug, gene,
+genotype group and action, each source sentence once). A question picks its claims here: the
+asked drug's (or, for "which drugs ...", the asked gene's or allele's), allele-exact, and marks
+each as applying or not to the genotype/phenotype group the question names. Each claim's
+citations are found again as indexed passages, so the bottom line cites through the same
+numbered sources as the quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pgxlit.qa.bottom_line import ClaimView
+from pgxlit.qa.question import Question
+
+from pgxlit.records import Passage
+from pgxlit.store import Store
+
+# CPIC's activity-score bands: CYP2D6 has an ultrarapid band; CYP2C9 and DPYD stop at normal (2).
+ACTIVITY_BANDS = {"CYP2D6": ((0.0, "Poor Metabolizer"), (1.0, "Intermediate Metabolizer"),
+                             (2.25, "Normal Metabolizer"), (99.0, "Ultrarapid Metabolizer"))}
+DEFAULT_BANDS = ((0.5, "Poor Metabolizer"), (1.5, "Intermediate Metabolizer"), (99.0, "Normal Metabolizer"))
+WORDS_TO_PHENOTYPE = {
+    "ultrarapid metabolizer": "Ultrarapid Metabolizer", "rapid metabolizer": "Rapid Metabolizer",
+    "normal metabolizer": "Normal Metabolizer", "intermediate metabolizer": "Intermediate Metabolizer",
+    "poor metabolizer": "Poor Metabolizer", "partial deficiency": "Intermediate Metabolizer",
+    "complete deficiency": "Poor Metabolizer", "deficiency": "Deficient", "poor function": "Poor Function",
+    "decreased function": "Decreased Function", "increased function": "Increased Function",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AskedGroup:
+    """A group from the question in the knowledge layer's terms: a gene and a phenotype, or an HLA allele."""
+
+    gene: str | None
+    phenotype: str | None = None  # CPIC wording ("Poor Metabolizer")
+    hla: str | None = None  # "HLA-B*58:01"
+
+
+def asked_groups(q: Question) -> list[AskedGroup]:
+    """The question's groups ("CYP2D6 activity score 1" -> CYP2D6 Intermediate Metabolizer)."""
+    out: list[AskedGroup] = []
+    for group in q.groups:
+        text = group.rsplit(" (", 1)[0]
+        hla = re.match(r"(HLA-[A-Z0-9]+\*\d{2}:\d{2}) carrier$", text)
+        if hla:
+            out.append(AskedGroup(hla.group(1).split("*")[0], hla=hla.group(1)))
+            continue
+        gene = next((g for g in q.genes if text.startswith(g + " ")), q.genes[0] if len(q.genes) == 1 else None)
+        words = text[len(gene) + 1:] if gene and text.startswith(gene + " ") else text
+        score = re.match(r"activity score (\d+(?:\.\d+)?)$", words)
+        if score:
+            value = float(score.group(1))
+            bands = ACTIVITY_BANDS.get(gene or "", DEFAULT_BANDS)
+            out.append(AskedGroup(gene, next(name for top, name in bands if value <= top)))
+        elif words in WORDS_TO_PHENOTYPE:
+            out.append(AskedGroup(gene, WORDS_TO_PHENOTYPE[words]))
+    return out
+
+
+def applies_to(claim: Any, groups: Sequence[AskedGroup]) -> bool | None:
+    """True when the claim is about an asked group, False when about another group of the same gene,
+    None when it is about the gene as a whole or nothing was asked."""
+    from pgxlit.knowledge.applies import applies_to_phenotype
+
+    kind, _, value = claim.group.partition(":")
+    mine = [g for g in groups if g.gene in (None, claim.gene)]
+    if not mine:
+        return None
+    if kind == "gene":
+        return None
+    for g in mine:
+        if g.hla is not None:
+            if kind == "hla" and value == g.hla:
+                return True
+        elif g.phenotype is not None and kind != "hla" and applies_to_phenotype(claim, g.phenotype):
+            return True
+    return False
+
+
+def who(claim: Any) -> str | None:
+    """Who a claim is about, as a plural phrase for a sentence ("CYP2D6 ultrarapid metabolizers")."""
+    kind, _, value = claim.group.partition(":")
+    if kind == "gene":
+        return None
+    if kind == "phenotype":
+        return f"{claim.gene} {value.lower()}s"
+    if kind == "hla":
+        return f"{value} carriers"
+    if kind == "deficiency":
+        return f"patients with {value} {claim.gene} deficiency"
+    if kind == "allele":
+        return f"{claim.gene} {value} " + ("homozygotes" if claim.copies == 2 else "carriers")
+    if kind == "diplotype":
+        return f"{claim.gene} {value} patients"
+    if kind == "function":
+        return f"patients with {claim.phenotype}"
+    return f"patients with {claim.phenotype}"
+
+
+def select_claims(q: Question, kb: Any, labelled: Callable[[str], bool]) -> list[tuple[Any, bool | None]]:
+    """The claims that answer the question, each with whether it applies to the asked group."""
+    groups = asked_groups(q)
+    hla_asked = {g.hla for g in groups if g.hla}
+    if q.drugs and q.kind != "affected_drugs":
+        claims = [c for d in q.drugs for c in kb.claims_for(d)]
+    else:
+        genes = q.genes or tuple(g.gene for g in groups if g.gene)
+        claims = [c for g in genes for c in kb.claims_for_gene(g) if labelled(c.drug)]
+        if q.drugs:  # a class: its members only
+            claims = [c for c in claims if c.drug in q.drugs]
+        claims = [c for c in claims if c.status == "label"] or claims
+    if q.genes:
+        claims = [c for c in claims if c.gene in q.genes]
+    if hla_asked:  # allele-exact: another HLA allele's claims do not answer
+        claims = [c for c in claims if not c.group.startswith("hla:") or c.group[4:] in hla_asked]
+    return [(c, applies_to(c, groups)) for c in claims]
+
+
+class CitationFinder:
+    """Finds a knowledge citation's sentence again among the indexed passages (newest place first)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._passages: dict[str, list[Passage]] = {}
+
+    def passages_of(self, doc_key: str) -> list[Passage]:
+        if doc_key not in self._passages:
+            if len(self._passages) > 512:
+                self._passages.clear()
+            self._passages[doc_key] = self.store.passages_of(doc_key)
+        return self._passages[doc_key]
+
+    def find(self, citation: Any) -> tuple[Passage, str] | None:
+        """The passage holding the citation's sentence and the sentence as that passage has it."""
+        wanted = " ".join(citation.sentence.split())
+        places = sorted(citation.places, key=lambda p: (p.source != "fda_label", -(p.version or 0)))
+        for place in places:
+            key = f"label:{place.set_id}:{place.version}" if place.source == "fda_label" else f"pubmed:{place.pmid}"
+            for passage in self.passages_of(key):
+                if place.section and passage.section and passage.section != place.section:
+                    continue
+                for _offset, sentence in passage.sentences():
+                    if " ".join(sentence.split()) == wanted or wanted in " ".join(sentence.split()):
+                        return passage, sentence
+                if wanted in " ".join(passage.text.split()):
+                    return passage, wanted
+        return None
+
+
+def claim_views(selected: Sequence[tuple[Any, bool | None]], finder: CitationFinder) -> list[ClaimView]:
+    """Knowledge claims as the bottom line reads them; evidence is (passage, sentence) pairs to cite."""
+    out: list[ClaimView] = []
+    for claim, applies in selected:
+        evidence = tuple(found for c in claim.citations[:3] if (found := finder.find(c)) is not None)
+        out.append(ClaimView(drug=claim.drug, gene=claim.gene, phenotype=who(claim), action=claim.action,
+                             status=claim.status, testing_level=claim.testing_level, severity=claim.severity,
+                             applies=applies, dose=claim.dose, evidence=evidence))
+    return out
