@@ -127,8 +127,9 @@ class LlmAnswerer:
             return found
         q, hits, cands, timings = found
         max_sentences = self.base.settings.qa.max_sentences
+        compiled = self.base.question_claims(q)
         read = claims_from_evidence(q, choose(cands, max_sentences, groups=q.groups), self.base.catalogue)
-        claims = merge_claims(self.base.question_claims(q), read)
+        claims = merge_claims(compiled, read)
         passages = sources_for(hits, cands, claims=claims)
         t0 = time.perf_counter()
         try:
@@ -136,14 +137,17 @@ class LlmAnswerer:
             raw = reply.content if isinstance(reply.content, str) else str(reply.content)
         except Exception as exc:  # noqa: BLE001 - any model failure means: answer without it
             return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
+                                     claims=compiled or None,
                                      notes=(f"LLM failed ({exc.__class__.__name__}); extractive answer given",))
         timings["llm"] = (time.perf_counter() - t0) * 1000
         if raw.strip().startswith("NO EVIDENCE"):
             return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
+                                     claims=compiled or None,
                                      notes=("LLM found no answer in the sources; extractive answer given",))
         text, problems = check_citations(raw, set(range(1, len(passages) + 1)), strict=True)
         if not text:
             return extractive_answer(question, cands, max_sentences, timings, started, q=q, catalogue=self.base.catalogue,
+                                     claims=compiled or None,
                                      notes=("LLM answer had no valid citations; extractive answer given", *problems))
         text, citations = _renumber(text, passages)
         timings["total"] = (time.perf_counter() - started) * 1000
