@@ -56,6 +56,17 @@ class Cell:
         row = " ".join(x for x in (self.corner, self.row_header) if x)
         return "; ".join(x for x in (row, self.col_header) if x)
 
+    @property
+    def statement(self) -> str:
+        """The cell as one short line with its headers, for entity rules to read:
+        "VKORC1 GG; CYP2C9 / *1/*3: 3-4 mg". Never a paragraph of run-together rows."""
+        return f"{self.context}: {self.text}" if self.context else self.text
+
+    @property
+    def citation(self) -> str:
+        """Where a reader finds the cell: the table's caption (or id) and its body row, counted from 1."""
+        return f"{self.caption or 'table ' + self.table_id}, row {self.row_index + 1}"
+
 
 def _span(value: int) -> int:
     return min(max(value, 1), MAX_SPAN)

@@ -75,6 +75,9 @@ def test_warfarin_cyp2c9_by_vkorc1_dosing_table(shared: Path) -> None:
     assert cells[("AA", "CYP2C9 / *3/*3")].text == "0.5-2 mg"
     assert cells[("AA", "CYP2C9 / *3/*3")].corner == "VKORC1"
     assert cells[("AA", "CYP2C9 / *3/*3")].row_index == 2
+    assert cells[("AG", "CYP2C9 / *1/*3")].statement == "VKORC1 AG; CYP2C9 / *1/*3: 3-4 mg"
+    assert cells[("AG", "CYP2C9 / *1/*3")].citation.startswith("Table 1: Three Ranges of Expected Maintenance")
+    assert cells[("AG", "CYP2C9 / *1/*3")].citation.endswith(", row 2")
 
 
 def test_irinotecan_dose_modification_table_groups_rows_and_spans_columns(shared: Path) -> None:
