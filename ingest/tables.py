@@ -240,3 +240,102 @@ def table_text(table: Table) -> str:
         if any(cells):
             lines.append(" | ".join(cells))
     return "\n".join([*lines, *table.notes])
+
+
+# ---- where a table sits in a section's text ------------------------------------------------------
+MAX_GAP = 80  # characters (spaces aside) allowed between two cells of one table in the text
+MIN_FOUND = 0.5  # share of a table's cells that must be found for the text to hold the table
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpan:
+    """Where a table's text runs in a section's text: [start, end) offsets, and which table."""
+
+    start: int
+    end: int
+    table_id: str
+
+
+def _squash(text: str) -> tuple[str, list[int]]:
+    """The text without whitespace, and each kept character's offset in the text: tables run into
+    prose space their cells differently ("mg/m 2" for the table's "mg/m2")."""
+    kept: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            kept.append(ch)
+            where.append(i)
+    return "".join(kept), where
+
+
+def _items(table: Table, body_spans: bool) -> list[str]:
+    """The texts a table is written out as, in order: caption, then the cells row by row, a header
+    cell spanning columns once; with `body_spans`, a body cell too. Spans are expanded in the grid,
+    so which of two equal adjacent body cells is one spanning cell cannot be told (warfarin's
+    "0.5-2 mg 0.5-2 mg" are two): `locate_table` tries both readings. Notes are apart: the text
+    puts them first, last or inside a cell."""
+    out = [table.caption or ""]
+    for k_row, row in enumerate((*table.header, *table.rows)):
+        collapse = body_spans or k_row < len(table.header)
+        out += [c for k, c in enumerate(row) if c and not (collapse and k and c == row[k - 1])]
+    return ["".join(x.split()) for x in out if x and x.strip()]
+
+
+def _follow(squashed: str, items: Sequence[str], start: int) -> tuple[int, int]:
+    """From an anchor at `start`, how many of the following items sit close one after another, and
+    where the last ends. An item not found (a cell whose footnote the text prints inside it) widens
+    the window for the next, so one miss does not lose the rest of the table."""
+    cursor, found, misses = start, 0, 0
+    for item in items:
+        at = squashed.find(item, cursor, cursor + MAX_GAP * (1 + misses) + len(item))
+        if at >= 0:
+            cursor, found, misses = at + len(item), found + 1, 0
+        else:
+            misses = min(misses + 1, 12)
+    return found, cursor
+
+
+def locate_table(text: str, table: Table, table_id: str = "") -> TableSpan | None:
+    """Where `table` is written out in `text` (openFDA runs a field's tables into its prose; SPL
+    text renders them as "a | b" rows), or None. Each item is looked for just after the previous
+    one, so a table is found where its cells follow each other, not where a word recurs."""
+    squashed, where = _squash(text)
+    best: tuple[float, int, int] | None = None  # (share found, start, end) in squashed offsets
+    for items in (_items(table, body_spans=False), _items(table, body_spans=True)):
+        if len(items) < 3:
+            continue
+        for anchor in items[:3]:  # the caption may be missing from the text, or written otherwise
+            at = squashed.find(anchor)
+            while at >= 0:
+                found, end = _follow(squashed, items, at)
+                share = found / len(items)
+                if best is None or (share, end - at) > (best[0], best[2] - best[1]):
+                    best = (share, at, end)
+                at = squashed.find(anchor, at + 1)
+            if best is not None and best[0] >= MIN_FOUND:
+                break
+    if best is None or best[0] < MIN_FOUND or best[2] <= best[1]:
+        return None
+    start, end = best[1], best[2]
+    for note in ("".join(n.split()) for n in table.notes):  # a note just after the last cell is the table's too
+        at = squashed.find(note, start, end + MAX_GAP + len(note)) if note else -1
+        if at >= 0:
+            end = max(end, at + len(note))
+    return TableSpan(where[start], where[end - 1] + 1, table_id)
+
+
+def table_spans(sections: Sequence[Section]) -> dict[int, list[TableSpan]]:
+    """Section order -> the spans of its text that are tables, for rules that must not read a
+    table as a sentence. A section's own tables (SPL) and the tables of its ``X_table`` twin
+    (openFDA) are looked for in its text."""
+    by_field = {s.field: s for s in sections if s.field and s.tables}
+    out: dict[int, list[TableSpan]] = {}
+    for section in sections:
+        if section.is_table or not section.text:
+            continue
+        owners = [section] + ([by_field[f"{section.field}_table"]] if f"{section.field}_table" in by_field else [])
+        spans = [span for owner in owners for k in range(len(owner.tables))
+                 if (span := locate_table(section.text, owner.tables[k], table_id(owner, k))) is not None]
+        if spans:
+            out[section.order] = sorted(spans, key=lambda s: s.start)
+    return out

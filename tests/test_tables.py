@@ -123,6 +123,47 @@ def test_prose_sections_have_no_tables_and_table_sections_one_per_table(shared: 
     assert all(s.tables for s in label.sections if s.is_table)
 
 
+# ---- where tables sit in the text ----------------------------------------------------------------
+def test_a_table_openfda_ran_into_the_prose_is_located_exactly(shared: Path) -> None:
+    from pgxlit.ingest.tables import table_spans
+
+    label = _label(shared, WARFARIN)
+    dosage = _section(label, "dosage_and_administration")
+    [span] = table_spans(label.sections)[dosage.order]
+    table = dosage.text[span.start:span.end]
+    assert span.table_id == "_Reft1"
+    assert table.startswith("Table 1: Three Ranges") and table.endswith("AA 3-4 mg 3-4 mg 0.5-2 mg 0.5-2 mg 0.5-2 mg 0.5-2 mg")
+    assert dosage.text[:span.start].rstrip().endswith("than patients without these CYP variants.")
+    assert dosage.text[span.end:].lstrip().startswith("2.4 Monitoring to Achieve Optimal Anticoagulation")
+
+
+def test_irinotecan_dose_tables_in_prose_end_where_the_next_subsection_starts(shared: Path) -> None:
+    from pgxlit.ingest.tables import table_spans
+
+    label = _label(shared, IRINOTECAN)
+    dosage = _section(label, "dosage_and_administration")
+    spans = table_spans(label.sections)[dosage.order]
+    texts = [dosage.text[s.start:s.end] for s in spans]
+    dose_mod = next(t for t in texts if "Maintain dose level" in t and "Neutropenic fever" in t)
+    assert "2.2 Colorectal Single Agent" not in dose_mod
+    # Prose between tables is outside every span: a rule may read it as sentences.
+    prose = "Dosing for patients with bilirubin"
+    at = dosage.text.index(prose)
+    assert not any(s.start <= at < s.end for s in spans)
+
+
+def test_spl_rows_are_located_in_their_own_section(shared: Path) -> None:
+    from pgxlit.ingest.tables import table_spans
+
+    path = shared / "corpora/fda" / LIPITOR_SPL
+    label = parse_spl(path.read_bytes(), str(path))
+    spans = table_spans(label.sections)
+    assert sum(len(v) for v in spans.values()) == sum(len(s.tables) for s in label.sections) == 10
+    crossover = next(s for s in label.sections if (s.title or "").startswith("14.4"))
+    [span] = spans[crossover.order]
+    assert "Total-C | 442 (225, 1320)" in crossover.text[span.start:span.end]
+
+
 # ---- the store -----------------------------------------------------------------------------------
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
