@@ -9,12 +9,19 @@ when first indexed is searched through BM25); BM25 is rebuilt from the stored pa
 An IVF-PQ index is trained once on a sample and saved empty (`trained.faiss`); new passages are
 then embedded and encoded shard by shard (`index_shard`, on the engine's workers when one is
 given) and each shard's codes are merged into the index, so no process holds all raw vectors.
+
+A first build or `--rebuild` never touches the live index: it is written to
+`index-generations/building` and swapped in by replacing the `index` symlink (one rename), so
+searches keep answering from the old index until the new one is complete; a killed rebuild resumes
+from the building folder. Passage ids are stable across builds (a passage stored again keeps its
+row), so `/evidence/{id}` links made before a rebuild open the same text after it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -38,6 +45,9 @@ from pgxlit.records import Abstract, LabelVersion
 from pgxlit.store import Store
 
 Progress = Callable[[int, int | None], None]
+GENERATIONS = "index-generations"  # finished builds, and `building` while one is written
+RETIRE_PENDING = "retire.pending"  # a swapped-in build whose dropped passages are not yet retired
+CHECKPOINT_S = 10.0  # a full build saves its vectors this often, so a killed build resumes
 # An engine's map: runs a top-level function over jobs (on workers) and yields results in order.
 ShardMap = Callable[[Callable[..., object], Iterable[object]], Iterator[object]]
 
@@ -63,9 +73,17 @@ class IndexPaths:
         """The IVF-PQ quantizers with no vectors: every shard is encoded into a copy of it."""
         return self.folder / "trained.faiss"
 
+    @property
+    def build_ids(self) -> Path:
+        """The passage ids a full build indexed: what stays live once it is swapped in."""
+        return self.folder / "passage_ids.npy"
+
 
 def index_paths(settings: Settings) -> IndexPaths:
-    return IndexPaths(settings.home / "index")
+    """The live index. `home/index` points at the current generation; it is resolved once here, so a
+    reader opens every file of one generation even if a rebuild swaps the pointer meanwhile."""
+    link = settings.home / "index"
+    return IndexPaths(link.resolve() if link.is_symlink() else link)
 
 
 def read_manifest(paths: IndexPaths) -> dict[str, object] | None:
@@ -119,30 +137,26 @@ def update_index(
 ) -> dict[str, object]:
     """Index what is new since the last run (or everything with `rebuild`); returns a report.
 
-    With `shard_map` (an engine's map), IVF-PQ shards are embedded and encoded on its workers, each
-    with `shard_threads` torch threads; without it, in this process with `embedder`."""
+    A first build and a rebuild are written beside the live index and swapped in when complete
+    (`_full_build`); an incremental run adds to the live index in place. With `shard_map` (an
+    engine's map), IVF-PQ shards are embedded and encoded on its workers, each with `shard_threads`
+    torch threads; without it, in this process with `embedder`."""
     started = time.perf_counter()
-    paths = index_paths(settings)
-    paths.folder.mkdir(parents=True, exist_ok=True)
     embedder = embedder or get_embedder(settings.embed.model, settings.embed.device, settings.embed.batch_size)
+    paths = index_paths(settings)
+    finish_retire(store, paths)
     manifest = read_manifest(paths)
-    if manifest and manifest.get("embed_model") != embedder.name and not rebuild:
+    if rebuild or manifest is None or manifest.get("status") == "building" or not paths.dense.exists():
+        return _full_build(store, settings, embedder, progress, shard_map, shard_threads, started)
+    if manifest.get("embed_model") != embedder.name:
         raise ValueError(
             f"the index was built with embedding model {manifest.get('embed_model')!r}, settings now say "
             f"{embedder.name!r}: run `pgxlit index --rebuild`"
         )
-    index = None
-    if rebuild or manifest is None:
-        with store.transaction() as session:
-            store.delete_all_passages(session)
-        paths.dense.unlink(missing_ok=True)
-        paths.trained.unlink(missing_ok=True)
-        _write_manifest(paths, {"embed_model": embedder.name, "status": "building"})
-    elif paths.dense.exists():
-        index = dense.load(paths.dense, mmap=False)
-        dense.set_nprobe(index, settings.index.nprobe)
-        if dense.index_kind(index) == "ivfpq" and not paths.trained.exists():  # built before shards existed
-            dense.save(dense.empty_copy(index), paths.trained)
+    index = dense.load(paths.dense, mmap=False)
+    dense.set_nprobe(index, settings.index.nprobe)
+    if dense.index_kind(index) == "ivfpq" and not paths.trained.exists():  # built before shards existed
+        dense.save(dense.empty_copy(index), paths.trained)
 
     indexed = store.indexed_documents()
     todo: list[tuple[str, str, LabelVersion | Abstract]] = []
@@ -156,71 +170,121 @@ def update_index(
         else:
             todo.append((doc_key, sha, record))
 
-    nlp = rules_nlp()
-    size = settings.index.window_sentences
-    known = set(dense.ids(index).tolist()) if index is not None else set()
-    state = {"index": index, "added": 0}
+    added = 0
     retired: list[int] = []
 
     def sync_vectors() -> None:
         """Embed every live passage the dense index lacks (also repairs a run killed before saving)."""
+        nonlocal index, added
         with store.transaction() as session:
             store.mark_superseded(session)
         # Passages of superseded label versions stay reachable through BM25 and filters; embedding
         # them too would double a first build for text nobody searches by default.
         live = [row[0] for row in store.passage_rows() if not row[12]]
-        missing = [pid for pid in live if pid not in known]
-        if state["index"] is None:
-            kind = dense.choose_kind(settings.index.kind, len(live), settings.index.flat_max)
-            training, sample_ids = None, []
-            if kind == "ivfpq":
-                want = dense.training_size(len(live), settings.index.nlist, settings.index.train_max)
-                rows = list(store.passage_texts(missing[:: max(1, len(missing) // max(want, 1))][:want]))
-                sample_ids = [pid for pid, _ in rows]
-                training = encode_unique(embedder, [t for _, t in rows])
-            state["index"] = dense.new_index(kind, embedder.dim, training, expected=len(live),
-                                             nlist=settings.index.nlist, nprobe=settings.index.nprobe)
-            if kind == "ivfpq":
-                dense.save(state["index"], paths.trained)
-                # The sample is already embedded: its vectors go in first instead of being embedded again.
-                dense.add(state["index"], np.asarray(sample_ids, dtype=np.int64), training)
-                known.update(sample_ids)
-                state["added"] += len(sample_ids)
-                taken = set(sample_ids)
-                missing = [pid for pid in missing if pid not in taken]
-                del training
-        step = max(1, settings.index.shard_passages)
-        chunks = (missing[start : start + step] for start in range(0, len(missing), step))
-        if dense.index_kind(state["index"]) == "ivfpq":
-            for added in _add_shards(state["index"], paths.trained, chunks, store, embedder, settings, shard_map,
-                                     shard_threads):
-                known.update(added)
-                state["added"] += len(added)
-        else:
-            for chunk_ids in chunks:
-                chunk = list(store.passage_texts(chunk_ids))
-                vectors = encode_unique(embedder, [t for _, t in chunk])
-                dense.add(state["index"], np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
-                known.update(pid for pid, _ in chunk)
-                state["added"] += len(chunk)
-        dense.save(state["index"], paths.dense)
+        index, n = _embed_missing(index, paths, live, store, embedder, settings, shard_map, shard_threads)
+        added += n
 
-    if index is not None or store.indexed_documents():
+    sync_vectors()
+    for ids, gone in _store_passages(store, settings, todo, progress, total, retire=True):
+        again = set(ids)  # a document's unchanged passages come back with their ids: not retired
+        retired += [pid for pid in gone if pid not in again]
         sync_vectors()
-    for batch_start in range(0, len(todo), 200):
-        batch = todo[batch_start : batch_start + 200]
+    with store.transaction() as session:
+        superseded = store.mark_superseded(session)
+    removed = dense.remove(index, retired)
+    if removed:
+        dense.save(index, paths.dense)
+    lexical = LexicalIndex.build(store.passage_texts())
+    lexical.save(paths.lexical)
+    report = _report(settings, embedder, index, lexical, started, documents=total, documents_indexed=len(todo),
+                     documents_unchanged=unchanged, passages_added=added, passages_retired=len(retired),
+                     vectors_removed=removed, superseded_passages=superseded)
+    _write_manifest(paths, {**report, "built_at": _now()})
+    return report
+
+
+def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: Progress | None,
+                shard_map: ShardMap | None, shard_threads: int, started: float) -> dict[str, object]:
+    """Every document's passages and vectors into `index-generations/building`, then one atomic swap.
+
+    The live index answers throughout: its files are not touched, and its passage rows keep their ids
+    (a passage stored again reuses its row). A run killed at any point leaves the live index as it
+    was; the next rebuild resumes from the building folder (passages are not cut again once their
+    ids are saved, vectors already embedded are kept) when the model and window are the same."""
+    root = settings.home
+    building = IndexPaths(root / GENERATIONS / "building")
+    wants = {"embed_model": embedder.name, "window_sentences": settings.index.window_sentences,
+             "index_kind": settings.index.kind}
+    previous = read_manifest(building)
+    resumed = bool(previous) and all(previous.get(k) == v for k, v in wants.items())  # type: ignore[union-attr]
+    if not resumed:
+        shutil.rmtree(building.folder, ignore_errors=True)
+        building.folder.mkdir(parents=True)
+        _write_manifest(building, {**wants, "status": "building", "phase": "passages"})
+    total = store.count_documents()
+    before = {row[0] for row in store.passage_rows()}
+    if resumed and previous.get("phase") == "embedding" and building.build_ids.exists():  # type: ignore[union-attr]
+        wanted = np.load(building.build_ids)
+        if progress:
+            progress(total, total)
+    else:
+        ids: list[int] = []
+        for batch_ids, _ in _store_passages(store, settings, list(store.documents_for_extraction()), progress,
+                                            total, retire=False):
+            ids += batch_ids
+        wanted = np.asarray(sorted(set(ids)), dtype=np.int64)
+        _save_array(building.build_ids, wanted)
+        _write_manifest(building, {**wants, "status": "building", "phase": "embedding"})
+    with store.transaction() as session:
+        superseded = store.mark_superseded(session)
+    keep = set(wanted.tolist())
+    live = [row[0] for row in store.passage_rows() if row[0] in keep and not row[12]]
+    index = None
+    if resumed and building.dense.exists():
+        index = dense.load(building.dense, mmap=False)
+        index = index if dense.index_kind(index) != "ivfpq" or building.trained.exists() else None
+    index, added = _embed_missing(index, building, live, store, embedder, settings, shard_map, shard_threads,
+                                  checkpoint=True)
+    lexical = LexicalIndex.build(_texts_in_id_order(store, wanted))
+    lexical.save(building.lexical)
+    report = _report(settings, embedder, index, lexical, started, documents=total, documents_indexed=total,
+                     documents_unchanged=0, passages_added=added, passages_retired=len(before - keep),
+                     vectors_removed=0, superseded_passages=superseded)
+    report.update(rebuilt=True, resumed=resumed, passage_ids_kept=len(before & keep))
+    (building.folder / RETIRE_PENDING).touch()
+    _write_manifest(building, {**report, "built_at": _now()})
+    generation = root / GENERATIONS / f"g{time.time_ns():020d}"
+    os.rename(building.folder, generation)
+    _point_live_at(root, generation)
+    finish_retire(store, IndexPaths(generation))
+    _drop_old_generations(root, keep=2)
+    return report
+
+
+def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str, LabelVersion | Abstract]],
+                    progress: Progress | None, total: int, *, retire: bool) -> Iterator[tuple[list[int], list[int]]]:
+    """Cut documents into passages (and their PGx triples into entries) and store them, 200 documents at a time.
+
+    Yields each batch's passage ids and, with `retire`, the ids of passages the documents had before."""
+    nlp = rules_nlp()
+    size = settings.index.window_sentences
+    for batch_start in range(0, len(docs), 200):
+        batch = docs[batch_start : batch_start + 200]
         triples_by_doc = store.triples_of(key for key, _, _ in batch)
         abstracts = [(k, r) for k, _, r in batch if isinstance(r, Abstract)]
         annotated = dict(zip(
             (k for k, _ in abstracts), annotate_texts((abstract_text(r) for _, r in abstracts), nlp), strict=True
         ))
+        batch_ids: list[int] = []
+        gone: list[int] = []
         for doc_key, sha, record in batch:
             if isinstance(record, LabelVersion):
                 passages = label_passages(record, size, nlp)
             else:
                 passages = abstract_passages(record, size, sentences=annotated[doc_key])
             with store.transaction() as session:
-                retired += store.retire_document(session, doc_key)
+                if retire:
+                    gone += store.retire_document(session, doc_key)
                 ids = store.add_passages(session, sha, passages)
                 stored = [replace(p, id=i) for p, i in zip(passages, ids, strict=True)]
                 entries = []
@@ -230,32 +294,120 @@ def update_index(
                     holder = evidence_passage(triple, stored)
                     if holder is not None:
                         entries.append(triple_entry(triple, holder))
-                store.add_passages(session, sha, entries)
+                batch_ids += ids + store.add_passages(session, sha, entries)
             if progress:
                 progress(1, total)
-        sync_vectors()
-    with store.transaction() as session:
-        superseded = store.mark_superseded(session)
-    if state["index"] is None:
-        sync_vectors()
-    index = state["index"]
-    removed = dense.remove(index, retired)
-    if removed:
-        dense.save(index, paths.dense)
-    lexical = LexicalIndex.build(store.passage_texts())
-    lexical.save(paths.lexical)
-    new_ids = range(state["added"])
-    report: dict[str, object] = {
-        "documents": total, "documents_indexed": len(todo), "documents_unchanged": unchanged,
-        "passages_added": len(new_ids), "passages_retired": len(retired), "vectors_removed": removed,
-        "superseded_passages": superseded, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),
+        yield batch_ids, gone
+
+
+def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], store: Store, embedder: Embedder,
+                   settings: Settings, shard_map: ShardMap | None, shard_threads: int,
+                   checkpoint: bool = False) -> tuple[object, int]:
+    """Embed the `live` passages `index` lacks (creating it when None); returns the index and how many were added.
+
+    With `checkpoint`, the index is saved every CHECKPOINT_S seconds, so a killed build keeps its vectors."""
+    known = set(dense.ids(index).tolist()) if index is not None else set()
+    missing = [pid for pid in live if pid not in known]
+    added = 0
+    if index is None:
+        kind = dense.choose_kind(settings.index.kind, len(live), settings.index.flat_max)
+        training, sample_ids = None, []
+        if kind == "ivfpq":
+            want = dense.training_size(len(live), settings.index.nlist, settings.index.train_max)
+            rows = list(store.passage_texts(missing[:: max(1, len(missing) // max(want, 1))][:want]))
+            sample_ids = [pid for pid, _ in rows]
+            training = encode_unique(embedder, [t for _, t in rows])
+        index = dense.new_index(kind, embedder.dim, training, expected=len(live),
+                                nlist=settings.index.nlist, nprobe=settings.index.nprobe)
+        if kind == "ivfpq":
+            dense.save(index, paths.trained)
+            # The sample is already embedded: its vectors go in first instead of being embedded again.
+            dense.add(index, np.asarray(sample_ids, dtype=np.int64), training)
+            added += len(sample_ids)
+            taken = set(sample_ids)
+            missing = [pid for pid in missing if pid not in taken]
+            del training
+    step = max(1, settings.index.shard_passages)
+    chunks = (missing[start : start + step] for start in range(0, len(missing), step))
+    saved = time.monotonic()
+    if dense.index_kind(index) == "ivfpq":
+        shards = _add_shards(index, paths.trained, chunks, store, embedder, settings, shard_map, shard_threads)
+    else:
+        shards = _add_flat(index, chunks, store, embedder)
+    for shard_ids in shards:
+        added += len(shard_ids)
+        if checkpoint and time.monotonic() - saved >= CHECKPOINT_S:
+            dense.save(index, paths.dense)
+            saved = time.monotonic()
+    dense.save(index, paths.dense)
+    return index, added
+
+
+def _add_flat(index: object, chunks: Iterable[list[int]], store: Store, embedder: Embedder) -> Iterator[list[int]]:
+    for chunk_ids in chunks:
+        chunk = list(store.passage_texts(chunk_ids))
+        vectors = encode_unique(embedder, [t for _, t in chunk])
+        dense.add(index, np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
+        yield [pid for pid, _ in chunk]
+
+
+def _texts_in_id_order(store: Store, ids: np.ndarray, chunk: int = 10_000) -> Iterator[tuple[int, str]]:
+    """(id, text) of the given passages in id order, fetched a bounded number of ids at a time."""
+    for start in range(0, len(ids), chunk):
+        yield from store.passage_texts(ids[start : start + chunk].tolist())
+
+
+def _report(settings: Settings, embedder: Embedder, index: object, lexical: LexicalIndex, started: float,
+            **counts: int) -> dict[str, object]:
+    return {
+        **counts, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),  # type: ignore[attr-defined]
         "index_kind": dense.index_kind(index), "embed_model": embedder.name, "dim": embedder.dim,
         "rebuild_advised": settings.index.kind == "auto" and dense.index_kind(index) == "flat"
-        and index.ntotal > settings.index.flat_max,  # grown past exact search: --rebuild makes it IVF-PQ
+        and index.ntotal > settings.index.flat_max,  # type: ignore[attr-defined]  # grown past exact search
         "seconds": round(time.perf_counter() - started, 2),
     }
-    _write_manifest(paths, {**report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    return report
+
+
+def finish_retire(store: Store, paths: IndexPaths) -> int:
+    """Retire the passages a swapped-in build no longer has (also after a kill between swap and retire)."""
+    marker = paths.folder / RETIRE_PENDING
+    if not marker.exists() or not paths.build_ids.exists():
+        return 0
+    with store.transaction() as session:
+        gone = store.retire_passages_except(session, np.load(paths.build_ids).tolist())
+    marker.unlink()
+    return len(gone)
+
+
+def _point_live_at(root: Path, generation: Path) -> None:
+    """Swap the `index` pointer to a finished generation in one rename (a symlink replaced atomically)."""
+    link = root / "index"
+    tmp = root / "index.swap"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(generation, root), tmp)
+    if link.exists() and not link.is_symlink():
+        # An index folder from before generations: moved aside once (the only moment with no live index).
+        os.rename(link, generation.with_name(f"g{time.time_ns() - 1:020d}-legacy"))
+    os.replace(tmp, link)
+
+
+def _drop_old_generations(root: Path, keep: int) -> None:
+    """Remove generations older than the last `keep` (the previous one stays for readers that opened it)."""
+    live = (root / "index").resolve()
+    finished = sorted(p for p in (root / GENERATIONS).iterdir() if p.name.startswith("g") and p.is_dir())
+    for old in finished[:-keep]:
+        if old.resolve() != live:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_array(path: Path, values: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, values)
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store: Store, embedder: Embedder,

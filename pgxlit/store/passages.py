@@ -2,6 +2,10 @@
 
 A document whose text changed has its passages retired (their vectors are dead), and passages of
 a label version older than its set's newest are flagged superseded.
+
+Passage ids are stable: storing a passage again (same document content, kind, section, offsets and
+text) reuses the id of the row that already holds it, live or retired, so an index rebuild gives
+every passage the id it had and `/evidence/{id}` links keep pointing at the same text.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pgxlit.records import Passage
@@ -28,11 +32,45 @@ class PassageStore(StoreBase):
             return dict(rows.all())
 
     def add_passages(self, session: Session, content_sha256: str, passages: Iterable[Passage]) -> list[int]:
-        """Insert passages (ids assigned here become vector ids); a triple entry's evidence id is kept."""
-        rows = [_passage_row(p, content_sha256) for p in passages]
-        session.add_all(rows)
+        """Store passages and return their ids (the vector ids); a triple entry's evidence id is kept.
+
+        A passage already stored (same `passage_key`) keeps its row and id, made live again with the
+        new metadata; only passages never stored before get new rows."""
+        wanted = list(passages)
+        if not wanted:
+            return []
+        pool: dict[tuple[Any, ...], list[PassageRow]] = {}
+        stored = session.scalars(
+            select(PassageRow)
+            .where(PassageRow.doc_key.in_(sorted({p.doc_key for p in wanted})), PassageRow.content_sha256 == content_sha256)
+            .order_by(PassageRow.deleted, PassageRow.id)  # live rows first, then the oldest retired one
+        )
+        for row in stored:
+            pool.setdefault(_row_key(row), []).append(row)
+        rows: list[PassageRow] = []
+        for p in wanted:
+            same = pool.get(passage_key(p))
+            if same:
+                row = same.pop(0)
+                for name, value in _passage_values(p).items():
+                    if name != "superseded":  # mark_superseded keeps that flag; a live index reads it meanwhile
+                        setattr(row, name, value)
+                row.deleted = False
+            else:
+                row = _passage_row(p, content_sha256)
+                session.add(row)
+            rows.append(row)
         session.flush()
         return [row.id for row in rows]
+
+    def retire_passages_except(self, session: Session, keep: Iterable[int]) -> list[int]:
+        """Mark deleted every live passage not in `keep` (what a finished rebuild no longer has); returns their ids."""
+        kept = set(keep)
+        live = session.scalars(select(PassageRow.id).where(PassageRow.deleted.is_(False)).order_by(PassageRow.id))
+        gone = [pid for pid in live if pid not in kept]
+        for i in range(0, len(gone), 10_000):
+            session.execute(update(PassageRow).where(PassageRow.id.in_(gone[i : i + 10_000])).values(deleted=True))
+        return gone
 
     def retire_document(self, session: Session, doc_key: str) -> list[int]:
         """Mark a document's passages deleted (its text changed or it was withdrawn); returns their ids."""
@@ -61,10 +99,6 @@ class PassageStore(StoreBase):
             for i in range(0, len(ids), 10_000):
                 session.execute(update(PassageRow).where(PassageRow.id.in_(ids[i : i + 10_000])).values(superseded=value))
         return len(old)
-
-    def delete_all_passages(self, session: Session) -> None:
-        """Drop every passage before a full rebuild of the index."""
-        session.execute(delete(PassageRow))
 
     def passage_rows(self, live_only: bool = True) -> Iterator[tuple[Any, ...]]:
         """(id, kind, source, set_id, version, section, effective_time, year, pmid, drugs, genes,
@@ -106,14 +140,27 @@ class PassageStore(StoreBase):
             return [_passage_from_row(row) for row in rows]
 
 
-def _passage_row(p: Passage, content_sha256: str) -> PassageRow:
-    return PassageRow(
-        doc_key=p.doc_key, content_sha256=content_sha256, kind=p.kind, source=p.source, set_id=p.set_id,
+def passage_key(p: Passage) -> tuple[Any, ...]:
+    """Where a passage comes from and what it says: equal keys are the same passage (one id) across builds."""
+    return (p.doc_key, p.kind, p.section, p.start, p.end, p.evidence_passage_id, p.text)
+
+
+def _row_key(row: PassageRow) -> tuple[Any, ...]:
+    return (row.doc_key, row.kind, row.section, row.start, row.end, row.evidence_passage_id, row.text)
+
+
+def _passage_values(p: Passage) -> dict[str, Any]:
+    return dict(
+        doc_key=p.doc_key, kind=p.kind, source=p.source, set_id=p.set_id,
         version=p.version, section=p.section, section_title=p.section_title, effective_time=p.effective_time,
         pmid=p.pmid, year=p.year, title=p.title, text=p.text, start=p.start, end=p.end,
         sentence_starts=list(p.sentence_starts), drugs="|".join(p.drugs), genes="|".join(p.genes),
         evidence_passage_id=p.evidence_passage_id, superseded=p.superseded,
     )
+
+
+def _passage_row(p: Passage, content_sha256: str) -> PassageRow:
+    return PassageRow(content_sha256=content_sha256, **_passage_values(p))
 
 
 def _passage_from_row(row: PassageRow) -> Passage:
