@@ -1,11 +1,17 @@
-"""Load test: concurrent asks and checks against a running pgxlit server; prints p50/p95/p99 and errors.
+"""Load test: concurrent requests against a running pgxlit server; prints p50/p95/p99 per kind and errors.
 
     pgxlit serve --host 127.0.0.1 --port 8000 &          # or --start to launch one here
     python bench/load.py --url http://127.0.0.1:8000 --seconds 60 --concurrency 8
+    python bench/load.py --start --profile mixed --concurrency 16 --seconds 60   # reads and review writes
 
-Bounded twice: it stops after --seconds or --max-requests, whichever comes first. A request
+Profiles: `ask-check` (asks and checks, `--ask-share` of them asks) and `mixed` (`--mix`, by default
+asks 1 : checks 4 : triple listings 3 : review writes 2). Review writes accept and reset pending
+triples with a curator token (`--token`, else PGXLIT_WEB_TOKEN; with --start one is made for the
+server). Bounded twice: it stops after --seconds or --max-requests, whichever comes first. A request
 counts as an error when it fails, times out (--timeout) or answers anything but 200. The first
-ask and check (model loading) are made before the clock starts and reported apart.
+request of each kind (model loading, compiling the check's knowledge) is made before the clock
+starts and reported apart. The server's peak RSS (VmHWM) is read from /proc when its pid is known
+(--start, or --server-pid).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -46,30 +53,111 @@ def questions(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-async def one(client: httpx.AsyncClient, kind: str, n: int, qs: list[str]) -> tuple[str, float, str | None]:
+KINDS = ("ask", "check", "triples", "review")
+TRIPLE_QUERIES = (
+    {"drug": "clopidogrel", "limit": 20}, {"gene": "CYP2D6", "pgx": "true", "limit": 50},
+    {"status": "pending", "limit": 100}, {"drug": "Plavix", "gene": "CYP2C19", "limit": 20},
+    {"source": "pubmed", "min_confidence": 0.5, "limit": 50}, {"limit": 20, "offset": 200},
+)
+
+
+class Workload:
+    """What each request of a kind sends: questions, check pairs, triple filters, and triple ids to review."""
+
+    def __init__(self, questions: list[str], token: str | None, review_ids: list[int]) -> None:
+        self.questions = questions
+        self.token = token
+        self.review_ids = review_ids
+
+    async def send(self, client: httpx.AsyncClient, kind: str, n: int) -> httpx.Response:
+        if kind == "ask":
+            return await client.post("/api/ask", json={"question": self.questions[n % len(self.questions)]})
+        if kind == "check":
+            drug, results = CHECKS[n % len(CHECKS)]
+            return await client.post("/api/check", json={"drug": drug, "results": results})
+        if kind == "triples":
+            return await client.get("/api/triples", params=TRIPLE_QUERIES[n % len(TRIPLE_QUERIES)])
+        triple = self.review_ids[n % len(self.review_ids)]
+        action = "accept" if (n // len(self.review_ids)) % 2 == 0 else "reset"  # accept, then put back
+        return await client.post(f"/api/triples/{triple}/review", json={"action": action, "reason": "load test"},
+                                 headers={"Authorization": f"Bearer {self.token}", "X-Curator": "bench"})
+
+
+async def one(client: httpx.AsyncClient, work: Workload, kind: str, n: int) -> tuple[str, float, str | None]:
     started = time.perf_counter()
     try:
-        if kind == "ask":
-            r = await client.post("/api/ask", json={"question": qs[n % len(qs)]})
-        else:
-            drug, results = CHECKS[n % len(CHECKS)]
-            r = await client.post("/api/check", json={"drug": drug, "results": results})
+        r = await work.send(client, kind, n)
         error = None if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:120]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     return kind, (time.perf_counter() - started) * 1000, error
 
 
+def parse_mix(text: str) -> dict[str, int]:
+    """"ask=1,check=4,triples=3,review=2" -> weights; unknown kinds are an error."""
+    mix: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, weight = part.partition("=")
+        if kind not in KINDS or not weight.isdigit():
+            raise ValueError(f"--mix takes kind=weight pairs with kinds {', '.join(KINDS)}; got {part!r}")
+        if int(weight):
+            mix[kind] = int(weight)
+    if not mix:
+        raise ValueError("--mix gives every kind weight 0")
+    return mix
+
+
+def schedule(mix: dict[str, int]) -> list[str]:
+    """One round of kinds, interleaved so every kind recurs evenly (smooth weighted round robin)."""
+    total = sum(mix.values())
+    current = dict.fromkeys(mix, 0)
+    order = []
+    for _ in range(total):
+        for kind, weight in mix.items():
+            current[kind] += weight
+        kind = max(current, key=current.__getitem__)
+        current[kind] -= total
+        order.append(kind)
+    return order
+
+
+def peak_rss_mb(pid: int | None) -> float | None:
+    """The process's peak resident memory (VmHWM), in MB, or None when it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+async def pending_ids(client: httpx.AsyncClient, want: int) -> list[int]:
+    r = await client.get("/api/triples", params={"status": "pending", "limit": want})
+    if r.status_code != 200:
+        raise SystemExit(f"cannot list pending triples to review: HTTP {r.status_code} {r.text[:200]}")
+    ids = [item["id"] for item in r.json()["items"]]
+    if not ids:
+        raise SystemExit("no pending triples to review: run `pgxlit extract` on the store first")
+    return ids
+
+
 async def run(url: str, seconds: float, max_requests: int, concurrency: int, timeout: float, qs: list[str],
-              ask_share: float) -> dict:
+              mix: dict[str, int], token: str | None, server_pid: int | None) -> dict:
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+        if "review" in mix and not token:
+            raise SystemExit("review writes need a curator token: --token or PGXLIT_WEB_TOKEN")
+        work = Workload(qs, token, await pending_ids(client, 200) if "review" in mix else [])
         warm: dict[str, float] = {}
-        for kind in ("ask", "check"):
-            kind_, ms, error = await one(client, kind, 0, qs)
+        for kind in mix:
+            kind_, ms, error = await one(client, work, kind, 0)
             if error:
                 raise SystemExit(f"warm-up {kind} failed: {error}")
             warm[kind] = round(ms, 1)
-        latencies: dict[str, list[float]] = {"ask": [], "check": []}
+        order = schedule(mix)
+        latencies: dict[str, list[float]] = {kind: [] for kind in mix}
         errors: list[str] = []
         counter = {"n": 0}
         deadline = time.monotonic() + seconds
@@ -79,8 +167,8 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
             while time.monotonic() < deadline and counter["n"] < max_requests:
                 n = counter["n"]
                 counter["n"] += 1
-                kind = "ask" if int((n + 1) * ask_share) > int(n * ask_share) else "check"  # evenly interleaved
-                kind_, ms, error = await one(client, kind, n, qs)
+                kind = order[n % len(order)]
+                kind_, ms, error = await one(client, work, kind, n + 1)
                 if error:
                     errors.append(f"{kind_}: {error}")
                 else:
@@ -88,23 +176,26 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.monotonic() - started
-    every = latencies["ask"] + latencies["check"]
+    every = [ms for values in latencies.values() for ms in values]
 
     def summary(values: list[float]) -> dict:
         return {"n": len(values), "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1),
                 "p99_ms": round(percentile(values, 99), 1),
                 "mean_ms": round(statistics.fmean(values), 1) if values else 0.0}
 
-    return {"url": url, "seconds": round(elapsed, 1), "concurrency": concurrency, "requests": counter["n"],
-            "errors": len(errors), "error_samples": errors[:5], "requests_per_s": round(counter["n"] / elapsed, 2),
-            "warmup_ms": warm, "all": summary(every), "ask": summary(latencies["ask"]),
-            "check": summary(latencies["check"])}
+    errors_by_kind = {kind: sum(1 for e in errors if e.startswith(f"{kind}:")) for kind in mix}
+    return {"url": url, "seconds": round(elapsed, 1), "concurrency": concurrency, "mix": mix,
+            "requests": counter["n"], "errors": len(errors), "errors_by_kind": errors_by_kind,
+            "error_samples": errors[:5], "requests_per_s": round(counter["n"] / elapsed, 2),
+            "warmup_ms": warm, "server_peak_rss_mb": peak_rss_mb(server_pid), "all": summary(every),
+            **{kind: summary(values) for kind, values in latencies.items()}}
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, token: str | None = None) -> subprocess.Popen:
     """`pgxlit serve` in a child process (same PGXLIT_* environment), ready when /api/health answers."""
+    env = {**os.environ, **({"PGXLIT_WEB_TOKEN": token} if token else {})}
     proc = subprocess.Popen([sys.executable, "-m", "pgxlit.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -127,16 +218,32 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
-    parser.add_argument("--ask-share", type=float, default=0.5, help="fraction of requests that are asks")
+    parser.add_argument("--profile", choices=("ask-check", "mixed"), default="ask-check")
+    parser.add_argument("--ask-share", type=float, default=0.5, help="ask-check profile: fraction of requests that are asks")
+    parser.add_argument("--mix", default="ask=1,check=4,triples=3,review=2", help="mixed profile: kind=weight pairs")
+    parser.add_argument("--token", default=os.environ.get("PGXLIT_WEB_TOKEN"), help="curator token for review writes")
+    parser.add_argument("--server-pid", type=int, help="read this server's peak RSS at the end (implied by --start)")
     parser.add_argument("--questions", type=Path, default=REPO / "corpora" / "demo_questions.txt")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 0 <= args.ask_share <= 1:
         parser.error("--ask-share is between 0 and 1")
-    server = start_server(httpx.URL(args.url).port or 8000) if args.start else None
+    if args.profile == "mixed":
+        try:
+            mix = parse_mix(args.mix)
+        except ValueError as exc:
+            parser.error(str(exc))
+    else:
+        asks = round(args.ask_share * 100)
+        mix = {k: v for k, v in (("ask", asks), ("check", 100 - asks)) if v}
+    token = args.token
+    if args.start and "review" in mix and not token:
+        token = secrets.token_urlsafe(24)
+    server = start_server(httpx.URL(args.url).port or 8000, token) if args.start else None
     try:
         report = asyncio.run(run(args.url.rstrip("/"), args.seconds, args.max_requests, args.concurrency,
-                                 args.timeout, questions(args.questions), args.ask_share))
+                                 args.timeout, questions(args.questions), mix, token,
+                                 server.pid if server is not None else args.server_pid))
     finally:
         if server is not None:
             server.terminate()
@@ -144,12 +251,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
+    rss = report["server_peak_rss_mb"]
     print(f"{report['requests']} requests in {report['seconds']} s with {report['concurrency']} concurrent clients "
-          f"({report['requests_per_s']}/s), {report['errors']} errors; warm-up {report['warmup_ms']} ms")
-    print(f"{'':8}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
-    for kind in ("all", "ask", "check"):
+          f"({report['requests_per_s']}/s), {report['errors']} errors; warm-up {report['warmup_ms']} ms"
+          + (f"; server peak RSS {rss} MB" if rss is not None else ""))
+    print(f"{'':8}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for kind in ("all", *mix):
         s = report[kind]
-        print(f"{kind:8}{s['n']:>6}{s['p50_ms']:>10}{s['p95_ms']:>10}{s['p99_ms']:>10}")
+        errs = report["errors"] if kind == "all" else report["errors_by_kind"][kind]
+        print(f"{kind:8}{s['n']:>6}{s['p50_ms']:>10}{s['p95_ms']:>10}{s['p99_ms']:>10}{errs:>8}")
     for sample in report["error_samples"]:
         print(f"error: {sample}")
 
