@@ -7,7 +7,9 @@ it. Kept as a grid, a cell says what it is: "3-4 mg" is the dose for VKORC1 GG a
 The SPL XML and openFDA parsers read cells out of the markup (`RawCell`: text and spans) and
 `build_table` lays them on a grid, with `colspan`/`rowspan` expanded so a spanning cell's text
 fills every slot it covers. `table_cells` is the reading extraction uses: one `Cell` per
-non-empty body cell, with the headers of its row and column. Pure: no markup, no I/O here.
+non-empty body cell, with the headers of its row and column. `table_spans` says where each table
+is written out in a section's text (openFDA runs a field's tables into its prose), so a rule can
+leave that stretch alone. Pure: no markup, no I/O here.
 """
 
 from __future__ import annotations
