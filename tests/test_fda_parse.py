@@ -492,6 +492,18 @@ def test_openfda_table_fields_become_readable_text(all_openfda: dict[str, LabelV
     assert "4 | AC → Docetaxel+Herceptin | 2% (20/1068) | 0.3% (3/1050)" in herceptin.text.splitlines()
 
 
+def test_openfda_table_fields_are_also_parsed_as_tables(all_openfda: dict[str, LabelVersion]) -> None:
+    """Each <table> of a *_table value is a Table on the section; the rendered text keeps every body row."""
+    sections = [s for lv in all_openfda.values() for s in lv.sections if s.is_table]
+    assert all(s.tables for s in sections if " | " in s.text)
+    assert not [s for lv in all_openfda.values() for s in lv.sections if s.tables and not s.is_table]
+    cape = all_openfda["labels/NDA020896.json"]
+    ar = next(s for s in cape.sections if s.field == "adverse_reactions_table")
+    assert "Diarrhea | 47 | 12 | 65 | 14" in ar.text.splitlines()
+    diarrhea = next(r for t in ar.tables for r in t.rows if r[0] == "Diarrhea" and "47" in r)
+    assert diarrhea[:5] == ("Diarrhea", "47", "12", "65", "14")
+
+
 def test_capecitabine_pgx_and_boxed_warning(shared: Path) -> None:
     lv = _openfda(shared, "labels/NDA020896.json")
     assert lv.key == ("a1de8bba-3b1d-4c9d-ab8a-32d2c05e67c8", 28)
