@@ -6,12 +6,14 @@ Pure and fast: a few dictionary lookups per gene. The JSON shape is the contract
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgxlit.check.knowledge import ACTIONS, Knowledge, item_rank, section_title
 from pgxlit.check.genotype import INDETERMINATE, GeneCall
+from pgxlit.check.knowledge import ACTIONS, Knowledge, item_rank, section_title
 from pgxlit.check.profile import Profile
+from pgxlit.knowledge.applies import applies, specificity
 
 SUMMARY_MAX = 140
 _ACTION_WORDS = {
@@ -19,22 +21,10 @@ _ACTION_WORDS = {
     "monitor": "monitor", "no action": "no change needed",
 }
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-# Which function keys a phenotype stands for; "copies" narrows PM (two) from IM (one).
-_FUNCTIONS_OF = {
-    "Poor Metabolizer": {"No": 2, "Poor": 2, "Decreased": 2},
-    "Likely Poor Metabolizer": {"No": 2, "Decreased": 2},
-    "Intermediate Metabolizer": {"No": 1, "Decreased": 1},
-    "Likely Intermediate Metabolizer": {"Decreased": 1},
-    "Possible Intermediate Metabolizer": {"Decreased": 1},
-    "Rapid Metabolizer": {"Increased": 1},
-    "Ultrarapid Metabolizer": {"Increased": 2},
-    "Poor Function": {"No": 2, "Poor": 2},
-    "Decreased Function": {"No": 1, "Decreased": 1},
-    "Possible Decreased Function": {"Decreased": 1},
-    "Increased Function": {"Increased": 1},
-    "Deficient": {"No": 2, "Poor": 2, "Decreased": 2},
-    "Deficient with CNSHA": {"No": 2, "Poor": 2, "Decreased": 2},
-}
+# Per gene, what the check found: an alert; the evidence covers the gene and states no change for
+# this result; nothing stored links drug and gene (grey, never "safe"); a normal result; a result
+# that could not be read; a gene the evidence names that the profile lacks.
+OUTCOMES = ("alert", "no_interaction", "not_covered", "normal", "indeterminate", "not_in_profile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,52 +43,20 @@ class CheckResult:
     explanation: list[str]
     genes_considered: list[str]
     messages: list[str] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # one per gene: {gene, outcome, phenotype, ...}
 
     def to_json(self) -> dict[str, Any]:
         return {"drug": self.drug, "alerts": self.alerts, "explanation": self.explanation,
-                "genes_considered": self.genes_considered, "messages": self.messages}
+                "genes_considered": self.genes_considered, "messages": self.messages, "outcomes": self.outcomes}
 
 
 def _matches(call: GeneCall, key: str, item: dict[str, Any]) -> str | None:
-    """How an item applies to a call ("exact diplotype", "phenotype", ...), None when it does not."""
-    kind, _, value = key.partition(":")
-    p = call.phenotype
-    if kind == "hla":
-        return "HLA allele" if call.source == "hla" and call.alleles and call.alleles[0] == value else None
-    if kind == "phenotype":
-        if value == p or p == f"Likely {value}" or p == f"Possible {value}":
-            return "phenotype"
-        return None
-    if kind == "diplotype":
-        if call.diplotype and "/".join(sorted(call.alleles)) == value:
-            return "exact diplotype"
-        if call.source == "phenotype" and item.get("implies") == p:
-            return "phenotype of the diplotype"
-        return None
-    if kind == "allele":
-        needed = item.get("copies", 1)
-        return "carries the allele" if call.alleles.count(value) >= needed else None
-    if kind == "variant":
-        return "carries the variant" if call.source in ("rsid", "diplotype") and not call.reference_genotype else None
-    if kind == "function":
-        wanted = _FUNCTIONS_OF.get(p, {})
-        if value not in wanted:
-            return None
-        copies = item.get("copies")
-        if copies is not None and copies != wanted[value]:
-            return None
-        return f"{value.lower()}-function alleles"
-    if kind == "gene":
-        return "gene-level evidence"
-    return None
-
-
-_SPECIFICITY = {"exact diplotype": 4, "HLA allele": 4, "phenotype": 3, "carries the allele": 3, "carries the variant": 3,
-                "phenotype of the diplotype": 2, "gene-level evidence": 0}
+    """How an item's claim applies to a call ("exact diplotype", "phenotype", ...), None when it does not."""
+    return applies(item["claim"], call)
 
 
 def _specificity(how: str) -> int:
-    return _SPECIFICITY.get(how, 1)
+    return specificity(how)
 
 
 def _summary(drug: str, gene: str, phenotype: str, action: str, where: str) -> str:
@@ -120,24 +78,35 @@ def _cite_text(c: dict[str, Any]) -> str:
     return f"PubMed {c['pmid']}" + (f" ({c['year']})" if c.get("year") else "")
 
 
+def _sentence_key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
 def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any] | None:
-    """One alert for one gene from every item that applies; the strongest specific item leads."""
+    """One alert for one gene from every claim that applies; the strongest specific claim leads.
+
+    Citations are one per sentence: a sentence stated in several label versions, generics or set
+    ids is cited once, with the other places under `also_at`."""
     if not matched:
         return None
     ranked = sorted(matched, key=lambda m: (m[2]["strength"], _specificity(m[1]), item_rank(m[2])), reverse=True)
     key, how, lead = ranked[0]
     citations: list[dict[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[str] = set()
     supporting: list[str] = []
+    claims: dict[tuple, dict[str, Any]] = {}
     for _key, _how, item in ranked:
         for c in [item["citation"], *item.get("also", [])]:
-            ident = (c["source"], c.get("set_id"), c.get("version"), c.get("section"), c.get("pmid"))
+            ident = _sentence_key(c["text"])
             if ident in seen:
                 continue
             seen.add(ident)
-            citations.append({**c, "sentence": item["sentence"]})  # "also" citations state the same sentence
+            citations.append(c)
+        claim = item["claim"]
+        claims.setdefault(claim.key, claim.to_json(applies=True))
         text = item["recommendation"]
-        if item is not lead and len(supporting) < 3 and item["strength"] >= 0 and text != lead["recommendation"]:
+        if item is not lead and len(supporting) < 3 and item["strength"] >= 0 and text != lead["recommendation"] \
+                and _sentence_key(text) not in {_sentence_key(s) for s in supporting}:
             supporting.append(text if len(text) <= 220 else text[:219].rstrip() + "…")
     action, severity = lead["action"], lead["severity"]
     label_backed = any(c["source"] == "fda_label" for c in citations)
@@ -145,12 +114,14 @@ def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[
         severity = "info"
     where = _where(lead["citation"])
     reviewed = "accepted" if any(m[2].get("review_status") == "accepted" for m in ranked) else lead["review_status"]
+    pmids = sorted({c["pmid"] for c in citations if c["source"] == "pubmed" and c.get("pmid")})
     detail_lines = [
         f"**Recommendation (from the evidence):** {lead['recommendation']}",
         f"**Patient:** {call.gene} {call.diplotype + ' → ' if call.diplotype and call.source != 'hla' else ''}{call.phenotype}"
         + (f" ({call.derivation})" if call.derivation and call.source != 'phenotype' else ""),
-        f"**Why this applies:** {how}; {len(ranked)} evidence item{'s' if len(ranked) != 1 else ''}, "
-        f"{'label-backed' if label_backed else 'literature only'}; confidence {lead['confidence']:.2f}, review status {reviewed}.",
+        f"**Why this applies:** {how}; {len(claims)} claim{'s' if len(claims) != 1 else ''}, "
+        f"{'label-backed' if label_backed else f'literature only ({len(pmids)} abstract' + ('s' if len(pmids) != 1 else '') + ')'}"
+        f"; confidence {lead['confidence']:.2f}, review status {reviewed}.",
     ]
     if supporting:
         detail_lines.append("**Also:** " + " ".join(f"“{s}”" for s in supporting))
@@ -168,15 +139,33 @@ def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[
         "confidence": lead["confidence"],
         "review_status": reviewed,
         "basis": how,
-        "evidence_count": len(ranked),
+        "evidence_count": len(citations),
+        "status": "label" if label_backed else "literature_only",
+        "claims": list(claims.values()),
     }
 
 
+def _background(item: dict[str, Any]) -> bool:
+    """A gene-level statement with nothing to do and nothing to fear (informative or "tests exist")."""
+    claim = item["claim"]
+    return claim.group == "gene" and claim.action in ("informative", "test") and claim.severity == "info"
+
+
+def _outcome(call: GeneCall, outcome: str, **more: Any) -> dict[str, Any]:
+    return {"gene": call.gene, "phenotype": call.phenotype, "diplotype": call.diplotype, "outcome": outcome, **more}
+
+
 def check(drug: DrugRef, profile: Profile, knowledge: Knowledge) -> CheckResult:
-    """Alerts for one ordered drug and one patient: a lookup per gene in the compiled knowledge."""
+    """Alerts for one ordered drug and one patient: a lookup per gene in the compiled claims.
+
+    Each gene of the profile ends in one outcome: an alert; "no_interaction" (the evidence covers
+    the gene and states nothing, or no change, for this result); "not_covered" (nothing stored links
+    drug and gene: never to be read as safe); "normal"; "indeterminate". A gene only the literature
+    links to the drug gives an informational alert citing its abstracts."""
     by_gene = knowledge.drugs.get(drug.name.lower(), {})
     explanation: list[str] = []
     alerts: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
     considered = sorted(set(profile.genes) | set(by_gene))
     if not knowledge.drugs:
         explanation.append("the store holds no usable extracted triples: run `pgxlit load` and `pgxlit extract` first")
@@ -187,29 +176,50 @@ def check(drug: DrugRef, profile: Profile, knowledge: Knowledge) -> CheckResult:
         explanation.append(f"{drug.name}: evidence for {', '.join(sorted(by_gene))}")
     for call in profile.calls:
         keys = by_gene.get(call.gene, {})
+        coverage = knowledge.coverage(drug.name, call.gene)
         if not keys:
-            explanation.append(f"{call.gene} {call.phenotype}: no evidence links {call.gene} to {drug.name}")
+            outcomes.append(_outcome(call, "not_covered", coverage=coverage))
+            explanation.append(f"{call.gene} {call.phenotype}: not covered: nothing stored links {call.gene} to "
+                               f"{drug.name} (this is no evidence of safety)")
             continue
         if call.phenotype == INDETERMINATE:
+            outcomes.append(_outcome(call, "indeterminate", coverage=coverage))
             explanation.append(f"{call.gene} {call.diplotype or ''} is Indeterminate ({call.derivation}); no alert can be given")
             continue
         if call.is_normal:
             n = sum(len(v) for k, v in keys.items() if k != "gene")
+            outcomes.append(_outcome(call, "normal", coverage=coverage))
             explanation.append(f"{call.gene} {call.phenotype}: standard use applies (normal result; "
                                f"{n} evidence item{'s' if n != 1 else ''} for other {call.gene} results)")
             continue
-        matched = [(key, how, item) for key, items in keys.items() for item in items
-                   if (how := _matches(call, key, item)) is not None]
-        alert = alert_for(drug, call, matched)
+        applying = [(key, how, item) for key, items in keys.items() for item in items
+                    if (how := _matches(call, key, item)) is not None]
+        matched = [m for m in applying if not m[2]["weak"]]
+        if not matched and coverage == "literature_only":
+            matched = applying  # only abstracts link drug and gene: an informational alert, citing them
+        elif coverage == "label" and all(_background(m[2]) for m in matched):
+            # the label discusses the gene ("subject to variability based on CYP2D6 genotype") but states
+            # nothing for this result: that is "no interaction stated", not an alert
+            matched = []
+        if matched and all(m[2]["action"] == "no action" for m in matched):
+            said = matched[0][2]
+            outcomes.append(_outcome(call, "no_interaction", coverage=coverage, claims=[
+                m[2]["claim"].to_json(applies=True) for m in matched]))
+            explanation.append(f"{call.gene} {call.phenotype}: no interaction stated for this result: "
+                               f"“{said['recommendation']}” ({_where(said['citation'])})")
+            continue
+        alert = alert_for(drug, call, [m for m in matched if m[2]["action"] != "no action"])
         if alert is None:
-            explanation.append(f"{call.gene} {call.phenotype}: the evidence for {drug.name} and {call.gene} "
-                               f"does not mention this result")
+            outcomes.append(_outcome(call, "no_interaction", coverage=coverage))
+            explanation.append(f"{call.gene} {call.phenotype}: no interaction stated for this result: the evidence "
+                               f"for {drug.name} and {call.gene} does not mention it")
             continue
         alerts.append(alert)
+        outcomes.append(_outcome(call, "alert", coverage=coverage, action=alert["action"], severity=alert["severity"]))
         explanation.append(f"{call.gene} {call.phenotype}: {alert['action']} ({alert['severity']}) from "
-                           f"{alert['evidence_count']} evidence item(s), {alert['basis']}")
+                           f"{alert['evidence_count']} cited sentence(s), {alert['basis']}")
     for gene in sorted(set(by_gene) - set(profile.genes)):
         explanation.append(f"{gene}: relevant to {drug.name} but not in the profile")
     alerts.sort(key=lambda a: (_SEVERITY_ORDER[a["severity"]], ACTIONS.index(a["action"]), a["gene"]))
     return CheckResult(drug=drug.name, alerts=alerts, explanation=explanation, genes_considered=considered,
-                       messages=list(profile.messages))
+                       messages=list(profile.messages), outcomes=outcomes)

@@ -42,7 +42,9 @@ DOSE = re.compile(
     r"|\b\d+(?:\.\d+)?\s?(?:-|to)?\s?\d*(?:\.\d+)?\s?mg\b|\bdose requirements?\b",
     re.I,
 )
-MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve|\bwatch for\b|\bwith caution\b|\bcaution\b|\bcareful", re.I)
+# "observe" as an instruction ("observe patients", "should be observed for"), not a finding ("was observed in")
+MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve\b|\bobserved? for\b|\bwatch for\b|\bwith caution\b|\bcaution\b"
+                     r"|\bcareful", re.I)
 NO_ACTION = re.compile(
     r"\bno (?:dose|dosage|dosing) (?:adjustment|change|modification)s? (?:is |are )?(?:necessary|needed|required|recommended)"
     r"|\bnot necessary to adjust\b|\bno (?:clinically )?(?:significant|relevant|meaningful) (?:difference|effect|change)"
@@ -167,3 +169,53 @@ def looks_like_table(sentence: str, *, quote: bool = False) -> bool:
     if quote:
         return bool(_TABLE_MARK.search(sentence)) or digits > 0.15 * len(sentence)
     return len(re.findall(r"\bmg\b", sentence)) >= 4 or digits > 60
+
+
+# ---- what a dose change says, and how strongly a label asks for a test -------------------------------------
+_DOSE_STATED = re.compile(
+    r"\b(?:reduc\w*|decreas\w*|lower\w*)\b[^.;]{0,40}?\bby\s+(?:at least\s+|approximately\s+|about\s+)?(\d+(?:\.\d+)?\s?%)"
+    r"|\b(\d+(?:\.\d+)?\s?%|one[- ]half|half|one[- ]third|two[- ]thirds|one[- ]quarter)\s+of\s+the\s+"
+    r"(?:usual|normal|standard|recommended|starting|initial|full)?\s*(?:starting\s+)?dose"
+    r"|\b(?:maximum|max\.?|starting|initial|recommended)\s+(?:daily\s+|single\s+)?dos(?:e|age)\s+(?:is|of|should not exceed)\s+"
+    r"(\d+(?:\.\d+)?\s?mg(?:/kg|/m2|/day)?(?:\s+(?:once|twice|three times)\s+daily)?)"
+    r"|\b(\d+(?:\.\d+)?\s?mg(?:/kg|/m2|/day)?\s+(?:once|twice|three times)\s+(?:daily|a day))"
+    r"|\b(?:dose|dosage) reduction (?:of|by) (?:at least |approximately |about )?(\d+(?:\.\d+)?\s?%)",
+    re.I,
+)
+
+
+def stated_dose(sentence: str) -> str | None:
+    """The dose or fraction a sentence states for a dose change ("50%", "one-half of the starting dose"
+    -> "one-half", "25 mg once daily"), or None: the text's own figure, never one we compute."""
+    m = _DOSE_STATED.search(" ".join(sentence.split()))
+    if not m:
+        return None
+    return next(g for g in m.groups() if g).strip()
+
+
+TESTING_REQUIRED = re.compile(
+    r"(?:^|[.;:•]\s*|\b(?:and|then)\s+)(?:screen|test|genotype)\s+(?:all\s+)?(?:patients|for|the)\b"
+    r"|\bshould be (?:screened|tested|genotyped)\b|\bmust be (?:screened|tested|genotyped)\b"
+    r"|\b(?:testing|screening|genotyping|genetic test\w*) (?:is|are) (?:required|necessary|mandatory)\b"
+    r"|\bprior to initiating\b[^.;]{0,40}\b(?:screen|test|genotyp)\w*\b(?:[^.;]{0,20}\b(?:is|are) required)",
+    re.I,
+)
+TESTING_RECOMMENDED = re.compile(
+    r"\bconsider(?:ing)? (?:genetic |genotype |pharmacogenetic )?(?:testing|genotyping|screening|test(?:ing)? for)\b"
+    r"|\b(?:testing|screening|genotyping) (?:is|are|may be|should be) (?:recommended|considered|advised)\b"
+    r"|\bshould consider (?:testing|genotyping|screening)\b|\brecommend(?:s|ed)? (?:testing|genotyping|screening)\b",
+    re.I,
+)
+TESTING_LEVELS = ("required", "recommended", "actionable", "informative")
+
+
+def testing_level(label_sentences: list[str], actionable: bool) -> str:
+    """How strongly a label asks for a genetic test, from its own wording: "Screen for HLA-B*5701 prior
+    to initiating" is required, "Consider testing for DPYD variants" recommended; a label that changes
+    what to do by result without asking for a test is actionable; else informative."""
+    text = [" ".join(s.split()) for s in label_sentences]
+    if any(TESTING_REQUIRED.search(s) and not TESTING_RECOMMENDED.search(s) for s in text):
+        return "required"
+    if any(TESTING_RECOMMENDED.search(s) for s in text):
+        return "recommended"
+    return "actionable" if actionable else "informative"

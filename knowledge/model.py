@@ -133,12 +133,12 @@ class Claim:
                    status=d["status"], recommendation=d["recommendation"], citations=citations, dose=d.get("dose"),
                    copies=d.get("copies"), implies=d.get("implies"), no_change=d.get("no_change", False),
                    literature_count=d.get("literature_count", 0), confidence=d.get("confidence", 0.0),
-                   review_status=d.get("review_status", "pending"), rank=d.get("rank", 0))
+                   review_status=d.get("review_status", "pending"), rank=d.get("rank", 0), extra=d.get("extra") or {})
 
     def to_cache(self) -> dict[str, Any]:
         """Everything, for the compiled cache (to_json plus the fields only the compiler needs)."""
         d = self.to_json()
-        d.update(copies=self.copies, implies=self.implies, rank=self.rank)
+        d.update(copies=self.copies, implies=self.implies, rank=self.rank, extra=self.extra)
         for c, cj in zip(self.citations, d["citations"], strict=True):
             cj["sentence"] = c.sentence
         return d

@@ -101,3 +101,200 @@ def test_extract_api_names_pharmacogenes_and_finds_label_triples() -> None:
         [("CYP2D6 genotype matters.", "Ultra-rapid metabolizers may have life-threatening respiratory depression."),
          ("", "Store at 25 C.")], label, "warnings_and_cautions")
     assert [t.gene for t in found[0]] == ["CYP2D6"] and found[1] == []
+
+
+# ---- claims (pure) ---------------------------------------------------------------------------------------------
+def _fact(sentence: str, *, drug: str = "capecitabine", gene: str = "DPYD", variant: str | None = "DPYD Deficiency",
+          section: str = "warnings_and_cautions", source: str = "fda_label", version: int = 1, set_id: str = "s1",
+          pmid: str | None = None, confidence: float = 0.6, triple_id: int = 1):
+    from pgxlit.knowledge.facts import TripleFact
+
+    return TripleFact(drug=drug, gene=gene, variant=variant, relation="influences", effect="toxicity", negated=False,
+                      confidence=confidence, source=source, sentence=sentence, set_id=set_id if source == "fda_label" else None,
+                      version=version if source == "fda_label" else None, section=section if source == "fda_label" else None,
+                      pmid=pmid, triple_id=triple_id)
+
+
+COMPLETE = ("XELODA is not recommended for use in patients known to have certain homozygous or compound heterozygous "
+            "DPYD variants that result in complete DPD deficiency.")
+PARTIAL = "There are insufficient data to recommend a specific dose in patients with partial DPD deficiency."
+
+
+def test_deficiency_is_read_with_its_qualifier() -> None:
+    from pgxlit.knowledge.groups import group_keys
+
+    assert group_keys("DPYD", "DPYD Deficiency", COMPLETE) == [("deficiency:complete", {})]
+    assert group_keys("DPYD", "DPYD Deficiency", PARTIAL) == [("deficiency:partial", {})]
+    assert group_keys("DPYD", "DPYD Deficiency", "Patients with DPD deficiency are at risk.") == [("function:No", {})]
+    # a gene-level sentence that qualifies the deficiency itself is about that group
+    assert group_keys("DPYD", None, "Not recommended in patients with complete absence of DPD activity.") == [
+        ("deficiency:complete", {})]
+
+
+def test_one_claim_cites_a_sentence_once_across_versions_and_set_ids() -> None:
+    from pgxlit.knowledge.compile import compile_drug
+
+    facts = [_fact(COMPLETE, version=v, set_id=s, triple_id=i)
+             for i, (s, v) in enumerate([("s1", 1), ("s1", 2), ("s2", 7), ("s2", 7)])]
+    facts.append(_fact(COMPLETE.replace(".", " [see Warnings (5.2)]."), set_id="s3", triple_id=9))
+    [claim] = compile_drug("capecitabine", facts)
+    assert (claim.group, claim.action, claim.severity, claim.status) == ("deficiency:complete", "avoid", "critical", "label")
+    assert claim.strength == "warnings" and claim.phenotype == "complete DPYD deficiency"
+    [citation] = claim.citations
+    assert len(citation.places) == 4  # s1 v1, s1 v2, s2 v7, s3 v1: each place once, the sentence once
+    shape = claim.to_json(applies=True)
+    assert set(shape) >= {"drug", "gene", "phenotype", "action", "severity", "testing_level", "status", "applies",
+                          "citations"}
+    assert shape["applies"] is True and shape["citations"][0]["places"][0]["url"].startswith("https://dailymed")
+
+
+def test_claims_apply_allele_exact() -> None:
+    from pgxlit.check.genotype import load_table
+    from pgxlit.knowledge.applies import applies
+    from pgxlit.knowledge.compile import compile_drug
+
+    claims = compile_drug("capecitabine", [_fact(COMPLETE, triple_id=1), _fact(PARTIAL, triple_id=2)])
+    table = load_table()
+    heterozygous = table.translate("DPYD", "c.1905+1G>A (*2A)/Reference")
+    homozygous = table.translate("DPYD", "*2A/*13")
+    assert [c.group for c in claims if applies(c, heterozygous)] == ["deficiency:partial"]
+    assert [c.group for c in claims if applies(c, homozygous)] == ["deficiency:complete"]
+
+
+def test_dose_text_testing_level_and_literature_count() -> None:
+    from pgxlit.knowledge.compile import compile_drug
+
+    facts = [
+        _fact("Reduce the starting dose by 50% in patients with one no function DPYD allele.", variant="DPYD No Function",
+              section="dosage_and_administration", triple_id=1),
+        _fact("Consider testing for genetic variants of DPYD prior to initiating XELODA.", variant=None, triple_id=2),
+        _fact("DPYD*2A carriers had severe toxicity with capecitabine.", variant=None, source="pubmed", pmid="1",
+              confidence=0.8, triple_id=3),
+        _fact("DPYD variants predicted toxicity of capecitabine.", variant=None, source="pubmed", pmid="2",
+              confidence=0.8, triple_id=4),
+    ]
+    claims = compile_drug("capecitabine", facts)
+    dose = next(c for c in claims if c.action == "dose_change")
+    assert dose.dose == "50%" and dose.group == "function:No" and dose.copies == 1
+    assert {c.testing_level for c in claims} == {"recommended"}
+    literature = [c for c in claims if c.status == "literature_only"]
+    assert literature and sum(c.literature_count for c in literature) == 2
+    assert any(c.action == "test" for c in claims)
+
+
+def test_recompiling_touches_only_the_drugs_whose_triples_changed() -> None:
+    from pgxlit.knowledge.base import compile_facts
+
+    facts = [_fact(COMPLETE, triple_id=1), _fact("Codeine is contraindicated in CYP2D6 ultra-rapid metabolizers.",
+                                                  drug="codeine", gene="CYP2D6", variant="CYP2D6 Ultrarapid Metabolizer",
+                                                  section="contraindications", triple_id=2)]
+    first, cache = compile_facts(facts)
+    assert set(first.recompiled) == {"capecitabine", "codeine"}
+    again, cache = compile_facts(facts, cached=cache)
+    assert again.recompiled == () and again.claims_for("codeine") == first.claims_for("codeine")
+    new_version = _fact(COMPLETE, version=2, triple_id=3)
+    after, _ = compile_facts([*facts, new_version], cached=cache)
+    assert after.recompiled == ("capecitabine",)
+    assert len(after.claims_for("capecitabine")[0].citations[0].places) == 2
+    assert after.coverage("codeine", "CYP2D6") == "label" and after.coverage("codeine", "SLCO1B1") == "not_covered"
+    assert [c.drug for c in after.claims_for_gene("CYP2D6")] == ["codeine"]
+
+
+# ---- the check on the bundled snapshot: each outcome ----------------------------------------------------------------
+SNAPSHOT_DRUGS = ("codeine", "capecitabine", "simvastatin")
+
+
+@pytest.fixture(scope="module")
+def snapshot_service(tmp_path_factory: pytest.TempPathFactory):
+    """The snapshot loaded into a temporary store; the three drugs' latest labels and the abstracts naming
+    them extracted with the real pipeline."""
+    from pathlib import Path
+
+    from pgxlit.check.service import CheckService
+    from pgxlit.config import Settings
+    from pgxlit.extract.pipeline import extractor_name
+    from pgxlit.extract.triples import iter_triples
+    from pgxlit.ingest.load import Loader
+    from pgxlit.records import Abstract
+    from pgxlit.store import Store
+
+    snapshot = Path(__file__).resolve().parents[1] / "corpora" / "snapshot"
+    if not (snapshot / "manifest.tsv").is_file():
+        pytest.skip(f"the bundled snapshot is missing at {snapshot}")
+    home = tmp_path_factory.mktemp("knowledge")
+    settings = Settings(home=home, db_url=f"sqlite:///{home / 'pgxlit.sqlite'}")
+    store = Store(settings.resolved_db_url)
+    assert Loader(store, settings).load([snapshot]).files_failed == 0
+    latest: dict[str, tuple] = {}
+    abstracts = []
+    for key, sha, record in store.documents_for_extraction():
+        if isinstance(record, Abstract):
+            text = " ".join([record.title, *(s.text for s in record.sections)]).lower()
+            if any(d in text for d in SNAPSHOT_DRUGS):
+                abstracts.append((key, sha, record))
+        elif any(d in " ".join(record.generic_names).lower() for d in SNAPSHOT_DRUGS):
+            kept = latest.get(record.set_id)
+            if kept is None or record.version > kept[2].version:
+                latest[record.set_id] = (key, sha, record)
+    extractor = extractor_name()
+    for key, sha, triples in iter_triples([*latest.values(), *abstracts]):
+        with store.transaction() as session:
+            store.replace_triples(session, key, sha, extractor, triples)
+    return CheckService(settings, store=store)
+
+
+def _run(service, drug: str, *, diplotypes=(), phenotypes=()):
+    from pgxlit.check.profile import profile_from_args
+
+    return service.run(drug, profile_from_args(list(diplotypes), list(phenotypes), [], service.table))
+
+
+def _once(alert: dict) -> None:
+    texts = [" ".join(c["text"].lower().split()) for c in alert["citations"]]
+    assert len(texts) == len(set(texts)), "a source sentence is cited twice"
+    for claim in alert["claims"]:
+        assert claim["applies"] is True
+        claim_texts = [c["text"] for c in claim["citations"]]
+        assert len(claim_texts) == len(set(claim_texts))
+
+
+def test_snapshot_codeine_ultrarapid_is_an_avoid_alert_cited_to_the_label(snapshot_service) -> None:
+    result = _run(snapshot_service, "codeine", phenotypes=("CYP2D6 ultrarapid metabolizer",))
+    [alert] = result.alerts
+    assert (alert["action"], alert["severity"], alert["status"]) == ("avoid", "critical", "label")
+    assert "ultra-rapid metabolizers should not use" in alert["recommendation"]
+    assert result.outcomes[0]["outcome"] == "alert" and alert["claims"][0]["action"] == "avoid"
+    _once(alert)
+
+
+def test_snapshot_heterozygous_dpyd_gets_the_partial_deficiency_text(snapshot_service) -> None:
+    het = _run(snapshot_service, "capecitabine", diplotypes=("DPYD c.1905+1G>A/Reference",)).alerts
+    [alert] = [a for a in het if a["gene"] == "DPYD"]
+    assert alert["action"] != "avoid" and "partial" in alert["recommendation"].lower()
+    assert not any("complete" in c["phenotype"] for c in alert["claims"])
+    assert all("complete dpd deficiency" not in c["text"].lower() or "partial" in c["text"].lower()
+               for c in alert["citations"])
+    _once(alert)
+    [hom] = [a for a in _run(snapshot_service, "capecitabine", diplotypes=("DPYD *2A/*13",)).alerts if a["gene"] == "DPYD"]
+    assert hom["action"] == "avoid" and "complete" in hom["recommendation"]
+
+
+def test_snapshot_simvastatin_slco1b1_is_a_literature_caution_not_green(snapshot_service) -> None:
+    result = _run(snapshot_service, "simvastatin", diplotypes=("SLCO1B1 *5/*5",))
+    [alert] = result.alerts
+    assert alert["severity"] == "info" and alert["status"] == "literature_only"
+    assert alert["citations"] and all(c["source"] == "pubmed" and c["pmid"] for c in alert["citations"])
+    assert result.outcomes[0]["outcome"] == "alert" and result.outcomes[0]["coverage"] == "literature_only"
+    _once(alert)
+
+
+def test_snapshot_not_covered_is_said_and_never_read_as_safe(snapshot_service) -> None:
+    result = _run(snapshot_service, "codeine", diplotypes=("SLCO1B1 *5/*5",))
+    assert result.alerts == [] and result.outcomes[0]["outcome"] == "not_covered"
+    assert any("not covered" in line and "no evidence of safety" in line for line in result.explanation)
+
+
+def test_snapshot_no_interaction_stated_for_a_result_the_label_does_not_act_on(snapshot_service) -> None:
+    result = _run(snapshot_service, "codeine", phenotypes=("CYP2D6 intermediate metabolizer",))
+    assert result.alerts == [] and result.outcomes[0]["outcome"] == "no_interaction"
+    assert result.outcomes[0]["coverage"] == "label"
