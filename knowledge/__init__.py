@@ -10,7 +10,11 @@ API (small on purpose):
 
     kb = compile_claims(store, settings)       # KnowledgeBase; incremental: only drugs whose
                                                # triples changed are recompiled (cached under
-                                               # $PGXLIT_HOME/knowledge_claims.json.gz)
+                                               # $PGXLIT_HOME/knowledge_claims.<reader>.json.gz);
+                                               # unchanged store: served from the cache unread
+    kb = compile_claims(store, settings, reader)   # with a GenotypeReader (the check passes
+                                               # check.knowledge.CpicReader) star alleles and
+                                               # diplotypes are resolved to CPIC names
     kb.claims_for("codeine") -> list[Claim]    # one drug's claims, strongest first
     kb.claims_for_gene("CYP2D6") -> list[Claim]  # every drug's claims for one gene
     kb.coverage("simvastatin", "SLCO1B1")      # "label" | "literature_only" | "not_covered"
@@ -30,6 +34,10 @@ warnings > label > literature); `citations` hold each source sentence once with 
 (label versions, generics, set ids, abstracts) that state it.
 """
 
+from pgxlit.knowledge.applies import applies, applies_to_phenotype
+from pgxlit.knowledge.base import KnowledgeBase, compile_claims, compile_facts
+from pgxlit.knowledge.groups import GenotypeReader
 from pgxlit.knowledge.model import ACTIONS, SEVERITIES, STATUSES, TESTING_LEVELS, Citation, Claim, Place
 
-__all__ = ["ACTIONS", "SEVERITIES", "STATUSES", "TESTING_LEVELS", "Citation", "Claim", "Place"]
+__all__ = ["ACTIONS", "SEVERITIES", "STATUSES", "TESTING_LEVELS", "Citation", "Claim", "GenotypeReader", "KnowledgeBase",
+           "Place", "applies", "applies_to_phenotype", "compile_claims", "compile_facts"]

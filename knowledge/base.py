@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import json
 import re
 from collections import defaultdict
@@ -25,13 +26,10 @@ from pgxlit.knowledge.model import Claim
 
 def _builder_version() -> str:
     """Changes with the compiler's rules, so an upgraded pgxlit never serves stale claims."""
-    from pgxlit import sections
-    from pgxlit.extract import actions
-    from pgxlit.knowledge import applies, compile, facts, groups, model
-
     h = hashlib.sha256()
-    for module in (sections, actions, compile, facts, groups, model, applies):
-        h.update(Path(module.__file__).read_bytes())
+    for name in ("pgxlit.sections", "pgxlit.extract.actions", "pgxlit.knowledge.compile", "pgxlit.knowledge.facts",
+                 "pgxlit.knowledge.groups", "pgxlit.knowledge.model", "pgxlit.knowledge.applies"):
+        h.update(Path(importlib.import_module(name).__file__).read_bytes())
     return f"claims-{h.hexdigest()[:12]}"
 
 
