@@ -14,6 +14,7 @@ leave that stretch alone. Pure: no markup, no I/O here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -247,6 +248,7 @@ def table_text(table: Table) -> str:
 # ---- where a table sits in a section's text ------------------------------------------------------
 MAX_GAP = 80  # characters (spaces aside) allowed between two cells of one table in the text
 MIN_FOUND = 0.5  # share of a table's cells that must be found for the text to hold the table
+MAX_ANCHORS = 40  # places tried for one anchor text (a short cell such as "Placebo" recurs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,16 +260,20 @@ class TableSpan:
     table_id: str
 
 
-def _squash(text: str) -> tuple[str, list[int]]:
-    """The text without whitespace, and each kept character's offset in the text: tables run into
-    prose space their cells differently ("mg/m 2" for the table's "mg/m2")."""
-    kept: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        if not ch.isspace():
-            kept.append(ch)
-            where.append(i)
-    return "".join(kept), where
+_SPACE = re.compile(r"\s+")
+
+
+def _squash(text: str) -> str:
+    """The text without whitespace: tables run into prose space their cells differently
+    ("mg/m 2" for the table's "mg/m2")."""
+    return _SPACE.sub("", text)
+
+
+def _unsquash(text: str, k: int) -> int:
+    """Offset in `text` of the k-th (from 0) character of its squashed form."""
+    m = re.match(r"(?:\s*\S){%d}" % (k + 1), text)
+    assert m is not None
+    return m.end() - 1
 
 
 def _items(table: Table, body_spans: bool) -> list[str]:
@@ -301,14 +307,20 @@ def locate_table(text: str, table: Table, table_id: str = "") -> TableSpan | Non
     """Where `table` is written out in `text` (openFDA runs a field's tables into its prose; SPL
     text renders them as "a | b" rows), or None. Each item is looked for just after the previous
     one, so a table is found where its cells follow each other, not where a word recurs."""
-    squashed, where = _squash(text)
+    return _locate(_squash(text), text, table, table_id)
+
+
+def _locate(squashed: str, text: str, table: Table, table_id: str) -> TableSpan | None:
     best: tuple[float, int, int] | None = None  # (share found, start, end) in squashed offsets
     for items in (_items(table, body_spans=False), _items(table, body_spans=True)):
         if len(items) < 3:
             continue
-        for anchor in items[:3]:  # the caption may be missing from the text, or written otherwise
-            at = squashed.find(anchor)
-            while at >= 0:
+        # The caption may be missing from the text, or written otherwise: the first few items that
+        # are long enough to mean something anchor the search.
+        for anchor in [x for x in items[:6] if len(x) >= 4][:3]:
+            at, tries = squashed.find(anchor), 0
+            while at >= 0 and tries < MAX_ANCHORS:
+                tries += 1
                 found, end = _follow(squashed, items, at)
                 share = found / len(items)
                 if best is None or (share, end - at) > (best[0], best[2] - best[1]):
@@ -323,7 +335,7 @@ def locate_table(text: str, table: Table, table_id: str = "") -> TableSpan | Non
         at = squashed.find(note, start, end + MAX_GAP + len(note)) if note else -1
         if at >= 0:
             end = max(end, at + len(note))
-    return TableSpan(where[start], where[end - 1] + 1, table_id)
+    return TableSpan(_unsquash(text, start), _unsquash(text, end - 1) + 1, table_id)
 
 
 def table_spans(sections: Sequence[Section]) -> dict[int, list[TableSpan]]:
@@ -336,8 +348,11 @@ def table_spans(sections: Sequence[Section]) -> dict[int, list[TableSpan]]:
         if section.is_table or not section.text:
             continue
         owners = [section] + ([by_field[f"{section.field}_table"]] if f"{section.field}_table" in by_field else [])
+        if not any(owner.tables for owner in owners):
+            continue
+        squashed = _squash(section.text)
         spans = [span for owner in owners for k in range(len(owner.tables))
-                 if (span := locate_table(section.text, owner.tables[k], table_id(owner, k))) is not None]
+                 if (span := _locate(squashed, section.text, owner.tables[k], table_id(owner, k))) is not None]
         if spans:
             out[section.order] = sorted(spans, key=lambda s: s.start)
     return out
