@@ -35,7 +35,7 @@ def is_pgx_section(section: Section | None) -> bool:
 
 
 def triple_key(t: Triple) -> TripleKey:
-    return TripleKey(t.drug, t.gene, t.variant, t.relation, t.effect, t.pgx, t.evidence.sentence)
+    return TripleKey(t.drug, t.gene, t.variant, t.relation, t.effect, t.pgx, t.evidence.sentence, t.origin)
 
 
 @dataclass(frozen=True, slots=True)
