@@ -116,33 +116,49 @@ def _export_ids(page: Any, server: str) -> set[str]:
 
 
 def test_accept_and_reject_and_see_the_export_change(server: str, page: Any, shots: Path) -> None:
+    """The queue by claim: select claims, accept-and-next from the keyboard, reject one from its row."""
     page.goto(f"{server}/review?drug=clopidogrel&gene=CYP2C19&status=pending")
     assert page.locator("button[value=accept]").first.is_disabled()  # reading only until signed in
     page.fill("form.signin input[name=name]", "Cleo Curator")
     page.fill("form.signin input[name=token]", TOKEN)
     page.click("form.signin button[type=submit]")
     page.wait_for_selector("text=signed in as")
-    rows = page.locator("table.triples tbody tr[data-id]")
-    ids = [rows.nth(i).get_attribute("data-id") for i in range(2)]
+    rows = page.locator("table.claims-q tbody tr.claim")
+    tokens = [rows.nth(i).get_attribute("data-claim") for i in range(2)]
+    ids = [[int(x) for x in t.split(",")] for t in tokens]
     before = _export_ids(page, server)
-    for tid in ids:
-        page.check(f"input[name=ids][value='{tid}']")
-    page.once("dialog", lambda d: d.accept())  # "Accept selected: 2 triples?"
+    for token in tokens:
+        page.check(f"input[name=claims][value='{token}']")
+    page.once("dialog", lambda d: d.accept())  # "Accept selected: 2 claims?"
     page.click("button[name=action][value=accept]")
-    page.wait_for_selector("text=2 triples accepted")
+    n = len(ids[0]) + len(ids[1])
+    page.wait_for_selector(f"text=2 claims: {n} triple{'s' if n != 1 else ''} accepted")
     after_accept = _export_ids(page, server)
-    assert after_accept == before | {f"pgxlit:{i}" for i in ids}
+    assert after_accept == before | {f"pgxlit:{i}" for group in ids for i in group}
 
-    # reject one from its row; the reason is asked for when none is typed
+    # accept and next from the keyboard: the focused claim leaves the pending queue, the next is focused
+    rows = page.locator("table.claims-q tbody tr.claim")
+    first, second = rows.nth(0).get_attribute("data-claim"), rows.nth(1).get_attribute("data-claim")
+    assert page.evaluate("document.activeElement.dataset.claim") == first
+    page.keyboard.press("a")
+    page.wait_for_selector("text=1 claim:")
+    assert page.locator("table.claims-q tbody tr.claim").nth(0).get_attribute("data-claim") == second
+    assert page.evaluate("document.activeElement.dataset.claim") == second
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.dataset.claim") != second
+    after_keys = _export_ids(page, server)
+    assert after_keys == after_accept | {f"pgxlit:{i}" for i in first.split(",")}
+
+    # reject one claim from its row; the reason is asked for when none is typed
     page.goto(f"{server}/review?drug=clopidogrel&gene=CYP2C19&status=accepted")
     page.once("dialog", lambda d: d.accept("the sentence is about another drug"))
-    page.click(f"button[name=single][value='reject:{ids[1]}']")
-    page.wait_for_selector("text=1 triple rejected")
-    assert _export_ids(page, server) == after_accept - {f"pgxlit:{ids[1]}"}
+    page.click(f"button[name=single][value='reject:{tokens[1]}']")
+    page.wait_for_selector("text=1 claim:")
+    assert _export_ids(page, server) == after_keys - {f"pgxlit:{i}" for i in ids[1]}
     page.goto(f"{server}/review?drug=clopidogrel&status=")
     page.screenshot(path=str(shots / "web-review.png"), full_page=False)
 
-    page.goto(f"{server}/review/triple/{ids[1]}")
+    page.goto(f"{server}/review/triple/{ids[1][0]}")
     history = page.locator("table.audit tbody tr")
     assert history.count() >= 2
     assert "Cleo Curator" in history.first.inner_text() and "another drug" in history.first.inner_text()

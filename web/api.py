@@ -148,6 +148,17 @@ class ReviewBody(BaseModel):
     changes: dict[str, Any] | None = Field(None, examples=[{"gene": "CYP2C19", "variant": "poor metabolizer"}])
 
 
+class ClaimReviewBody(BaseModel):
+    drug: str = Field(..., min_length=1, max_length=200, examples=["clopidogrel"])
+    gene: str | None = Field(None, max_length=40, examples=["CYP2C19"])
+    group: str = Field(..., min_length=1, max_length=200, examples=["phenotype:Poor Metabolizer"],
+                       description="The claim's group key, as GET /api/review/claims lists it")
+    action: Literal["accept", "reject", "reset"]
+    reason: str = ""
+    status: Literal["pending", "accepted", "rejected"] | None = Field(
+        None, description="Only the claim's triples with this review status (default: all of them)")
+
+
 class BulkReviewBody(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(..., min_length=1, max_length=1000)
     action: Literal["accept", "reject", "reset"]
@@ -276,6 +287,37 @@ def create_api() -> APIRouter:
         store = services(request).store
         done = await run(request, apply_review, store, body.ids, body.action, body.reason, actor)
         return {"updated": len(done), "items": [e.to_json() for e in done]}
+
+    @api.get("/review/claims", tags=["review"])
+    async def review_claims(
+        request: Request, drug: str | None = None, gene: str | None = None,
+        source: Literal["fda_label", "pubmed"] | None = None,
+        status: Literal["pending", "accepted", "rejected"] | None = "pending",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    ) -> dict[str, Any]:
+        """The review queue grouped by claim (drug, gene, patient group): each sentence once, with its triples."""
+        from pgxlit.web.review import claim_queue
+
+        claims = await run(request, claim_queue, services(request).store, drug=canonical_drug(drug),
+                           gene=canonical_gene(gene), source=source, status=status)
+        return {"total": len(claims), "offset": offset, "items": [c.to_json() for c in claims[offset : offset + limit]]}
+
+    @api.post("/review/claim", tags=["review"])
+    async def review_claim(request: Request, body: ClaimReviewBody,
+                           actor: Annotated[str, Depends(api_writer)]) -> dict[str, Any]:
+        """Accept, reject or reset one claim: every triple behind its sentences, each with its own audit entry
+        (needs a curator token)."""
+        from pgxlit.web.review import claim_triple_ids
+
+        store = services(request).store
+        drug, gene = canonical_drug(body.drug) or body.drug, canonical_gene(body.gene)
+        ids = await run(request, claim_triple_ids, store, drug, gene, body.group, body.status)
+        if not ids:
+            raise HTTPException(404, f"no triple of the claim {drug} – {gene or 'no gene'} – {body.group}"
+                                     f"{' with status ' + body.status if body.status else ''}; "
+                                     "GET /api/review/claims lists the claims")
+        done = await run(request, apply_review, store, ids, body.action, body.reason, actor)
+        return {"updated": len(done), "triple_ids": ids, "items": [e.to_json() for e in done]}
 
     @api.get("/audit", tags=["review"])
     async def audit(request: Request, triple_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

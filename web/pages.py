@@ -21,7 +21,6 @@ from jinja2 import Environment, FileSystemLoader
 
 from pgxlit import __version__
 from pgxlit.web.api import (
-    MAX_ID,
     MAX_PAGE,
     FormId,
     RowId,
@@ -39,7 +38,8 @@ from pgxlit.web.security import SESSION_COOKIE, Auth, client_key, form_writer
 HERE = Path(__file__).resolve().parent
 ANON_COOKIE = "pgxlit_anon"
 FLASH_COOKIE = "pgxlit_flash"
-PAGE_SIZE = 50
+CLAIM_PAGE = 25  # claims per review page
+CLAIM_SENTENCES = 4  # sentences shown open per claim; the rest fold
 DIGEST_PAGE = 15  # label updates per digest page
 MAX_LITERATURE_CELLS = 150  # literature-only rows on a drug page; the JSON has them all
 EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
@@ -207,34 +207,48 @@ def create_pages() -> APIRouter:
         max_confidence: Annotated[float, Query(ge=0, le=1)] = 1.0,
         since: str = "", pgx: str = "", page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> Response:
+        from pgxlit.web.review import claim_queue
+
         store = request.app.state.services.store
         day = parse_day(since)
-        total, items = await run(
-            request, store.triple_entries, drug=canonical_drug(drug), gene=canonical_gene(gene),
+        claims = await run(
+            request, claim_queue, store, drug=canonical_drug(drug), gene=canonical_gene(gene),
             source=source if source in ("fda_label", "pubmed") else None,
             status=status if status in ("pending", "accepted", "rejected") else None,
             pgx={"yes": True, "no": False}.get(pgx), min_confidence=min_confidence, max_confidence=max_confidence,
-            since=day, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+            since=day)
         counts = await run(request, review_counts, store)
         filters = {"drug": drug, "gene": gene, "source": source, "status": status, "min_confidence": min_confidence,
                    "max_confidence": max_confidence, "since": since, "pgx": pgx}
         export_query = urlencode({k: v for k, v in (("drug", drug), ("gene", gene), ("source", source)) if v})
-        return render(request, "review.html", items=items, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
-                      f=filters, counts=counts, export_query=export_query,
+        total = len(claims)
+        shown = claims[(page - 1) * CLAIM_PAGE : page * CLAIM_PAGE]
+        return render(request, "review.html", claims=shown, total=total, triples=sum(len(c.ids) for c in claims),
+                      page=page, pages=max(1, -(-total // CLAIM_PAGE)), f=filters, counts=counts,
+                      export_query=export_query, max_sentences=CLAIM_SENTENCES,
                       page_query=lambda n: urlencode({**filters, "page": n}))
 
     @pages.post("/review/bulk")
     async def review_bulk(
         request: Request, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
         reason: Annotated[str, Form()] = "", ids: Annotated[list[FormId], Form()] = [],  # noqa: B006
+        claims: Annotated[list[str], Form()] = [],  # noqa: B006 - each "12,13,14": one claim's triples
         single: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "/review",
     ) -> Response:
+        from pgxlit.web.review import ReviewError, parse_token
+
         actor = form_writer(request, csrf)
-        if single:  # a row's own button: "accept:123"
+        if single:  # a row's own button: "accept:123" (a triple) or "accept:12,13,14" (a claim's triples)
             action, _, one = single.partition(":")
-            ids = [int(one)] if one.isdigit() and 0 < int(one) <= MAX_ID else []
+            ids, claims = [], [one]
+        try:
+            for token in claims:
+                ids = [*ids, *parse_token(token)]
+        except ReviewError as exc:
+            return _back(request, back, "/review", f"not saved: {exc}")
+        ids = list(dict.fromkeys(ids))
         if not ids:
-            return _back(request, back, "/review", "select at least one triple")
+            return _back(request, back, "/review", "select at least one claim")
         try:
             done = await run(request, apply_review, request.app.state.services.store, ids, action, reason, actor)
         except HTTPException as exc:
@@ -242,7 +256,8 @@ def create_pages() -> APIRouter:
                 return _back(request, back, "/review", f"not saved: {exc.detail}")
             raise
         verb = {"accept": "accepted", "reject": "rejected", "reset": "returned to pending"}.get(action, action)
-        return _back(request, back, "/review", f"{len(done)} triple{'s' if len(done) != 1 else ''} {verb}")
+        what = f"{len(claims)} claim{'s' if len(claims) != 1 else ''}: " if claims else ""
+        return _back(request, back, "/review", f"{what}{len(done)} triple{'s' if len(done) != 1 else ''} {verb}")
 
     @pages.get("/review/triple/{triple_id}")
     async def triple_page(request: Request, triple_id: RowId) -> Response:
