@@ -40,6 +40,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             # the digest of every stored label takes a while to build: start it now, pages read the cache
             threading.Thread(target=app.state.services.digest, args=(None, (), False), daemon=True,
                              name="warm-digest").start()
+            from pgxlit.web.drug_summary import knowledge_base
+
+            # drug pages read the compiled claims: compile (or read the cache) before the first page asks
+            threading.Thread(target=knowledge_base, args=(app.state.services.store, app.state.settings), daemon=True,
+                             name="warm-claims").start()
             if not app.state.settings.web.token:
                 err.print(f"curator token for this run: [bold]{app.state.web_token}[/] "
                           "(set PGXLIT_WEB_TOKEN to keep one)", highlight=False)
