@@ -295,7 +295,7 @@ _cache: dict[str, tuple[Any, Any]] = {}
 
 def knowledge_base(store: Any, settings: Any) -> Any:
     """The compiled claims, kept per database while its triples and reviews stay the same."""
-    from pgxlit.knowledge.base import compile_claims
+    from pgxlit.knowledge import compile_claims
 
     stamp = store.triples_stamp()
     key = str(settings.resolved_db_url)
