@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pgxlit.extract.actions import action_of
 from pgxlit.index.search import SOURCES, Searcher, SearchFilters
-from pgxlit.extract.actions import action_of, looks_like_table
-from pgxlit.qa.evidence import Candidate, candidates, is_instruction, same_claim_key, tidy
-from pgxlit.extract.actions import mentions_testing, read_action
 from pgxlit.qa.bottom_line import ACTION_ORDER, VERDICT, ClaimView, bottom_line, rank
 from pgxlit.qa.claims import CitationFinder, claim_views, select_claims
 from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
-from pgxlit.index.passages import entity_names
-from pgxlit.qa.question import Question, phenotype_groups, read_question, recognise
+from pgxlit.qa.evidence import Candidate, candidates, same_claim_key, tidy
+from pgxlit.qa.question import Question, read_question
+from pgxlit.qa.select import (
+    about_asked_drugs,
+    allele_exact,
+    claims_from_evidence,
+    group_candidates,
+    group_pattern,
+    verdict_strength,
+)
 
 from pgxlit.config import Settings
 from pgxlit.records import Answer, Citation, Hit, Passage, Triple
@@ -34,8 +40,6 @@ CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
 CLAIM = re.compile(r"(?P<body>(?:[^\[]|\[(?!\d+(?:\s*,\s*\d+)*\]))*?)(?P<cites>(?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\.?")
 # Named alleles in evidence text, to keep an answer allele-exact (HLA-B*58:01 is not HLA-B*57:01).
-HLA_IN_TEXT = re.compile(r"\b(HLA)[\s\u2010\u2011\u2012\u2013-]*([A-Z]{1,3}\d?)\s?\*\s?(\d{2}):?(\d{2})")
-STAR_IN_TEXT = re.compile(r"\b([A-Z][A-Z0-9]{2,})\s?\*\s?(\d{1,3}[A-Z]?)\b")
 MORE_DRUGS = 8  # drugs searched one by one for "which drugs are affected by GENE?"
 
 
@@ -58,95 +62,6 @@ class QaAnswer(Answer):
         return {**Answer.to_json(self), "kind": self.kind, "outcome": self.outcome, "bottom_line": self.bottom_line,
                 "claims": list(self.claims), "genes": list(self.genes), "drugs": list(self.drugs),
                 "groups": list(self.groups), "suggestions": list(self.suggestions), "formatted": self.formatted}
-
-
-def named_alleles(text: str) -> set[str]:
-    """HLA and star alleles a sentence names, in the lexicon's spelling (HLA-B*58:01, CYP2D6*4)."""
-    text = re.sub(r"[\u2010\u2011\u2012\u2013]", "-", text)
-    found = {f"HLA-{m.group(2)}*{m.group(3)}:{m.group(4)}" for m in HLA_IN_TEXT.finditer(text)}
-    found |= {f"{m.group(1)}*{m.group(2)}" for m in STAR_IN_TEXT.finditer(text) if not m.group(1).startswith("HLA")}
-    return found
-
-
-def about_asked_drugs(q: Question, cands: Sequence[Candidate], catalogue: DrugCatalogue) -> list[Candidate]:
-    """Keep label sentences from an asked drug's own label, or that name an asked drug: another drug's
-    label text (metoprolol named in citalopram's interaction table) is not evidence about the asked drug."""
-    if not q.drugs:
-        return list(cands)
-    asked = set(q.drugs)
-    names = {n for d in q.drugs for n in catalogue.names_of(d)}
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b", re.I)
-    kept = []
-    for c in cands:
-        own = catalogue.drug_of_set.get(c.passage.set_id or "")
-        if c.passage.source != "fda_label" or own in asked or own is None or pattern.search(c.sentence):
-            kept.append(c)
-    return kept
-
-
-def gene_free_or_asked(sentence: str, q: Question) -> bool:
-    """The sentence names no gene but the asked ones (a status word alone takes the label's gene)."""
-    named = entity_names(recognise(sentence))[1]
-    return not named - set(q.genes)
-
-
-def group_candidates(q: Question, hits: Sequence[Hit], found: Sequence[Candidate],
-                     catalogue: DrugCatalogue, label_genes: Callable[[str], Sequence[str]]) -> list[Candidate]:
-    """Sentences of an asked drug's own label that speak of the asked group without naming the gene
-    ("Therefore, individuals who are ultra-rapid metabolizers should not use ..."), when that label's
-    PGx statements are about the asked gene: the status word stands for it there."""
-    patterns = [p for g in q.groups if (p := group_pattern(g)) is not None]
-    drugs = [d for d in q.drugs if not q.genes or set(q.genes) & set(label_genes(d))]
-    if not patterns or not drugs:
-        return []
-    have = {(c.passage.id, c.offset) for c in found}
-    out: list[Candidate] = []
-    for rank, hit in enumerate(hits, start=1):
-        p = hit.passage
-        if p.source != "fda_label" or catalogue.drug_of_set.get(p.set_id or "") not in drugs:
-            continue
-        for offset, sentence in p.sentences():
-            if (p.id, offset) in have or len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence):
-                continue
-            if any(pattern.search(sentence) for pattern in patterns) and gene_free_or_asked(sentence, q):
-                action, weight = action_of(sentence)
-                out.append(Candidate(sentence, p, offset, 1.0 / rank + weight + 1.0, action, True, ()))
-    return out
-
-
-def group_pattern(group: str) -> re.Pattern[str] | None:
-    """How evidence text says a genotype/phenotype group: "ultra-rapid", "PMs", "HLA-B*5801", "partial"."""
-    low = group.lower()
-    allele = re.match(r"(hla)-([a-z0-9]+)\*(\d{2}):(\d{2})", low)
-    if allele:
-        return re.compile(rf"hla[\s\u2010\u2011-]*{allele.group(2)}\s?\*\s?{allele.group(3)}:?{allele.group(4)}", re.I)
-    for words, pattern in (("ultrarapid", r"ultra[\s-]?rapid|\bUMs?\b"), ("intermediate metaboli", r"intermediate metaboli|\bIMs?\b"),
-                           ("poor metaboli", r"poor metaboli|\bPMs?\b"), ("normal metaboli", r"(?:normal|extensive) metaboli|\b[EN]Ms?\b"),
-                           ("rapid metaboli", r"(?<!ultra)(?<!ultra-)rapid metaboli|\bRMs?\b"),
-                           ("partial deficiency", r"partial|heterozyg|one (?:copy|allele)"),
-                           ("complete deficiency", r"complete|homozyg|two (?:copies|alleles)|total"),
-                           ("deficiency", r"deficien"), ("poor function", r"poor function|no function|non-?functional|loss[- ]of[- ]function"),
-                           ("decreased function", r"decreased function|reduced function"),
-                           ("activity score", r"activity score")):
-        if words in low:
-            return re.compile(pattern, re.I)
-    return None
-
-
-def allele_exact(q: Question, cands: Sequence[Candidate]) -> list[Candidate]:
-    """Drop evidence about other named alleles of the asked allele's gene: a question about
-    HLA-B*58:01 is not answered with HLA-B*57:01 or HLA-B*15:02 text."""
-    asked = {a for a in q.alleles if "*" in a and "/" not in a}
-    if not asked:
-        return list(cands)
-    genes = {a.split("*")[0] for a in asked}
-    kept = []
-    for c in cands:
-        named = {a for a in named_alleles(c.sentence) if a.split("*")[0] in genes}
-        if named and not named & asked:
-            continue
-        kept.append(c)
-    return kept
 
 
 def refusal(question: str, reason: str, timings: dict[str, float] | None = None, q: Question | None = None) -> Answer:
@@ -215,11 +130,6 @@ def compose_extractive(chosen: Sequence[Sequence[Candidate]]) -> Composition:
         for c in group:
             comp.triples += [t for t in c.triples if t not in comp.triples]
     return comp
-
-
-def verdict_strength(c: Candidate) -> int:
-    """How strongly a sentence tells a prescriber to act (avoid 5 ... no action 1), by the verdict reader."""
-    return read_action(c.sentence, c.passage.section, next((t.effect for t in c.triples), "other"), c.passage.source).strength
 
 
 def choose(cands: Sequence[Candidate], max_sentences: int, max_places: int = 3,
@@ -531,59 +441,6 @@ def cited_bottom_line(q: Question, claims: Sequence[ClaimView], comp: Compositio
     claim_json = [c.to_json(sorted({k for p, s in evidence_places(c) if (k := keys.get((p.id, s)))}))
                   for c in claims]
     return (line if checked else ""), claim_json
-
-
-def stated_group(sentence: str, gene: str | None) -> str | None:
-    """The genotype/phenotype group a sentence speaks of: a named HLA allele's carriers, or a status."""
-    hla = sorted(a for a in named_alleles(sentence) if a.startswith("HLA") and (gene is None or a.startswith(gene)))
-    if hla:
-        return f"{hla[0]} carrier"
-    groups = phenotype_groups(sentence, [], (gene,) if gene else ())
-    return groups[0] if groups and (gene is None or groups[0].startswith(gene)) else None
-
-
-INTERACTION_ONLY = re.compile(r"\b(?:inhibitors?|inducers?|substrates?)\b|\bconcomitant", re.I)
-GENETIC_STATUS = re.compile(r"metaboli[sz]ers?\b|\bgenotyp|\bpolymorphi|\balleles?\b|\bcarriers?\b|\bheterozyg|\bhomozyg"
-                            r"|\bdeficien|\bvariants?\b|\*\s?\d|-positive\b|\bpositive for\b", re.I)
-READING_ACTION = {"avoid": "avoid", "alternative": "alternative", "dose change": "dose_change", "monitor": "monitor"}
-
-
-def claims_from_evidence(q: Question, chosen: Sequence[Sequence[Candidate]],
-                         catalogue: DrugCatalogue | None) -> list[ClaimView]:
-    """Claims read from the chosen evidence sentences: whose drug, which gene, which group, what action."""
-    patterns = {g: p for g in q.groups if (p := group_pattern(g)) is not None}
-    out: list[ClaimView] = []
-    seen: dict[tuple[str, str | None, str | None, str], int] = {}
-    for group in chosen:
-        first = group[0]
-        p = first.passage
-        own = catalogue.drug_of_set.get(p.set_id or "") if catalogue and p.source == "fda_label" else None
-        drug = own or next((d for d in q.drugs if d in p.drugs), q.drugs[0] if q.drugs else None)
-        if drug is None:
-            continue
-        gene = next((t.gene for c in group for t in c.triples if t.gene), None) or (q.genes[0] if q.genes else None) \
-            or next(iter(p.genes), None)
-        reading = read_action(first.sentence, p.section, next((t.effect for t in first.triples), "other"), p.source)
-        action = READING_ACTION.get(reading.action, "informative") if reading.strength > 0 else "informative"
-        if action in ("informative", "monitor") and mentions_testing(first.sentence) and re.search(
-                r"\b(?:before|prior to)\b", first.sentence, re.I):
-            action = "test"
-        if INTERACTION_ONLY.search(first.sentence) and not GENETIC_STATUS.search(first.sentence):
-            continue  # another drug's effect on the enzyme ("a CYP2D6 inhibitor"), not the patient's genotype
-        matched = [g for g, pattern in patterns.items() if pattern.search(first.sentence)]
-        phenotype = matched[0] if matched else stated_group(first.sentence, gene)
-        # Applies to the asked group when it names it, not when it names another group, unknown otherwise.
-        applies = (True if matched else False if phenotype else None) if patterns else None
-        key = (drug, gene, phenotype, action)
-        if key in seen:  # the same claim in other words: one clause, its evidence merged
-            at = seen[key]
-            out[at] = replace(out[at], evidence=(*out[at].evidence, *group))
-            continue
-        seen[key] = len(out)
-        out.append(ClaimView(drug=drug, gene=gene, phenotype=phenotype, action=action,
-                             status="label" if p.source == "fda_label" else "literature_only",
-                             severity=reading.severity, applies=applies, evidence=tuple(group)))
-    return out
 
 
 def answer_genes(triples: Sequence[Triple], q: Question | None, claims: Sequence[ClaimView] = ()) -> tuple[str, ...]:

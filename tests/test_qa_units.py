@@ -117,7 +117,7 @@ def test_format_requests_are_taken_out_of_the_question(text, question, items, se
 
 
 def test_answers_stay_allele_exact() -> None:
-    from pgxlit.qa.answer import group_pattern, named_alleles
+    from pgxlit.qa.select import group_pattern, named_alleles
 
     assert named_alleles("HLA\u2011B*5701-positive or HLA-B*58:01 carriers; CYP2D6*4 and CYP2C19 *2") == \
         {"HLA-B*57:01", "HLA-B*58:01", "CYP2D6*4", "CYP2C19*2"}
