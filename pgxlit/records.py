@@ -12,6 +12,26 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Table:
+    """A label table as a grid: header rows over body rows, spans expanded (a cell spanning three
+    columns fills all three slots), so every cell has its row and column headers
+    (`pgxlit.ingest.tables.table_cells` reads them)."""
+
+    caption: str | None
+    header: tuple[tuple[str, ...], ...]
+    rows: tuple[tuple[str, ...], ...]
+    id: str | None = None  # the label's own table ID, when it gives one
+    notes: tuple[str, ...] = ()  # footnotes, as the label prints them under the table
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Table:
+        """A table as stored (JSON lists) back to the record."""
+        return cls(caption=value.get("caption"), header=tuple(tuple(r) for r in value.get("header") or ()),
+                   rows=tuple(tuple(r) for r in value.get("rows") or ()), id=value.get("id"),
+                   notes=tuple(value.get("notes") or ()))
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     """One section of a label version, in reading order."""
 
@@ -21,6 +41,7 @@ class Section:
     loinc: str | None = None  # LOINC section code, e.g. "34066-1"
     title: str | None = None
     is_table: bool = False
+    tables: tuple[Table, ...] = ()  # the section's own tables, parsed; `text` still renders them as rows
 
 
 @dataclass(frozen=True, slots=True)

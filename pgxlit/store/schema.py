@@ -26,7 +26,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -85,6 +87,9 @@ class SectionRow(Base):
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     is_table: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The section's tables as parsed (records.Table as JSON); NULL in stores made before tables were
+    # parsed, until the same label is loaded again (`add_missing_columns` adds the column to them).
+    tables: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     label_version: Mapped[LabelVersionRow] = relationship(back_populates="sections")
 
 
@@ -253,6 +258,30 @@ def plain_fields(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return values
 
 
+# Nullable columns added to a table after stores were created with it: (table, column). `create_all`
+# makes new tables only, so `add_missing_columns` adds these to an existing SQLite or Postgres store.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sections", "tables"),)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the ADDED_COLUMNS an older store lacks (ALTER TABLE ... ADD COLUMN, NULL for old rows);
+    returns "table.column" for each one added. Safe to run on every start: present columns are left alone."""
+    inspector = inspect(engine)
+    added: list[str] = []
+    for table_name, column_name in ADDED_COLUMNS:
+        if not inspector.has_table(table_name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table_name)}
+        if column_name in present:
+            continue
+        column = Base.metadata.tables[table_name].columns[column_name]
+        kind = column.type.compile(dialect=engine.dialect)
+        with engine.begin() as conn:
+            conn.execute(sql_text(f'ALTER TABLE {table_name} ADD COLUMN "{column_name}" {kind}'))
+        added.append(f"{table_name}.{column_name}")
+    return added
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -283,6 +312,7 @@ class StoreBase:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
