@@ -1,0 +1,31 @@
+"""Export the shipped MiniLM to ONNX ahead of first use (pgxlit otherwise does it on the first embedding).
+
+    python tools/export_onnx.py            # fp32, the default runtime's model
+    python tools/export_onnx.py --int8     # also the int8 copy (embed.quantize; see docs/speed.md)
+
+The export goes to $PGXLIT_MODELS_HOME, else ~/.cache/pgxlit/models (XDG_CACHE_HOME respected),
+shared by every PGXLIT_HOME of the user; it needs torch, transformers and onnx, which pgxlit
+installs. Prints the folder of each export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pgxlit.index.embed import models_home
+from pgxlit.index.onnx_export import ensure_exported
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--int8", action="store_true", help="also write the dynamically quantised int8 model")
+    args = parser.parse_args()
+    for quantize in (False, True) if args.int8 else (False,):
+        started = time.perf_counter()
+        folder = ensure_exported(models_home(), quantize=quantize)
+        print(f"{'int8' if quantize else 'fp32'}: {folder} ({time.perf_counter() - started:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
