@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -265,6 +265,13 @@ class RawLabelScore:
     def named_recall(self) -> float:
         return self.found_named / self.expected_named if self.expected_named else 0.0
 
+    def adjudicated(self, verdicts: dict[str, bool]) -> "RawLabelScore":
+        """The same pairs with those a reader judged right (labels_adjudication.yaml) counted right."""
+        pairs = [replace(p, right=True, cause=None) if not p.right and verdicts.get(p.name) is True else p
+                 for p in self.pairs]
+        return RawLabelScore(self.labels, pairs, self.expected, self.found, self.misses, self.expected_named,
+                             self.found_named)
+
     def by_cause(self) -> dict[str, list[FlaggedPair]]:
         out: dict[str, list[FlaggedPair]] = {c: [] for c in FALSE_CAUSES}
         for p in self.pairs:
@@ -378,8 +385,9 @@ def false_cause(triple: Triple, label: LabelVersion, label_drug: str) -> str:
     return "label's own drug, gene not in the truth list"
 
 
-def format_raw(score: RawLabelScore) -> str:
-    """The raw headline as text: figures, false pairs by cause, germline misses."""
+def format_raw(score: RawLabelScore, verdicts: dict[str, bool] | None = None) -> str:
+    """The raw headline as text: figures, false pairs by cause, germline misses; with `verdicts`,
+    the author-adjudicated precision beside it, labelled as such."""
     d = score.as_dict()
     lines = [
         "RAW (headline): every PGx-flagged drug–gene pair of every latest label version",
@@ -389,8 +397,13 @@ def format_raw(score: RawLabelScore) -> str:
         f"  germline recall {d['germline_recall']:.3f} ({d['germline_found']}/{d['germline_expected']}); "
         f"over genes the labels name {d['named_recall']:.3f} ({d['named_found']}/{d['named_expected']})",
         "  truth: PharmGKB FDA label list (DEV part) + genes each label's pharmacogenomics section names",
-        "false pairs by cause:",
     ]
+    if verdicts is not None:
+        judged = score.adjudicated(verdicts)
+        unjudged = sum(1 for p in judged.pairs if not p.right and p.name not in verdicts)
+        lines.append(f"  author-adjudicated (labels_adjudication.yaml): precision {judged.precision:.3f}, "
+                     f"{len(judged.pairs) - judged.right} false, {unjudged} not judged yet")
+    lines.append("false pairs by cause:")
     for cause, pairs in score.by_cause().items():
         lines.append(f"  {cause} ({len(pairs)}): " + ", ".join(f"[{p.label_drug}] {p.name}" for p in pairs))
     lines.append("germline misses: " + (", ".join(score.misses) or "none"))

@@ -39,7 +39,9 @@ def test_label_biomarker_figures_match_expected(shared: Path, tmp_path: Path) ->
     raw = evaluate_raw(labels, gold, cache)
     scores = evaluate_labels(labels, gold, thresholds=(0.0, 0.5), cache=cache)
     verdicts = read_adjudication()
+    judged = raw.adjudicated(verdicts).as_dict()
     result = {"raw_all_labels": raw.as_dict(),
+              "raw_all_labels_adjudicated": {k: judged[k] for k in ("pairs", "right", "false", "precision")},
               **{str(t): {"raw": s.as_dict(), "adjudicated": s.adjudicated(verdicts).as_dict()} for t, s in scores.items()}}
     drift = compare_to_expected(result, EXPECTED_DIR / "labels.json")
     assert not drift, "\n".join(drift)

@@ -254,18 +254,11 @@ DRUG_STOP = {
 # "Biological Intermediate" and "Ion" add to the analytes (see `not_drugs`).
 LAB_TESTS = """
     alanine aminotransferase|alanine transaminase|aspartate aminotransferase|aspartate transaminase|
-    alanine aminotransferase (ALT)|aspartate aminotransferase (AST)|serum glutamic pyruvic transaminase|
-    serum glutamic oxaloacetic transaminase|alkaline phosphatase|creatine kinase|creatine phosphokinase|
-    creatinine kinase|creatine kinase-MB|lactate dehydrogenase|lactic dehydrogenase|lactic acid dehydrogenase|
-    gamma-glutamyl transferase|gamma-glutamyltransferase|gamma glutamyl transferase|
-    gamma-glutamyl transpeptidase|gamma-glutamyltranspeptidase|blood urea nitrogen|urea nitrogen|
-    creatinine clearance|glucose tolerance test|glycosylated hemoglobin|glycated hemoglobin|
-    hemoglobin A1c|fasting plasma glucose|fasting glucose|blood glucose|serum glucose|plasma glucose|
-    total bilirubin|direct bilirubin|indirect bilirubin|unconjugated bilirubin|conjugated bilirubin|
-    serum bilirubin|blood bilirubin|serum creatinine|blood creatinine|serum phosphorus|serum phosphate|
-    serum calcium|serum potassium|serum sodium|serum magnesium|serum albumin|serum uric acid|
-    total cholesterol|LDL cholesterol|HDL cholesterol|low-density lipoprotein cholesterol|
-    high-density lipoprotein cholesterol|urea cycle|amino acid|amino acids
+    serum glutamic pyruvic transaminase|serum glutamic oxaloacetic transaminase|alkaline phosphatase|
+    creatine kinase|creatine phosphokinase|creatinine kinase|creatine kinase-MB|lactate dehydrogenase|
+    lactic dehydrogenase|lactic acid dehydrogenase|gamma-glutamyl transferase|gamma-glutamyltransferase|
+    gamma glutamyl transferase|gamma-glutamyl transpeptidase|gamma-glutamyltranspeptidase|blood urea nitrogen|
+    urea nitrogen|glucose tolerance test|glycosylated hemoglobin|glycated hemoglobin|urea cycle
 """
 ANALYTES = """
     bilirubin|glucose|dextrose|phosphorus|phosphate|creatine|creatinine|calcium|potassium|sodium|
