@@ -140,3 +140,23 @@ def test_rejected_triples_can_be_left_out(store: Store) -> None:
     store.review([_ids(store)["*3"]], "reject", "Ann", "not in the sentence")
     assert {t.variant for t in store.triples(latest_only=False)} == {"*2", "*3"}
     assert {t.variant for t in store.triples(latest_only=False, exclude_rejected=True)} == {"*2"}
+
+
+def test_origin_is_kept_and_older_stores_gain_the_column(tmp_path) -> None:
+    """A tumour biomarker read as somatic stays somatic in the store; a store made before origins were
+    kept gets the column on open and reads its old rows as unknown."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = Store(url)
+    _extract(old, [replace(_triple("poor metabolizer"), origin="germline"), replace(_triple("*2"), origin="somatic")])
+    old.close()
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:  # what a store made by an older pgxlit looks like
+        db.execute("ALTER TABLE triples DROP COLUMN origin")
+    reopened = Store(url)
+    _total, entries = reopened.triple_entries(limit=None, latest_only=False)
+    assert {e.triple.origin for e in entries} == {"unknown"}
+    _extract(reopened, [replace(_triple("poor metabolizer"), origin="germline"), replace(_triple("*2"), origin="somatic")],
+             extractor="rules-2")
+    _total, entries = reopened.triple_entries(limit=None, latest_only=False)
+    assert {e.triple.variant: e.triple.origin for e in entries} == {"poor metabolizer": "germline", "*2": "somatic"}

@@ -168,6 +168,8 @@ class TripleRow(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     extractor: Mapped[str] = mapped_column(String(64))
+    # germline | somatic | unknown (NULL in stores made before origins were kept: read as unknown)
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -260,7 +262,7 @@ def plain_fields(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 # Nullable columns added to a table after stores were created with it: (table, column). `create_all`
 # makes new tables only, so `add_missing_columns` adds these to an existing SQLite or Postgres store.
-ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sections", "tables"),)
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sections", "tables"), ("triples", "origin"))
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

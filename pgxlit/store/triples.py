@@ -84,7 +84,7 @@ class TripleStore(StoreBase):
 
         A stored triple that the new extraction produces again (same drug, factor, relation, effect,
         flags and sentence) keeps its row, id, review status and curator edits; only its machine
-        fields (confidence, offsets, extractor) are refreshed. Curated triples the extraction no
+        fields (confidence, offsets, extractor, origin) are refreshed. Curated triples the extraction no
         longer produces are kept and the audit log says so; uncurated ones are replaced.
         """
         existing = list(session.scalars(select(TripleRow).where(TripleRow.doc_key == doc_key).order_by(TripleRow.id)))
@@ -104,6 +104,7 @@ class TripleStore(StoreBase):
                 edited = history.get(row.id, (None, False))[1]
                 e = triple.evidence
                 row.confidence, row.start, row.end, row.extractor = triple.confidence, e.start, e.end, triple.extractor
+                row.origin = triple.origin
                 row.effective_time, row.year = e.effective_time, e.year
                 if not edited:
                     row.drug_id, row.gene_id, row.pgx = triple.drug_id, triple.gene_id, triple.pgx
@@ -363,6 +364,7 @@ def _triple_from_row(row: TripleRow) -> Triple:
     evidence = Evidence(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Evidence)})
     values = {f.name: getattr(row, f.name) for f in dataclasses.fields(Triple)
               if f.name != "evidence" and f.name in _TRIPLE_COLUMNS}
+    values["origin"] = values.get("origin") or "unknown"
     return Triple(**values, evidence=evidence)
 
 
