@@ -359,14 +359,14 @@ def suggestions(name: str, kb: Any, cat: Any, most: int = 3) -> list[str]:
     return list(dict.fromkeys(out))[:most]
 
 
-def abstracts_naming(store: Any, drug: str) -> int:
-    """Stored abstracts whose indexed passages name the drug (what ask counts as searched)."""
+def abstracts_naming(store: Any, drug: str) -> set[str]:
+    """PMIDs of stored abstracts whose indexed passages name the drug (what ask counts as searched)."""
     pmids: set[str] = set()
     for row in store.passage_rows():
         _pid, kind, source, *_rest = row
         if source == "pubmed" and kind == "passage" and row[8] and drug in (row[9] or "").split("|"):
             pmids.add(row[8])
-    return len(pmids)
+    return pmids
 
 
 class PassageFinder:
@@ -397,9 +397,11 @@ def drug_summary(store: Any, settings: Any, name: str) -> DrugSummary:
     kb = knowledge_base(store, settings)
     cat = catalogue(store)
     drug = resolve(name, kb, cat)
-    abstracts = abstracts_naming(store, drug) if drug else 0
     if drug is None:
         raise UnknownDrug(name.strip(), suggestions(name, kb, cat))
+    # abstracts searched: those the index finds the drug in, and those a triple of the drug was read from
+    coverage = kb.coverage_of.get(drug, {})
+    abstracts = len(abstracts_naming(store, drug).union(*(cov.pmids for cov in coverage.values())))
     labels = sorted((SearchedLabel(lab.set_id, lab.version, lab.effective_time, lab.title)
                      for lab in cat.labels.get(drug, ())), key=lambda lab: (lab.title or "", lab.set_id))
     finder = PassageFinder(store)
@@ -411,7 +413,7 @@ def drug_summary(store: Any, settings: Any, name: str) -> DrugSummary:
                 if p.source == "fda_label":
                     finder(p, cit.sentence)
     titles = {lab.set_id: short_title(lab.title) for labs in cat.labels.values() for lab in labs if lab.title}
-    return build_summary(drug, name, claims, kb.coverage_of.get(drug, {}), labels, abstracts, finder,
+    return build_summary(drug, name, claims, coverage, labels, abstracts, finder,
                          cat.names_of(drug), titles)
 
 
