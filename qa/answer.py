@@ -309,6 +309,10 @@ class Answerer:
                                                   self.catalogue))
         timings["select_evidence"] = (time.perf_counter() - t1) * 1000
         if not cands:
+            claims = self.question_claims(q)
+            if any(c.applies is not False for c in claims):  # retrieval missed what the claims state
+                return extractive_answer(question, (), self.settings.qa.max_sentences, timings, time.perf_counter(),
+                                         q=q, catalogue=self.catalogue, claims=claims)
             return self.nothing_found(question, q, timings)
         return q, hits, cands, timings
 
