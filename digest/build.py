@@ -11,12 +11,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from pgxlit.digest.align import align_sections, merge_by_field
+from pgxlit.digest.claims import changes_claim, claim_deltas, claim_reasons
 from pgxlit.digest.classify import Extractor, extraction_triples, judge, section_tier, triple_key
 from pgxlit.digest.diff import diff_section
 from pgxlit.digest.model import Change, Digest, PairDigest, TripleKey, VersionRef
 from pgxlit.digest.source import CorruptVersion, VersionMeta, load_version, stored_triples, version_index
 from pgxlit.digest.text import looks_like_table
-from pgxlit.records import LabelVersion, Triple
+from pgxlit.ingest.tables import table_spans
+from pgxlit.records import LabelVersion, Section, Triple
 from pgxlit.store import Store
 
 
@@ -135,6 +137,19 @@ def _changed_triples(old: Sequence[Triple] | None, new: Sequence[Triple] | None
     return added, removed
 
 
+def _table_text(sections: Sequence[Section]) -> dict[int, tuple[str, ...]]:
+    """Section order -> the stretches of its text that are its tables (whitespace dropped)."""
+    return {order: tuple("".join(section_text[s.start:s.end].split()) for s in spans)
+            for order, spans in table_spans(sections).items()
+            for section_text in (next(x.text for x in sections if x.order == order),)}
+
+
+def _in_tables(sentences: Sequence[str], tables: Sequence[str]) -> bool:
+    """Are these sentences part of one of the section's tables?"""
+    return bool(sentences) and bool(tables) and all(
+        any("".join(s.split()) in t for t in tables) for s in sentences)
+
+
 def digest_pair(
     old: LabelVersion,
     new: LabelVersion,
@@ -155,7 +170,9 @@ def digest_pair(
         key = a.how or ("added" if a.old is None else "removed")
         how_counts[key] = how_counts.get(key, 0) + 1
     stored_added, stored_removed = _changed_triples(old_triples, new_triples)
+    old_tables, new_tables = _table_text(old_sections), _table_text(new_sections)
     drug = drug_name(new)
+    deltas = claim_deltas(drug, old_triples, new_triples)  # claims the new version adds, removes or alters
     old_ref, new_ref = ref(old), ref(new)
     changes: list[Change] = []
     editorial = 0
@@ -171,10 +188,15 @@ def digest_pair(
             else:
                 found_old, found_new = set(), set()
             verdict = judge(sc, found_old, found_new, stored_added, stored_removed)
+            if claimed := claim_reasons(sc.old_text, sc.new_text, deltas):
+                verdict = replace(verdict, pgx=True, reasons=(*claimed, *verdict.reasons),
+                                  weight=verdict.weight + 5 * len(claimed))
             origin = change_origin((*found_old, *found_new, *verdict.triples_added, *verdict.triples_removed))
             section = sc.section
-            table_row = sc.scope == "sentence" and (section.is_table or any(
-                looks_like_table(t) for t in (*sc.old_sentences, *sc.new_sentences)))
+            table_row = sc.scope == "sentence" and (
+                section.is_table or any(looks_like_table(t) for t in (*sc.old_sentences, *sc.new_sentences))
+                or _in_tables(sc.new_sentences, new_tables.get(section.order, ()))
+                or (sc.old_section is not None and _in_tables(sc.old_sentences, old_tables.get(sc.old_section.order, ()))))
             changes.append(Change(
                 old=old_ref, new=new_ref, drug=drug, section=_section_name(section), section_field=section.field,
                 section_loinc=section.loinc, tier=min(section_tier(section),
@@ -203,10 +225,11 @@ def change_origin(keys: Iterable[TripleKey]) -> str:
 
 # ---- ranking (pure) -------------------------------------------------------------------------------
 def rank_key(c: Change) -> tuple:
-    """PGx first, germline before a tumour (somatic) biomarker; new or rewritten text before an
-    edited table row; then the section's tier; then how much PGx content moved; newest first; stable."""
-    return (not c.pgx_relevant, c.origin == "somatic", c.table_row, c.tier, -c.pgx_weight,
-            -int(c.new.effective_time or 0), c.new.set_id, c.new.version, c.order)
+    """PGx first, and among PGx changes one that adds, removes or alters a claim first; germline before a
+    tumour (somatic) biomarker; new or rewritten text before an edited table row; then the section's tier;
+    then how much PGx content moved; newest first; stable."""
+    return (not c.pgx_relevant, not changes_claim(c.pgx_reasons), c.origin == "somatic", c.table_row, c.tier,
+            -c.pgx_weight, -int(c.new.effective_time or 0), c.new.set_id, c.new.version, c.order)
 
 
 def rank_changes(changes: Iterable[Change]) -> list[Change]:

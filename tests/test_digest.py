@@ -442,3 +442,23 @@ def test_a_labels_updates_are_read_in_version_order_even_when_a_date_repeats() -
                             pair(4, "20180914", 6, "20230209")])
     assert [(p.old.version, p.new.version) for p in group.pairs] == [(3, 4), (4, 6), (6, 8)]
     assert group.versions() == "v3 (2018-09-01) → v8 (2018-09-14), 3 updates"
+
+
+def test_a_row_of_a_table_run_into_the_prose_is_a_table_row_by_the_parsed_table() -> None:
+    from pgxlit.ingest.tables import RawCell, build_table
+
+    def version(v: int, dose: str) -> LabelVersion:
+        grid = build_table([[RawCell("Genotype", is_header=True), RawCell("Daily dose", is_header=True)],
+                            [RawCell("CYP2C19 *1/*1"), RawCell("40 mg")], [RawCell("CYP2C19 *2/*2"), RawCell(dose)]],
+                           caption="Table 1 Dose by genotype")
+        prose = ("Use the lowest dose. Table 1 Dose by genotype Genotype Daily dose CYP2C19 *1/*1 40 mg "
+                 f"CYP2C19 *2/*2 {dose}")
+        return label(v, [Section(order=0, text=prose, field="dosage_and_administration", loinc="34068-7"),
+                         Section(order=1, text=f"Genotype | Daily dose\nCYP2C19 *2/*2 | {dose}",
+                                 field="dosage_and_administration_table", loinc="34068-7", is_table=True,
+                                 tables=(grid,))])
+
+    changes = digest_pair(version(1, "20 mg"), version(2, "10 mg"), extractor=None).changes
+    prose = [c for c in changes if c.section_field == "dosage_and_administration"]
+    assert prose and all(c.table_row for c in prose)  # short, no " | ": known only from the parsed table
+    assert all(c.table_row for c in changes)
