@@ -25,6 +25,7 @@ STEPS: tuple[tuple[str, list[str]], ...] = (
     ("index passages", ["index"]),
     ("answer questions", ["ask", "--batch", "corpora/demo_questions.txt"]),
     ("prescribing check", ["check", "--drug", "clopidogrel", "--diplotype", "CYP2C19 *2/*2"]),
+    ("drug summary", ["drug", "codeine"]),
     ("store figures", ["stats"]),
 )
 
