@@ -48,6 +48,7 @@ Progress = Callable[[int, int | None], None]
 GENERATIONS = "index-generations"  # finished builds, and `building` while one is written
 RETIRE_PENDING = "retire.pending"  # a swapped-in build whose dropped passages are not yet retired
 CHECKPOINT_S = 10.0  # a full build saves its vectors this often, so a killed build resumes
+CHECKPOINT_PASSAGES = 1024  # and embeds a flat index at most this many passages between chances to save
 # An engine's map: runs a top-level function over jobs (on workers) and yields results in order.
 ShardMap = Callable[[Callable[..., object], Iterable[object]], Iterator[object]]
 
@@ -328,6 +329,8 @@ def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], sto
             missing = [pid for pid in missing if pid not in taken]
             del training
     step = max(1, settings.index.shard_passages)
+    if checkpoint and dense.index_kind(index) != "ivfpq":
+        step = min(step, CHECKPOINT_PASSAGES)  # flat chunks are only a loop here: small ones checkpoint often
     chunks = (missing[start : start + step] for start in range(0, len(missing), step))
     saved = time.monotonic()
     if dense.index_kind(index) == "ivfpq":
