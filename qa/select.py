@@ -35,19 +35,14 @@ def named_alleles(text: str) -> set[str]:
 
 
 def about_asked_drugs(q: Question, cands: Sequence[Candidate], catalogue: DrugCatalogue) -> list[Candidate]:
-    """Keep label sentences from an asked drug's own label, or that name an asked drug: another drug's
-    label text (metoprolol named in citalopram's interaction table) is not evidence about the asked drug."""
+    """Keep label sentences only from an asked drug's own label: another drug's label text that names it
+    (metoprolol as a CYP2D6 substrate in eliglustat's interaction study) is not evidence about it.
+    Abstracts stay (qa.evidence already requires them to name the drug)."""
     if not q.drugs:
         return list(cands)
     asked = set(q.drugs)
-    names = {n for d in q.drugs for n in catalogue.names_of(d)}
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b", re.I)
-    kept = []
-    for c in cands:
-        own = catalogue.drug_of_set.get(c.passage.set_id or "")
-        if c.passage.source != "fda_label" or own in asked or own is None or pattern.search(c.sentence):
-            kept.append(c)
-    return kept
+    return [c for c in cands
+            if c.passage.source != "fda_label" or catalogue.drug_of_set.get(c.passage.set_id or "") in asked]
 
 
 def gene_free_or_asked(sentence: str, q: Question) -> bool:
