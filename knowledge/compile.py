@@ -120,7 +120,7 @@ def _reading(fact: TripleFact) -> Reading:
 def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader | None = None,
                  thresholds: Thresholds = Thresholds()) -> list[Claim]:
     """Every claim the facts of one drug support, strongest first. Pure."""
-    groups: dict[tuple[str, str, str, int | None, str | None, bool], _Group] = defaultdict(_Group)
+    groups: dict[tuple[str, str, str, int | None, str | None, bool, bool], _Group] = defaultdict(_Group)
     label_sentences: dict[str, list[str]] = defaultdict(list)
     for fact in facts:
         if not fact.gene or not fact.own_label or fact.review_status == "rejected":
@@ -145,7 +145,10 @@ def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader 
                 # result matters, not which patients must avoid the drug
                 used = Reading("monitor", 2, "warning")
             action, no_change = claim_action(used, fact.sentence)
-            gkey = (fact.gene, key, action, info.get("copies"), info.get("implies"), no_change)
+            # abstracts below the literature threshold make claims of their own: they may back a
+            # literature-only caution, never lead or join a label's claim
+            weak = fact.source == "pubmed" and fact.review_status != "accepted" and fact.confidence < thresholds.min_pubmed
+            gkey = (fact.gene, key, action, info.get("copies"), info.get("implies"), no_change, weak)
             groups[gkey].items.append(_Item(fact, used, action, no_change, text))
     merged = {k: g.items for k, g in groups.items()}
     actionable_genes = {k[0] for k, items in merged.items()
@@ -153,7 +156,7 @@ def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader 
                         and any(i.fact.source == "fda_label" for i in items)}
     levels = {gene: testing_level(sentences, gene in actionable_genes) for gene, sentences in label_sentences.items()}
     claims = []
-    for (gene, key, action, copies, implies, no_change), items in merged.items():
+    for (gene, key, action, copies, implies, no_change, _weak), items in merged.items():
         items.sort(key=lambda i: i.rank, reverse=True)
         lead = items[0]
         citations = _citations(items)

@@ -100,9 +100,10 @@ class Claim:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        """drug–gene–group–action: one claim per key."""
-        return (self.drug, self.gene, self.group, self.action)
+    def key(self) -> tuple[Any, ...]:
+        """One claim per key: drug–gene–group–action, the copies the group means, whether it says
+        nothing changes, and whether it rests on abstracts below the literature threshold only."""
+        return (self.drug, self.gene, self.group, self.action, self.copies, self.no_change, bool(self.extra.get("weak")))
 
     @property
     def label_backed(self) -> bool:
