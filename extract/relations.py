@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pgxlit.records import Mention, RelationMention
+from pgxlit.sections import DEFAULT_EFFECT
 
 GENETIC = ("ALLELE", "VARIANT", "GENE", "PHENOTYPE")
 
@@ -88,15 +89,7 @@ _PGX_CUES = CuePattern(
     r"haplotype|pharmacogen|\bHLA-|\bSNP)"
 )
 # Sections of a label that are evidence of the effect when the sentence itself says little.
-SECTION_EFFECT = {
-    "dosage_and_administration": "dosage",
-    "pharmacokinetics": "metabolism",
-    "boxed_warning": "toxicity",
-    "contraindications": "toxicity",
-    "warnings_and_cautions": "toxicity",
-    "warnings": "toxicity",
-    "adverse_reactions": "toxicity",
-}
+SECTION_EFFECT = DEFAULT_EFFECT
 _CLAUSE_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b|\bhowever\b", re.IGNORECASE)
 
 

@@ -20,17 +20,14 @@ from pgxlit.index.lexical import LexicalIndex
 
 from pgxlit.config import Settings
 from pgxlit.records import Hit
+from pgxlit.sections import PUBMED_SEARCH_PRIOR, SEARCH_PRIOR, SEARCH_PRIOR_DEFAULT
 from pgxlit.store import Store
 
 Mode = Literal["hybrid", "dense", "lexical"]
 SOURCES = ("fda_label", "pubmed")
-# A prior on where a prescriber's answer usually is: the actionable label sections first.
-SECTION_PRIOR = {
-    "boxed_warning": 1.3, "contraindications": 1.25, "dosage_and_administration": 1.2, "warnings_and_cautions": 1.15,
-    "warnings": 1.15, "precautions": 1.1, "pharmacogenomics": 1.2, "clinical_pharmacology": 1.0,
-    "use_in_specific_populations": 1.05, "adverse_reactions": 0.9, "drug_interactions": 0.95,
-}
-PUBMED_PRIOR = 0.95
+# A prior on where a prescriber's answer usually is: the actionable label sections first (pgxlit/sections.py).
+SECTION_PRIOR = SEARCH_PRIOR
+PUBMED_PRIOR = PUBMED_SEARCH_PRIOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +151,14 @@ class Searcher:
         if manifest is None or not self.paths.dense.exists() or manifest.get("status") == "building":
             raise FileNotFoundError(f"no search index under {self.paths.folder}: run `pgxlit index` first")
         self.manifest = manifest
-        self.embedder = embedder or get_embedder(str(manifest["embed_model"]), settings.embed_device,
-                                                 settings.embed_batch_size)
+        self.embedder = embedder or get_embedder(str(manifest["embed_model"]), settings.embed.device,
+                                                 settings.embed.batch_size)
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.from_store(store)
         self._vectors: dict[str, np.ndarray] = {}
         self._lex_rows: np.ndarray | None = None
-        self._prior = np.asarray([SECTION_PRIOR.get(name, 1.0) for name in self.meta.sections] or [1.0])
+        self._prior = np.asarray([SECTION_PRIOR.get(name, SEARCH_PRIOR_DEFAULT) for name in self.meta.sections] or [1.0])
 
     @classmethod
     def from_parts(cls, store: Any, settings: Settings, embedder: Embedder, dense_index: Any,
@@ -173,7 +170,7 @@ class Searcher:
         self.manifest = {}
         self._vectors = {}
         self._lex_rows = None
-        self._prior = np.asarray([SECTION_PRIOR.get(name, 1.0) for name in meta.sections] or [1.0])
+        self._prior = np.asarray([SECTION_PRIOR.get(name, SEARCH_PRIOR_DEFAULT) for name in meta.sections] or [1.0])
         return self
 
     def search(
@@ -183,7 +180,7 @@ class Searcher:
     ) -> list[Hit]:
         """The k best passages for `query` that pass `filters`."""
         filters = filters or SearchFilters()
-        n = max(self.settings.search_candidates, k)
+        n = max(self.settings.search.candidates, k)
         t0 = time.perf_counter()
         keep = self.meta.mask(filters)
         allowed_fraction = float(keep.mean()) if len(keep) else 0.0
@@ -243,7 +240,7 @@ class Searcher:
         """Reciprocal-rank fusion onto evidence passages, then a boost for passages naming the asked entities.
 
         Returns passage id -> [score, dense rank, lexical rank, reached via a triple]."""
-        rrf = self.settings.search_rrf_k
+        rrf = self.settings.search.rrf_k
         out: dict[int, list] = {}
         for slot, ranked in ((1, dense_ranked), (2, lexical_ranked)):
             rows = self.meta.rows_of(np.asarray(ranked, dtype=np.int64)) if ranked else np.zeros(0, np.int64)
@@ -263,7 +260,7 @@ class Searcher:
                 entry[0] += 1.0 / (rrf + rank)
                 entry[slot] = rank
                 entry[3] = entry[3] or via
-        if out and self.settings.search_section_prior:
+        if out and self.settings.search.section_prior:
             rows = self.meta.rows_of(np.asarray(list(out), dtype=np.int64))
             for pid, row in zip(list(out), rows, strict=True):
                 out[pid][0] *= self._prior[int(self.meta.section[row])] if self.meta.source[row] == 0 else PUBMED_PRIOR
@@ -275,5 +272,5 @@ class Searcher:
             gene_hit = self.meta.matches(self.meta.by_gene, genes)[rows] if genes else np.zeros(len(rows), bool)
             share = (drug_hit.astype(float) + gene_hit.astype(float)) / wanted
             for pid, s in zip(pids, share, strict=True):
-                out[int(pid)][0] *= 1.0 + self.settings.search_entity_boost * float(s)
+                out[int(pid)][0] *= 1.0 + self.settings.search.entity_boost * float(s)
         return out

@@ -18,16 +18,14 @@ from pgxlit.ingest.pgx_terms import PGX_TERMS
 from pgxlit.ingest.http import Fetched, FetchError, HttpFetcher, RateLimiter
 from pgxlit.ingest.openfda_json import parse_openfda_response
 from pgxlit.records import LabelVersion
+from pgxlit.sections import PGX_QUERY_FIELDS
 from pgxlit.ingest.crawl_common import CrawlReport, ProgressFn
 from pgxlit.store import Store
 
 MAX_SKIP = 25_000
 MAX_LIMIT = 1_000
 
-PGX_FIELDS = (
-    "boxed_warning", "contraindications", "dosage_and_administration",
-    "warnings_and_cautions", "clinical_pharmacology", "use_in_specific_populations",
-)
+PGX_FIELDS = PGX_QUERY_FIELDS  # label sections searched for PGx terms (pgxlit/sections.py)
 
 def _quote(value: str) -> str:
     cleaned = value.replace('"', " ").strip()
@@ -79,11 +77,11 @@ class OpenFdaCrawler:
         self.store = store
         self.fetcher = fetcher
         self.settings = settings
-        self.limiter = RateLimiter(settings.openfda_rate_per_min / 60.0)
-        self.endpoint = settings.openfda_url.rstrip("/") + "/drug/label.json"
+        self.limiter = RateLimiter(settings.ingest.openfda_rate_per_min / 60.0)
+        self.endpoint = settings.ingest.openfda_url.rstrip("/") + "/drug/label.json"
 
     def _auth(self) -> dict[str, str]:
-        key = self.settings.openfda_api_key
+        key = self.settings.ingest.openfda_api_key
         return {"api_key": key} if key else {}
 
     def _requests_today(self) -> tuple[str, int]:
@@ -92,9 +90,9 @@ class OpenFdaCrawler:
         return today, (state.cursor.get("count", 0) if state and state.cursor.get("day") == today else 0)
 
     def _check_daily_cap(self) -> None:
-        if self.settings.openfda_api_key:
+        if self.settings.ingest.openfda_api_key:
             return
-        cap = self.settings.openfda_daily_cap_without_key
+        cap = self.settings.ingest.openfda_daily_cap_without_key
         _, used = self._requests_today()
         if used >= cap:
             raise FetchError(
@@ -111,7 +109,7 @@ class OpenFdaCrawler:
         key = f"openfda:label:{search or '*'}"
         report = CrawlReport(key=key)
         state = self.store.crawl_state(key)
-        page_size = max(1, min(self.settings.openfda_page_size, MAX_LIMIT))
+        page_size = max(1, min(self.settings.ingest.openfda_page_size, MAX_LIMIT))
         cursor: dict[str, object] = {"skip": 0, "next_url": None}
         if state is not None and state.status == "running":
             cursor = dict(state.cursor)
@@ -178,5 +176,5 @@ class OpenFdaCrawler:
             for label in labels:
                 self.store.save_label_version(session, label, raw_id, report.counts)
             self.store.set_crawl_state(session, key, cursor, done=done)
-            if not self.settings.openfda_api_key:
+            if not self.settings.ingest.openfda_api_key:
                 self.store.set_crawl_state(session, "quota:openfda", self._quota_cursor())
