@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from pgxlit.extract.evaluate import PGXLIT_TO_PGXCORPUS
+from pgxlit.extract.pgxcorpus_types import shipped_typer, to_pgxcorpus
 from pgxlit.extract.pipeline import annotate_texts, default_nlp, relate
 
 
@@ -23,21 +23,27 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
 
 
 def annotate_lines(lines: Iterable[str], scheme: str = "pgxlit") -> Iterator[str]:
-    """One output line per input line: document-offset entities, relations indexing into them."""
+    """One output line per input line: document-offset entities, relations indexing into them.
+
+    scheme="pgxcorpus" writes PGxCorpus's ten entity types with its span edges (the shipped
+    typer, trained on the PGxCorpus train fold); "pgxlit" keeps the six coarse labels."""
     records = list(_records(lines))
     texts = (r["text"] for _, r in records)
+    typer = shipped_typer() if scheme == "pgxcorpus" else None
     for (number, record), sentences in zip(records, annotate_texts(texts, default_nlp()), strict=True):
         entities: list[dict] = []
         relations: list[dict] = []
         for sent in sentences:
             base = len(entities)
-            for m in sent.mentions:
-                label = PGXLIT_TO_PGXCORPUS.get(m.label, m.label) if scheme == "pgxcorpus" else m.label
+            mentions, sent_relations = list(sent.mentions), relate(sent.text, sent.mentions)
+            if scheme == "pgxcorpus":  # ten types, PGxCorpus's span edges (extract/pgxcorpus_types.py)
+                mentions, sent_relations = to_pgxcorpus(sent.text, mentions, sent_relations, typer, relate)
+            for m in mentions:
                 entities.append({
-                    "start": m.start + sent.start, "end": m.end + sent.start, "label": label,
+                    "start": m.start + sent.start, "end": m.end + sent.start, "label": m.label,
                     "text": m.text, "norm": m.norm,
                 })
-            for r in relate(sent.text, sent.mentions):
+            for r in sent_relations:
                 relations.append({
                     "head": r.head + base, "tail": r.tail + base, "type": r.type,
                     "confidence": r.confidence, "negated": r.negated, "hedged": r.hedged,

@@ -21,6 +21,7 @@ from pgxlit.extract.evaluate import (
     to_mentions,
 )
 from pgxlit.extract.gold import GoldDoc, dev_split, read_biored, read_pgxcorpus, read_pgxmine
+from pgxlit.extract.pgxcorpus_types import FineTyper, shipped_typer, to_pgxcorpus
 from pgxlit.extract.pipeline import annotate_texts, default_nlp, relate, relation_model
 from pgxlit.records import Mention, RelationMention
 
@@ -42,10 +43,10 @@ def _load(gold: str, path: Path) -> list[GoldDoc]:
     raise ValueError(f"unknown gold corpus {gold!r}; choose one of {', '.join(GOLDS)}")
 
 
-def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
-    """Mentions and relations for each gold text, with document offsets."""
+def predict(docs: list[GoldDoc], nlp: Any = None) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
+    """Mentions and relations for each gold text, with document offsets (`nlp`: default_nlp())."""
     out: dict[str, tuple[list[Mention], list[RelationMention]]] = {}
-    for doc, sentences in zip(docs, annotate_texts((d.text for d in docs), default_nlp()), strict=True):
+    for doc, sentences in zip(docs, annotate_texts((d.text for d in docs), nlp or default_nlp()), strict=True):
         mentions: list[Mention] = []
         relations: list[RelationMention] = []
         for sent in sentences:
@@ -59,6 +60,46 @@ def predict(docs: list[GoldDoc]) -> dict[str, tuple[list[Mention], list[Relation
                 relations.append(RelationMention(r.head + base, r.tail + base, r.type, r.confidence, r.negated, r.hedged))
         out[doc.id] = (mentions, relations)
     return out
+
+
+def in_pgxcorpus_scheme(
+    docs: list[GoldDoc], predicted: dict[str, tuple[list[Mention], list[RelationMention]]], typer: FineTyper | None,
+    relations: bool = True,
+) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
+    """Each document's predictions in a gold corpus's own types and span edges (`pgxcorpus_types`;
+    PGxCorpus's coarse mapping when no typer is given)."""
+    again = relate if relations else None
+    return {d.id: to_pgxcorpus(d.text, *predicted[d.id], typer=typer, relate=again) for d in docs if d.id in predicted}
+
+
+def pgxcorpus_scheme_scores(
+    docs: list[GoldDoc], predicted: dict[str, tuple[list[Mention], list[RelationMention]]]
+) -> tuple[dict[str, Any], list[str]]:
+    """The headline in PGxCorpus's own scheme: entity macro-F1 over the ten types and typed
+    relation F1 (seven types), exact spans; overlap spans beside, labelled."""
+    typer = shipped_typer()
+    full = in_pgxcorpus_scheme(docs, predicted, typer)
+    entities = score_entities(docs, {k: v[0] for k, v in full.items()}, lambda label: label)
+    exact = score_relations(docs, full, match="exact")
+    overlap = score_relations(docs, full, match="overlap")
+    how = "the trained typer (corpora/models/pgxcorpus_types)" if typer else "coarse labels mapped (no typer shipped)"
+    data = {
+        "typer": bool(typer),
+        "entities": entities.to_dict(),
+        "relations_exact": exact.to_dict(),
+        "relations_overlap": overlap.to_dict(),
+    }
+    lines = [
+        f"HEADLINE, PGxCorpus's own scheme (10 entity types, 7 relation types) via {how}:",
+        f"  exact spans:   entity macro-F1 {entities.exact.macro.f1:.3f} (micro {entities.exact.micro.f1:.3f}); "
+        f"typed relation F1 {exact.typed.micro.f1:.3f} (micro; macro over types {exact.typed.macro.f1:.3f})",
+        f"  overlap spans: entity macro-F1 {entities.overlap.macro.f1:.3f} (micro {entities.overlap.micro.f1:.3f}); "
+        f"typed relation F1 {overlap.typed.micro.f1:.3f} (micro; macro over types {overlap.typed.macro.f1:.3f})",
+        "",
+        "entities, PGxCorpus scheme", format_table(entities),
+        "relations, PGxCorpus scheme, exact spans", format_table(exact),
+    ]
+    return data, lines
 
 
 def pgxmine_scores(docs: list[GoldDoc]) -> list[tuple[float, bool, bool]]:
@@ -127,14 +168,36 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
         return result, "\n".join(lines)
     predicted = predict(docs)
     if gold == "pgxcorpus":
+        full, full_lines = pgxcorpus_scheme_scores(docs, predicted)
+        result["pgxcorpus_scheme"] = full
         entities = score_entities(docs, {k: v[0] for k, v in predicted.items()}, PGXCORPUS_TO_PGXLIT)
         relations = score_relations(docs, predicted)
         result["entities"] = entities.to_dict()
         result["relations"] = relations.to_dict()
-        lines += ["entities", format_table(entities), "relations (any entity pair)", format_table(relations)]
+        lines += full_lines
+        lines.append(
+            f"coarse (extra row; pgxlit's 6 labels, PGxCorpus types folded): entity macro-F1 exact "
+            f"{entities.exact.macro.f1:.3f}, overlap {entities.overlap.macro.f1:.3f}; "
+            f"typed relation F1 (overlap spans) {relations.typed.micro.f1:.3f}"
+        )
+        lines += ["", "coarse entities (pgxlit labels)", format_table(entities),
+                  "coarse relations (any entity pair)", format_table(relations)]
     else:
         entities = score_entities(docs, {k: v[0] for k, v in predicted.items()}, BIORED_TO_PGXLIT, labels=BIORED_LABELS)
         result["entities"] = entities.to_dict()
-        lines += ["entities", format_table(entities)]
+        typer = shipped_typer("biored")
+        if typer is not None:
+            scheme = score_entities(docs, {k: v[0] for k, v in in_pgxcorpus_scheme(docs, predicted, typer, False).items()},
+                                    lambda label: label if label in typer.head.classes else None)
+            result["biored_scheme"] = scheme.to_dict()
+            lines += [
+                "HEADLINE, BioRED's own scheme (its 4 types pgxlit covers, its span edges; "
+                "corpora/models/biored_types, trained on the BioRED train fold):",
+                f"  exact spans: NER macro-F1 {scheme.exact.macro.f1:.3f} (micro {scheme.exact.micro.f1:.3f}); "
+                f"overlap {scheme.overlap.macro.f1:.3f}",
+                "", "entities, BioRED scheme", format_table(scheme),
+            ]
+        lines += [f"coarse (pgxlit labels as they are): NER macro-F1 exact {entities.exact.macro.f1:.3f}, "
+                  f"overlap {entities.overlap.macro.f1:.3f}", "entities, pgxlit labels", format_table(entities)]
     return result, "\n".join(lines)
 
