@@ -102,24 +102,7 @@ def coverage_of(facts: list[TripleFact]) -> dict[str, Coverage]:
 def store_fingerprint(store: Any) -> str:
     """Changes whenever triples are added, replaced, reviewed, or label versions arrive: when it is
     unchanged the cached claims are served without reading a triple."""
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from pgxlit.store.schema import ExtractedDocRow, LabelVersionRow, ReviewAuditRow, TripleRow
-
-    with Session(store.engine) as session:
-        row = session.execute(
-            select(func.count(TripleRow.id), func.max(TripleRow.id),
-                   func.sum(func.length(TripleRow.review_status)), func.max(TripleRow.created_at))
-        ).one()
-        docs = session.execute(select(func.count(), func.max(ExtractedDocRow.extracted_at))).one()
-        labels = session.execute(select(func.count(LabelVersionRow.id), func.max(LabelVersionRow.id))).one()
-        reviewed = session.execute(
-            select(TripleRow.review_status, func.count()).group_by(TripleRow.review_status)
-        ).all()
-        audit = session.execute(select(func.max(ReviewAuditRow.id))).scalar()  # edits of accepted triples
-    return hashlib.sha256(repr((tuple(row), tuple(docs), tuple(labels), sorted(map(tuple, reviewed)), audit)).encode()
-                          ).hexdigest()[:20]
+    return hashlib.sha256(repr(store.triples_stamp()).encode()).hexdigest()[:20]
 
 
 def claims_path(settings: Any, reader: GenotypeReader | None = None) -> Path:

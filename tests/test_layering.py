@@ -214,3 +214,12 @@ def test_no_product_module_is_over_a_thousand_lines() -> None:
     sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in product_files()}
     too_big = {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not too_big, f"modules over {MAX_MODULE_LINES} lines: {too_big}"
+
+
+def test_only_the_store_touches_its_tables() -> None:
+    """Every stage goes through Store methods (`from pgxlit.store import Store`): the table classes
+    in pgxlit/store/schema.py and the other store modules stay inside pgxlit/store/."""
+    outside = [f"{module_name(p)}:{line} imports {target}" for p in product_files()
+               if not module_name(p).startswith("pgxlit.store")
+               for _src, target, line in imports_of(p) if target.startswith("pgxlit.store.")]
+    assert not outside, "\n".join(outside)
