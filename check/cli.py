@@ -13,6 +13,27 @@ from pgxlit.cli_common import JsonOpt, err, fail, guard, out
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+def outcome_lines(drug: str, outcomes: list[dict]) -> list[str]:
+    """One line per gene that raised no alert, so "nothing stored" is never read as "safe": green
+    only for a normal result, grey for not covered, plain for no interaction stated."""
+    from rich.markup import escape
+
+    lines = []
+    for o in outcomes:
+        gene, phenotype = escape(str(o["gene"])), escape(str(o.get("phenotype") or ""))
+        if o["outcome"] == "normal":
+            lines.append(f"[green]NORMAL[/] {gene} {phenotype}: standard use of {escape(drug)} applies")
+        elif o["outcome"] == "no_interaction":
+            lines.append(f"[bold]NO INTERACTION STATED[/] {gene} {phenotype}: the evidence on {escape(drug)} "
+                         f"and {gene} states no change for this result")
+        elif o["outcome"] == "not_covered":
+            lines.append(f"[dim]NOT COVERED[/] {gene}: nothing stored links {gene} to {escape(drug)} "
+                         "(no evidence of safety either)")
+    if not outcomes:
+        lines.append(f"[dim]NOT COVERED[/] no result given could be checked against {escape(drug)}")
+    return lines
+
+
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this stage's commands to `app` (and its measurements to `eval_app`)."""
 
@@ -51,10 +72,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             return
         for message in result.messages:
             err.print(f"[yellow]profile:[/] {message}", highlight=False, markup=True)
-        if not result.alerts:
-            out.print(f"[bold green]No PGx alert[/] for {result.drug}. Genes considered: "
-                      f"{', '.join(result.genes_considered) or 'none'}.")
         from rich.markup import escape
+
+        for line in outcome_lines(result.drug, result.outcomes):
+            out.print(line, highlight=False)
 
         for unread in patient.unread:  # never let "no alert" stand for a result that was not read
             out.print(f"[bold yellow]NOT CHECKED[/] {escape(unread.message)}", highlight=False)

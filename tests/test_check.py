@@ -443,3 +443,17 @@ def test_check_says_an_indeterminate_result_was_not_checked(cli) -> None:
     result = cli("check", "--drug", "Plavix", "--diplotype", "CYP2C19 *1/*12")
     assert result.exit_code == 0, result.output
     assert "NOT CHECKED" in result.output and "*12" in result.output and "Indeterminate" in result.output
+
+
+def test_cli_never_shows_not_covered_as_safe() -> None:
+    from pgxlit.check.cli import outcome_lines
+
+    lines = outcome_lines("lapatinib", [
+        {"gene": "CYP2D6", "phenotype": "Poor Metabolizer", "outcome": "not_covered"},
+        {"gene": "CYP2C19", "phenotype": "Normal Metabolizer", "outcome": "normal"},
+        {"gene": "ERBB2", "phenotype": "x", "outcome": "no_interaction"},
+    ])
+    assert lines[0].startswith("[dim]NOT COVERED[/] CYP2D6") and "no evidence of safety" in lines[0]
+    assert "green" not in lines[0] and lines[1].startswith("[green]NORMAL[/]")
+    assert lines[2].startswith("[bold]NO INTERACTION STATED[/]")
+    assert outcome_lines("x", []) == ["[dim]NOT COVERED[/] no result given could be checked against x"]
