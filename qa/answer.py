@@ -448,10 +448,16 @@ def cited_bottom_line(q: Question, claims: Sequence[ClaimView], comp: Compositio
 
 
 def answer_genes(triples: Sequence[Triple], q: Question | None, claims: Sequence[ClaimView] = ()) -> tuple[str, ...]:
-    """Genes the answer's claims and evidence state, the asked ones first, genes to test before the rest."""
+    """Genes the answer states, the asked ones first, genes to test before the rest. When a label states
+    claims, its genes are the answer: genes only abstracts link to the drug are not what to test."""
     asked = list(q.genes) if q else []
-    stated = [c.gene for c in rank(claims) if c.gene and c.action == "test"] + [c.gene for c in rank(claims) if c.gene] \
-        + [t.gene for t in triples if t.gene]
+    ranked = [c for c in rank(claims) if c.gene and c.evidence]
+    labelled = [c for c in ranked if c.status == "label"]
+    if labelled:
+        stated = [c.gene for c in labelled if c.action == "test"] + [c.gene for c in labelled]
+    else:
+        stated = [c.gene for c in ranked if c.action == "test"] + [c.gene for c in ranked] \
+            + [t.gene for t in triples if t.gene]
     return tuple(dict.fromkeys([g for g in asked if g in stated] + stated)) or tuple(asked)
 
 
