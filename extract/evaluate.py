@@ -94,9 +94,10 @@ PGXCORPUS_TO_PGXLIT: dict[str, str | None] = {
     "Disease": "DISEASE",
 }
 
-# For writing pgxlit annotations in the PGxCorpus scheme: the most common
-# specific type of each label (VARIANT -> Limited_variation, the SNP/mutation
-# level; PHENOTYPE -> the generic Phenotype since pgxlit does not tell PK from PD).
+# The fallback for writing pgxlit annotations in the PGxCorpus scheme when no
+# typer is shipped (extract/pgxcorpus_types.py learns the ten types and their span
+# edges): the most common specific type of each label (VARIANT ->
+# Limited_variation, the SNP/mutation level; PHENOTYPE -> the generic Phenotype).
 PGXLIT_TO_PGXCORPUS: dict[str, str] = {
     "DRUG": "Chemical",
     "GENE": "Gene_or_protein",
