@@ -54,7 +54,7 @@ def extract(
 
 TRIPLE_COLUMNS = (
     "drug", "drug_id", "gene", "gene_id", "variant", "relation", "effect", "negated", "hedged", "confidence",
-    "pgx", "source", "set_id", "version", "section", "pmid", "sentence",
+    "pgx", "origin", "source", "set_id", "version", "section", "pmid", "sentence",
 )
 
 
@@ -62,7 +62,8 @@ def triples(
     drug: Annotated[str | None, typer.Option(help="Drug name (any form the lexicon knows: brand, salt, generic).")] = None,
     gene: Annotated[str | None, typer.Option(help="HGNC symbol, e.g. CYP2C19.")] = None,
     source: Annotated[str | None, typer.Option(help="fda_label or pubmed.")] = None,
-    pgx: Annotated[bool, typer.Option("--pgx", help="Only pharmacogenomic triples (a variant, allele or phenotype changes the effect).")] = False,
+    pgx: Annotated[bool, typer.Option("--pgx", help="Only germline pharmacogenomic triples (an inherited variant, allele or phenotype changes the effect).")] = False,
+    biomarker: Annotated[bool, typer.Option("--biomarker", help="Only tumour (somatic) biomarker triples, e.g. HER2-positive cancer.")] = False,
     min_confidence: Annotated[float, typer.Option(help="Drop triples below this confidence.")] = 0.0,
     limit: Annotated[int | None, typer.Option(help="At most this many, most confident first.")] = None,
     all_versions: Annotated[bool, typer.Option("--all-versions", help="Include triples from superseded label versions.")] = False,
@@ -74,6 +75,8 @@ def triples(
 
     if source and source not in ("fda_label", "pubmed"):
         fail("--source is fda_label or pubmed")
+    if pgx and biomarker:
+        fail("--pgx (germline) and --biomarker (tumour) select different triples: give one")
     settings = get_settings()
     with guard():
         name = drug
@@ -81,9 +84,13 @@ def triples(
             found = normalise_drug(drug)
             name = found[1] if found else drug
         rows = open_store(settings).triples(
-            drug=name, gene=gene, source=source, pgx=True if pgx else None, min_confidence=min_confidence, limit=limit,
-            latest_only=not all_versions,
+            drug=name, gene=gene, source=source, pgx=True if pgx else (False if biomarker else None),
+            min_confidence=min_confidence, limit=None if biomarker else limit, latest_only=not all_versions,
         )
+        if biomarker:
+            from pgxlit.extract.triples import biomarker_triples
+
+            rows = biomarker_triples(rows)[:limit]
     if drug and not rows:
         err.print(f"no triples for {drug!r}" + ("" if name != drug or not drug else " (a drug pgxlit does not know)"))
     if as_json:
@@ -167,20 +174,33 @@ def eval_labels(
     Raw figures score against PharmGKB's 2016 list as it is; the adjudicated row also counts the
     extra pairs judged right by reading the current labels (extract/expected/labels_adjudication.yaml).
     """
-    from pgxlit.extract.label_eval import evaluate_labels, read_adjudication, read_fda_label_gold
+    from pgxlit.extract.label_eval import (
+        evaluate_labels,
+        evaluate_raw,
+        format_raw,
+        read_adjudication,
+        read_fda_label_gold,
+    )
 
     settings = get_settings()
     with guard():
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        scores = evaluate_labels(open_store(settings).label_versions(), read_fda_label_gold(path))
+        labels = open_store(settings).label_versions()
+        gold = read_fda_label_gold(path)
+        cache: dict = {}
+        raw = evaluate_raw(labels, gold, cache)
+        scores = evaluate_labels(labels, gold, cache=cache)
         verdicts = read_adjudication()
     judged = {t: s.adjudicated(verdicts) for t, s in scores.items()}
     if as_json:
         data = {str(t): s.as_dict() | {"adjudicated": judged[t].as_dict()} for t, s in scores.items()}
+        data["raw_all_labels"] = raw.as_dict() | raw.details()
+        data["raw_all_labels_adjudicated"] = raw.adjudicated(verdicts).as_dict()
         out.print_json(json.dumps(data))
         return
-    table = Table(title="label drug–gene pairs vs PharmGKB FDA label list (DEV part, 2016)")
+    out.print(format_raw(raw, verdicts), markup=False, highlight=False)
+    table = Table(title="label's own drug only (60-drug list), raw and author-adjudicated")
     for column in ("min confidence", "scored", "drugs judged", "tp", "fp", "fn", "precision", "recall"):
         table.add_column(column, justify="right")
     for t, s in scores.items():
