@@ -256,9 +256,9 @@ def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: 
     _write_manifest(building, {**report, "built_at": _now()})
     generation = root / GENERATIONS / f"g{time.time_ns():020d}"
     os.rename(building.folder, generation)
-    _point_live_at(root, generation)
+    previous = _point_live_at(root, generation)
     finish_retire(store, IndexPaths(generation))
-    _drop_old_generations(root, keep=2)
+    _drop_old_generations(root, keep={generation, *([previous] if previous else [])})
     return report
 
 
@@ -382,24 +382,28 @@ def finish_retire(store: Store, paths: IndexPaths) -> int:
     return len(gone)
 
 
-def _point_live_at(root: Path, generation: Path) -> None:
-    """Swap the `index` pointer to a finished generation in one rename (a symlink replaced atomically)."""
+def _point_live_at(root: Path, generation: Path) -> Path | None:
+    """Swap the `index` pointer to a finished generation in one rename (a symlink replaced atomically).
+
+    Returns the folder that was live before, if any."""
     link = root / "index"
     tmp = root / "index.swap"
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(generation, root), tmp)
+    previous = link.resolve() if link.is_symlink() else None
     if link.exists() and not link.is_symlink():
         # An index folder from before generations: moved aside once (the only moment with no live index).
-        os.rename(link, generation.with_name(f"g{time.time_ns() - 1:020d}-legacy"))
+        previous = generation.with_name(f"legacy-{time.time_ns()}")
+        os.rename(link, previous)
     os.replace(tmp, link)
+    return previous
 
 
-def _drop_old_generations(root: Path, keep: int) -> None:
-    """Remove generations older than the last `keep` (the previous one stays for readers that opened it)."""
-    live = (root / "index").resolve()
-    finished = sorted(p for p in (root / GENERATIONS).iterdir() if p.name.startswith("g") and p.is_dir())
-    for old in finished[:-keep]:
-        if old.resolve() != live:
+def _drop_old_generations(root: Path, keep: set[Path]) -> None:
+    """Remove finished generations except the live one and the one before it (readers may still hold it)."""
+    kept = {p.resolve() for p in keep}
+    for old in (root / GENERATIONS).iterdir():
+        if old.is_dir() and old.name != "building" and old.resolve() not in kept:
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -109,6 +109,8 @@ def test_a_changed_window_retires_old_passages_after_the_swap_and_old_links_stil
         report = update_index(store, wider, rebuild=True)
         after = _live(store)
         assert link.is_symlink() and report["rebuilt"] is True
+        kept = sorted(p.name for p in (settings.home / "index-generations").iterdir())
+        assert len(kept) == 2 and kept[1].startswith("legacy-") and link.resolve().name == kept[0]  # live + previous
         assert report["passages_retired"] == len(set(before) - set(after)) > 0
         kept = set(before) & set(after)
         assert all(before[i] == after[i] for i in kept)
