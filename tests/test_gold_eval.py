@@ -650,3 +650,15 @@ def test_pgxcorpus_scheme_headline_on_the_test_fold(pgx_docs):
     assert sum(row["tp"] > 0 for row in per.values()) >= 9
     assert data["entities"]["exact"]["macro"]["f1"] >= 0.44
     assert data["relations_exact"]["typed"]["micro"]["f1"] > data["relations_overlap"]["typed"]["micro"]["f1"] / 3
+
+
+def test_biored_typer_is_shipped_with_biored_types():
+    from pgxlit.extract.pgxcorpus_types import NONE, shipped_typer
+
+    typer = shipped_typer("biored")
+    assert typer is not None and typer.head.classes == [
+        NONE, "ChemicalEntity", "GeneOrGeneProduct", "SequenceVariant", "DiseaseOrPhenotypicFeature"]
+    text = "The CYP2C19 rs4244285 variant reduced clopidogrel response ."
+    typed, _ = typer.retype(text, [Mention(4, 11, "GENE", "CYP2C19"), Mention(12, 21, "VARIANT", "rs4244285"),
+                                   Mention(38, 49, "DRUG", "clopidogrel")])
+    assert {(m.text, m.label) for m in typed} >= {("rs4244285", "SequenceVariant"), ("clopidogrel", "ChemicalEntity")}
