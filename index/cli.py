@@ -29,7 +29,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
 
 def index(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build a new index beside the live one and swap it in (a killed rebuild resumes).")] = False,
     engine: EngineOpt = None,
     workers: WorkersOpt = None,
     as_json: JsonOpt = False,

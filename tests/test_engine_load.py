@@ -47,7 +47,7 @@ def test_parallel_load_stores_what_the_serial_load_stores(tmp_path: Path) -> Non
         assert one.stats() == two.stats()
         keys = [(k, sha) for k, sha, _ in one.documents_for_extraction()]
         assert keys == [(k, sha) for k, sha, _ in two.documents_for_extraction()]
-        # The broken file is a cut copy of the first: the records before the cut were read (and found unchanged).
+        # Snapshot files share some PMIDs (counted unchanged); nothing of the cut file is stored or counted.
         assert serial["abstracts_unchanged"] > 0
         again, _ = _load(folder, tmp_path, 2, "parallel.sqlite")
         assert again["abstracts_added"] == 0
