@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from pgxlit.extract.evaluate import BIORED_TO_PGXLIT, PGXCORPUS_TO_PGXLIT
 from pgxlit.extract.relation_model import LinearHead
 from pgxlit.records import Mention, RelationMention
 from pgxlit.shipped import shipped
@@ -338,7 +339,10 @@ class FineTyper:
             if key not in where:
                 where[key] = len(out)
                 source = mentions[i if i >= 0 else -1 - i]
-                out.append(replace(source, start=c.start, end=c.end, label=label, text=text[c.start:c.end]))
+                # the source's identifier stays only on what is still that kind of thing
+                # ("CYP2D6 gene" keeps HGNC:2625; "codeine toxicity" does not keep codeine's id)
+                norm = source.norm if _COARSE.get(label) == source.label else None
+                out.append(replace(source, start=c.start, end=c.end, label=label, text=text[c.start:c.end], norm=norm))
             # A source's relations follow its outer mention when it has two ("[warfarin] dose" is what
             # PGxCorpus relates a gene to), else its only one; "primary" keeps them on the best-scored.
             src = i if i >= 0 else -1 - i
@@ -356,6 +360,8 @@ class FineTyper:
                     rels.append(replace(r, head=index[r.head], tail=index[r.tail]))
         return out, rels
 
+
+_COARSE: dict[str, str | None] = {**PGXCORPUS_TO_PGXLIT, **BIORED_TO_PGXLIT}
 
 _CACHE: dict[Path, FineTyper] = {}
 _LOCK = threading.Lock()
@@ -383,7 +389,7 @@ def to_pgxcorpus(
     With `relate` (pipeline.relate) the relations are judged again on the typed mentions, given
     their coarse labels: PGxCorpus's spans are closer to what the relation model was trained on
     (train fold, typer of this module: exact typed relation F1 0.555 carried vs 0.584 judged again)."""
-    from pgxlit.extract.evaluate import PGXCORPUS_TO_PGXLIT, PGXLIT_TO_PGXCORPUS
+    from pgxlit.extract.evaluate import PGXLIT_TO_PGXCORPUS
 
     if typer is None:
         return [replace(m, label=PGXLIT_TO_PGXCORPUS.get(m.label, m.label)) for m in mentions], list(relations)

@@ -591,6 +591,11 @@ def test_typer_retypes_nests_drops_and_reindexes_relations():
     assert [(m.text, m.label) for m in flat] == [
         ("CYP3A5 polymorphisms", "Limited_variation"), ("tacrolimus clearance", "Pharmacokinetic_phenotype")]
     assert flat_rels == [RelationMention(0, 1, "influences")]  # the dropped DISEASE took its relation along
+    gene_n = Mention(0, 6, "GENE", "CYP3A5", norm="HGNC:2638|CYP3A5")
+    [variation, _] = FineTyper(head, threshold=0.5).retype(text, [gene_n, drug])[0]
+    assert variation.norm is None  # a gene's id does not travel to the variation grown around it
+    nested_n, _ = FineTyper(head, threshold=0.5, nested_threshold=0.5).retype(text, [gene_n, drug])
+    assert [m.norm for m in nested_n if m.label == "Gene_or_protein"] == ["HGNC:2638|CYP3A5"]
     nested, _ = FineTyper(head, threshold=0.5, nested_threshold=0.5).retype(text, [gene, drug, noise], rels)
     assert {(m.text, m.label) for m in nested} >= {("CYP3A5", "Gene_or_protein"), ("tacrolimus", "Chemical"),
                                                     ("CYP3A5 polymorphisms", "Limited_variation")}
