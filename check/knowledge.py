@@ -18,7 +18,15 @@ from typing import Any
 
 from pgxlit.check.genotype import GenotypeError, GenotypeTable, canonical_phenotype, normalise_hla
 from pgxlit.extract.actions import SEVERITIES, VERDICTS, Reading, looks_like_table, read_action
-from pgxlit.knowledge.base import BUILDER_VERSION, KnowledgeBase, compile_claims, compile_facts, store_fingerprint
+from pgxlit.knowledge.base import (
+    BUILDER_VERSION,
+    KnowledgeBase,
+    compile_claims,
+    compile_facts,
+    refresh_claims,
+    save_claims,
+    store_fingerprint,
+)
 from pgxlit.knowledge.compile import Thresholds, check_verdict
 from pgxlit.knowledge.facts import TripleFact, clean_sentence, read_facts
 from pgxlit.knowledge.groups import group_keys
@@ -27,7 +35,7 @@ from pgxlit.sections import section_title
 
 __all__ = ["ACTIONS", "BUILDER_VERSION", "SEVERITIES", "CpicReader", "Knowledge", "Reading", "TripleFact",
            "build_knowledge", "clean_sentence", "factor_keys", "item_rank", "knowledge_path", "load_knowledge",
-           "looks_like_table", "read_action", "read_facts", "section_title", "store_fingerprint"]
+           "looks_like_table", "refresh_knowledge", "read_action", "read_facts", "section_title", "store_fingerprint"]
 
 ACTIONS = VERDICTS
 
@@ -97,10 +105,10 @@ def item_of(claim: Claim) -> dict[str, Any]:
     }
 
 
-def layout(kb: KnowledgeBase) -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
-    """drug -> gene -> group -> items (strongest first)."""
+def layout(kb: KnowledgeBase, only: Iterable[str] | None = None) -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
+    """drug -> gene -> group -> items (strongest first); of the drugs in `only` when given."""
     drugs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for drug in kb.drugs():
+    for drug in kb.drugs() if only is None else sorted(d for d in set(only) if d in kb.claims):
         for claim in kb.claims_for(drug):
             drugs[drug][claim.gene][claim.group].append(item_of(claim))
     return {d: {g: {k: sorted(v, key=item_rank, reverse=True) for k, v in keys.items()} for g, keys in genes.items()}
@@ -165,14 +173,40 @@ class Knowledge:
         return "literature_only" if items else "not_covered"
 
 
-def load_knowledge(store: Any, settings: Any, table: GenotypeTable, *, rebuild: bool = False) -> Knowledge:
-    """The check's view of the store's claims (recompiled only for drugs whose triples changed)."""
+def load_knowledge(store: Any, settings: Any, table: GenotypeTable, *, rebuild: bool = False,
+                   write: bool = True) -> Knowledge:
+    """The check's view of the store's claims (recompiled only for drugs whose triples changed).
+    `write=False` leaves writing the claims cache to the caller (`save_knowledge`), off its request path."""
     path = knowledge_path(settings)
-    kb = compile_claims(store, settings, CpicReader(table), rebuild=rebuild, path=path)
+    kb = compile_claims(store, settings, CpicReader(table), rebuild=rebuild, path=path, write=write)
     drugs = layout(kb)
     return Knowledge(drugs=drugs, fingerprint=kb.store_fingerprint, min_label=kb.thresholds.min_label,
                      min_pubmed=kb.thresholds.min_pubmed, facts_used=sum(len(c) for c in kb.claims.values()),
                      aliases=_cached_aliases(path, kb.store_fingerprint, drugs), base=kb)
+
+
+def refresh_knowledge(current: Knowledge, store: Any, settings: Any, table: GenotypeTable) -> Knowledge | None:
+    """`current` brought up to date after reviews: only the reviewed drugs are read back, recompiled and
+    laid out again; None when more than reviews changed (then `load_knowledge`). The cache is not written."""
+    if current.base is None:
+        return None
+    kb = refresh_claims(current.base, store, settings, CpicReader(table))
+    if kb is None:
+        return None
+    changed = set(kb.recompiled) | (set(current.base.claims) ^ set(kb.claims))
+    drugs = {d: v for d, v in current.drugs.items() if d not in changed} | layout(kb, changed)
+    aliases = current.aliases
+    if aliases is None or set(kb.claims) != set(current.base.claims):
+        aliases = _cached_aliases(knowledge_path(settings), kb.store_fingerprint, drugs)
+    return Knowledge(drugs=drugs, fingerprint=kb.store_fingerprint, min_label=kb.thresholds.min_label,
+                     min_pubmed=kb.thresholds.min_pubmed, facts_used=sum(len(c) for c in kb.claims.values()),
+                     aliases=aliases, base=kb)
+
+
+def save_knowledge(knowledge: Knowledge, settings: Any) -> None:
+    """Write the claims cache behind `knowledge` (orjson, atomic): what a service does off its request path."""
+    if knowledge.base is not None:
+        save_claims(knowledge.base, knowledge_path(settings))
 
 
 def _cached_aliases(claims_file: Path, fingerprint: str, drugs: Iterable[str]) -> dict[str, str]:

@@ -2,21 +2,27 @@
 
 The CLI builds one per command, the CDS Hooks service one per process; both call `run`.
 Knowledge is refreshed when the store's triples change, checked at most every
-`check_refresh_seconds` so a busy service does not query the store on every order.
+`check_refresh_seconds` so a busy service does not query the store on every order. The check
+never waits for a refresh: it answers from the knowledge it has while one background thread
+builds the next (after a review, only the reviewed drugs), swaps it in when ready and then
+writes the claims cache.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from typing import Any
 
 from pgxlit.check.engine import CheckResult, DrugRef, check
-from pgxlit.check.knowledge import Knowledge, load_knowledge, store_fingerprint
+from pgxlit.check.knowledge import Knowledge, load_knowledge, refresh_knowledge, save_knowledge, store_fingerprint
 from pgxlit.check.genotype import GenotypeTable as PhenotypeTable
 from pgxlit.check.genotype import load_table
 from pgxlit.check.profile import Profile
+
+log = logging.getLogger(__name__)
 
 
 def resolve_drug(name: str) -> DrugRef | None:
@@ -62,7 +68,7 @@ class UnknownDrug(ValueError):
 
 
 class CheckService:
-    """Loads once, answers many checks."""
+    """Loads once, answers many checks; refreshes its knowledge in the background."""
 
     def __init__(self, settings: Any, store: Any | None = None, table: PhenotypeTable | None = None) -> None:
         from pgxlit.cli_common import open_store
@@ -70,29 +76,66 @@ class CheckService:
         self.settings = settings
         self.table = table or load_table()
         self.store = store or open_store(settings)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below; never held while knowledge is built
+        self._first = threading.Lock()  # one first load (the only one a check waits for)
         self._knowledge: Knowledge | None = None
         self._checked_at = 0.0
+        self._refresher: threading.Thread | None = None
 
     @property
     def knowledge(self) -> Knowledge:
-        refresh = self.settings.check.refresh_seconds
+        """The current knowledge, at once; when `check.refresh_seconds` have passed, a background
+        refresh is started (one at a time) and swapped in when it is ready."""
+        current = self._knowledge
+        if current is None:
+            with self._first:
+                if self._knowledge is None:
+                    loaded = load_knowledge(self.store, self.settings, self.table)
+                    with self._lock:
+                        self._knowledge, self._checked_at = loaded, time.monotonic()
+                return self._knowledge
         now = time.monotonic()
         with self._lock:
-            if self._knowledge is None:
-                self._knowledge = load_knowledge(self.store, self.settings, self.table)
+            due = now - self._checked_at >= self.settings.check.refresh_seconds
+            if due and (self._refresher is None or not self._refresher.is_alive()):
                 self._checked_at = now
-            elif now - self._checked_at >= refresh:
-                self._checked_at = now
-                if store_fingerprint(self.store) != self._knowledge.fingerprint:
-                    self._knowledge = load_knowledge(self.store, self.settings, self.table)
-            return self._knowledge
+                self._refresher = threading.Thread(target=self._refresh, name="pgxlit-check-refresh", daemon=True)
+                self._refresher.start()
+        return current
+
+    def _refresh(self) -> None:
+        """Background: bring the knowledge up to date (only the reviewed drugs when only reviews
+        happened), swap it in, then write the claims cache. A failure keeps serving the old one."""
+        try:
+            current = self._knowledge
+            if current is None or store_fingerprint(self.store) == current.fingerprint:
+                return
+            fresh = refresh_knowledge(current, self.store, self.settings, self.table)
+            if fresh is None:
+                fresh = load_knowledge(self.store, self.settings, self.table, write=False)
+            with self._lock:
+                if self._knowledge is current:  # a synchronous rebuild() meanwhile wins
+                    self._knowledge = fresh
+            save_knowledge(fresh, self.settings)
+        except Exception:  # the service keeps answering from what it has; the next refresh retries
+            log.exception("refreshing the check's knowledge failed; still serving the previous knowledge "
+                          "(retried after check.refresh_seconds; `pgxlit check --rebuild` compiles it anew)")
+
+    def wait_for_refresh(self, timeout: float | None = None) -> bool:
+        """Wait for a running background refresh (tests, shutdown); True when none is running."""
+        thread = self._refresher
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def rebuild(self) -> Knowledge:
-        with self._lock:
-            self._knowledge = load_knowledge(self.store, self.settings, self.table, rebuild=True)
-            self._checked_at = time.monotonic()
-            return self._knowledge
+        """Compile every drug again, now (the CLI's --rebuild)."""
+        with self._first:
+            fresh = load_knowledge(self.store, self.settings, self.table, rebuild=True)
+            with self._lock:
+                self._knowledge, self._checked_at = fresh, time.monotonic()
+            return fresh
 
     def resolve(self, name: str) -> DrugRef | None:
         """A drug with knowledge by its cached aliases (fast); any other through the full lexicon."""

@@ -3,7 +3,9 @@
 `compile_claims` reads the store's PGx triples (I/O edge), fingerprints each drug's triples and
 recompiles only the drugs whose fingerprint changed since the cached compile (a new label
 version, a new abstract, a curator's review): the rest are read back from
-`$PGXLIT_HOME/knowledge_claims.json.gz`.
+`$PGXLIT_HOME/knowledge_claims.json.gz`. `refresh_claims` is what a running service calls after
+reviews: it reads back only the reviewed drugs' triples and recompiles only those drugs, keeping
+every other drug's claims objects as they are; `save_claims` writes the cache (orjson, atomic).
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib
-import json
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from pgxlit.knowledge.compile import Thresholds, claim_order, compile_drug, facts_fingerprint
 from pgxlit.knowledge.facts import TripleFact, read_facts
@@ -61,6 +65,9 @@ class KnowledgeBase:
     thresholds: Thresholds = Thresholds()
     reader: str = "text"
     store_fingerprint: str = ""
+    stamp: tuple[Any, ...] = ()  # the store's triples_stamp the claims were compiled at
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # drug -> {fingerprint, claims} as cached
+    salt: str = ""
 
     def drugs(self) -> list[str]:
         return sorted(self.claims)
@@ -102,7 +109,18 @@ def coverage_of(facts: list[TripleFact]) -> dict[str, Coverage]:
 def store_fingerprint(store: Any) -> str:
     """Changes whenever triples are added, replaced, reviewed, or label versions arrive: when it is
     unchanged the cached claims are served without reading a triple."""
-    return hashlib.sha256(repr(store.triples_stamp()).encode()).hexdigest()[:20]
+    return fingerprint_of(store.triples_stamp())
+
+
+def fingerprint_of(stamp: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:20]
+
+
+def _unreviewed_part(stamp: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What of `Store.triples_stamp` only adding, replacing or removing triples or labels changes (the
+    count, newest id and newest time of triples; extracted documents; label versions), not a review."""
+    (count, max_id, _status_len, newest), docs, labels, _by_status, _audit = stamp
+    return (count, max_id, newest), docs, labels
 
 
 def claims_path(settings: Any, reader: GenotypeReader | None = None) -> Path:
@@ -146,33 +164,68 @@ def compile_facts(facts: list[TripleFact], reader: GenotypeReader | None = None,
 
 
 def compile_claims(store: Any, settings: Any, reader: GenotypeReader | None = None, *,
-                   rebuild: bool = False, path: Path | None = None) -> KnowledgeBase:
+                   rebuild: bool = False, path: Path | None = None, write: bool = True) -> KnowledgeBase:
     """The store's claims, recompiling only drugs whose triples changed since the cached compile."""
     path = path or claims_path(settings, reader)
     thresholds = _thresholds(settings)
     salt = f"{reader.name if reader else 'text'}:{thresholds}"
-    fingerprint = store_fingerprint(store)
+    stamp = tuple(store.triples_stamp())  # read before the triples: a review in between is seen next time
+    fingerprint = fingerprint_of(stamp)
     data: dict[str, Any] = {}
     if not rebuild and path.is_file():
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = orjson.loads(gzip.decompress(path.read_bytes()))
             if data.get("builder") != BUILDER_VERSION or data.get("salt") != salt:
                 data = {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError, gzip.BadGzipFile):
             data = {}  # a damaged cache is rebuilt
     if data and data.get("store") == fingerprint:  # nothing changed: no triple is read
-        return _from_cache(data, thresholds, reader)
+        kb = _from_cache(data, thresholds, reader)
+        kb.stamp, kb.salt = stamp, salt
+        return kb
     kb, out_cache = compile_facts(read_facts(store), reader, thresholds, data.get("drugs", {}))
-    coverage = {d: {g: [c.label_sentences, sorted(c.pmids)] for g, c in genes.items()} for d, genes in kb.coverage_of.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        json.dump({"builder": BUILDER_VERSION, "salt": salt, "store": fingerprint, "drugs": out_cache,
-                   "coverage": coverage}, fh, ensure_ascii=False)
-    tmp.replace(path)
-    kb.store_fingerprint = fingerprint
+    kb.store_fingerprint, kb.stamp, kb.cache, kb.salt = fingerprint, stamp, out_cache, salt
+    if write:
+        save_claims(kb, path)
     return kb
+
+
+def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: GenotypeReader | None = None) -> KnowledgeBase | None:
+    """`kb` brought up to date with the store by recompiling only the drugs reviewed since it was
+    compiled (their triples read back alone); None when more than reviews changed (new triples, labels
+    or documents: compile the store with `compile_claims`). `kb` itself is left as it is (it may be
+    serving); the new one shares the unchanged drugs' claims. The cache is not written: `save_claims`."""
+    stamp = tuple(store.triples_stamp())
+    if not kb.stamp or _unreviewed_part(stamp) != _unreviewed_part(kb.stamp) or kb.thresholds != _thresholds(settings):
+        return None
+    if stamp == kb.stamp:
+        return kb
+    _last, drugs = store.reviewed_drugs_since(kb.stamp[-1])
+    part, part_cache = compile_facts(read_facts(store, drugs), reader, kb.thresholds,
+                                     {d: kb.cache[d] for d in drugs if d in kb.cache})
+    claims, coverage = dict(kb.claims), dict(kb.coverage_of)
+    fingerprints, cache = dict(kb.fingerprints), dict(kb.cache)
+    for drug in drugs:
+        for table in (claims, coverage, fingerprints, cache):
+            table.pop(drug, None)
+    claims.update(part.claims)
+    coverage.update(part.coverage_of)
+    fingerprints.update(part.fingerprints)
+    cache.update(part_cache)
+    return KnowledgeBase(claims, coverage, fingerprints, part.recompiled, kb.thresholds, kb.reader,
+                         fingerprint_of(stamp), stamp, cache, kb.salt)
+
+
+def save_claims(kb: KnowledgeBase, path: Path) -> None:
+    """The claims cache written whole with orjson, atomically (tmp file + os.replace): a reader never
+    sees half a file, and a crash leaves the previous cache."""
+    coverage = {d: {g: [c.label_sentences, sorted(c.pmids)] for g, c in genes.items()} for d, genes in kb.coverage_of.items()}
+    body = orjson.dumps({"builder": BUILDER_VERSION, "salt": kb.salt, "store": kb.store_fingerprint, "drugs": kb.cache,
+                         "coverage": coverage})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(gzip.compress(body, compresslevel=3))
+    os.replace(tmp, path)
 
 
 def _from_cache(data: dict[str, Any], thresholds: Thresholds, reader: GenotypeReader | None) -> KnowledgeBase:
@@ -181,4 +234,4 @@ def _from_cache(data: dict[str, Any], thresholds: Thresholds, reader: GenotypeRe
                 for d, genes in data.get("coverage", {}).items()}
     return KnowledgeBase({d: c for d, c in claims.items() if c}, coverage,
                          {d: e["fingerprint"] for d, e in data["drugs"].items()}, (), thresholds,
-                         reader.name if reader else "text", data["store"])
+                         reader.name if reader else "text", data["store"], cache=data["drugs"])

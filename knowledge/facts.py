@@ -55,8 +55,9 @@ def _label_names(generic: Iterable[str]) -> set[str]:
     return {c for c in canon if c}
 
 
-def read_facts(store: Any) -> list[TripleFact]:
-    """PGx triples of the latest version of each label, and of abstracts, with review status.
+def read_facts(store: Any, drugs: Iterable[str] | None = None) -> list[TripleFact]:
+    """PGx triples of the latest version of each label, and of abstracts, with review status
+    (only those of `drugs` when given: a review recompiles the drugs it touched, not the store).
 
     A label sentence about another drug ("avoid with fluconazole") is kept but marked: it is not
     the label's own drug's claim."""
@@ -64,7 +65,9 @@ def read_facts(store: Any) -> list[TripleFact]:
 
     names = {key: _label_names(generic) for key, generic in store.label_generic_names().items()}
     facts: list[TripleFact] = []
-    for entry in store.triple_entries_in_order(pgx=True, latest_only=True):
+    entries = (store.triple_entries_in_order(pgx=True, latest_only=True) if drugs is None
+               else store.triple_entries_in_order(pgx=True, latest_only=True, drugs=drugs))
+    for entry in entries:
         t, e = entry.triple, entry.triple.evidence
         own = True
         if e.source == "fda_label":

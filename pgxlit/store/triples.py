@@ -326,12 +326,35 @@ class TripleStore(StoreBase):
             rows = session.scalars(select(TripleRow).where(TripleRow.doc_key == doc_key).order_by(TripleRow.id))
             return [_triple_from_row(row) for row in rows]
 
-    def triple_entries_in_order(self, *, pgx: bool | None = None, latest_only: bool = True) -> list[TripleEntry]:
+    def triple_entries_in_order(self, *, pgx: bool | None = None, latest_only: bool = True,
+                                drugs: Iterable[str] | None = None) -> list[TripleEntry]:
         """Every matching triple with its review status, in id (extraction) order, with no paging and no
-        confidence cut: what compiling knowledge from the whole store reads."""
+        confidence cut: what compiling knowledge from the whole store reads. `drugs` (any case) limits it
+        to those drugs' triples, so a review recompiles only the drugs it touched."""
         with Session(self.engine) as session:
-            query = _triple_query(None, None, None, pgx, None, latest_only).order_by(TripleRow.id)
-            return [_entry_from_row(row) for row in session.scalars(query)]
+            query = _triple_query(None, None, None, pgx, None, latest_only)
+            if drugs is not None:
+                wanted = sorted({d.lower() for d in drugs})
+                if not wanted:
+                    return []
+                query = query.where(func.lower(TripleRow.drug).in_(wanted))
+            return [_entry_from_row(row) for row in session.scalars(query.order_by(TripleRow.id))]
+
+    def reviewed_drugs_since(self, audit_id: int | None) -> tuple[int | None, set[str]]:
+        """(the latest audit id, the lower-cased drugs of the triples reviewed after `audit_id`, before
+        and after an edit): which drugs' knowledge a run of reviews changed."""
+        with Session(self.engine) as session:
+            query = (select(ReviewAuditRow.id, ReviewAuditRow.before, ReviewAuditRow.after, TripleRow.drug)
+                     .outerjoin(TripleRow, TripleRow.id == ReviewAuditRow.triple_id).order_by(ReviewAuditRow.id))
+            if audit_id is not None:
+                query = query.where(ReviewAuditRow.id > audit_id)
+            last, drugs = audit_id, set()
+            for rid, before, after, drug in session.execute(query):
+                last = rid
+                for name in (drug, (before or {}).get("drug"), (after or {}).get("drug")):
+                    if name:
+                        drugs.add(str(name).lower())
+            return last, drugs
 
     def triples_of(self, doc_keys: Iterable[str]) -> dict[str, list[Triple]]:
         """Triples grouped by document, for indexing them beside their passages (rejected ones left out)."""
