@@ -10,6 +10,8 @@ no action), severity, the lead sentence as recommendation, its citations and the
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -221,6 +223,8 @@ def _cached_aliases(claims_file: Path, fingerprint: str, drugs: Iterable[str]) -
         pass
     aliases = drug_aliases(wanted)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"fingerprint": fingerprint, "drugs": wanted, "aliases": aliases}), encoding="utf-8")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "drugs": wanted, "aliases": aliases}), encoding="utf-8")
+    os.replace(tmp, path)  # a check process starting meanwhile never reads half a file
     return aliases
 

@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import os
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +224,7 @@ def save_claims(kb: KnowledgeBase, path: Path) -> None:
     body = orjson.dumps({"builder": BUILDER_VERSION, "salt": kb.salt, "store": kb.store_fingerprint, "drugs": kb.cache,
                          "coverage": coverage})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(gzip.compress(body, compresslevel=3))
     os.replace(tmp, path)
 
