@@ -73,6 +73,8 @@ def test_ask_cites_and_each_citation_opens_its_evidence(client: TestClient, worl
             assert len(view["before"] + view["mark"] + view["after"]) > len(c["text"])  # the section around it
     page = client.get("/ask", params={"q": "What should I check before prescribing abacavir?"}).text
     assert 'class="cite"' in page and "/evidence/" in page and "DailyMed" in page
+    assert answer["bottom_line"] and "Bottom line:" in page  # the answer opens with its cited bottom line
+    assert re.search(r"\[\d+(, \d+)*\]", answer["bottom_line"])
 
 
 def test_ask_refuses_and_rejects_bad_input(client: TestClient) -> None:

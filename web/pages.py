@@ -166,7 +166,8 @@ def create_pages() -> APIRouter:
             except FileNotFoundError as exc:
                 problem = str(exc)
         return render(request, "ask.html", q=question, source=source, answer=answer, problem=problem,
-                      examples=EXAMPLES, lines=_answer_lines(answer) if answer else [])
+                      examples=EXAMPLES, lines=_answer_lines(answer) if answer else [],
+                      bottom=_answer_lines(answer, getattr(answer, "bottom_line", "")) if answer else [])
 
     @pages.get("/evidence/{passage_id}")
     async def evidence_page(request: Request, passage_id: RowId, sentence: str = "", partial: bool = False) -> Response:
@@ -377,13 +378,14 @@ def create_pages() -> APIRouter:
     return pages
 
 
-def _answer_lines(answer: Any) -> list[list[tuple[str, Any]]]:
-    """Each answer line as text pieces and citation keys, so the template links [n] without parsing HTML."""
+def _answer_lines(answer: Any, text: str | None = None) -> list[list[tuple[str, Any]]]:
+    """Each answer line (or each line of `text`, e.g. the bottom line) as text pieces and citation
+    keys, so the template links [n] without parsing HTML."""
     import re
 
     by_key = {c.key: c for c in answer.citations}
     out = []
-    for line in answer.answer.splitlines():
+    for line in (answer.answer if text is None else text).splitlines():
         pieces: list[tuple[str, Any]] = []
         pos = 0
         for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", line):
