@@ -31,10 +31,11 @@ import numpy as np
 from pgxlit.extract.pipeline import annotate_texts, rules_nlp
 from pgxlit.extract.triples import abstract_text
 from pgxlit.index import dense
-from pgxlit.index.embed import Embedder, get_embedder
+from pgxlit.index.embed import Embedder, embedder_for, get_embedder
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.passages import (
     abstract_passages,
+    embeddable,
     evidence_passage,
     label_passages,
     triple_entry,
@@ -143,7 +144,7 @@ def update_index(
     engine's map), IVF-PQ shards are embedded and encoded on its workers, each with `shard_threads`
     torch threads; without it, in this process with `embedder`."""
     started = time.perf_counter()
-    embedder = embedder or get_embedder(settings.embed.model, settings.embed.device, settings.embed.batch_size)
+    embedder = embedder or embedder_for(settings)
     paths = index_paths(settings)
     finish_retire(store, paths)
     manifest = read_manifest(paths)
@@ -181,7 +182,8 @@ def update_index(
             store.mark_superseded(session)
         # Passages of superseded label versions stay reachable through BM25 and filters; embedding
         # them too would double a first build for text nobody searches by default.
-        live = [row[0] for row in store.passage_rows() if not row[12]]
+        live = [row[0] for row in store.passage_rows()
+                if embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
         index, n = _embed_missing(index, paths, live, store, embedder, settings, shard_map, shard_threads)
         added += n
 
@@ -239,7 +241,8 @@ def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: 
     with store.transaction() as session:
         superseded = store.mark_superseded(session)
     keep = set(wanted.tolist())
-    live = [row[0] for row in store.passage_rows() if row[0] in keep and not row[12]]
+    live = [row[0] for row in store.passage_rows()
+            if row[0] in keep and embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
     index = None
     if resumed and building.dense.exists():
         index = dense.load(building.dense, mmap=False)
@@ -280,7 +283,7 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
         gone: list[int] = []
         for doc_key, sha, record in batch:
             if isinstance(record, LabelVersion):
-                passages = label_passages(record, size, nlp)
+                passages = label_passages(record, size, nlp, boilerplate=settings.index.embed_boilerplate)
             else:
                 passages = abstract_passages(record, size, sentences=annotated[doc_key])
             with store.transaction() as session:

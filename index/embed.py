@@ -207,7 +207,6 @@ def get_embedder(model: str = "minilm", device: str = "cpu", batch_size: int = 6
 def embedder_for(settings: Settings, threads: int = 0) -> Embedder:
     """The embedder the settings name (model, device, batch size, runtime), loaded once per process.
 
-    `embed.runtime` and `embed.quantize` default to "auto" and off where the settings lack them."""
+    """
     embed = settings.embed
-    return get_embedder(embed.model, embed.device, embed.batch_size, str(getattr(embed, "runtime", "auto")), threads,
-                        bool(getattr(embed, "quantize", False)))
+    return get_embedder(embed.model, embed.device, embed.batch_size, embed.runtime, threads, embed.quantize)

@@ -108,6 +108,9 @@ class EmbedSettings(Group):
                        "model name (needs a model hub) or a local model folder")
     device: str = Field("cpu", description='torch device, e.g. "cpu" or "cuda"')
     batch_size: int = Field(64, description="Passages embedded per batch")
+    runtime: str = Field("auto", description='"auto" (ONNX Runtime for the shipped MiniLM on CPU, sentence-transformers '
+                         'otherwise), "onnx" or "sentence-transformers"')
+    quantize: bool = Field(False, description="int8 ONNX model: faster, but cosine to fp32 falls to 0.977 on some passages")
 
 
 class IndexSettings(Group):
@@ -117,6 +120,8 @@ class IndexSettings(Group):
     kind: str = Field("auto", description='"flat" (exact), "hnsw", "ivfpq", or "auto": flat below flat_max vectors')
     flat_max: int = Field(200_000, description="Largest corpus that gets an exact index under kind=auto")
     window_sentences: int = Field(3, description="Sentences per passage window")
+    embed_boilerplate: bool = Field(False, description="Embed patient leaflets and keep packaging/storage sections "
+                                    "(by default they are BM25-only or cut: embedding is the costly step)")
     nlist: int = Field(0, description="IVF-PQ inverted lists; 0: about 4·√(vectors), from 16 up to 65,536")
     nprobe: int = Field(32, description="IVF-PQ lists scanned per query: more finds more true neighbours, slower")
     train_max: int = Field(1_000_000, description="Most sampled vectors that train the IVF-PQ quantizers")

@@ -1,8 +1,9 @@
 """What one server process loads once and shares between requests: store, answerer, check, digests.
 
 The answerer (index, embedding model) is built on the first question and kept; it is rebuilt
-only when `pgxlit index` has written a new index. Asks are serialised by a lock: the embedder
-and the search metadata are shared, and on a small machine one at a time is also the fastest.
+only when `pgxlit index` has written a new index. Asks run concurrently: the ONNX encoder's
+`run`, faiss searches on the read-only index and BM25 only read shared state, so only building
+(or rebuilding) the answerer is serialised, and an ask in flight keeps the answerer it started with.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Services:
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self.check_service = check_service
-        self._ask_lock = threading.Lock()
+        self._answerer_lock = threading.Lock()  # building the answerer, not answering
         self._answerer: Any = None
         self._index_stamp: float | None = None
         self._digest_lock = threading.Lock()
@@ -69,18 +70,23 @@ class Services:
         from pgxlit.qa.llm import make_answerer
 
         stamp = self._index_mtime()
-        if self._answerer is None or stamp != self._index_stamp:
-            self._answerer = make_answerer(Answerer(self.store, self.settings), self.settings)
-            self._index_stamp = stamp
-        return self._answerer
+        current = self._answerer
+        if current is not None and stamp == self._index_stamp:
+            return current
+        with self._answerer_lock:  # one build, however many asks arrive while it loads
+            if self._answerer is None or stamp != self._index_stamp:
+                base = Answerer(self.store, self.settings)
+                base.catalogue  # noqa: B018 - built here, once, rather than by racing first asks
+                self._answerer = make_answerer(base, self.settings)
+                self._index_stamp = stamp
+            return self._answerer
 
     def ask(self, question: str, k: int | None = None, source: str | None = None,
             all_versions: bool = False) -> Answer:
         from pgxlit.index.search import SearchFilters
 
         filters = SearchFilters(source=source, latest_only=not all_versions)
-        with self._ask_lock:
-            return self.answerer().ask(question, k, filters)
+        return self.answerer().ask(question, k, filters)
 
     # ---- citations -------------------------------------------------------------------------------
     def evidence(self, passage_id: int, sentence: str) -> dict[str, Any] | None:
