@@ -164,7 +164,7 @@ def cds_bodies(draw: st.DrawFn) -> Any:
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(body)
         where = draw(st.sampled_from(paths))
-        value = draw(FHIR_VALUES)
+        value = copy.deepcopy(draw(FHIR_VALUES))  # never mutate the shared sampled examples
         if not where:
             return value
         parent = body
