@@ -197,7 +197,7 @@ def measured_extract(shard: list[Any]) -> tuple[list[Any], int, float, float]:
     return out, os.getpid(), _rss_mb(), time.process_time() - cpu
 
 
-def measured_embed(job: tuple[str, str, int, int, list[str]]) -> tuple[int, int, float, float]:
+def measured_embed(job: tuple[str, str, int, int, list[str], str, bool]) -> tuple[int, int, float, float]:
     from pgxlit.index.shards import embed_shard
 
     cpu = time.process_time()
@@ -255,12 +255,14 @@ def run(engine_name: str, workers: int, docs: list[Any], texts: list[str], shard
                           "write_docs_per_s": round(n / max(write_s, 1e-9), 1)}
         else:
             threads = 1
-            job = (settings.embed.model, settings.embed.device, settings.embed.batch_size, threads, texts[:8])
+            job = (settings.embed.model, settings.embed.device, settings.embed.batch_size, threads, texts[:8],
+                   settings.embed.runtime, settings.embed.quantize)
             warm(engine, measured_embed, job)
             t = time.perf_counter()
             n = 0
             jobs = ((settings.embed.model, settings.embed.device, settings.embed.batch_size, threads,
-                     texts[i : i + shard]) for i in range(0, len(texts), shard))
+                     texts[i : i + shard], settings.embed.runtime, settings.embed.quantize)
+                    for i in range(0, len(texts), shard))
             for count, pid, peak, cpu_s in engine.map(measured_embed, jobs):
                 cpu += cpu_s
                 n += count

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgxlit.check.genotype import INDETERMINATE, GeneCall
-from pgxlit.check.knowledge import ACTIONS, Knowledge, item_rank, section_title
+from pgxlit.check.knowledge import ACTIONS, Knowledge, item_rank
+from pgxlit.sections import section_title
 from pgxlit.check.profile import Profile
 from pgxlit.knowledge.applies import applies, specificity
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pgxlit.check.engine import DrugRef, check
-from pgxlit.check.pharmcat import GeneCall, PhenotypeTable
+from pgxlit.check.genotype import GeneCall, GenotypeTable
 from pgxlit.check.profile import Profile
 
 ACTIONABLE_LEVELS = ("Genetic testing required", "Genetic testing recommended", "Actionable PGx")
@@ -38,7 +38,7 @@ def read_label_list(path: Path) -> list[tuple[str, str, str]]:
     return read_fda_label_rows(path)
 
 
-def risk_calls(gene: str, table: PhenotypeTable) -> list[GeneCall]:
+def risk_calls(gene: str, table: GenotypeTable) -> list[GeneCall]:
     """The patient results that should trigger the labels' warnings for a gene."""
     spec = table.genes.get(gene)
     if spec is None:
@@ -53,7 +53,7 @@ def risk_calls(gene: str, table: PhenotypeTable) -> list[GeneCall]:
             for p in _RISK_PHENOTYPES if p in spec["phenotypes"]]
 
 
-def normal_call(gene: str, table: PhenotypeTable) -> GeneCall | None:
+def normal_call(gene: str, table: GenotypeTable) -> GeneCall | None:
     spec = table.genes.get(gene)
     if spec is None:
         return None
@@ -76,7 +76,7 @@ def _warns(drug: str, calls: list[GeneCall], knowledge: Any) -> list[dict[str, A
     return alerts
 
 
-def evaluate(rows: list[tuple[str, str, str]], drugs: set[str], knowledge: Any, table: PhenotypeTable) -> dict[str, Any]:
+def evaluate(rows: list[tuple[str, str, str]], drugs: set[str], knowledge: Any, table: GenotypeTable) -> dict[str, Any]:
     """Pure scoring of alerts against the list for the judged drugs."""
     listed: dict[str, dict[str, str]] = defaultdict(dict)
     for drug, gene, level in rows:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pgxlit.check.genotype import GenotypeError, GenotypeTable, canonical_phenotype, normalise_hla
-from pgxlit.extract.actions import SEVERITIES, VERDICTS, Reading, looks_like_table, read_action
+from pgxlit.extract.actions import VERDICTS
 from pgxlit.knowledge.base import (
     BUILDER_VERSION,
     KnowledgeBase,
@@ -30,14 +30,12 @@ from pgxlit.knowledge.base import (
     store_fingerprint,
 )
 from pgxlit.knowledge.compile import Thresholds, check_verdict
-from pgxlit.knowledge.facts import TripleFact, clean_sentence, read_facts
+from pgxlit.knowledge.facts import TripleFact
 from pgxlit.knowledge.groups import group_keys
 from pgxlit.knowledge.model import Claim
-from pgxlit.sections import section_title
 
-__all__ = ["ACTIONS", "BUILDER_VERSION", "SEVERITIES", "CpicReader", "Knowledge", "Reading", "TripleFact",
-           "build_knowledge", "clean_sentence", "factor_keys", "item_rank", "knowledge_path", "load_knowledge",
-           "looks_like_table", "refresh_knowledge", "read_action", "read_facts", "section_title", "store_fingerprint"]
+__all__ = ["ACTIONS", "BUILDER_VERSION", "CpicReader", "Knowledge", "build_knowledge", "factor_keys", "item_rank",
+           "knowledge_path", "load_knowledge", "refresh_knowledge", "store_fingerprint"]
 
 ACTIONS = VERDICTS
 

@@ -5,9 +5,6 @@ PharmCAT (pharmcat.org) calls diplotypes from a VCF and writes, per gene, its
 (`genes: {CPIC: {GENE: {...}}}`, or the phenotyper's `geneReports: {CPIC: ...}`) and version 3
 (`genes: {GENE: {...}}`). A gene PharmCAT could not call ("No Result", "Unknown/Unknown") or
 called ambiguously is reported as not read, never dropped.
-
-The genotype -> phenotype core moved to `pgxlit.check.genotype` (CPIC's own tables); its names
-are re-exported here for modules that still import them from this one.
 """
 
 from __future__ import annotations
@@ -15,19 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pgxlit.check.genotype import (  # noqa: F401 - re-exported for existing importers
-    INDETERMINATE,
-    NORMAL_PHENOTYPES,
-    GeneCall,
-    GenotypeError,
-    GenotypeTable,
-    canonical_phenotype,
-    default_dir,
-    load_table,
-    normalise_hla,
-)
+from pgxlit.check.genotype import GeneCall, GenotypeError, GenotypeTable
 
-PhenotypeTable = GenotypeTable  # the former name
 _NO_CALL = {"", "no result", "n/a", "unknown", "unknown/unknown", "not called"}
 
 

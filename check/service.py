@@ -18,7 +18,7 @@ from typing import Any
 
 from pgxlit.check.engine import CheckResult, DrugRef, check
 from pgxlit.check.knowledge import Knowledge, load_knowledge, refresh_knowledge, save_knowledge, store_fingerprint
-from pgxlit.check.genotype import GenotypeTable as PhenotypeTable
+from pgxlit.check.genotype import GenotypeTable
 from pgxlit.check.genotype import load_table
 from pgxlit.check.profile import Profile
 
@@ -70,7 +70,7 @@ class UnknownDrug(ValueError):
 class CheckService:
     """Loads once, answers many checks; refreshes its knowledge in the background."""
 
-    def __init__(self, settings: Any, store: Any | None = None, table: PhenotypeTable | None = None) -> None:
+    def __init__(self, settings: Any, store: Any | None = None, table: GenotypeTable | None = None) -> None:
         from pgxlit.cli_common import open_store
 
         self.settings = settings

@@ -111,6 +111,8 @@ class ShardJob:
     trained: str
     ids: list[int]
     texts: list[str]
+    runtime: str = "auto"
+    quantize: bool = False
 
 
 _TRAINED: dict[tuple[str, int], object] = {}
@@ -126,7 +128,7 @@ def index_shard(job: ShardJob) -> dense.ShardLists:
     if key not in _TRAINED:
         _TRAINED.clear()
         _TRAINED[key] = dense.load(Path(job.trained), mmap=False)
-    embedder = get_embedder(job.model, job.device, job.batch_size)
+    embedder = get_embedder(job.model, job.device, job.batch_size, job.runtime, job.threads, job.quantize)
     torch.set_num_threads(job.threads)  # the embedder takes every core; a worker owns only its share
     vectors = encode_unique(embedder, job.texts)
     shard = dense.encode_shard(_TRAINED[key], np.asarray(job.ids, dtype=np.int64), vectors)  # type: ignore[arg-type]
@@ -426,7 +428,7 @@ def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store
 
     Shards come back in input order, so the merged index is the one a single `add` of all vectors gives."""
     jobs = (ShardJob(settings.embed.model, settings.embed.device, settings.embed.batch_size, threads, str(trained),
-                     [pid for pid, _ in rows], [t for _, t in rows])
+                     [pid for pid, _ in rows], [t for _, t in rows], settings.embed.runtime, settings.embed.quantize)
             for rows in (list(store.passage_texts(ids)) for ids in chunks))
     if shard_map is None:  # in this process, with the embedder we were given
         empty = dense.load(trained, mmap=False)

@@ -152,7 +152,8 @@ class Searcher:
             raise FileNotFoundError(f"no search index under {self.paths.folder}: run `pgxlit index` first")
         self.manifest = manifest
         self.embedder = embedder or get_embedder(str(manifest["embed_model"]), settings.embed.device,
-                                                 settings.embed.batch_size)
+                                                 settings.embed.batch_size, settings.embed.runtime,
+                                                 quantize=settings.embed.quantize)
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.from_store(store)

@@ -19,13 +19,13 @@ from pgxlit.store import Store
 def embed_shard(job: tuple) -> np.ndarray:
     """Embed one chunk of passage texts with the model the settings name.
 
-    `job` is (model, device, batch size, threads, texts[, runtime]): a worker owns only `threads` cores,
-    set for torch here and for ONNX Runtime when its session starts."""
+    `job` is (model, device, batch size, threads, texts, runtime, quantize): a worker owns only
+    `threads` cores, set for torch here and for ONNX Runtime when its session starts."""
     from pgxlit.index.embed import get_embedder
 
-    model, device, batch_size, threads, texts, *rest = job
+    model, device, batch_size, threads, texts, runtime, quantize = job
     limit_threads(threads)
-    embedder = get_embedder(model, device, batch_size, rest[0] if rest else "auto", threads)
+    embedder = get_embedder(model, device, batch_size, runtime, threads, quantize)
     limit_threads(threads)  # sentence-transformers' loader sets torch to all cores again
     return embedder.encode(texts)
 
@@ -38,7 +38,7 @@ class ShardedEmbedder:
 
         self.engine = engine
         self.model, self.device, self.batch_size = settings.embed.model, settings.embed.device, settings.embed.batch_size
-        self.runtime = str(getattr(settings.embed, "runtime", "auto"))
+        self.runtime, self.quantize = settings.embed.runtime, settings.embed.quantize
         local = embedder_for(settings)  # name and dim, and query-time use
         self.name, self.dim = local.name, local.dim
         self.chunk = chunk
@@ -47,7 +47,8 @@ class ShardedEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        jobs = ((self.model, self.device, self.batch_size, self.threads, texts[i : i + self.chunk], self.runtime)
+        jobs = ((self.model, self.device, self.batch_size, self.threads, texts[i : i + self.chunk], self.runtime,
+                 self.quantize)
                 for i in range(0, len(texts), self.chunk))
         return np.concatenate(list(self.engine.map(embed_shard, jobs)), axis=0)
 

@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 from pgxlit.check.engine import DrugRef, check
-from pgxlit.check.knowledge import (
-    TripleFact,
-    build_knowledge,
-    clean_sentence,
-    factor_keys,
-    knowledge_path,
-    load_knowledge,
-    read_action,
-    read_facts,
-)
-from pgxlit.check.pharmcat import GenotypeError, load_table, normalise_hla
+from pgxlit.check.knowledge import build_knowledge, factor_keys, knowledge_path, load_knowledge
+from pgxlit.extract.actions import read_action
+from pgxlit.knowledge.facts import TripleFact, clean_sentence, read_facts
+from pgxlit.check.genotype import GenotypeError, load_table, normalise_hla
 from pgxlit.check.profile import parse_profile, profile_from_args, read_profile_file
 from pgxlit.check.service import CheckService, resolve_drug
 from test_check_fixtures import FIXTURES, fill_store, fixture_triples, set_review_status
