@@ -10,18 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgxlit.records import label_date
+
 KINDS = ("added", "removed", "changed")
 
 # Importance of the section a change sits in, most important first (issue 6).
 TIERS = ("boxed warning", "contraindications", "dosage and administration", "warnings and precautions",
          "pharmacogenomics / clinical pharmacology", "other")
-
-
-def iso_date(effective_time: str | None) -> str | None:
-    """YYYYMMDD as published -> YYYY-MM-DD; anything else as it was."""
-    if effective_time and len(effective_time) == 8 and effective_time.isdigit():
-        return f"{effective_time[:4]}-{effective_time[4:6]}-{effective_time[6:]}"
-    return effective_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +31,7 @@ class VersionRef:
     manufacturer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"set_id": self.set_id, "version": self.version, "effective_date": iso_date(self.effective_time),
+        return {"set_id": self.set_id, "version": self.version, "effective_date": label_date(self.effective_time),
                 "spl_id": self.spl_id, "manufacturer": self.manufacturer}
 
 
@@ -97,8 +92,8 @@ class Change:
         return {
             "rank": self.rank, "set_id": self.new.set_id, "old_set_id": self.old.set_id, "drug": self.drug,
             "old_version": self.old.version, "new_version": self.new.version,
-            "old_effective_date": iso_date(self.old.effective_time),
-            "new_effective_date": iso_date(self.new.effective_time),
+            "old_effective_date": label_date(self.old.effective_time),
+            "new_effective_date": label_date(self.new.effective_time),
             "section": self.section, "section_field": self.section_field, "section_loinc": self.section_loinc,
             "importance": TIERS[self.tier], "kind": self.kind, "scope": self.scope,
             "pgx_relevant": self.pgx_relevant, "pgx_reasons": list(self.pgx_reasons), "origin": self.origin,
@@ -159,7 +154,7 @@ def pgx_factors(changes: Sequence[Change]) -> tuple[str, ...]:
 
 
 def _version(ref: VersionRef) -> str:
-    return f"v{ref.version} ({iso_date(ref.effective_time) or 'no date'})"
+    return f"v{ref.version} ({label_date(ref.effective_time) or 'no date'})"
 
 
 @dataclass(frozen=True, slots=True)

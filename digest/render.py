@@ -15,7 +15,8 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
-from pgxlit.digest.model import TIERS, Change, Digest, LabelSummary, PairDigest, iso_date
+from pgxlit.digest.model import TIERS, Change, Digest, LabelSummary, PairDigest
+from pgxlit.records import label_date
 from pgxlit.digest.text import word_diff
 
 FORMATS = ("md", "html", "atom", "json")
@@ -84,8 +85,8 @@ def side_runs(change: Change) -> tuple[list[tuple[str, str]], list[tuple[str, st
 
 def _cite(pair_or_change: PairDigest | Change) -> str:
     o, n = pair_or_change.old, pair_or_change.new
-    old = f"v{o.version} ({iso_date(o.effective_time) or 'no date'})"
-    new = f"v{n.version} ({iso_date(n.effective_time) or 'no date'})"
+    old = f"v{o.version} ({label_date(o.effective_time) or 'no date'})"
+    new = f"v{n.version} ({label_date(n.effective_time) or 'no date'})"
     if o.set_id != n.set_id:
         return f"set {o.set_id} {old} → set {n.set_id} {new}"
     return f"set {n.set_id}: {old} → {new}"
@@ -208,7 +209,7 @@ def _pair_view(pair: PairDigest) -> dict[str, Any] | None:
         items.append({"c": c, "old": old, "new": new, "tier": TIERS[c.tier]})
     return {"p": pair, "name": _label_name(pair), "cite": _cite(pair), "shown": items, "left": left,
             "pgx": sum(c.pgx_relevant for c in pair.changes), "anchor": f"{pair.new.set_id}-{pair.new.version}",
-            "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
+            "old_date": label_date(pair.old.effective_time), "new_date": label_date(pair.new.effective_time),
             "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)}
 
 
@@ -232,7 +233,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def _atom_time(effective_time: str | None, fallback: str) -> str:
-    date = iso_date(effective_time)
+    date = label_date(effective_time)
     return f"{date}T00:00:00Z" if date and len(date) == 10 else fallback
 
 

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def label_date(effective_time: str | None) -> str | None:
+    """A label's effective time as published (YYYYMMDD) -> YYYY-MM-DD; anything else as it was."""
+    if effective_time and len(effective_time) == 8 and effective_time.isdigit():
+        return f"{effective_time[:4]}-{effective_time[4:6]}-{effective_time[6:]}"
+    return effective_time
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """A label table as a grid: header rows over body rows, spans expanded (a cell spanning three

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pgxlit.knowledge.model import Citation, Claim, Place
+from pgxlit.records import label_date
 
 ACTION_WORD = {"avoid": "avoid", "alternative": "use an alternative", "dose_change": "change the dose",
                "test": "test before use", "monitor": "monitor", "informative": "informative"}
@@ -191,7 +192,7 @@ class DrugSummary:
     def searched_text(self) -> str:
         """'the label for X (version V, effective D; ...) and N abstracts naming X': what was searched."""
         parts = [f"{lab.title or lab.set_id} version {lab.version}"
-                 + (f", effective {_iso(lab.effective_time)}" if lab.effective_time else "") for lab in self.labels]
+                 + (f", effective {label_date(lab.effective_time)}" if lab.effective_time else "") for lab in self.labels]
         abstracts = f"{self.abstracts} abstract{'s' if self.abstracts != 1 else ''} naming {self.drug}"
         if not parts:
             return abstracts
@@ -214,11 +215,6 @@ class DrugSummary:
                        "literature_count": g.pmids} for g in self.genes],
             "claims": [r.to_json() for r in self.rows],
         }
-
-
-def _iso(value: str | None) -> str:
-    text = value or ""
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
 
 
 # ---- links (pure) -------------------------------------------------------------------------------

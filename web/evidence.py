@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pgxlit.records import LabelVersion, Passage, Section
+from pgxlit.records import LabelVersion, Passage, Section, label_date
 
 CONTEXT_CHARS = 1200
 
@@ -73,7 +73,7 @@ def evidence_view(passage: Passage, sentence: str, context: str, heading: str, t
     else:
         where = f"FDA label, set id {passage.set_id}, version {passage.version}"
         t = passage.effective_time
-        date = f"{t[:4]}-{t[4:6]}-{t[6:]}" if t and len(t) == 8 else t
+        date = label_date(t)
     return {
         "passage_id": passage.id, "source": passage.source, "title": title or passage.title, "heading": heading,
         "where": where, "date": date, "version": passage.version, "set_id": passage.set_id, "pmid": passage.pmid,

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from pgxlit import __version__
+from pgxlit.records import label_date
 
 log = logging.getLogger("pgxlit.mcp")
 
@@ -99,7 +100,7 @@ def _where(c: dict[str, Any]) -> str:
     if c.get("source") == "pubmed":
         return f"PubMed {c.get('pmid')}" + (f" ({c['year']})" if c.get("year") else "") + f": {c.get('title') or ''}"
     when = c.get("effective_time") or ""
-    date = f", effective {when[:4]}-{when[4:6]}-{when[6:]}" if len(when) == 8 else ""
+    date = f", effective {label_date(when)}" if len(when) == 8 else ""
     return (f"FDA label {c.get('title') or ''} — set id {c.get('set_id')}, version {c.get('version')}, "
             f"{c.get('section_title') or c.get('section')}{date}")
 

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pgxlit import __version__
+from pgxlit.records import label_date
 from pgxlit.web.api import (
     MAX_PAGE,
     FormId,
@@ -51,8 +52,7 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
 
 def isodate(value: str | None) -> str:
     """YYYYMMDD as labels publish it -> YYYY-MM-DD; anything else as it is."""
-    text = str(value or "")
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
+    return label_date(str(value or "")) or ""
 
 
 _env.filters["isodate"] = isodate
@@ -128,7 +128,7 @@ def _back(request: Request, url: str | None, default: str, msg: str | None = Non
 
 def _digest_view(digest: Any, per_pair: int = 10) -> list[dict[str, Any]]:
     """Label updates with the changes to show side by side (PGx first), from the digest's own helpers."""
-    from pgxlit.digest.model import TIERS, iso_date
+    from pgxlit.digest.model import TIERS
     from pgxlit.digest.render import DAILYMED_SETID_URL, shown_changes, side_runs
 
     out = []
@@ -138,7 +138,7 @@ def _digest_view(digest: Any, per_pair: int = 10) -> list[dict[str, Any]]:
             continue
         items = [{"c": c, "tier": TIERS[c.tier], "old": side_runs(c)[0], "new": side_runs(c)[1]} for c in shown]
         out.append({"p": pair, "shown": items, "left": left, "pgx": sum(c.pgx_relevant for c in pair.changes),
-                    "old_date": iso_date(pair.old.effective_time), "new_date": iso_date(pair.new.effective_time),
+                    "old_date": label_date(pair.old.effective_time), "new_date": label_date(pair.new.effective_time),
                     "url": DAILYMED_SETID_URL.format(set_id=pair.new.set_id)})
     return out
 
