@@ -52,14 +52,17 @@ Extractor = Callable[[Sequence[tuple[str, str]], LabelVersion, Section], list[se
 
 
 def extraction_triples(items: Sequence[tuple[str, str]], label: LabelVersion, section: Section) -> list[set[TripleKey]]:
-    """PGx triples extraction's rules find in (context, text) pairs, as keys; cross-references
-    ("[see Warnings (5.1)]") are dropped first so they never make a change look PGx."""
+    """PGx and tumour-biomarker triples extraction's rules find in (context, text) pairs, as keys;
+    cross-references ("[see Warnings (5.1)]") are dropped first so they never make a change look PGx.
+    A biomarker-only change is flagged with origin "somatic" and ranks after germline ones."""
     cleaned = [(context, without_cross_references(text)) for context, text in items]
-    return [{triple_key(t) for t in found} for found in label_text_pgx_triples(cleaned, label, section.field)]
+    found = label_text_pgx_triples(cleaned, label, section.field, somatic=True)
+    return [{triple_key(t) for t in triples} for triples in found]
 
 
 def _factor(k: TripleKey) -> str:
-    return k.factor()
+    """How a reason names the factor; a tumour's biomarker says so, so it never reads as germline PGx."""
+    return f"{k.factor()} (tumour biomarker)" if k.origin == "somatic" else k.factor()
 
 
 def judge(

@@ -68,9 +68,12 @@ def names_genetic_factor(text: str) -> bool:
 
 
 def label_text_pgx_triples(
-    items: Sequence[tuple[str, str]], label: LabelVersion, section_field: str | None
+    items: Sequence[tuple[str, str]], label: LabelVersion, section_field: str | None, *, somatic: bool = False
 ) -> list[list[Triple]]:
     """PGx triples the rules pipeline finds in (context, text) pairs of one label section.
+
+    With `somatic`, tumour biomarker triples (origin "somatic", never flagged PGx) come too, so a
+    caller such as the digest can rank a biomarker change below a germline one instead of missing it.
 
     `context` is the text before `text` (it tells which gene a bare "poor metabolizers" means).
     Only whether a triple is pharmacogenomic is meant to matter to the caller, and that does not
@@ -91,7 +94,8 @@ def label_text_pgx_triples(
             evidence = Evidence(source="fda_label", sentence=sent.text, start=sent.start, end=sent.end,
                                 set_id=label.set_id, version=label.version, section=section_field)
             factors_only = replace(sent, mentions=tuple(m for m in sent.mentions if m.label != "DRUG"))
-            found += [t for t in sentence_triples(factors_only, evidence, subject, section_field, context_gene) if t.pgx]
+            found += [t for t in sentence_triples(factors_only, evidence, subject, section_field, context_gene)
+                      if t.pgx or (somatic and t.origin == "somatic")]
             for m in sent.mentions:
                 context_gene = pharmacogene_of(m) or context_gene
         out[k] = found

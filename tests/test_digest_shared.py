@@ -91,8 +91,10 @@ def test_capecitabine_dpyd_warning_rewrite_ranks_before_the_her2_gastric_dosing(
                and "DPD deficiency" in c.new_text)
     her2 = [c for c in items if "HER2-overexpressing" in c.new_text and c.section_field == "dosage_and_administration"]
     assert her2 and dpyd < min(c.rank for c in her2)
-    # A tumour biomarker is never ranked as germline PGx.
+    # A tumour biomarker is never ranked as germline PGx, but the digest still sees it as one.
     assert all(c.origin != "germline" for c in her2)
+    assert any(c.pgx_relevant and c.origin == "somatic" and any("tumour biomarker" in r for r in c.pgx_reasons)
+               for c in her2)
 
 
 def test_irinotecan_new_ugt1a1_warning_ranks_before_its_dose_tables(digest: Digest) -> None:
