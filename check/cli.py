@@ -133,8 +133,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         path: Annotated[Path, typer.Option(help="PharmGKB drugLabels.tsv (../shared/gold/pharmgkb_drug_labels/drugLabels.tsv).")],
         as_json: JsonOpt = False,
     ) -> None:
-        """Agreement of alerts with the FDA label biomarker list: hits, misses and false alarms."""
-        from pgxlit.check.evaluate import evaluate_against_labels, report_table
+        """Agreement of alerts and drug summaries with the FDA label biomarker list: hits, misses, false
+        alarms; each summary's genes (precision, recall, F1) and testing levels (agreement, confusion)."""
+        from pgxlit.check.evaluate import evaluate_against_labels, report_table, summary_table
         from pgxlit.check.service import CheckService
 
         from pgxlit.config import get_settings
@@ -147,3 +148,4 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             out.print_json(json.dumps(result, default=str))
             return
         out.print(report_table(result))
+        out.print(summary_table(result["drug_summaries"]))

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pgxlit.knowledge.model import Citation, Claim, Place
+from pgxlit.knowledge.summary import GeneLine, gene_lines, summary_order
 from pgxlit.records import label_date
 
 ACTION_WORD = {"avoid": "avoid", "alternative": "use an alternative", "dose_change": "change the dose",
@@ -147,17 +148,6 @@ class Cell:
 
 
 @dataclass(frozen=True, slots=True)
-class GeneLine:
-    """What the store holds for one gene of the drug, claims or not."""
-
-    gene: str
-    status: str  # label | literature_only
-    testing_level: str | None  # from the label's wording; None without a claim
-    claims: int
-    pmids: int
-
-
-@dataclass(frozen=True, slots=True)
 class DrugSummary:
     """The grid and what was searched; `rows` strongest first, label-backed before literature-only."""
 
@@ -211,8 +201,8 @@ class DrugSummary:
         return {
             "drug": self.drug, "asked": self.asked, "outcome": self.outcome, "message": self.message(),
             "searched": {"labels": [lab.to_json() for lab in self.labels], "abstracts": self.abstracts},
-            "genes": [{"gene": g.gene, "status": g.status, "testing_level": g.testing_level, "claims": g.claims,
-                       "literature_count": g.pmids} for g in self.genes],
+            "genes": [{"gene": g.gene, "status": g.status, "testing_level": g.testing_level, "severity": g.severity,
+                       "claims": g.claims, "literature_count": g.pmids} for g in self.genes],
             "claims": [r.to_json() for r in self.rows],
         }
 
@@ -274,14 +264,9 @@ def build_summary(drug: str, asked: str, claims: Sequence[Claim], coverage: dict
                   passage_of: Callable[[Place, str], int | None] = lambda _p, _s: None,
                   names: Sequence[str] = (), titles: dict[str, str] | None = None) -> DrugSummary:
     """The grid: label-backed claims first (strongest first, as compiled), then literature-only ones."""
-    ordered = [c for c in claims if c.status == "label"] + [c for c in claims if c.status != "label"]
-    rows = tuple(Row(c, tuple((cit, source_links(cit, passage_of, titles)) for cit in c.citations)) for c in ordered)
-    genes = []
-    for gene in sorted(coverage, key=lambda g: (coverage[g].status != "label", g)):
-        cov = coverage[gene]
-        mine = [c for c in claims if c.gene == gene]
-        genes.append(GeneLine(gene, cov.status, mine[0].testing_level if mine else None, len(mine), len(cov.pmids)))
-    return DrugSummary(drug, asked, tuple(labels), abstracts, rows, tuple(genes), tuple(names))
+    rows = tuple(Row(c, tuple((cit, source_links(cit, passage_of, titles)) for cit in c.citations))
+                 for c in summary_order(claims))
+    return DrugSummary(drug, asked, tuple(labels), abstracts, rows, gene_lines(claims, coverage), tuple(names))
 
 
 # ---- the store edge -------------------------------------------------------------------------------
@@ -291,7 +276,7 @@ _cache: dict[str, tuple[Any, Any]] = {}
 
 def knowledge_base(store: Any, settings: Any) -> Any:
     """The compiled claims, kept per database while its triples and reviews stay the same."""
-    from pgxlit.knowledge import compile_claims
+    from pgxlit.knowledge.summary import summary_knowledge
 
     stamp = store.triples_stamp()
     key = str(settings.resolved_db_url)
@@ -299,7 +284,7 @@ def knowledge_base(store: Any, settings: Any) -> Any:
         hit = _cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        kb = compile_claims(store, settings)
+        kb = summary_knowledge(store, settings)
         _cache[key] = (stamp, kb)
         return kb
 
