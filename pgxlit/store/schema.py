@@ -192,6 +192,28 @@ class ReviewAuditRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
 
 
+class ClaimEditRow(Base):
+    """One curator change to a compiled claim (drug–gene–group and the action the evidence compiles for it),
+    or its revert; rows are only ever added.
+
+    The newest row of a claim is its current edit; a revert row (`reverted`, no changes) puts the claim
+    back to what the evidence compiles. Old stores get this table on open (`create_all` makes new tables)."""
+
+    __tablename__ = "claim_edits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drug: Mapped[str] = mapped_column(String(200), index=True)  # canonical lower-case generic name
+    gene: Mapped[str] = mapped_column(String(64), default="")  # "" for a claim without a gene
+    group_key: Mapped[str] = mapped_column(String(200))  # the knowledge layer's group: "phenotype:Poor Metabolizer"
+    claim_action: Mapped[str] = mapped_column(String(24), default="")  # the compiled action it is about ("" any)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> new value (full set, not a diff)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> compiled value when edited
+    note: Mapped[str] = mapped_column(Text, default="")
+    reverted: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+
+
 class ExtractedDocRow(Base):
     """Which document was extracted from which content by which extractor, so reruns skip it."""
 
