@@ -100,9 +100,10 @@ def test_gene_and_level_figures_for_known_cases(rows: list[tuple[str, str, str]]
 # ---- the real summary and the evaluation, on one small real store --------------------------------------
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from pgxlit.extract.pipeline import extractor_name
-    from pgxlit.extract.triples import iter_triples
+    """The latest labels of STORE_DRUGS and a few abstracts naming them (literature-only genes), extracted."""
+    from pgxlit.extract.run import run_extraction
     from pgxlit.ingest.load import Loader
+    from pgxlit.records import Abstract
 
     if not (SNAPSHOT / "manifest.tsv").is_file():
         pytest.skip(f"the bundled snapshot is missing at {SNAPSHOT}")
@@ -115,15 +116,16 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         names = " ".join(lv.generic_names).lower()
         if any(d in names for d in STORE_DRUGS) and lv.version >= getattr(latest.get(lv.set_id), "version", -1):
             latest[lv.set_id] = lv
+    abstracts = [record for _key, _sha, record in full.documents_for_extraction() if isinstance(record, Abstract)
+                 and any(d in (record.title + record.abstract_text).lower() for d in STORE_DRUGS)][:6]
     full.close()
     store = Store(settings.resolved_db_url)
     with store.transaction() as session:
         for lv in latest.values():
             store.save_label_version(session, lv, None, SaveCounts())
-    todo = [(f"label:{lv.set_id}:{lv.version}", lv.set_id, lv) for lv in latest.values()]
-    for key, sha, triples in iter_triples(todo):
-        with store.transaction() as session:
-            store.replace_triples(session, key, sha, extractor_name(), triples)
+        for a in abstracts:
+            store.save_abstract(session, a, None, SaveCounts())
+    run_extraction(store)
     store.close()
     return settings
 
@@ -151,6 +153,8 @@ def test_the_evaluation_measures_what_the_summary_shows(small_store: Settings, r
                                   page))
         assert {g: (lvl or None) for g, lvl in on_page.items()} == shown, f"{drug}: the page lists other genes"
     assert result["per_drug"]["siponimod"]["listed"] is None  # not on the DEV list: its genes are extra
+    statuses = {line.status for drug_lines in lines.values() for line in drug_lines if line.shown}
+    assert statuses == {"label", "literature_only"}, "the slice should show both kinds of gene"
     assert result["drugs_covered"] >= 2 and result["genes"]["tp"] >= 2
     store.close()
 
@@ -177,3 +181,4 @@ def test_eval_check_json_carries_the_summary_section(small_store: Settings, rows
     store.close()
     assert "risk_cases" in data  # the alert figures are still there
     assert text.exit_code == 0 and "drug summaries vs PharmGKB" in text.output and "testing level" in text.output
+
