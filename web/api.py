@@ -159,6 +159,38 @@ class ClaimReviewBody(BaseModel):
         None, description="Only the claim's triples with this review status (default: all of them)")
 
 
+class ClaimEditBody(BaseModel):
+    drug: str = Field(..., min_length=1, max_length=200, examples=["simvastatin"])
+    gene: str | None = Field(None, max_length=40, examples=["SLCO1B1"])
+    group: str = Field(..., min_length=1, max_length=200, examples=["gene"],
+                       description="The claim's group key, as GET /api/drugs/{name} or /api/review/claims list it")
+    claim_action: Literal["avoid", "alternative", "dose_change", "test", "monitor", "informative"] | None = Field(
+        None, description="The action the evidence compiles for the claim, when its drug–gene–group has several")
+    changes: dict[str, Any] = Field(default_factory=dict, examples=[{"action": "dose_change", "severity": "warning"}],
+                                    description="Any of action, severity, testing_level, group, phenotype, dose; "
+                                                "null or \"\" takes that field's edit off")
+    note: str | None = Field(None, max_length=2000, description="A curator's note shown with the claim")
+    reason: str = Field("", max_length=1000, description="Why (required: it goes into the audit trail)")
+
+
+class ClaimRevertBody(BaseModel):
+    drug: str = Field(..., min_length=1, max_length=200)
+    gene: str | None = Field(None, max_length=40)
+    group: str = Field(..., min_length=1, max_length=200)
+    claim_action: Literal["avoid", "alternative", "dose_change", "test", "monitor", "informative"] | None = None
+    reason: str = Field("", max_length=1000)
+
+
+def claim_write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A claim edit or revert; ReviewError/KeyError become 422/404 whose detail says what to change."""
+    try:
+        return fn(*args, **kwargs)
+    except ReviewError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from exc
+
+
 class BulkReviewBody(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(..., min_length=1, max_length=1000)
     action: Literal["accept", "reject", "reset"]
@@ -256,8 +288,8 @@ def create_api() -> APIRouter:
     ) -> dict[str, Any]:
         """Extracted triples with their evidence and review status, most confident first."""
         day = parse_day(since)
-        store = services(request).store
-        total, items = await run(request, store.triple_entries, drug=canonical_drug(drug), gene=canonical_gene(gene),
+        svc = services(request)  # a listing runs in a worker process when the server has them
+        total, items = await run(request, svc.triple_entries, drug=canonical_drug(drug), gene=canonical_gene(gene),
                                  source=source, status=status, pgx=pgx, min_confidence=min_confidence,
                                  max_confidence=max_confidence, since=day, latest_only=not all_versions,
                                  limit=limit, offset=offset)
@@ -318,6 +350,42 @@ def create_api() -> APIRouter:
                                      "GET /api/review/claims lists the claims")
         done = await run(request, apply_review, store, ids, body.action, body.reason, actor)
         return {"updated": len(done), "triple_ids": ids, "items": [e.to_json() for e in done]}
+
+    @api.post("/review/claim/edit", tags=["review"])
+    async def edit_claim(request: Request, body: ClaimEditBody,
+                         actor: Annotated[str, Depends(api_writer)]) -> dict[str, Any]:
+        """Correct a claim itself (action, severity, testing level, patient group, dose, a note): ask, check,
+        drug pages and review read the corrected claim, marked as edited by a curator; the audit trail keeps
+        who, when, the old and new values and why (needs a curator token)."""
+        from pgxlit.web.review import apply_claim_edit
+
+        svc = services(request)
+        drug, gene = canonical_drug(body.drug) or body.drug, canonical_gene(body.gene)
+        return await run(request, claim_write, apply_claim_edit, svc.store, svc.settings, drug, gene, body.group,
+                         body.changes, body.note, body.reason, actor, body.claim_action)
+
+    @api.post("/review/claim/revert", tags=["review"])
+    async def revert_claim(request: Request, body: ClaimRevertBody,
+                           actor: Annotated[str, Depends(api_writer)]) -> dict[str, Any]:
+        """Take a curator's edit off a claim: it reads as its evidence compiles again (the edit stays in the
+        audit trail; needs a curator token)."""
+        from pgxlit.web.review import revert_claim as revert
+
+        svc = services(request)
+        drug, gene = canonical_drug(body.drug) or body.drug, canonical_gene(body.gene)
+        return await run(request, claim_write, revert, svc.store, svc.settings, drug, gene, body.group, body.reason,
+                         actor, body.claim_action)
+
+    @api.get("/review/claim/edits", tags=["review"])
+    async def claim_edits(request: Request, drug: str | None = None, gene: str | None = None,
+                          group: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+                          ) -> list[dict[str, Any]]:
+        """Curators' claim edits and reverts, newest first: everyone's, one drug's, or one claim's (drug, gene
+        and group)."""
+        store = services(request).store
+        found = await run(request, store.claim_edit_log, canonical_drug(drug), canonical_gene(gene), group,
+                          None, limit)
+        return [e.to_json() for e in found]
 
     @api.get("/audit", tags=["review"])
     async def audit(request: Request, triple_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

@@ -344,3 +344,113 @@ def claim_triple_ids(store: Any, drug: str, gene: str | None, group: str, status
     wanted = (drug, gene, group)
     return [e.id for e in entries if e.triple.gene == gene and claim_key(e.triple.drug, e.triple.gene, e.triple.variant,
                                                                            e.triple.evidence.sentence)[:3] == wanted]
+
+
+# ---- curators edit the claim itself ------------------------------------------------------------------
+# A claim's action, severity, testing level, patient group, dose or a note, corrected by a curator: kept
+# in the store by the claim's (drug, gene, group) with its history, and laid over the compiled claims by
+# pgxlit.knowledge.edits, so ask, check, drug pages and review all say the corrected thing.
+@dataclass(frozen=True)
+class ClaimEditor:
+    """What the edit form of one claim row shows: the claim as it reads now and its current edit."""
+
+    drug: str
+    gene: str | None
+    group: str
+    claim: Any  # the knowledge Claim as every consumer reads it (edit laid over), or None: nothing compiles
+    edit: Any  # the store's current ClaimEdit, or None
+
+    @property
+    def editable(self) -> bool:
+        return self.claim is not None
+
+
+def _kb(store: Any, settings: Any) -> Any:
+    from pgxlit.web.drug_summary import knowledge_base
+
+    return knowledge_base(store, settings)
+
+
+def _claims(store: Any, settings: Any, drug: str, gene: str | None, group: str,
+            claim_action: str | None) -> tuple[list[Any], list[Any]]:
+    """(the key's claims as the evidence compiles them, the same as every consumer reads them now);
+    KeyError naming where to look when nothing compiles for the key, ReviewError when the key has claims
+    of several actions and none was named."""
+    from pgxlit.knowledge.edits import find_claims
+    from pgxlit.knowledge.model import Claim
+
+    kb = _kb(store, settings)
+    entry = kb.cache.get(drug.lower()) or {}
+    compiled = find_claims([Claim.from_json(c) for c in entry.get("claims", ())], gene, group, claim_action)
+    what = f" ({claim_action})" if claim_action else ""
+    if not compiled:
+        raise KeyError(f"no claim {drug} – {gene or 'no gene'} – {group}{what} is compiled from the stored evidence; "
+                       f"`pgxlit drug {drug}` (or GET /api/drugs/{drug}) lists its claims with their groups")
+    actions = sorted({c.action for c in compiled})
+    if len(actions) > 1:
+        raise ReviewError(f"{drug} – {gene or 'no gene'} – {group} has claims with actions {', '.join(actions)}: "
+                          "name the one you edit (claim_action)")
+    return compiled, find_claims(kb.claims_for(drug), gene, group, claim_action or actions[0]) or compiled
+
+
+def apply_claim_edit(store: Any, settings: Any, drug: str, gene: str | None, group: str, changes: dict[str, Any],
+                     note: str | None, reason: str, actor: str, claim_action: str | None = None) -> dict[str, Any]:
+    """Validate and save a curator's edit of one claim; returns the edit and the claim as it now reads.
+    ReviewError: a value outside the vocabularies or no reason; KeyError: no such compiled claim."""
+    from pgxlit.knowledge.edits import EditError, apply_edits, compiled_values, normalise_changes, normalise_note
+
+    why = check_action("edit", reason)
+    compiled, current = _claims(store, settings, drug, gene, group, claim_action)
+    try:
+        values = normalise_changes(changes or {}, compiled[0])
+        text = normalise_note(note)
+    except EditError as exc:
+        raise ReviewError(str(exc)) from exc
+    if not values and text is None:
+        raise ReviewError("an edit sets at least one of action, severity, testing_level, group, phenotype, dose, "
+                          "or a note")
+    lead = compiled[0]
+    try:
+        saved = store.edit_claim(lead.drug, lead.gene, lead.group, values, actor, why, text, compiled_values(current[0]),
+                                 claim_action=lead.action)
+    except ValueError as exc:
+        raise ReviewError(str(exc)) from exc
+    now, _ = apply_edits({lead.drug: compiled}, [saved])
+    return {"edit": saved.to_json(), "claims": [c.to_json() | curated(c) for c in now[lead.drug]]}
+
+
+def curated(claim: Any) -> dict[str, Any]:
+    """What the published claim shape lacks: whether a curator edited it, who, and the edit."""
+    edit = claim.extra.get("edit")
+    return {"curated": bool(claim.extra.get("curated")), "edited_by": edit["by"] if edit else None, "edit": edit}
+
+
+def revert_claim(store: Any, settings: Any, drug: str, gene: str | None, group: str, reason: str,
+                 actor: str, claim_action: str | None = None) -> dict[str, Any]:
+    """Take a claim's edit off (it reads as its evidence compiles again); KeyError when it has none."""
+    why = check_action("edit", reason)
+    if not claim_action:  # the one edited action of this drug–gene–group, when there is one
+        found = [e for e in store.current_claim_edits({drug.lower()}) if e.claim_key[1:3] == (gene or None, group)]
+        if len(found) > 1:
+            raise ReviewError(f"{drug} – {gene or 'no gene'} – {group} has edits of the claims "
+                              f"{', '.join(e.claim_action for e in found)}: name the one you revert (claim_action)")
+        claim_action = found[0].claim_action if found else None
+    saved = store.revert_claim_edit(drug, gene, group, actor, why, claim_action)
+    return {"edit": saved.to_json()}
+
+
+def claim_editors(store: Any, settings: Any, groups: Iterable[ClaimGroup]) -> dict[tuple[str, str | None, str],
+                                                                                   ClaimEditor]:
+    """The edit form of each queue row: its compiled claim (strongest of the key) and current edit."""
+    from pgxlit.knowledge.edits import compiled_key, find_claims
+
+    rows = list(groups)
+    kb = _kb(store, settings)
+    edits = {e.claim_key: e for e in store.current_claim_edits({g.drug.lower() for g in rows})}
+    out = {}
+    for g in rows:
+        found = find_claims(kb.claims_for(g.drug), g.gene, g.group)
+        lead = found[0] if found else None
+        action = compiled_key(lead)[3] if lead is not None else ""
+        out[g.key] = ClaimEditor(g.drug, g.gene, g.group, lead, edits.get((g.drug.lower(), g.gene, g.group, action)))
+    return out

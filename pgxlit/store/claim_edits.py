@@ -11,7 +11,7 @@ The store checks no vocabulary (it imports no stage); callers validate first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -55,8 +55,9 @@ def _key_filter(query: Any, drug: str, gene: str | None, group: str, claim_actio
 
 
 def _edit(row: ClaimEditRow) -> ClaimEdit:
+    at = row.at.replace(tzinfo=UTC) if row.at is not None and row.at.tzinfo is None else row.at  # SQLite drops it
     return ClaimEdit(row.id, row.drug, row.gene or None, row.group_key, row.claim_action or "", dict(row.changes or {}), dict(row.before or {}),
-                     row.note or "", bool(row.reverted), row.actor, row.reason or "", row.at)
+                     row.note or "", bool(row.reverted), row.actor, row.reason or "", at)
 
 
 class ClaimEditStore(FigureStore):
@@ -135,7 +136,10 @@ class ClaimEditStore(FigureStore):
         with Session(self.engine) as session:
             query = select(ClaimEditRow).order_by(ClaimEditRow.id.desc()).limit(limit)
             if drug is not None and group is not None:
-                query = _key_filter(query, drug, gene, group, claim_action)
+                query = query.where(func.lower(ClaimEditRow.drug) == drug.lower(), ClaimEditRow.gene == (gene or ""),
+                                    ClaimEditRow.group_key == group)
+                if claim_action is not None:
+                    query = query.where(ClaimEditRow.claim_action == claim_action)
             elif drug is not None:
                 query = query.where(func.lower(ClaimEditRow.drug) == drug.lower())
             return [_edit(row) for row in session.scalars(query)]
