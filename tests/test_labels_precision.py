@@ -188,3 +188,44 @@ def test_inhibitors_of_a_gene_are_an_interaction_not_pgx() -> None:
                    "As a precaution, avoid concomitant use of strong CYP2C19 inducers [see Drug Interactions (7.1) "
                    "and Clinical Pharmacology (12.3) ] ."))
     assert not _pgx_pairs(label)
+
+
+# ---- interaction studies, assays and undetermined genotypes are not PGx ------------------------
+def test_a_transporter_allele_in_an_inhibition_list_is_an_interaction() -> None:
+    # Qelbree (NDA211964), clinical_pharmacology: OATP1B1*1a names the transporter tested in vitro.
+    label = _label("VILOXAZINE HYDROCHLORIDE", "Qelbree", ("clinical_pharmacology",
+                   "Viloxazine is not an inhibitor of P-gp, BCRP, MATE2-K, OATP1B1*1a, and OATP1B3 transporters. "
+                   "Viloxazine is not a substrate of either OATP1B1*1a or OATP1B3 transporters. At steady state, "
+                   "viloxazine geometric means for C max and AUC 0-24 were 21% and 26%, respectively, higher in "
+                   "CYP2D6 PMs compared to EMs."))
+    assert _pgx_pairs(label) == {("viloxazine", "CYP2D6")}
+
+
+def test_an_antibody_assay_is_not_a_genotype() -> None:
+    # BRILINTA (NDA022433), warnings_and_cautions: PF4 is the antigen of a HIT assay.
+    label = _label("TICAGRELOR", "BRILINTA", ("warnings_and_cautions",
+                   "BRILINTA is not expected to impact PF4 antibody testing for HIT."))
+    assert not _pgx_pairs(label)
+
+
+def test_a_genotype_not_determined_is_no_pgx_statement() -> None:
+    # DEXILANT (NDA022287), clinical_pharmacology: the study did not genotype CYP1A2.
+    label = _label("DEXLANSOPRAZOLE", "DEXILANT", ("clinical_pharmacology",
+                   "The subjects' CYP1A2 genotypes in the drug-drug interaction study with theophylline were "
+                   "not determined. Systemic exposure of dexlansoprazole is generally higher in intermediate "
+                   "and poor metabolizers of CYP2C19."))
+    assert _pgx_pairs(label) == {("dexlansoprazole", "CYP2C19")}
+
+
+def test_the_drug_advised_on_is_the_subject_not_the_drug_naming_the_condition() -> None:
+    # REGLAN (NDA017854), use_in_specific_populations 8.8: methylene blue is what is not recommended;
+    # metoclopramide only names the methemoglobinemia.
+    label = _label("METOCLOPRAMIDE HYDROCHLORIDE", "REGLAN", ("use_in_specific_populations",
+                   "For patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency with "
+                   "metoclopramide-induced methemoglobinemia, methylene blue treatment is not recommended."))
+    assert _pgx_pairs(label) == {("methylene blue", "G6PD")}
+    # A metoclopramide-treated patient is still metoclopramide's subject (same label, 8.8).
+    treated = _label("METOCLOPRAMIDE HYDROCHLORIDE", "REGLAN", ("use_in_specific_populations",
+                     "Metoclopramide-treated patients with NADH-cytochrome b5 reductase deficiency are at an "
+                     "increased risk of developing methemoglobinemia and/or sulfhemoglobinemia."))
+    assert {d for d, _ in _pgx_pairs(treated)} <= {"metoclopramide"}
