@@ -171,10 +171,10 @@ def listed_levels(rows: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, s
     """drug -> gene -> the strongest testing level the list gives the pair (None when it gives none)."""
     out: dict[str, dict[str, str | None]] = defaultdict(dict)
     for drug, gene, level in rows:
-        mapped = LIST_LEVELS.get(level)
-        known = out[drug].get(gene)
-        if gene not in out[drug] or (mapped and (known is None or TESTING_LEVELS.index(mapped) < TESTING_LEVELS.index(known))):
-            out[drug][gene] = mapped if mapped else known
+        mapped, known = LIST_LEVELS.get(level), out[drug].get(gene)
+        stronger = mapped is not None and (known is None or TESTING_LEVELS.index(mapped) < TESTING_LEVELS.index(known))
+        if gene not in out[drug] or stronger:
+            out[drug][gene] = mapped if stronger else known
     return dict(out)
 
 
