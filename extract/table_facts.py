@@ -324,14 +324,14 @@ def _row_span(section: Section, table: Table, cell: Cell) -> tuple[int, int]:
     """Offsets of the cell's row in the section text (tables render as "a | b" rows), else of the
     table, else of nothing: the frame every evidence offset of a label section uses."""
     row = table.rows[cell.row_index]
-    cells: list[str] = []
+    collapsed: list[str] = []  # spans collapsed, as `table_text` writes a row
     for c in row:
-        if not cells or c != cells[-1] or not c:
-            cells.append(c)
-    line = " | ".join(cells)
-    at = section.text.find(line) if line else -1
-    if at >= 0:
-        return at, at + len(line)
+        if not collapsed or c != collapsed[-1] or not c:
+            collapsed.append(c)
+    for line in (" | ".join(row), " | ".join(collapsed)):
+        at = section.text.find(line) if line.strip(" |") else -1
+        if at >= 0:
+            return at, at + len(line)
     from pgxlit.ingest.tables import locate_table
 
     span = locate_table(section.text, table, cell.table_id)

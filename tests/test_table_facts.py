@@ -1,0 +1,139 @@
+"""PGx facts from label table cells, read from real recorded openFDA labels: warfarin's dose-by-genotype
+grid (CYP2C9 columns x VKORC1 rows), one-dimensional phenotype tables (eliglustat's dose by CYP2D6
+status, clopidogrel's exposure by CYP2C19 status), and tables that state no PGx fact (interactions,
+clinical studies, adverse reactions, laboratory values) giving nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgxlit.extract.table_facts import header_factors, label_table_triples, section_table_triples
+from pgxlit.extract.triples import SKIP_SECTIONS, label_subject, label_triples
+from pgxlit.ingest.openfda_json import parse_openfda_response
+from pgxlit.records import LabelVersion, Section, Table, Triple
+
+WARFARIN = "openfda/labels/NDA009218.json"
+ELIGLUSTAT = "openfda/labels/NDA205494.json"
+CLOPIDOGREL = "openfda/labels/NDA020839.json"
+CAPECITABINE = "openfda/labels/NDA020896.json"
+
+
+def _label(shared: Path, path: str) -> LabelVersion:
+    file = shared / "corpora/fda" / path
+    if not file.is_file():
+        pytest.skip(f"needs the recorded label {file}")
+    labels, _ = parse_openfda_response(file.read_bytes(), path)
+    return labels[0]
+
+
+def _tables(label: LabelVersion) -> list[Triple]:
+    return label_table_triples(label, label_subject(label), SKIP_SECTIONS)
+
+
+def _one_table(label: LabelVersion, caption_start: str) -> tuple[Section, Table]:
+    for section in label.sections:
+        for table in section.tables:
+            if (table.caption or "").startswith(caption_start):
+                return section, table
+    raise AssertionError(f"no table {caption_start!r} in {label.title}")
+
+
+# ---- a two-dimensional dose table ----------------------------------------------------------------
+def test_warfarin_dose_grid_gives_both_genotypes_of_each_cell_with_the_row_cited(shared: Path) -> None:
+    label = _label(shared, WARFARIN)
+    triples = _tables(label)
+    assert triples, "warfarin's CYP2C9 x VKORC1 dose table gave no triple"
+    assert {t.drug for t in triples} == {"warfarin"}
+    assert {t.gene for t in triples} == {"CYP2C9", "VKORC1"}
+    # 6 CYP2C9 columns x 3 VKORC1 rows, each cell one triple per gene
+    assert len(triples) == 36
+    cell = [t for t in triples if t.gene == "CYP2C9" and t.variant == "CYP2C9*1/*3" and "row VKORC1 AA" in t.evidence.sentence]
+    assert len(cell) == 1
+    t = cell[0]
+    assert t.evidence.sentence.startswith("Table 1 (Three Ranges of Expected Maintenance COUMADIN Daily Doses")
+    assert "row VKORC1 AA, column CYP2C9 *1/*3: 0.5-2 mg [Table 1, row 3]" in t.evidence.sentence
+    assert (t.effect, t.origin, t.pgx, t.relation) == ("dosage", "germline", True, "influences")
+    assert t.evidence.section == "dosage_and_administration_table" and t.evidence.source == "fda_label"
+    assert t.extractor.endswith("+table")
+    # the VKORC1 side of the same cell: the genotype under the gene, tied to the rs id the table's note names
+    partner = [x for x in triples if x.gene == "VKORC1" and x.evidence.sentence == t.evidence.sentence]
+    assert [x.variant for x in partner] == ["rs9923231 AA"]
+    # the evidence offsets point at the cell's row as the section text renders it
+    section = next(s for s in label.sections if s.field == "dosage_and_administration_table")
+    assert section.text[t.evidence.start:t.evidence.end].startswith("AA | 3-4 mg")
+
+
+def test_the_dose_table_reads_as_a_dose_change_through_the_one_action_reader(shared: Path) -> None:
+    from pgxlit.extract.actions import read_action
+
+    t = next(t for t in _tables(_label(shared, WARFARIN)) if t.variant == "CYP2C9*3/*3")
+    assert read_action(t.evidence.sentence, t.evidence.section, t.effect, t.evidence.source).action == "dose change"
+
+
+def test_label_extraction_includes_the_table_triples_once(shared: Path) -> None:
+    label = _label(shared, WARFARIN)
+    triples = label_triples(label)
+    table = [t for t in triples if t.extractor.endswith("+table")]
+    assert len(table) == 36
+    assert len({(t.gene, t.variant, t.evidence.sentence) for t in table}) == 36
+
+
+# ---- one-dimensional phenotype tables ------------------------------------------------------------
+def test_eliglustat_dose_by_cyp2d6_status_gives_one_triple_per_status(shared: Path) -> None:
+    label = _label(shared, ELIGLUSTAT)
+    section, table = _one_table(label, "Table 1: Recommended Dosage Regimen by CYP2D6")
+    subject = label_subject(label)
+    assert subject is not None
+    triples = section_table_triples(label, replace_tables(section, table), subject.name, subject.drug_id, subject.aliases)
+    by_status = {t.variant: t for t in triples}
+    assert set(by_status) == {"Normal Metabolizer", "Intermediate Metabolizer", "Poor Metabolizer"}
+    pm = by_status["Poor Metabolizer"]
+    assert pm.gene == "CYP2D6" and pm.pgx and pm.effect == "dosage"
+    assert pm.evidence.sentence.endswith(
+        "row CYP2D6 Metabolizer Status PMs, column CERDELGA Dosage: 84 mg once daily [Table 1, row 3]")
+
+
+def test_clopidogrel_exposure_by_cyp2c19_status_reads_bare_status_words_in_a_status_table(shared: Path) -> None:
+    label = _label(shared, CLOPIDOGREL)
+    section, table = _one_table(label, "Table 3: Active Metabolite Pharmacokinetics")
+    subject = label_subject(label)
+    assert subject is not None
+    triples = section_table_triples(label, replace_tables(section, table), subject.name, subject.drug_id, subject.aliases)
+    assert {t.gene for t in triples} == {"CYP2C19"}
+    assert {t.variant for t in triples} >= {"Poor Metabolizer", "Intermediate Metabolizer", "Normal Metabolizer",
+                                            "Ultrarapid Metabolizer"}
+    first = next(t for t in triples if t.variant == "Poor Metabolizer" and "row Cmax" in t.evidence.sentence)
+    assert first.effect == "metabolism" and first.evidence.sentence.endswith(": 11 (4) [Table 3, row 1]")
+
+
+def test_an_interaction_conditioned_cell_is_kept_but_not_pgx(shared: Path) -> None:
+    label = _label(shared, ELIGLUSTAT)
+    triples = _tables(label)
+    interaction = [t for t in triples if "Ketoconazole" in t.evidence.sentence]
+    assert interaction and not any(t.pgx for t in interaction)
+
+
+# ---- tables that state no PGx fact ---------------------------------------------------------------
+def test_interaction_study_and_adverse_reaction_tables_give_nothing(shared: Path) -> None:
+    warfarin = _tables(_label(shared, WARFARIN))
+    assert {t.evidence.sentence.split(" (", 1)[0] for t in warfarin} == {"Table 1"}  # not Table 2 (CYP450 inhibitors)
+    capecitabine = _label(shared, CAPECITABINE)
+    assert any(s.tables for s in capecitabine.sections if (s.field or "").startswith("adverse_reactions"))
+    assert _tables(capecitabine) == []
+
+
+def test_a_gene_alone_in_a_header_is_no_factor() -> None:
+    table = Table(caption="Table 2: Examples of CYP450 Interactions", header=(("Enzyme", "Inhibitors"),),
+                  rows=(("CYP2C9", "fluconazole"),))
+    assert header_factors("CYP2C9", table, None) == []
+    assert [f.variant for f in header_factors("VKORC1 / AA", table, None)] == ["VKORC1 AA"]
+    assert [(f.gene, f.variant) for f in header_factors("HLA-B*5801 positive", table, None)] == [("HLA-B", "HLA-B*58:01")]
+
+
+def replace_tables(section: Section, table: Table) -> Section:
+    """The section with only the table under test."""
+    from dataclasses import replace
+
+    return replace(section, tables=(table,))
