@@ -306,3 +306,92 @@ def test_a_running_check_service_picks_up_an_edit_without_recompiling(world: dic
         assert service.run("codeine", profile).alerts[0]["action"] == "monitor"
     finally:
         revert_claim(store, settings, "codeine", "CYP2D6", UM, "end of test", "ann", "avoid")
+
+
+# ---- the API and the review page -------------------------------------------------------------------------------
+TOKEN = "claim-edits-test-token-0123456789abcdef"
+WRITE = {"Authorization": f"Bearer {TOKEN}", "X-Curator": "Ann Curator"}
+
+
+@pytest.fixture()
+def client(world: dict[str, Any]):
+    from fastapi.testclient import TestClient
+
+    from pgxlit.web.server import create_app
+
+    home = world["settings"].home
+    settings = Settings(home=home, db_url=world["settings"].resolved_db_url, web_token=TOKEN)
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def test_the_api_edits_reverts_and_lists_claim_edits_with_clear_errors(client: Any) -> None:
+    body = {"drug": "Zocor", "gene": "slco1b1", "group": "gene", "claim_action": "informative",
+            "changes": {"action": "dose_change", "testing_level": "recommended"}, "note": "CPIC: lower dose",
+            "reason": "CPIC simvastatin guideline"}
+    assert client.post("/api/review/claim/edit", json=body).status_code == 401  # writes need a curator
+    assert client.post("/api/review/claim/edit", json=body,
+                       headers={"Authorization": "Bearer wrong", "X-Curator": "x"}).status_code == 403
+    bad = client.post("/api/review/claim/edit", json={**body, "changes": {"severity": "huge"}}, headers=WRITE)
+    assert bad.status_code == 422 and "severity 'huge' is one of critical, warning, info" in bad.json()["detail"]
+    why = client.post("/api/review/claim/edit", json={**body, "reason": " "}, headers=WRITE)
+    assert why.status_code == 422 and "say why" in why.json()["detail"]
+    unknown = client.post("/api/review/claim/edit", json={**body, "group": "hla:HLA-B*57:01"}, headers=WRITE)
+    assert unknown.status_code == 404 and "pgxlit drug simvastatin" in unknown.json()["detail"]
+    assert client.post("/api/review/claim/edit", json={**body, "claim_action": "stop"}, headers=WRITE).status_code == 422
+
+    done = client.post("/api/review/claim/edit", json=body, headers=WRITE)
+    assert done.status_code == 200, done.text
+    edit = done.json()["edit"]
+    assert (edit["drug"], edit["gene"], edit["actor"]) == ("simvastatin", "SLCO1B1", "Ann Curator")
+    assert edit["changes"] == {"action": "dose_change", "severity": "warning", "testing_level": "recommended"}
+    assert edit["before"]["action"] == "informative" and edit["note"] == "CPIC: lower dose"
+    assert all(c["curated"] and c["action"] == "dose_change" for c in done.json()["claims"])
+    summary = client.get("/api/drugs/simvastatin").json()
+    assert any(r["gene"] == "SLCO1B1" and r["group"] == "gene" and r["action"] == "dose_change"
+               for r in summary["claims"])
+
+    log = client.get("/api/review/claim/edits", params={"drug": "simvastatin"}).json()
+    assert [e["id"] for e in log] == [edit["id"]]
+    back = client.post("/api/review/claim/revert", json={"drug": "simvastatin", "gene": "SLCO1B1", "group": "gene",
+                                                         "reason": "the label does not say so"}, headers=WRITE)
+    assert back.status_code == 200 and back.json()["edit"]["reverted"] is True
+    again = client.post("/api/review/claim/revert", json={"drug": "simvastatin", "gene": "SLCO1B1", "group": "gene",
+                                                          "reason": "twice"}, headers=WRITE)
+    assert again.status_code == 404 and "no curator edit to revert" in again.json()["detail"]
+    summary = client.get("/api/drugs/simvastatin").json()
+    assert not any(r["gene"] == "SLCO1B1" and r["group"] == "gene" and r["action"] == "dose_change"
+                   for r in summary["claims"])
+
+
+def test_the_review_page_edits_a_claim_row_and_the_audit_page_shows_it(client: Any) -> None:
+    page = client.get("/review", params={"drug": "codeine", "gene": "CYP2D6", "status": ""})
+    assert page.status_code == 200 and "edit claim" in page.text and 'action="/review/claim/edit"' in page.text
+    csrf = _csrf(page.text)
+    client.post("/login", data={"token": TOKEN, "name": "Cleo Curator", "csrf": csrf, "back": "/review"})
+    page = client.get("/review", params={"drug": "codeine", "gene": "CYP2D6", "status": ""})
+    csrf = _csrf(page.text)
+    form = {"csrf": csrf, "drug": "codeine", "gene": "CYP2D6", "group": UM, "claim_action": "avoid", "op": "edit",
+            "action": "alternative", "severity": "critical", "testing_level": "actionable",
+            "phenotype": "Ultrarapid Metabolizer", "dose": "", "note": "CPIC: non-CYP2D6 opioid", "reason": "CPIC",
+            "back": "/review?drug=codeine&status="}
+    assert client.post("/review/claim/edit", data={**form, "csrf": "forged"}).status_code == 403
+    saved = client.post("/review/claim/edit", data=form, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].startswith("/review?drug=codeine")
+    [edit] = client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()
+    assert edit["changes"] == {"action": "alternative", "severity": "critical"}  # only what the curator changed
+    assert (edit["actor"], edit["note"]) == ("Cleo Curator", "CPIC: non-CYP2D6 opioid")
+    page = client.get("/review", params={"drug": "codeine", "gene": "CYP2D6", "status": ""})
+    assert "edited by Cleo Curator" in page.text and "Revert to compiled" in page.text
+    audit = client.get("/review/audit")
+    assert "Claim edits" in audit.text and "CPIC: non-CYP2D6 opioid" in audit.text
+    assert re.search(r"action: <del>avoid</del> → <ins>alternative</ins>", audit.text)
+    reverted = client.post("/review/claim/edit", data={**form, "op": "revert", "reason": "test over"},
+                           follow_redirects=False)
+    assert reverted.status_code == 303
+    assert client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()[0]["reverted"] is True

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pgxlit import __version__
+from pgxlit.knowledge.model import ACTIONS, SEVERITIES, TESTING_LEVELS
 from pgxlit.records import label_date
 from pgxlit.web.api import (
     MAX_PAGE,
@@ -41,6 +42,8 @@ ANON_COOKIE = "pgxlit_anon"
 FLASH_COOKIE = "pgxlit_flash"
 CLAIM_PAGE = 25  # claims per review page
 CLAIM_SENTENCES = 4  # sentences shown open per claim; the rest fold
+# The claim vocabularies a curator's edit form offers (the knowledge layer's own).
+CLAIM_VOCAB = {"action": ACTIONS, "severity": SEVERITIES, "testing_level": TESTING_LEVELS}
 DIGEST_PAGE = 15  # label updates per digest page
 MAX_LITERATURE_CELLS = 150  # literature-only rows on a drug page; the JSON has them all
 EXAMPLES = ("What should I check before prescribing abacavir?", "Does CYP2C19 status change clopidogrel dosing?",
@@ -208,7 +211,7 @@ def create_pages() -> APIRouter:
         max_confidence: Annotated[float, Query(ge=0, le=1)] = 1.0,
         since: str = "", pgx: str = "", page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> Response:
-        from pgxlit.web.review import claim_queue
+        from pgxlit.web.review import claim_editors, claim_queue
 
         store = request.app.state.services.store
         day = parse_day(since)
@@ -224,7 +227,9 @@ def create_pages() -> APIRouter:
         export_query = urlencode({k: v for k, v in (("drug", drug), ("gene", gene), ("source", source)) if v})
         total = len(claims)
         shown = claims[(page - 1) * CLAIM_PAGE : page * CLAIM_PAGE]
+        editors = await run(request, claim_editors, store, request.app.state.settings, shown)
         return render(request, "review.html", claims=shown, total=total, triples=sum(len(c.ids) for c in claims),
+                      editors=editors, vocab=CLAIM_VOCAB,
                       page=page, pages=max(1, -(-total // CLAIM_PAGE)), f=filters, counts=counts,
                       export_query=export_query, max_sentences=CLAIM_SENTENCES,
                       page_query=lambda n: urlencode({**filters, "page": n}))
@@ -303,10 +308,53 @@ def create_pages() -> APIRouter:
             raise
         return _back(request, here, here, "saved")
 
+    @pages.post("/review/claim/edit")
+    async def claim_edit_save(
+        request: Request, csrf: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "/review",
+        drug: Annotated[str, Form()] = "", gene: Annotated[str, Form()] = "", group: Annotated[str, Form()] = "",
+        claim_action: Annotated[str, Form()] = "", op: Annotated[str, Form()] = "edit",
+        action: Annotated[str, Form()] = "", severity: Annotated[str, Form()] = "",
+        testing_level: Annotated[str, Form()] = "", phenotype: Annotated[str, Form()] = "",
+        dose: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+    ) -> Response:
+        """The edit form of a claim row: only the fields the curator changed are saved (or the edit reverted)."""
+        from pgxlit.web.api import claim_write
+        from pgxlit.web.review import apply_claim_edit, claim_editors, revert_claim
+
+        actor = form_writer(request, csrf)
+        svc = request.app.state.services
+        name, symbol = canonical_drug(drug) or drug, canonical_gene(gene)
+        what = f"{name} – {symbol or 'no gene'} – {group}"
+        try:
+            if op == "revert":
+                await run(request, claim_write, revert_claim, svc.store, svc.settings, name, symbol, group, reason,
+                          actor, claim_action or None)
+                return _back(request, back, "/review", f"{what}: edit taken off, the claim reads as compiled")
+            from pgxlit.web.review import ClaimGroup
+
+            editor = (await run(request, claim_editors, svc.store, svc.settings,
+                                [ClaimGroup(name, symbol, group, "")])).get((name, symbol, group))
+            now = editor.claim if editor is not None else None
+            given = {"action": action, "severity": severity, "testing_level": testing_level, "phenotype": phenotype,
+                     "dose": dose}
+            shown = {k: (getattr(now, k, None) or "") for k in given}
+            changes = {k: v for k, v in given.items() if v.strip() != str(shown[k])}
+            current_note = editor.edit.note if editor is not None and editor.edit is not None else ""
+            text = note if note.strip() != current_note else None
+            await run(request, claim_write, apply_claim_edit, svc.store, svc.settings, name, symbol, group, changes,
+                      text, reason, actor, claim_action or None)
+        except HTTPException as exc:
+            if exc.status_code in (404, 422):
+                return _back(request, back, "/review", f"not saved: {exc.detail}")
+            raise
+        return _back(request, back, "/review", f"{what}: saved, edited by {actor}")
+
     @pages.get("/review/audit")
     async def audit_page(request: Request, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Response:
-        rows = await run(request, request.app.state.services.store.audit_log, None, limit)
-        return render(request, "audit.html", rows=rows)
+        store = request.app.state.services.store
+        rows = await run(request, store.audit_log, None, limit)
+        claim_rows = await run(request, store.claim_edit_log, None, None, None, None, limit)
+        return render(request, "audit.html", rows=rows, claim_rows=claim_rows)
 
     @pages.post("/login")
     async def login(request: Request, token: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
