@@ -48,7 +48,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -480,6 +480,29 @@ def _prune(folder: Path, keep: Path) -> None:
     for old in files[CACHE_KEEP:]:
         if old != keep:
             old.unlink(missing_ok=True)
+
+
+def entity_names(mentions: Iterable[Mention]) -> tuple[set[str], set[str]]:
+    """Canonical drug names and gene symbols named by mentions (a gene inside an allele or status counts).
+
+    Lexicon work only (no spaCy), so a question can be read without loading the extraction pipeline;
+    `pgxlit.index.passages.entity_names` is the same function."""
+    lex = load_lexicons()
+    drugs: set[str] = set()
+    genes: set[str] = set()
+    for m in mentions:
+        norm = m.norm or ""
+        if m.label == "DRUG":
+            drugs.add(norm.split("|", 1)[1] if "|" in norm else m.text.lower())
+        elif m.label == "GENE" and "|" in norm:
+            genes.add(norm.split("|", 1)[1])
+        elif m.label in ("ALLELE", "VARIANT", "PHENOTYPE") and norm:
+            head = norm.split("*")[0].split(" ")[0].split(":")[0]
+            if head and head[0].isalpha() and not head.startswith(("rs", "c.", "p.", "g.")):
+                found = lex.normalise_gene(head)
+                if found:
+                    genes.add(found[1])
+    return drugs, genes
 
 
 def normalise_gene(term: str) -> tuple[str, str] | None:

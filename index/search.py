@@ -7,16 +7,20 @@ Triple entries lead to the passage that holds their sentence.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pgxlit.index import dense
-from pgxlit.index.build import IndexPaths, index_paths, read_manifest
 from pgxlit.index.embed import Embedder, get_embedder
 from pgxlit.index.lexical import LexicalIndex
+from pgxlit.index.paths import IndexPaths, index_paths, read_manifest
 
 from pgxlit.config import Settings
 from pgxlit.records import Hit
@@ -28,6 +32,8 @@ SOURCES = ("fda_label", "pubmed")
 # A prior on where a prescriber's answer usually is: the actionable label sections first (pgxlit/sections.py).
 SECTION_PRIOR = SEARCH_PRIOR
 PUBMED_PRIOR = PUBMED_SEARCH_PRIOR
+METADATA_FORMAT = 1  # bump when the saved metadata layout changes: older files are then rebuilt
+RETIRE_PENDING = "retire.pending"  # index.build's marker: a swapped-in build still retiring passages
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,64 @@ class Metadata:
             {k: arr(v, np.int64) for k, v in sets.items()},
         )
 
+    @classmethod
+    def for_index(cls, store: Store, paths: IndexPaths) -> Metadata:
+        """The metadata of an index generation: loaded from the file saved with it when that file was
+        written for this very manifest (a build or an incremental update rewrites the manifest, so a
+        changed index is never read with stale metadata); else read from the store and saved there.
+        Not saved while a swapped-in build is still retiring passages (the store is about to change)."""
+        stamp = metadata_stamp(paths)
+        if stamp is not None:
+            loaded = cls.load(paths.metadata, stamp)
+            if loaded is not None:
+                return loaded
+        meta = cls.from_store(store)
+        if stamp is not None and not (paths.folder / RETIRE_PENDING).exists():
+            meta.save(paths.metadata, stamp)
+        return meta
+
+    def save(self, path: Path, stamp: str) -> bool:
+        """Write to a temporary name and rename (readers never see half a file); False when the folder
+        cannot be written (the next reader then reads the store again)."""
+        arrays: dict[str, np.ndarray] = {
+            "stamp": np.asarray(stamp), "ids": self.ids, "is_triple": self.is_triple, "source": self.source,
+            "superseded": self.superseded, "date": self.date, "evidence": self.evidence, "section": self.section,
+            "sections": np.asarray(self.sections, dtype=str),
+        }
+        for name, table in (("drug", self.by_drug), ("gene", self.by_gene), ("set", self.by_set)):
+            keys = list(table)
+            rows = [table[k] for k in keys]
+            arrays[f"{name}_names"] = np.asarray(keys, dtype=str)
+            arrays[f"{name}_rows"] = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+            arrays[f"{name}_ends"] = np.cumsum([len(r) for r in rows], dtype=np.int64)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+            return True
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return False
+
+    @classmethod
+    def load(cls, path: Path, stamp: str) -> Metadata | None:
+        """The metadata saved at `path` for `stamp`; None when absent, unreadable or saved for another manifest."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["stamp"]) != stamp:
+                    return None
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError):
+            return None
+        tables = []
+        for name in ("drug", "gene", "set"):
+            rows, ends = data[f"{name}_rows"], data[f"{name}_ends"]
+            starts = np.concatenate([[0], ends[:-1]]) if len(ends) else ends
+            tables.append({str(k): rows[a:b] for k, a, b in zip(data[f"{name}_names"], starts, ends, strict=True)})
+        return cls(data["ids"], data["is_triple"], data["source"], data["superseded"], data["date"], data["evidence"],
+                   data["section"], [str(x) for x in data["sections"]], *tables)
+
     def rows_of(self, pids: np.ndarray) -> np.ndarray:
         """Row positions of passage ids; -1 for ids that are not live (retired or unknown)."""
         pos = np.searchsorted(self.ids, pids)
@@ -139,6 +203,15 @@ class Metadata:
         return hit
 
 
+def metadata_stamp(paths: IndexPaths) -> str | None:
+    """What saved metadata must have been written for: this generation's manifest, byte for byte."""
+    try:
+        manifest = paths.manifest.read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(f"{METADATA_FORMAT}|{paths.folder}|".encode() + manifest).hexdigest()
+
+
 class Searcher:
     """Opens the index once; `search` is then a few milliseconds of numpy, faiss and BM25."""
 
@@ -156,7 +229,7 @@ class Searcher:
                                                  quantize=settings.embed.quantize)
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
-        self.meta = Metadata.from_store(store)
+        self.meta = Metadata.for_index(store, self.paths)
         self._vectors: dict[str, np.ndarray] = {}
         self._lex_rows: np.ndarray | None = None
         self._prior = np.asarray([SECTION_PRIOR.get(name, SEARCH_PRIOR_DEFAULT) for name in self.meta.sections] or [1.0])

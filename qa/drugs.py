@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
+import json
+import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pgxlit.extract.lexicons import SALT_WORDS, load_lexicons
-from pgxlit.extract.triples import label_subject
+from pgxlit.extract.lexicons import SALT_WORDS, default_dir, lexicon_fingerprint, load_lexicons
 
 from pgxlit.records import LabelVersion
 from pgxlit.store import Store
@@ -129,9 +133,30 @@ class DrugCatalogue:
     drug_of_set: dict[str, str] = field(default_factory=dict)  # label set id -> its own drug
 
     @classmethod
-    def from_store(cls, store: Store, named: Iterable[str] = ()) -> DrugCatalogue:
+    def from_store(cls, store: Store, named: Iterable[str] = (), cache: Path | None = None) -> DrugCatalogue:
         """Every stored label's generic and brand names, folded to the lexicon's name when it has one;
-        `named`: drugs the index finds in any passage, so a class also reaches drugs known from abstracts."""
+        `named`: drugs the index finds in any passage, so a class also reaches drugs known from abstracts.
+
+        Read from the catalogue cache file (`cache`, default: beside a SQLite store's file, i.e. in
+        $PGXLIT_HOME) when it was compiled from the same lexicon files and the same stored labels;
+        else compiled (naming each label's drug as extraction does) and the cache written atomically."""
+        path = cache if cache is not None else default_cache_path(store)
+        key = catalogue_key(store) if path is not None else ""
+        if path is not None:
+            cached = _read_cache(path, key)
+            if cached is not None:
+                return cls(labels={d: [StoredLabel(*row) for row in rows] for d, rows in cached["labels"].items()},
+                           names=cached["names"], named=frozenset(named), drug_of_set=cached["drug_of_set"])
+        catalogue = cls.compile(store, named)
+        if path is not None:
+            _write_cache(path, key, catalogue)
+        return catalogue
+
+    @classmethod
+    def compile(cls, store: Store, named: Iterable[str] = ()) -> DrugCatalogue:
+        """The catalogue from the stored labels (what `from_store` caches)."""
+        from pgxlit.extract.triples import label_subject  # the extraction stack: only when compiling
+
         newest: dict[str, StoredLabel] = {}
         names_of: dict[str, tuple[str, ...]] = {}
         for lv in store.label_version_summaries():
@@ -200,6 +225,47 @@ class DrugCatalogue:
         vocabulary = vocabulary or class_vocabulary()
         candidates = set(self.labels) | set(self.named)
         return tuple(sorted(d for d in candidates if vocabulary.in_class(d, cls)))
+
+
+CATALOGUE_FORMAT = 1  # bump when the cached layout or the way labels are named changes
+
+
+def default_cache_path(store: Store) -> Path | None:
+    """Beside a SQLite store's file (the data folder, $PGXLIT_HOME, by default); None for other databases."""
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    db = Path(url.database).expanduser()
+    return db.with_name(f"{db.stem}.drug_catalogue.json")
+
+
+def catalogue_key(store: Store) -> str:
+    """What a cached catalogue was compiled from: the lexicon files' hash and the stored labels' stamp
+    (count and newest row of label versions, extraction runs), so a new label or lexicon rebuilds it."""
+    stamp = json.dumps([CATALOGUE_FORMAT, lexicon_fingerprint(default_dir()), store.labels_stamp()], default=str)
+    return hashlib.sha256(stamp.encode()).hexdigest()
+
+
+def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("key") == key else None
+
+
+def _write_cache(path: Path, key: str, catalogue: DrugCatalogue) -> None:
+    """Written to a temporary name (pid and thread in it) and renamed: a reader never sees half a file.
+    A folder that cannot be written only costs the next process the compile."""
+    data = {"key": key, "names": catalogue.names, "drug_of_set": catalogue.drug_of_set,
+            "labels": {d: [[x.set_id, x.version, x.effective_time, x.title] for x in rows]
+                       for d, rows in catalogue.labels.items()}}
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=1)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pgxlit.extract.lexicons import load_lexicons
-from pgxlit.extract.pipeline import PgxEntityRecognizer
-from pgxlit.index.passages import entity_names
+from pgxlit.extract import grammars
+from pgxlit.extract.lexicons import DictionaryMatcher, entity_names, load_lexicons
 from pgxlit.qa.drugs import DrugCatalogue, DrugClass, class_vocabulary
+from pgxlit.records import Mention
 
 # Where a pharmacist names the drug: "before prescribing X", "taking X", "dose of X", "X and CYP2C19".
 DRUG_SLOT = re.compile(
@@ -136,15 +136,17 @@ class Question:
         return self.search_text or self.text
 
 
-_recogniser: PgxEntityRecognizer | None = None
+_matcher: DictionaryMatcher | None = None
 
 
-def recognise(text: str) -> list:
-    """Mentions in a text by the extraction recogniser (loaded once)."""
-    global _recogniser
-    if _recogniser is None:
-        _recogniser = PgxEntityRecognizer()
-    return _recogniser.find(text)
+def recognise(text: str) -> list[Mention]:
+    """Mentions in a text, as the extraction recogniser finds them (`PgxEntityRecognizer.find`: lexicon
+    matches and grammars, overlaps resolved) without importing the spaCy pipeline around it: a
+    one-shot `pgxlit ask` then never loads spaCy, thinc or torch."""
+    global _matcher
+    if _matcher is None:
+        _matcher = DictionaryMatcher(load_lexicons())
+    return grammars.resolve_overlaps([*_matcher.find(text), *grammars.find_all(text, generic=False)])
 
 
 def split_format(text: str) -> tuple[str, FormatRequest | None]:
