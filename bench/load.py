@@ -11,7 +11,12 @@ server). Bounded twice: it stops after --seconds or --max-requests, whichever co
 counts as an error when it fails, times out (--timeout) or answers anything but 200. The first
 request of each kind (model loading, compiling the check's knowledge) is made before the clock
 starts and reported apart. The server's peak RSS (VmHWM) is read from /proc when its pid is known
-(--start, or --server-pid).
+(--start, or --server-pid), and so is each of its ask worker processes' (their pids from /health).
+
+The server caches answers until the next write, and the demo has three questions, so most asks of a
+plain run are cache hits: the report gives the hit rate. `--unique-questions` makes every ask a
+new question (the question plus " (request N)"), so every ask is answered by a worker: that is
+the uncached figure, and the one to quote for ask latency.
 """
 
 from __future__ import annotations
@@ -64,14 +69,17 @@ TRIPLE_QUERIES = (
 class Workload:
     """What each request of a kind sends: questions, check pairs, triple filters, and triple ids to review."""
 
-    def __init__(self, questions: list[str], token: str | None, review_ids: list[int]) -> None:
+    def __init__(self, questions: list[str], token: str | None, review_ids: list[int], unique: bool = False) -> None:
         self.questions = questions
+        self.unique = unique
         self.token = token
         self.review_ids = review_ids
 
     async def send(self, client: httpx.AsyncClient, kind: str, n: int) -> httpx.Response:
         if kind == "ask":
-            return await client.post("/api/ask", json={"question": self.questions[n % len(self.questions)]})
+            question = self.questions[n % len(self.questions)]
+            return await client.post("/api/ask", json={"question": f"{question} (request {n})" if self.unique
+                                                       else question})
         if kind == "check":
             drug, results = CHECKS[n % len(CHECKS)]
             return await client.post("/api/check", json={"drug": drug, "results": results})
@@ -134,6 +142,24 @@ def peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
+async def server_health(client: httpx.AsyncClient) -> dict:
+    """/health: the answer cache's hits and misses and the worker pids (empty for an older server)."""
+    try:
+        r = await client.get("/health")
+        return r.json() if r.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def cache_rate(before: dict, after: dict) -> dict | None:
+    """Answer-cache hits and misses during the run (from /health before and after)."""
+    a, b = before.get("answer_cache"), after.get("answer_cache")
+    if not a or not b:
+        return None
+    hits, misses = b["hits"] - a["hits"], b["misses"] - a["misses"]
+    return {"hits": hits, "misses": misses, "hit_rate": round(hits / (hits + misses), 3) if hits + misses else 0.0}
+
+
 async def pending_ids(client: httpx.AsyncClient, want: int) -> list[int]:
     r = await client.get("/api/triples", params={"status": "pending", "limit": want})
     if r.status_code != 200:
@@ -145,18 +171,25 @@ async def pending_ids(client: httpx.AsyncClient, want: int) -> list[int]:
 
 
 async def run(url: str, seconds: float, max_requests: int, concurrency: int, timeout: float, qs: list[str],
-              mix: dict[str, int], token: str | None, server_pid: int | None) -> dict:
+              mix: dict[str, int], token: str | None, server_pid: int | None, unique: bool = False) -> dict:
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
         if "review" in mix and not token:
             raise SystemExit("review writes need a curator token: --token or PGXLIT_WEB_TOKEN")
-        work = Workload(qs, token, await pending_ids(client, 200) if "review" in mix else [])
+        work = Workload(qs, token, await pending_ids(client, 200) if "review" in mix else [], unique)
         warm: dict[str, float] = {}
         for kind in mix:
-            kind_, ms, error = await one(client, work, kind, 0)
+            waited = 0.0
+            while True:  # the server's workers may still be loading: 503/504 are retried for up to 300 s
+                kind_, ms, error = await one(client, work, kind, 0)
+                waited += ms
+                if not error or not error.startswith(("HTTP 503", "HTTP 504")) or waited > 300_000:
+                    break
+                await asyncio.sleep(1)
             if error:
                 raise SystemExit(f"warm-up {kind} failed: {error}")
-            warm[kind] = round(ms, 1)
+            warm[kind] = round(waited, 1)
         order = schedule(mix)
+        before = await server_health(client)
         latencies: dict[str, list[float]] = {kind: [] for kind in mix}
         errors: list[str] = []
         counter = {"n": 0}
@@ -176,6 +209,9 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.monotonic() - started
+        after = await server_health(client)
+    worker_pids = list((after.get("workers") or {}).get("pids") or [])
+    worker_rss = [peak_rss_mb(pid) for pid in worker_pids] if server_pid is not None else []
     every = [ms for values in latencies.values() for ms in values]
 
     def summary(values: list[float]) -> dict:
@@ -187,7 +223,9 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
     return {"url": url, "seconds": round(elapsed, 1), "concurrency": concurrency, "mix": mix,
             "requests": counter["n"], "errors": len(errors), "errors_by_kind": errors_by_kind,
             "error_samples": errors[:5], "requests_per_s": round(counter["n"] / elapsed, 2),
-            "warmup_ms": warm, "server_peak_rss_mb": peak_rss_mb(server_pid), "all": summary(every),
+            "warmup_ms": warm, "server_peak_rss_mb": peak_rss_mb(server_pid),
+            "workers_peak_rss_mb": [r for r in worker_rss if r is not None], "unique_questions": unique,
+            "answer_cache": cache_rate(before, after) if "ask" in mix else None, "all": summary(every),
             **{kind: summary(values) for kind, values in latencies.items()}}
 
 
@@ -224,6 +262,8 @@ def main() -> None:
     parser.add_argument("--token", default=os.environ.get("PGXLIT_WEB_TOKEN"), help="curator token for review writes")
     parser.add_argument("--server-pid", type=int, help="read this server's peak RSS at the end (implied by --start)")
     parser.add_argument("--questions", type=Path, default=REPO / "corpora" / "demo_questions.txt")
+    parser.add_argument("--unique-questions", action="store_true",
+                        help="make every ask a new question, so none is answered from the server's cache")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 0 <= args.ask_share <= 1:
@@ -243,18 +283,28 @@ def main() -> None:
     try:
         report = asyncio.run(run(args.url.rstrip("/"), args.seconds, args.max_requests, args.concurrency,
                                  args.timeout, questions(args.questions), mix, token,
-                                 server.pid if server is not None else args.server_pid))
+                                 server.pid if server is not None else args.server_pid, args.unique_questions))
     finally:
         if server is not None:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    rss = report["server_peak_rss_mb"]
+    rss, workers = report["server_peak_rss_mb"], report["workers_peak_rss_mb"]
     print(f"{report['requests']} requests in {report['seconds']} s with {report['concurrency']} concurrent clients "
           f"({report['requests_per_s']}/s), {report['errors']} errors; warm-up {report['warmup_ms']} ms"
-          + (f"; server peak RSS {rss} MB" if rss is not None else ""))
+          + (f"; server peak RSS {rss} MB" if rss is not None else "")
+          + (f" + workers {' + '.join(map(str, workers))} MB = {round(rss + sum(workers), 1)} MB"
+             if rss is not None and workers else ""))
+    cache = report["answer_cache"]
+    if cache is not None:
+        print(f"asks: {'every question unique (uncached)' if report['unique_questions'] else 'repeated questions'}; "
+              f"answer cache {cache['hits']} hits, {cache['misses']} misses (hit rate {cache['hit_rate']:.0%})")
     print(f"{'':8}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for kind in ("all", *mix):
         s = report[kind]

@@ -3,11 +3,17 @@
 `create_app` builds everything lazily: the check's knowledge is compiled (or read from its
 cache) on the first request that needs it, and the search index and embedding model are
 loaded on the first question, so `pgxlit serve` starts at once.
+
+Asks and triple listings run in a pool of worker processes (web/heavy.py), each with its own
+index and model, started when the server starts (or on the first ask); this process keeps
+checks, review writes and HTTP, so a check never waits for the GIL behind an ask. When the pool
+is full, heavy requests are refused with 503 and Retry-After instead of queueing without bound.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 from collections.abc import AsyncIterator
@@ -30,14 +36,25 @@ def _wants_html(request: Request) -> bool:
         "text/html" in request.headers.get("accept", "")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A FastAPI app with /health, the CDS Hooks services (/cds-services), /api and the pages."""
+def default_workers() -> int:
+    """Worker processes for asks: one per core, at most two (each holds the model, ~0.3 GB)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def create_app(settings: Settings | None = None, workers: int | None = None, queue: int = 32,
+               answer_cache: int = 256) -> FastAPI:
+    """A FastAPI app with /health, the CDS Hooks services (/cds-services), /api and the pages.
+
+    `workers`: processes answering asks and listings (None: `default_workers()`; 0: in this process);
+    `queue`: heavy requests that may wait for a worker before more are refused with 503;
+    `answer_cache`: answers kept until the next write to the store or index (0: none)."""
     from pgxlit.check.cds_hooks import create_router
     from pgxlit.web.api import create_api
     from pgxlit.web.jobs import Refresh
     from pgxlit.web.pages import create_pages, error_page, mount_static
     from pgxlit.web.apidocs import mount_api_docs
     from pgxlit.web.hardening import RequestLimits
+    from pgxlit.web.heavy import Busy, HeavyPool
     from pgxlit.web.security import Auth, RevokedSessions, weak_token_reason
     from pgxlit.web.services import Services
 
@@ -45,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.services.heavy is not None:
+            app.state.services.heavy.start()  # workers load the index and model while the server starts
         yield
         app.state.services.close()
 
@@ -85,12 +104,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     revoked = RevokedSessions(settings.home / "web_logouts.json" if settings.web.secret else None)
     app.state.auth = Auth(app.state.web_token, dict(settings.web.user_tokens),
                           settings.web.secret.encode() if settings.web.secret else secrets.token_bytes(32), revoked)
-    app.state.services = Services(settings, check_service)
+    workers = default_workers() if workers is None else workers
+    heavy = HeavyPool(settings, workers, queue) if workers > 0 else None
+    app.state.services = Services(settings, check_service, heavy=heavy, answer_cache=answer_cache)
     app.state.refresh = Refresh(lambda: app.state.services.store, settings)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+        """Up, plus what a load test reports: the answer cache's hits and the worker processes."""
+        svc = app.state.services
+        pool = svc.heavy
+        return {"status": "ok", "version": __version__, "answer_cache": svc.answers.stats(),
+                "workers": {"processes": pool.workers, "queue": pool.queue, "in_flight": pool.in_flight,
+                            "pids": pool.pids()} if pool is not None else None}
 
     app.include_router(create_api())
     app.include_router(create_pages())
@@ -102,6 +128,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if _wants_html(request):
             return error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if _wants_html(request):
+            response = error_page(request, 503, str(exc))
+            response.headers.update(headers)
+            return response
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_input(request: Request, exc: RequestValidationError) -> Response:

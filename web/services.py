@@ -4,14 +4,21 @@ The answerer (index, embedding model) is built on the first question and kept; i
 only when `pgxlit index` has written a new index. Asks run concurrently: the ONNX encoder's
 `run`, faiss searches on the read-only index and BM25 only read shared state, so only building
 (or rebuilding) the answerer is serialised, and an ask in flight keeps the answerer it started with.
+
+With a `HeavyPool` (the web server), asks and triple listings run in worker processes instead, so
+this process's GIL stays free for checks and review writes. Answers are cached, keyed by the
+normalised question, its options and a fingerprint of the store and index files: any write to
+either (a review, a load, a re-index) changes the fingerprint, so no stale answer is served.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pgxlit.config import Settings
@@ -31,8 +38,13 @@ class _Cached:
 class Services:
     """Lazily built, process-wide helpers; every method is safe to call from worker threads."""
 
-    def __init__(self, settings: Settings, check_service: Callable[[], Any]) -> None:
+    def __init__(self, settings: Settings, check_service: Callable[[], Any], heavy: Any = None,
+                 answer_cache: int = 0) -> None:
+        """`heavy`: a web.heavy.HeavyPool for asks and listings (None: in this process);
+        `answer_cache`: how many answers to keep (0: none)."""
         self.settings = settings
+        self.heavy = heavy
+        self.answers = AnswerCache(answer_cache)
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self.check_service = check_service
@@ -41,14 +53,24 @@ class Services:
         self._index_stamp: float | None = None
         self._digest_lock = threading.Lock()
         self._digests: dict[tuple, _Cached] = {}
+        self._writes = 0  # commits made through this process's store
 
     @property
     def store(self) -> Store:
         """Opened on first use, so building the app touches no database."""
         with self._store_lock:
             if self._store is None:
-                self._store = Store(self.settings.resolved_db_url)
+                from sqlalchemy import event
+
+                store = Store(self.settings.resolved_db_url)
+                # Every commit through this process's store (reviews, edits, refreshes) moves the fingerprint
+                # at once; file stats catch the writes of other processes (`pgxlit load`, `pgxlit index`).
+                event.listen(store.engine, "commit", self._wrote)
+                self._store = store
             return self._store
+
+    def _wrote(self, _connection: Any) -> None:
+        self._writes += 1
 
     # ---- ask -----------------------------------------------------------------------------------
     def _index_mtime(self) -> float | None:
@@ -83,10 +105,49 @@ class Services:
 
     def ask(self, question: str, k: int | None = None, source: str | None = None,
             all_versions: bool = False) -> Answer:
-        from pgxlit.index.search import SearchFilters
+        """A cited answer: from the cache when nothing was written since, else from a worker or here."""
+        key = self.answers.key(question, k, source, all_versions, self.fingerprint())
+        cached = self.answers.get(key)
+        if cached is not None:
+            return cached
+        if self.heavy is not None:
+            answer = self.heavy.call("ask", question, k, source, all_versions)
+        else:
+            from pgxlit.index.search import SearchFilters
 
-        filters = SearchFilters(source=source, latest_only=not all_versions)
-        return self.answerer().ask(question, k, filters)
+            answer = self.answerer().ask(question, k, SearchFilters(source=source, latest_only=not all_versions))
+        self.answers.put(key, answer)
+        return answer
+
+    def fingerprint(self) -> tuple | None:
+        """Commits made here, and size and mtime of the SQLite files and the index manifest: changes with
+        every committed write and every re-index. None (no caching) for a database that is not a local file."""
+        db = self._db_path()
+        if db is None:
+            return None
+        from pgxlit.index.build import index_paths
+
+        self.store  # noqa: B018 - opened, so its commits are counted from now on
+        parts: list[Any] = [self._writes]
+        for path in (db, db.with_name(db.name + "-wal"), index_paths(self.settings).manifest):
+            try:
+                st = path.stat()
+                parts.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                parts.append(None)
+        return tuple(parts)
+
+    def _db_path(self) -> Path | None:
+        url = self.settings.resolved_db_url
+        if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+            return None
+        return Path(url.removeprefix("sqlite:///"))
+
+    def triple_entries(self, **filters: Any) -> tuple[int, list[Any]]:
+        """Store.triple_entries, in a worker when there is a pool (a listing is SQLAlchemy rows: GIL time)."""
+        if self.heavy is not None:
+            return self.heavy.call("triple_entries", filters)
+        return self.store.triple_entries(**filters)
 
     # ---- citations -------------------------------------------------------------------------------
     def evidence(self, passage_id: int, sentence: str) -> dict[str, Any] | None:
@@ -150,5 +211,50 @@ class Services:
         return pair, changes
 
     def close(self) -> None:
+        if self.heavy is not None:
+            self.heavy.close()
         if self._store is not None:
             self._store.close()
+
+
+class AnswerCache:
+    """A small LRU of answers; a key includes the store fingerprint, so a write makes old keys unreachable.
+    Counts hits and misses, which `GET /api/health` reports (a load figure must say its hit rate)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(question: str, k: int | None, source: str | None, all_versions: bool, fingerprint: tuple | None
+            ) -> tuple | None:
+        if fingerprint is None:
+            return None
+        return (" ".join(question.split()), k, source, all_versions, fingerprint)
+
+    def get(self, key: tuple | None) -> Answer | None:
+        if key is None or self.size <= 0:
+            return None
+        with self._lock:
+            answer = self._items.get(key)
+            if answer is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return answer
+
+    def put(self, key: tuple | None, answer: Answer) -> None:
+        if key is None or self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = answer
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def stats(self) -> dict[str, int]:
+        return {"size": len(self._items), "hits": self.hits, "misses": self.misses}

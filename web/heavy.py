@@ -1,0 +1,157 @@
+"""Heavy reads (asks, triple listings) in a small pool of worker processes.
+
+Why: a check is well under a millisecond of Python, but in one server process it waits for the GIL
+behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. Each worker process
+loads the index and the embedding model once, at start, and answers from its own copy (the faiss
+index is memory-mapped, so the copies share pages). The server process keeps only checks, review
+writes and HTTP; workers run at a lower CPU priority so, when the cores are busy, a check or a
+review is scheduled before another ask.
+
+The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
+caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
+without limit. A worker that dies is replaced on the next request.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from pgxlit.config import Settings
+
+log = logging.getLogger("pgxlit.web.heavy")
+
+# Workers yield the CPU to the server process (checks, review writes) when both want it.
+WORKER_NICENESS = 5
+WARM_QUESTION = "Which gene should be tested before prescribing this drug?"
+
+
+class Busy(RuntimeError):
+    """Too many heavy requests in flight; the client should retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# ---- worker side (runs in the child processes) --------------------------------------------------
+_services: Any = None
+
+
+def _init_worker(settings: Settings, threads: int) -> None:
+    """Lower the priority, cap native threads to this worker's share of cores, load index and model once."""
+    global _services
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)  # before faiss/numpy start their thread pools
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not permitted here: run at normal priority
+        pass
+    from pgxlit.web.services import Services
+
+    _services = Services(settings, lambda: None)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        if _services.index_ready():
+            # load now, and answer once so the lazily built parts (lexicons, extractors) are ready too
+            _services.ask(WARM_QUESTION)
+    except Exception:  # no index yet, or it cannot load: the ask that needs it reports why
+        log.warning("worker could not preload the answerer; asks will retry", exc_info=True)
+
+
+def _ask(question: str, k: int | None, source: str | None, all_versions: bool) -> Any:
+    return _services.ask(question, k, source, all_versions)
+
+
+def _triple_entries(kwargs: dict[str, Any]) -> tuple[int, list[Any]]:
+    return _services.store.triple_entries(**kwargs)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+TASKS = {"ask": _ask, "triple_entries": _triple_entries, "ping": _ping}
+
+
+# ---- server side ---------------------------------------------------------------------------------
+class HeavyPool:
+    """`workers` processes with their own answerer; `call` blocks the calling thread, not the GIL."""
+
+    def __init__(self, settings: Settings, workers: int, queue: int) -> None:
+        if workers < 1:
+            raise ValueError("a heavy pool needs at least one worker process")
+        self.settings = settings
+        self.workers = workers
+        self.queue = max(0, queue)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._in_flight = 0
+        cores = os.cpu_count() or 1
+        self._threads = max(1, cores // workers)
+
+    @property
+    def capacity(self) -> int:
+        """Heavy requests admitted at once: one running per worker plus the waiting queue."""
+        return self.workers + self.queue
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # spawn, not fork: the server process has threads (uvicorn, refreshes) that fork would copy mid-lock
+                self._executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
+                                                     initializer=_init_worker, initargs=(self.settings, self._threads))
+                for _ in range(self.workers):  # one task each, so every worker starts (and loads) now
+                    self._executor.submit(_ping)
+            return self._executor
+
+    def start(self) -> None:
+        """Start the workers now (they load the index and model) rather than on the first ask."""
+        self._pool()
+
+    def call(self, task: str, *args: Any) -> Any:
+        """Run one task in a worker and return its result; Busy when the pool is full."""
+        fn = TASKS[task]
+        with self._lock:
+            if self._in_flight >= self.capacity:
+                raise Busy(f"the server is answering {self._in_flight} heavy requests already; retry shortly",
+                           retry_after=max(1, self._in_flight // self.workers))
+            self._in_flight += 1
+        try:
+            future: Future = self._pool().submit(fn, *args)
+            return future.result()
+        except BrokenProcessPool as exc:
+            self._replace(exc)
+            raise Busy("a worker process stopped; it is being restarted, retry shortly", retry_after=5) from exc
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _replace(self, exc: BaseException) -> None:
+        log.error("a heavy worker died (%s); starting new workers", exc)
+        with self._lock:
+            broken, self._executor = self._executor, None
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for memory figures), empty before the pool starts."""
+        executor = self._executor
+        return [p.pid for p in (executor._processes or {}).values()] if executor is not None else []  # noqa: SLF001
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
