@@ -26,10 +26,34 @@ AVOID = re.compile(
     r"\bcontraindicated\b|\bshould not (?:be )?(?:use|used|take|taken|receive|given|prescribed|administered|start|initiat)"
     r"|\bdo not (?:use|take|prescribe|administer|initiate|start|give|restart|reinitiate)\b|\bmust not\b"
     r"|\b(?:is|are) not recommended\b|\bnot (?:be )?recommended for\b|\bavoid (?:use|the use|using|prescribing)\b"
-    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b|\bconsider avoiding\b",
+    r"|\bshould be avoided\b|\bnever (?:restart|use|take)\b|\bconsider avoiding\b"
+    r"|\b(?:is|are) (?:generally )?not (?:generally )?recommended\b|\bnot recommended (?:in|for)\b",
     re.I,
 )
 NOT_CONTRAINDICATED = re.compile(r"\bnot contraindicated\b", re.I)
+# "not recommended" whose subject is a test or a dose change ("Screening is generally not
+# recommended in ...", "dose adjustment is not recommended"): no instruction to avoid the drug.
+_NOT_RECOMMENDED = re.compile(r"\bnot (?:be )?(?:generally )?recommended\b", re.I)
+_NOT_RECOMMENDED_OTHER = re.compile(
+    r"\b(?:screen\w*|test\w*|genotyp\w*|typing|monitoring|(?:dose|dosage|dosing)(?: \w+)?|adjustments?|reductions?"
+    r"|increases?|titration)\s+(?:\w+\s+){0,3}?(?:is|are|was|were)?\s*(?:generally\s+|usually\s+)?not (?:be )?"
+    r"(?:generally )?recommended\b",
+    re.I,
+)
+
+
+def states_avoid(text: str) -> bool:
+    """The sentence tells a prescriber not to use the drug: "contraindicated", "should not be used",
+    "avoid use", "is not recommended in ..." (a test or a dose change not recommended is no such
+    instruction, nor is "not contraindicated")."""
+    if NOT_CONTRAINDICATED.search(text):
+        return False
+    for m in AVOID.finditer(text):
+        if not _NOT_RECOMMENDED.search(m.group(0)):
+            return True
+        if not _NOT_RECOMMENDED_OTHER.search(text[max(0, m.start() - 60):m.end() + 12]):
+            return True
+    return False
 ALTERNATIVE = re.compile(
     r"\b(?:consider|use|choose|select|prescribe)\b[^.;]{0,40}\b(?:another|an? alternative|alternative|other)\b"
     r"|\balternative (?:therap|treatment|agent|drug|medication)|\binstead of\b",
@@ -47,6 +71,7 @@ MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve\b|\bobserved? for\b|\bwat
                      r"|\bcareful", re.I)
 NO_ACTION = re.compile(
     r"\bno (?:dose|dosage|dosing) (?:adjustment|change|modification)s? (?:is |are )?(?:necessary|needed|required|recommended)"
+    r"|\b(?:dose|dosage|dosing) (?:adjustment|change|modification|reduction)s? (?:is |are )?not (?:necessary|needed|required|recommended)"
     r"|\bnot necessary to adjust\b|\bno (?:clinically )?(?:significant|relevant|meaningful) (?:difference|effect|change)"
     r"|\bsimilar (?:siponimod |drug )?exposure\b",
     re.I,
@@ -87,7 +112,7 @@ def read_action(sentence: str, section: str | None, effect: str, source: str) ->
     in_label = source == FDA_LABEL
     if NO_ACTION.search(text):
         reading = Reading("no action", 1, "info")
-    elif AVOID.search(text) and not NOT_CONTRAINDICATED.search(text):
+    elif states_avoid(text):
         reading = Reading("avoid", 5, "critical")
     elif ALTERNATIVE.search(text) and not BACKGROUND.search(text):
         reading = Reading("alternative", 4, "critical" if in_label and section in CRITICAL_SECTIONS else "warning")
@@ -125,7 +150,8 @@ def is_background(sentence: str) -> bool:
 RANKED_ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
     ("contraindication", 4, re.compile(
         r"\bcontraindicated\b|\bdo not (?:use|prescribe|administer|initiate|start|restart|re-?challenge)\b"
-        r"|\bshould not (?:be )?(?:used|given|administered|prescribed|restarted|take)\b|\bavoid\b|\bnever restart\b",
+        r"|\bshould not (?:be )?(?:used|given|administered|prescribed|restarted|take)\b|\bavoid\b|\bnever restart\b"
+        r"|\b(?:is|are) not recommended (?:in|for)\b",
         re.I)),
     ("test before use", 3, re.compile(
         r"\b(?:screen\w*|test\w*|genotyp\w*|determine|assess\w*)\b[^.]{0,80}\b(?:before|prior to)\b"

@@ -32,6 +32,10 @@ class Thresholds:
     min_label: float = 0.3
     min_pubmed: float = 0.7  # a literature claim below this is kept as literature-only support (`weak`)
     literature_floor: float = LITERATURE_FLOOR
+    # A label sentence that says outright not to use the drug in a group it names ("The use of X is
+    # not recommended in HLA-B*58:01 positive patients") is what the label says even when the
+    # pairing model is unsure of it (its "not" reads as negation): usable this far below `min_label`.
+    avoid_margin: float = 0.1
 
 
 def claim_action(reading: Reading, sentence: str) -> tuple[str, bool]:
@@ -117,6 +121,16 @@ def _reading(fact: TripleFact) -> Reading:
     return reading
 
 
+def _stated_avoid(fact: TripleFact, thresholds: Thresholds) -> bool:
+    """A label sentence below the label threshold that still counts: it reads as avoid, names the
+    triple's factor itself, and is at most `avoid_margin` below the label threshold (never a rejected one)."""
+    if fact.review_status == "rejected" or fact.confidence < thresholds.min_label - thresholds.avoid_margin - 1e-9:
+        return False
+    low = fact.sentence.lower()
+    named = any(w.lower() in low for w in focus_words(fact) if w != fact.gene)
+    return named and _reading(fact).strength >= 5
+
+
 def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader | None = None,
                  thresholds: Thresholds = Thresholds()) -> list[Claim]:
     """Every claim the facts of one drug support, strongest first. Pure."""
@@ -126,7 +140,7 @@ def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader 
         if not fact.gene or not fact.own_label or fact.review_status == "rejected":
             continue
         if fact.source == "fda_label":
-            if not usable(fact, thresholds.min_label, thresholds.min_pubmed):
+            if not usable(fact, thresholds.min_label, thresholds.min_pubmed) and not _stated_avoid(fact, thresholds):
                 continue
             label_sentences[fact.gene].append(fact.sentence)
         elif fact.review_status != "accepted" and fact.confidence < thresholds.literature_floor:

@@ -17,8 +17,14 @@ import re
 from typing import Any, Protocol
 
 _FUNCTION_WORD = re.compile(r"\b(no|decreased|increased|normal|poor)\s+function$", re.I)
-TWO = re.compile(r"\btwo\b|\bboth\b|\bhomozygous\b|\bhomozygotes?\b", re.I)
-ONE = re.compile(r"\bone\b|\bsingle\b|\bheterozygous\b|\bheterozygotes?\b", re.I)
+# How many copies a sentence means: "two no-function alleles", "homozygous"; "one copy",
+# "heterozygous". A bare "one" or "both" counts nothing ("one of the major by-products").
+_COPY_WORD = (r"(?:copies|copy|alleles?|variants?|no[- ]function|non-?functional|loss[- ]of[- ]function|reduced|decreased"
+              r"|deficient|defective|inactive|nonfunctional|functional|mutant|mutated|variant|risk)")
+TWO = re.compile(rf"\btwo\s+(?:\S+\s+){{0,2}}?{_COPY_WORD}|\bboth (?:alleles|copies)\b|\bhomozyg(?:ous|otes?|osity)\b"
+                 rf"|\bbiallelic\b", re.I)
+ONE = re.compile(rf"\b(?:one|a single|single)\s+(?:\S+\s+){{0,2}}?{_COPY_WORD}|\bheterozyg(?:ous|otes?|osity)\b"
+                 rf"|\bmonoallelic\b", re.I)
 _PARTIAL = re.compile(r"\bpartial(?:ly)?\b[^.;]{0,40}\b(?:deficien\w*|activity)|\bpartial\b", re.I)
 _COMPLETE = re.compile(r"\b(?:complete|near[- ]complete|total)\b[^.;]{0,40}\b(?:deficien\w*|absence|lack)"
                        r"|\bcomplete(?:ly)? (?:absen|lack)", re.I)

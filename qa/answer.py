@@ -19,7 +19,7 @@ from pgxlit.index.search import SOURCES, Searcher, SearchFilters
 from pgxlit.qa.bottom_line import ACTION_ORDER, VERDICT, ClaimView, bottom_line, rank
 from pgxlit.qa.claims import CitationFinder, claim_views, select_claims
 from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
-from pgxlit.qa.evidence import Candidate, candidates, same_claim_key, tidy
+from pgxlit.qa.evidence import Candidate, candidates, quote_key, same_claim_key, tidy
 from pgxlit.qa.question import Question, read_question
 from pgxlit.qa.select import (
     about_asked_drugs,
@@ -102,21 +102,57 @@ def _trim(sentence: str) -> str:
     return cut + " …"
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteCitation(Citation):
+    """A numbered source whose sentence other places state word for word: other label versions,
+    generics and set ids (`also_in`) are listed under the one number instead of numbered again."""
+
+    also_in: tuple[Passage, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**Citation.to_json(self), "also_in": [place_json(p) for p in self.also_in]}
+
+
+def place_json(p: Passage) -> dict[str, Any]:
+    """Where else a quoted sentence is stated, for JSON and for listing under its number."""
+    return {"source": p.source, "set_id": p.set_id, "version": p.version, "section": p.section,
+            "section_title": p.section_title, "effective_time": p.effective_time, "pmid": p.pmid, "year": p.year,
+            "title": p.title, "url": p.url, "passage_id": p.id}
+
+
+def _place(p: Passage) -> tuple[Any, ...]:
+    return (p.source, p.set_id, p.version, p.section, p.pmid)
+
+
 @dataclass
 class Composition:
-    """Answer lines and the citations they use, numbered in order of first use."""
+    """Answer lines and the citations they use, numbered in order of first use.
+
+    Every source once: a sentence is numbered once however many label versions, generics and set
+    ids state it (compared by `quote_key`: case, spacing, punctuation and layout debris ignored);
+    its other places are kept in the citation's `also_in`."""
 
     lines: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     triples: list[Triple] = field(default_factory=list)
-    _key_of: dict[tuple[int | None, int], int] = field(default_factory=dict)
+    _key_of: dict[str, int] = field(default_factory=dict)
 
     def cite(self, passage: Passage, text: str) -> int:
-        slot = (passage.id, hash(text))
-        if slot not in self._key_of:
-            self._key_of[slot] = len(self.citations) + 1
-            self.citations.append(Citation(self._key_of[slot], passage, text))
-        return self._key_of[slot]
+        slot = quote_key(text) or f"{passage.id}:{hash(text)}"
+        key = self._key_of.get(slot)
+        if key is None:
+            key = self._key_of[slot] = len(self.citations) + 1
+            self.citations.append(QuoteCitation(key, passage, text))
+            return key
+        old = self.citations[key - 1]
+        also = getattr(old, "also_in", ())
+        if _place(passage) != _place(old.passage) and all(_place(passage) != _place(a) for a in also):
+            self.citations[key - 1] = QuoteCitation(key, old.passage, old.text, (*also, passage))
+        return key
+
+    def key_of(self, text: str) -> int | None:
+        """The number a sentence is cited under, or None when it is not cited."""
+        return self._key_of.get(quote_key(text))
 
 
 def compose_extractive(chosen: Sequence[Sequence[Candidate]]) -> Composition:
@@ -132,7 +168,7 @@ def compose_extractive(chosen: Sequence[Sequence[Candidate]]) -> Composition:
     return comp
 
 
-def choose(cands: Sequence[Candidate], max_sentences: int, max_places: int = 3,
+def choose(cands: Sequence[Candidate], max_sentences: int, max_places: int = 12,
            groups: Sequence[str] = ()) -> list[list[Candidate]]:
     """The best distinct claims, most actionable first; a repeated claim gathers its places. Evidence
     that names the asked genotype/phenotype group ("ultra-rapid metabolizers") comes before the rest."""
@@ -441,8 +477,7 @@ def cited_bottom_line(q: Question, claims: Sequence[ClaimView], comp: Compositio
     checked, problems = check_citations(line, {c.key for c in comp.citations})
     if problems:  # generated from claims with evidence: an uncited clause is a bug worth surfacing
         raise AssertionError("; ".join(problems))
-    keys = {(c.passage.id, c.text): c.key for c in comp.citations}
-    claim_json = [c.to_json(sorted({k for p, s in evidence_places(c) if (k := keys.get((p.id, s)))}))
+    claim_json = [c.to_json(sorted({k for _p, s in evidence_places(c) if (k := comp.key_of(s))}))
                   for c in claims]
     return (line if checked else ""), claim_json
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pgxlit.extract.actions import action_of, looks_like_table
 from pgxlit.extract.pipeline import PgxEntityRecognizer
 from pgxlit.index.passages import entity_names
+from pgxlit.knowledge.facts import strip_layout
 from pgxlit.qa.question import Question
 
 from pgxlit.records import Hit, Passage, Triple
@@ -37,7 +38,7 @@ TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
 def tidy(sentence: str) -> str:
     """Label sentences carry list bullets and section numbers from the layout; readers need neither."""
     text = " ".join(sentence.split()).replace("\u2011", "-").replace("\u2010", "-")
-    text = re.sub(r"HLA ?- ?B", "HLA-B", LEADING_NOISE.sub("", text))
+    text = re.sub(r"HLA ?- ?B", "HLA-B", strip_layout(LEADING_NOISE.sub("", text)))
     return TRAILING_NOISE.sub("", text).strip()
 
 
@@ -117,3 +118,9 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
 def same_claim_key(sentence: str) -> str:
     """Sentences repeated across label versions or generic labels count once (their citations merge)."""
     return re.sub(r"[^a-z0-9]+", " ", re.sub(r"\[[^\]]*\]|\([^)]*\d[^)]*\)", "", tidy(sentence).lower())).strip()
+
+
+def quote_key(sentence: str) -> str:
+    """One key per quoted sentence however a label version, generic or set id spaced, punctuated or
+    capitalised it ("P2Y 12" / "P2Y12"): an answer numbers each such sentence once."""
+    return re.sub(r"[^a-z0-9]+", "", same_claim_key(sentence))
