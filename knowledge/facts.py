@@ -91,6 +91,30 @@ _HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s+(?:[A-Z][A-Z ,&/-]{3,}\s+)(?=[A-Z][a
 _SEGMENT_BREAK = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*•\s*")
 LONG_SENTENCE = 240
 
+# Layout debris a label's text carries into a sentence: list bullets, cross-reference residue
+# ("5.1 ) •", "( 5.1 , 12.3 )"), and a section number with its all-caps heading ("2 DOSAGE AND
+# ADMINISTRATION •Use ..."). A number is a section number only before a capital letter.
+_LEAD_DEBRIS = re.compile(
+    r"^\s*(?:\(\s*[\d.]+(?:\s*,\s*[\d.]+)*\s*\)|[\d.]+(?:\s*,\s*[\d.]+)*\s*\)|[•·▪\-–]"
+    r"|\d{1,2}(?:\.\d{1,2})*\s+(?:[A-Z][A-Z0-9,&/()'-]*(?:\s+[A-Z0-9,&/()'-]+)*(?=\s+[•·▪]|\s+[A-Z]?[a-z]|\s+\d{1,2}\.\d))?(?=\s*[A-Z•·▪]|\s*\d{1,2}\.\d))\s*"
+)
+# A heading the layout repeats ("WARNING: DIMINISHED ... GENE WARNING: DIMINISHED ... GENE ..."):
+# the same run of at least 12 characters, no lower-case letter in it, twice at the start.
+_REPEATED_LEAD = re.compile(r"^([^\sa-z][^a-z]{11,240}?)\s+\1(?=\s|$)")
+
+
+def strip_layout(text: str) -> str:
+    """A sentence without the label layout's leading debris and without a heading repeated at its
+    start: what a reader should see quoted. Pure; the sentence's own words are kept."""
+    text = " ".join(text.split())
+    for _ in range(6):
+        before = text
+        text = _LEAD_DEBRIS.sub("", text, count=1)
+        text = _REPEATED_LEAD.sub(r"\1", text, count=1)
+        if text == before:
+            break
+    return text
+
 
 def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:
     """The evidence sentence without cross-references and section numbers, for display.
@@ -106,7 +130,7 @@ def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:
         if hit is not None:
             text = hit
     text = _CROSSREF.sub(" ", text)
-    text = _LEADING_REF.sub("", text)
+    text = strip_layout(_LEADING_REF.sub("", text))
     text = _HEADING.sub("", text)
     text = _TRAILING_REF.sub("", text)
     text = re.sub(r"\s+([.,;:])", r"\1", text).strip()
@@ -123,7 +147,9 @@ def focus_words(fact: TripleFact) -> tuple[str, ...]:
     """Words that locate the factor in a run-on sentence: the variant as written and its gene."""
     words: list[str] = []
     if fact.variant:
-        v = fact.variant.split(":", 1)[-1]
+        # "GENE:name" is a gene-level variant name; an HLA allele's colon ("HLA-B*58:01") is its own
+        v = fact.variant[len(fact.gene) + 1:] if fact.gene and fact.variant.startswith(f"{fact.gene}:") \
+            else fact.variant
         words += [v, v.replace(":", ""), v.split(" ")[-1]]
         if "*" in v:
             words.append(v[v.index("*"):])
