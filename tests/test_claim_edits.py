@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from pgxlit.config import Settings
 from pgxlit.store import Store
@@ -147,6 +148,16 @@ def test_claim_edits_keep_their_history_and_newest_wins(store: Store) -> None:
     _store_cases(store)
 
 
+@pytest.mark.slow  # starts a PostgreSQL server
+def test_claim_edits_on_postgres(pg_url: str) -> None:  # noqa: F811
+    store = Store(pg_url)
+    try:
+        assert store.engine.dialect.name == "postgresql"
+        _store_cases(store)
+    finally:
+        store.close()
+
+
 def test_a_store_made_before_claim_edits_gets_the_table_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     Store(f"sqlite:///{path}").close()
@@ -243,6 +254,7 @@ def _summary_rows(world: dict[str, Any], drug: str) -> list[dict[str, Any]]:
     return [r for r in drug_summary(world["store"], world["settings"], drug).to_json()["claims"]]
 
 
+@pytest.mark.slow  # the snapshot store, extracted
 def test_an_edit_changes_ask_check_and_drug_summary_and_revert_restores_them(world: dict[str, Any]) -> None:
     from pgxlit.web.review import ReviewError, apply_claim_edit, revert_claim
 
@@ -286,6 +298,7 @@ def test_an_edit_changes_ask_check_and_drug_summary_and_revert_restores_them(wor
     assert [e.reverted for e in store.claim_edit_log("codeine", "CYP2D6", UM)] == [True, False]
 
 
+@pytest.mark.slow  # the snapshot store, extracted
 def test_a_running_check_service_picks_up_an_edit_without_recompiling(world: dict[str, Any]) -> None:
     from pgxlit.check.profile import profile_from_args
     from pgxlit.check.service import CheckService
@@ -330,6 +343,7 @@ def _csrf(page: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.slow  # the snapshot store, extracted
 def test_the_api_edits_reverts_and_lists_claim_edits_with_clear_errors(client: Any) -> None:
     body = {"drug": "Zocor", "gene": "slco1b1", "group": "gene", "claim_action": "informative",
             "changes": {"action": "dose_change", "testing_level": "recommended"}, "note": "CPIC: lower dose",
@@ -369,6 +383,7 @@ def test_the_api_edits_reverts_and_lists_claim_edits_with_clear_errors(client: A
                    for r in summary["claims"])
 
 
+@pytest.mark.slow  # the snapshot store, extracted
 def test_the_review_page_edits_a_claim_row_and_the_audit_page_shows_it(client: Any) -> None:
     page = client.get("/review", params={"drug": "codeine", "gene": "CYP2D6", "status": ""})
     assert page.status_code == 200 and "edit claim" in page.text and 'action="/review/claim/edit"' in page.text
