@@ -229,3 +229,29 @@ def test_the_drug_advised_on_is_the_subject_not_the_drug_naming_the_condition() 
                      "Metoclopramide-treated patients with NADH-cytochrome b5 reductase deficiency are at an "
                      "increased risk of developing methemoglobinemia and/or sulfhemoglobinemia."))
     assert {d for d, _ in _pgx_pairs(treated)} <= {"metoclopramide"}
+
+
+def test_the_tumour_marker_of_the_indication_is_somatic_throughout_the_label() -> None:
+    # IRESSA (NDA206995): the indication names EGFR as the tumour's marker, so the clinical
+    # pharmacology sentence, which gives no origin of its own, is about the tumour too.
+    iressa = _label("GEFITINIB", "IRESSA",
+                    ("indications_and_usage",
+                     "1 INDICATIONS AND USAGE IRESSA is indicated for the first-line treatment of patients with "
+                     "metastatic non-small cell lung cancer (NSCLC) whose tumors have epidermal growth factor "
+                     "receptor (EGFR) exon 19 deletions or exon 21 (L858R) substitution mutations as detected by an "
+                     "FDA-approved test [see Clinical Studies (14) ] ."),
+                    ("clinical_pharmacology",
+                     "Gefitinib binding affinity for EGFR exon 19 deletion or exon 21 point mutation L858R mutations "
+                     "is higher than its affinity for the wild-type EGFR. CYP2D6 Poor metabolizer : CYP2D6 metabolizes "
+                     "gefitinib to O-desmethyl gefitinib in vitro . In healthy CYP2D6 poor metabolizers, O-desmethyl "
+                     "gefitinib concentration was not measurable and the mean exposure to gefitinib was 2-fold higher "
+                     "as compared to the extensive metabolizers."))
+    assert _pgx_pairs(iressa) == {("gefitinib", "CYP2D6")}
+    assert {t.gene for t in biomarker_triples(label_triples(iressa))} == {"EGFR"}
+    # Herceptin (BLA103792): "Perform HER2 testing" is the tumour's HER2 status.
+    herceptin = _label("TRASTUZUMAB", "Herceptin",
+                       ("indications_and_usage", "1 INDICATIONS AND USAGE Herceptin is a HER2/neu receptor antagonist "
+                        "indicated for: The treatment of HER2-overexpressing breast cancer."),
+                       ("dosage_and_administration",
+                        "Perform HER2 testing using FDA-approved tests by laboratories with demonstrated proficiency."))
+    assert not _pgx_pairs(herceptin)
