@@ -176,6 +176,23 @@ def test_a_store_made_before_claim_edits_gets_the_table_on_open(tmp_path: Path) 
         store.close()
 
 
+def test_a_claim_edits_table_made_without_claim_action_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "early.sqlite"
+    Store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:  # the table as the first version of this change made it
+        db.execute("DROP TABLE claim_edits")
+        db.execute("CREATE TABLE claim_edits (id INTEGER PRIMARY KEY, drug VARCHAR(200) NOT NULL, gene VARCHAR(64) "
+                   "NOT NULL, group_key VARCHAR(200) NOT NULL, changes JSON NOT NULL, \"before\" JSON NOT NULL, "
+                   "note TEXT NOT NULL, reverted BOOLEAN NOT NULL, actor VARCHAR(100) NOT NULL, reason TEXT NOT NULL, "
+                   "at DATETIME NOT NULL)")
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.edit_claim("codeine", "CYP2D6", UM, {"action": "alternative"}, "ann", "CPIC", claim_action="avoid")
+        assert store.claim_edit("codeine", "CYP2D6", UM, "avoid").changes == {"action": "alternative"}
+    finally:
+        store.close()
+
+
 # ---- every consumer reads the edit: on the snapshot -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

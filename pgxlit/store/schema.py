@@ -204,7 +204,8 @@ class ClaimEditRow(Base):
     drug: Mapped[str] = mapped_column(String(200), index=True)  # canonical lower-case generic name
     gene: Mapped[str] = mapped_column(String(64), default="")  # "" for a claim without a gene
     group_key: Mapped[str] = mapped_column(String(200))  # the knowledge layer's group: "phenotype:Poor Metabolizer"
-    claim_action: Mapped[str] = mapped_column(String(24), default="")  # the compiled action it is about ("" any)
+    # the compiled action it is about ("" any); nullable: added to claim_edits tables made without it
+    claim_action: Mapped[str | None] = mapped_column(String(24), default="", nullable=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> new value (full set, not a diff)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> compiled value when edited
     note: Mapped[str] = mapped_column(Text, default="")
@@ -284,7 +285,8 @@ def plain_fields(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 # Nullable columns added to a table after stores were created with it: (table, column). `create_all`
 # makes new tables only, so `add_missing_columns` adds these to an existing SQLite or Postgres store.
-ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sections", "tables"), ("triples", "origin"))
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sections", "tables"), ("triples", "origin"),
+                                               ("claim_edits", "claim_action"))
 
 
 def add_missing_columns(engine: Engine) -> list[str]:
