@@ -1,7 +1,8 @@
 """Does a claim apply to a patient's result? Allele-exact, and saying how.
 
 A result is anything with the fields of check.genotype.GeneCall (gene, phenotype, alleles,
-diplotype, source, reference_genotype); a phenotype named in a question is checked with
+diplotype, source, reference_genotype, and the activity score CPIC's tables give a diplotype, when
+they do); a phenotype named in a question is checked with
 `applies_to_phenotype`.
 """
 
@@ -33,7 +34,22 @@ PARTIAL_DEFICIENCY = frozenset({"Intermediate Metabolizer", "Likely Intermediate
                                 "Possible Intermediate Metabolizer", "Decreased Function", "Possible Decreased Function"})
 COMPLETE_DEFICIENCY = frozenset({"Poor Metabolizer", "Likely Poor Metabolizer", "Poor Function", "Deficient",
                                  "Deficient with CNSHA"})
-SPECIFICITY = {"exact diplotype": 4, "HLA allele": 4, "phenotype": 3, "carries the allele": 3, "carries the variant": 3,
+# CPIC's activity-score bands, upper bound of each phenotype: CYP2D6 has an ultrarapid band (> 2.25);
+# CYP2C9 and DPYD stop at normal (2). A score names its phenotype; a phenotype does not name its score.
+ACTIVITY_BANDS: dict[str, tuple[tuple[float, str], ...]] = {
+    "CYP2D6": ((0.0, "Poor Metabolizer"), (1.0, "Intermediate Metabolizer"), (2.25, "Normal Metabolizer"),
+               (99.0, "Ultrarapid Metabolizer")),
+}
+DEFAULT_ACTIVITY_BANDS = ((0.5, "Poor Metabolizer"), (1.5, "Intermediate Metabolizer"), (99.0, "Normal Metabolizer"))
+
+
+def phenotype_of_score(gene: str | None, score: float) -> str:
+    """The metabolizer phenotype of an activity score ("CYP2C9", 1.0 -> "Intermediate Metabolizer")."""
+    bands = ACTIVITY_BANDS.get(gene or "", DEFAULT_ACTIVITY_BANDS)
+    return next(name for top, name in bands if score <= top + 1e-9)
+
+
+SPECIFICITY = {"exact diplotype": 4, "HLA allele": 4, "activity score": 4, "phenotype of the activity score": 2, "phenotype": 3, "carries the allele": 3, "carries the variant": 3,
                "partial deficiency": 3, "complete deficiency": 3, "phenotype of the diplotype": 2,
                "gene-level evidence": 0}
 
@@ -44,7 +60,7 @@ class Result(Protocol):
     alleles: tuple[str, ...]
     diplotype: str | None
     source: str
-    reference_genotype: bool
+    reference_genotype: bool  # (an `activity_score: float | None` is read when present)
 
 
 def _same_phenotype(value: str, p: str) -> bool:
@@ -79,6 +95,14 @@ def applies(claim: Claim, call: Result) -> str | None:
         if value not in wanted or (claim.copies is not None and claim.copies != wanted[value]):
             return None
         return f"{value.lower()}-function alleles"
+    if kind == "activity":
+        score = float(value)
+        have = getattr(call, "activity_score", None)
+        if have is not None:  # a diplotype CPIC scores: allele-exact
+            return "activity score" if abs(have - score) < 1e-6 else None
+        if call.source == "phenotype" and _same_phenotype(phenotype_of_score(claim.gene, score), p):
+            return "phenotype of the activity score"
+        return None
     if kind == "gene":
         return "gene-level evidence"
     return None
@@ -88,7 +112,8 @@ def applies_to_phenotype(claim: Claim, phenotype: str) -> bool:
     """Does a claim apply to patients of a phenotype named in words ("Poor Metabolizer")?
 
     Group kinds that need alleles (diplotype, allele, variant, HLA) apply only through the phenotype
-    a diplotype implies; a gene-level claim applies to any phenotype."""
+    a diplotype implies, an activity score through the phenotype its CPIC band names; a gene-level
+    claim applies to any phenotype."""
     kind, _, value = claim.group.partition(":")
     if kind == "phenotype":
         return _same_phenotype(value, phenotype)
@@ -99,6 +124,8 @@ def applies_to_phenotype(claim: Claim, phenotype: str) -> bool:
     if kind == "function":
         wanted = FUNCTIONS_OF.get(phenotype, {})
         return value in wanted and (claim.copies is None or claim.copies == wanted[value])
+    if kind == "activity":
+        return _same_phenotype(phenotype_of_score(claim.gene, float(value)), phenotype)
     return kind == "gene"
 
 

@@ -36,6 +36,10 @@ _PHENOTYPE_WORDS = {
 }
 _METABOLIZER = re.compile(r"\b(poor|intermediate|normal|extensive|rapid|ultra-?rapid)\s+metaboli[sz]ers?\b", re.I)
 _HLA = re.compile(r"^\s*HLA[-\s]?([A-Z][A-Z0-9]{0,4})\s*\*?\s*(\d{2,3}):?(\d{2,3})?", re.I)
+# "activity score of 1", "activity score (AS) 0.5/1", "activity scores of 1 or 1.5": the values stated
+_SCORE_RUN = re.compile(r"\bactivity\s+scores?(?:\s*\(AS\))?\s*(?:of|=|:|was|is|are|between)?\s*"
+                        r"(\d(?:\.\d{1,2})?(?:\s*(?:/|,|or|and|to|-|–)\s*\d(?:\.\d{1,2})?(?![\d.]\d))*)", re.I)
+_SCORE = re.compile(r"\d(?:\.\d{1,2})?")
 
 
 class GenotypeReader(Protocol):
@@ -121,7 +125,7 @@ def group_keys(gene: str, variant: str | None, sentence: str,
     if canon:
         return [(f"phenotype:{canon}", {})]
     if rest.lower().startswith("activity score"):
-        return []
+        return [(f"activity:{value}", {}) for value in activity_scores(rest, sentence)]
     if "*" in v:
         star = v[len(gene):] if v.upper().startswith(gene.upper()) else v
         if "/" in star:
@@ -135,6 +139,23 @@ def group_keys(gene: str, variant: str | None, sentence: str,
     if rsid is None and not reader and re.fullmatch(r"rs\d+", v.lower()):
         rsid = v.lower()
     return [(f"variant:{rsid}", {})] if rsid else []
+
+
+def score_text(value: float | str) -> str:
+    """One spelling per activity score: "1.0" -> "1", ".50" -> "0.5"."""
+    return f"{float(value):g}"
+
+
+def activity_scores(factor: str, sentence: str) -> list[str]:
+    """The activity scores a triple is about: the factor's own value ("Activity Score 1") with the
+    values the sentence states beside it ("activity score 0.5/1" -> 0.5 and 1); the sentence's
+    values when the factor has none; none when neither states one (a gene-wide mention)."""
+    own = _SCORE.search(factor)
+    runs = [[score_text(v) for v in _SCORE.findall(m.group(1))] for m in _SCORE_RUN.finditer(sentence)]
+    if own:
+        value = score_text(own.group(0))
+        return next((run for run in runs if value in run), [value])
+    return list(dict.fromkeys(v for run in runs for v in run))
 
 
 _FUNCTION_NAMES = {"No": "no-function", "Decreased": "decreased-function", "Increased": "increased-function",
@@ -159,4 +180,6 @@ def describe(gene: str, group: str, copies: int | None = None) -> str:
         return f"{gene} {value} homozygous" if copies == 2 else f"{gene} {value} carrier"
     if kind == "variant":
         return f"{value} carrier"
+    if kind == "activity":
+        return f"{gene} activity score {value}"
     return f"any {gene} result"

@@ -15,16 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pgxlit.knowledge.applies import applies_to_phenotype, phenotype_of_score
+from pgxlit.knowledge.groups import score_text
 from pgxlit.qa.bottom_line import ClaimView
 from pgxlit.qa.question import Question
 
 from pgxlit.records import Passage
 from pgxlit.store import Store
 
-# CPIC's activity-score bands: CYP2D6 has an ultrarapid band; CYP2C9 and DPYD stop at normal (2).
-ACTIVITY_BANDS = {"CYP2D6": ((0.0, "Poor Metabolizer"), (1.0, "Intermediate Metabolizer"),
-                             (2.25, "Normal Metabolizer"), (99.0, "Ultrarapid Metabolizer"))}
-DEFAULT_BANDS = ((0.5, "Poor Metabolizer"), (1.5, "Intermediate Metabolizer"), (99.0, "Normal Metabolizer"))
 WORDS_TO_PHENOTYPE = {
     "ultrarapid metabolizer": "Ultrarapid Metabolizer", "rapid metabolizer": "Rapid Metabolizer",
     "normal metabolizer": "Normal Metabolizer", "intermediate metabolizer": "Intermediate Metabolizer",
@@ -41,6 +39,7 @@ class AskedGroup:
     gene: str | None
     phenotype: str | None = None  # CPIC wording ("Poor Metabolizer")
     hla: str | None = None  # "HLA-B*58:01"
+    score: str | None = None  # an activity score as asked ("1"), with `phenotype` its CPIC band
 
 
 def asked_groups(q: Question) -> list[AskedGroup]:
@@ -57,8 +56,7 @@ def asked_groups(q: Question) -> list[AskedGroup]:
         score = re.match(r"activity score (\d+(?:\.\d+)?)$", words)
         if score:
             value = float(score.group(1))
-            bands = ACTIVITY_BANDS.get(gene or "", DEFAULT_BANDS)
-            out.append(AskedGroup(gene, next(name for top, name in bands if value <= top)))
+            out.append(AskedGroup(gene, phenotype_of_score(gene, value), score=score_text(value)))
         elif words in WORDS_TO_PHENOTYPE:
             out.append(AskedGroup(gene, WORDS_TO_PHENOTYPE[words]))
     return out
@@ -67,8 +65,6 @@ def asked_groups(q: Question) -> list[AskedGroup]:
 def applies_to(claim: Any, groups: Sequence[AskedGroup]) -> bool | None:
     """True when the claim is about an asked group, False when about another group of the same gene,
     None when it is about the gene as a whole or nothing was asked."""
-    from pgxlit.knowledge.applies import applies_to_phenotype
-
     kind, _, value = claim.group.partition(":")
     mine = [g for g in groups if g.gene in (None, claim.gene)]
     if not mine:
@@ -78,6 +74,9 @@ def applies_to(claim: Any, groups: Sequence[AskedGroup]) -> bool | None:
     for g in mine:
         if g.hla is not None:
             if kind == "hla" and value == g.hla:
+                return True
+        elif kind == "activity" and g.score is not None:  # a score asked: only that score's claims
+            if value == g.score:
                 return True
         elif g.phenotype is not None and kind != "hla" and applies_to_phenotype(claim, g.phenotype):
             return True
@@ -99,6 +98,8 @@ def who(claim: Any) -> str | None:
         return f"{claim.gene} {value} " + ("homozygotes" if claim.copies == 2 else "carriers")
     if kind == "diplotype":
         return f"{claim.gene} {value} patients"
+    if kind == "activity":
+        return f"patients with a {claim.gene} activity score of {value}"
     if kind == "function":
         return f"patients with {claim.phenotype}"
     return f"patients with {claim.phenotype}"

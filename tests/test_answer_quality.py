@@ -177,3 +177,61 @@ def test_one_of_the_by_products_is_no_heterozygote() -> None:
     assert [k for k, _ in group_keys("G6PD", "G6PD Deficiency", s)] == ["function:No"]
     both = _section_sentence("thioguanine", "dosage_and_administration", r"heterozygous for both TPMT")
     assert [k for k, _ in group_keys("NUDT15", "NUDT15 Deficiency", both)] == ["deficiency:partial"]
+
+
+# ---- activity-score groups -------------------------------------------------------------------------------
+# No stored label in the snapshot states an activity score, so these sentences are written in the
+# wording of current labels (siponimod, capecitabine); the recogniser's factor ("Activity Score 1")
+# is the one the real pipeline gives them.
+SIPONIMOD_AS = "In patients with a CYP2C9 activity score of 1, the recommended maintenance dosage is 1 mg."
+DPYD_AS = "Reduce the starting dose by 50% in patients with a DPYD activity score 0.5/1."
+
+
+def test_activity_scores_form_allele_exact_groups() -> None:
+    from pgxlit.extract.pipeline import PgxEntityRecognizer
+
+    factor = next(m.norm for m in PgxEntityRecognizer().find(SIPONIMOD_AS) if m.label == "PHENOTYPE")
+    assert factor == "Activity Score 1"
+    assert [k for k, _ in group_keys("CYP2C9", factor, SIPONIMOD_AS)] == ["activity:1"]
+    assert [k for k, _ in group_keys("DPYD", "Activity Score 0.5", DPYD_AS)] == ["activity:0.5", "activity:1"]
+    assert group_keys("CYP2D6", "Activity Score", "CYP2D6 activity scores correlated with concentrations.") == []
+    claims = compile_drug("siponimod", [_fact("siponimod", "CYP2C9", factor, SIPONIMOD_AS, 0.8,
+                                              section="dosage_and_administration")])
+    assert [(c.group, c.action, c.phenotype) for c in claims] == [("activity:1", "dose_change", "CYP2C9 activity score 1")]
+
+
+def test_an_activity_score_claim_applies_to_the_genotypes_cpic_scores_the_same() -> None:
+    from pgxlit.check.genotype import GeneCall, load_table
+    from pgxlit.knowledge.applies import applies, applies_to_phenotype
+
+    table = load_table()
+    claim = compile_drug("siponimod", [_fact("siponimod", "CYP2C9", "Activity Score 1", SIPONIMOD_AS, 0.8,
+                                             section="dosage_and_administration")])[0]
+    assert applies(claim, table.translate("CYP2C9", "*1/*3")) == "activity score"  # AS 1.0
+    assert applies(claim, table.translate("CYP2C9", "*1/*2")) is None  # AS 1.5: also intermediate, not this score
+    assert applies(claim, table.translate("CYP2C9", "*3/*3")) is None
+    stated = GeneCall(gene="CYP2C9", phenotype="Intermediate Metabolizer", source="phenotype", entry="CYP2C9 IM")
+    assert applies(claim, stated) == "phenotype of the activity score"
+    assert applies_to_phenotype(claim, "Intermediate Metabolizer")
+    assert not applies_to_phenotype(claim, "Poor Metabolizer")
+    dpyd = compile_drug("capecitabine", [_fact("capecitabine", "DPYD", "Activity Score 0.5", DPYD_AS, 0.8,
+                                               section="dosage_and_administration")])
+    one = next(c for c in dpyd if c.group == "activity:1")
+    assert applies(one, table.translate("DPYD", "c.1905+1G>A/Reference")) == "activity score"  # AS 1.0
+    assert applies(one, table.translate("DPYD", "c.2846A>T/Reference")) is None  # AS 1.5
+
+
+def test_a_question_asking_an_activity_score_is_answered_by_that_scores_claims() -> None:
+    from pgxlit.qa.claims import applies_to, asked_groups
+    from pgxlit.qa.question import read_question
+
+    q = read_question("Can I give siponimod to a patient with a CYP2C9 activity score of 1?")
+    groups = asked_groups(q)
+    assert [(g.gene, g.phenotype, g.score) for g in groups] == [("CYP2C9", "Intermediate Metabolizer", "1")]
+    fact = _fact("siponimod", "CYP2C9", "Activity Score 1", SIPONIMOD_AS, 0.8, section="dosage_and_administration")
+    claim = compile_drug("siponimod", [fact])[0]
+    other = compile_drug("siponimod", [fact.__class__(**{**{f: getattr(fact, f) for f in fact.__dataclass_fields__},
+                                                         "variant": "Activity Score 1.5",
+                                                         "sentence": SIPONIMOD_AS.replace("of 1,", "of 1.5,")})])[0]
+    assert applies_to(claim, groups) is True
+    assert applies_to(other, groups) is False
