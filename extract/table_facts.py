@@ -227,9 +227,11 @@ def _side(*parts: str) -> str:
     return " ".join(p.replace(HEADER_JOIN, " ") for p in parts if p).strip()
 
 
-def render(cell: Cell, name: str, short: str, row_names_gene: bool) -> str:
-    """The evidence sentence: the table, the cell's row and column headers, its value, and where."""
+def render(cell: Cell, name: str, short: str, row_names_gene: bool, row_labels: Sequence[str] = ()) -> str:
+    """The evidence sentence: the table, the cell's row and column headers, its value, and where.
+    `row_labels` are the row's other label cells ("Dose 600 mg (24 h)") when the factor is a column's."""
     row = _side(cell.corner, cell.row_header) if row_names_gene else _side(cell.row_header)
+    row = ", ".join(x for x in (row, *row_labels) if x)
     col = _side(cell.col_header)
     where = ", ".join(x for x in (f"row {row}" if row else "", f"column {col}" if col else "") if x)
     value = " ".join(cell.text.split())
@@ -247,23 +249,47 @@ def table_facts(table: Table, tid: str, section: Section, own_names: frozenset[s
     status_table = bool(_STATUS_TABLE.search(" ".join([headers, *table.notes])))
     name, short = table_name(table, tid, section)
     section_code = section.field or section.loinc or section.title
-    for cell in _continued(iter_table_cells(table, tid)):
+    cells = list(_continued(iter_table_cells(table, tid)))
+    col_headers = {c.col_index: c.col_header for c in cells}
+    factor_cols = {k for k, h in col_headers.items() if header_factors(h, table, table_gene, status_table)}
+    for cell in cells:
         if _cell_is_factor(cell.text):
             continue  # a genotype list ("*1/*3, *2/*2") is the row's factor, not its value
         corner_gene = bool(cell.corner and any(m.label == "GENE" for m in _mentions(cell.corner)))
         row_text = _side(cell.corner, cell.row_header) if corner_gene else cell.row_header
-        factors = _one_side_per_gene(header_factors(row_text, table, table_gene, status_table), row_text,
+        row_factors = header_factors(row_text, table, table_gene, status_table)
+        factors = _one_side_per_gene(row_factors, row_text,
                                      header_factors(cell.col_header, table, table_gene, status_table), cell.col_header)
         if not factors:
             continue
+        row_labels: list[str] = []
+        if not row_factors:  # the factor is the column's: the row's cells under plain headers label the row
+            row = table.rows[cell.row_index]
+            row_labels = [_side(col_headers.get(k, ""), row[k]) for k in range(1, cell.col_index)
+                          if k not in factor_cols and row[k] and row[k] != row[k - 1]]
         kind = value_kind(cell, caption, section_code)
         if kind is None:
             continue
         seen: dict[tuple[str, str], Factor] = {}
         for f in factors:
             seen.setdefault((f.gene, f.variant), f)
-        yield TableFact(cell, tuple(seen.values()), kind, render(cell, name, short, corner_gene),
+        yield TableFact(cell, tuple(seen.values()), kind, render(cell, name, short, corner_gene, row_labels),
                         _is_interaction(cell, own_names))
+
+
+def reading_table(table: Table) -> Table:
+    """The table as its headers read: a first body row of column names under the header ("" |
+    "AUC24 (ng•h/mL)" | "Cmax (ng/mL)" ...: a second header level the markup left in the body)
+    joins the header. Call once per table: citations count body rows of this reading."""
+    if len(table.rows) < 2 or not table.header:
+        return table
+    first = table.rows[0]
+    words = [c for c in first[1:] if c]
+    if first[0] or len(words) < 2 or any(sum(ch.isdigit() for ch in c) > len(c) / 3 for c in words):
+        return table
+    if _DOSE_VALUE.search(" ".join(words)) or any(_LEADING_NUMBER.match(c) for c in words):
+        return table
+    return replace(table, header=(*table.header, first), rows=table.rows[1:])
 
 
 def _continued(cells: Iterator[Cell]) -> Iterator[Cell]:
@@ -349,7 +375,8 @@ def section_table_triples(label: LabelVersion, section: Section, drug: str, drug
     out: list[Triple] = []
     extractor = f"{extractor_name()}+{TABLE_READER}"
     name = section.field or section.loinc or section.title
-    for k, table in enumerate(section.tables):
+    for k, parsed in enumerate(section.tables):
+        table = reading_table(parsed)
         for fact in table_facts(table, table_id(section, k), section, own_names | {drug.lower()}):
             start, end = _row_span(section, table, fact.cell)
             evidence = Evidence(source="fda_label", sentence=fact.rendering, start=start, end=end,
