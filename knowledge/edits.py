@@ -242,3 +242,12 @@ def changed_edit_drugs(kb: Any, store: Any) -> set[str]:
     """Drugs whose current edits differ from those laid over `kb` (an edit or a revert since)."""
     now = edit_ids(store.current_claim_edits())
     return {d for d in set(now) | set(kb.edited) if now.get(d) != kb.edited.get(d)}
+
+
+def without_edits(stamp: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`Store.triples_stamp` without its claim-edit entry: what the claims as compiled (the on-disk cache)
+    depend on. Edits are laid over the cache, never written into it, so an edit leaves the cache valid."""
+    if len(stamp) != 5:
+        return stamp
+    rows, docs, labels, by_status, audit = stamp
+    return (rows, docs, labels, [s for s in by_status if tuple(s)[:1] != ("claim_edits",)], audit)

@@ -121,6 +121,7 @@ def _store_cases(store: Store) -> None:
     first = store.edit_claim("Codeine", "CYP2D6", UM, {"action": "alternative", "severity": "warning"}, "ann", "CPIC",
                              "see CPIC", {"action": "avoid"}, claim_action="avoid")
     stamp = store.triples_stamp()
+    assert store.claim_edits_stamp() == (1, first.id) and ("claim_edits", 1, first.id) in stamp[3]
     second = store.edit_claim("codeine", "CYP2D6", UM, {"severity": "critical", "dose": None}, "bob", "too mild",
                               claim_action="avoid")
     assert store.triples_stamp() != stamp  # every cache of compiled knowledge sees an edit
@@ -413,9 +414,11 @@ def test_the_review_page_edits_a_claim_row_and_the_audit_page_shows_it(client: A
             "phenotype": "Ultrarapid Metabolizer", "dose": "", "note": "CPIC: non-CYP2D6 opioid", "reason": "CPIC",
             "back": "/review?drug=codeine&status="}
     assert client.post("/review/claim/edit", data={**form, "csrf": "forged"}).status_code == 403
+    earlier = client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()
     saved = client.post("/review/claim/edit", data=form, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"].startswith("/review?drug=codeine")
-    [edit] = client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()
+    edit, *rest = client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()
+    assert rest == earlier  # one row added, the history kept
     assert edit["changes"] == {"action": "alternative", "severity": "critical"}  # only what the curator changed
     assert (edit["actor"], edit["note"]) == ("Cleo Curator", "CPIC: non-CYP2D6 opioid")
     page = client.get("/review", params={"drug": "codeine", "gene": "CYP2D6", "status": ""})

@@ -165,6 +165,8 @@ class ClaimEditStore(FigureStore):
 
     def triples_stamp(self) -> tuple[Any, ...]:
         """FigureStore's stamp with the claim edits folded into its review part (an edit is a curator's
-        review of a claim): the same five parts, so what reads them (knowledge.base) is unchanged."""
+        review of a claim): the same five parts, so what reads them (knowledge.base) is unchanged, and
+        exactly FigureStore's stamp while no claim was ever edited."""
         rows, docs, labels, by_status, audit = super().triples_stamp()
-        return (rows, docs, labels, [*by_status, ("claim_edits", *self.claim_edits_stamp())], audit)
+        edits = self.claim_edits_stamp()
+        return (rows, docs, labels, [*by_status, ("claim_edits", *edits)] if edits[0] else by_status, audit)
