@@ -219,7 +219,8 @@ def table_name(table: Table, tid: str, section: Section) -> tuple[str, str]:
         return (f"{number} ({rest})" if rest else number), number
     from pgxlit.sections import section_title
 
-    short = f"Table {tid}" if table.id else f"Table {tid.rsplit('#', 1)[-1]} of {section_title(section.field or section.loinc)}"
+    where = section_title((section.field or "").removesuffix("_table") or section.loinc)
+    short = f"Table {tid}" if table.id else f"Table {tid.rsplit('#', 1)[-1]} of {where}"
     return (f"{short} ({caption})" if caption else short), short
 
 
@@ -278,10 +279,10 @@ def table_facts(table: Table, tid: str, section: Section, own_names: frozenset[s
 
 
 def reading_table(table: Table) -> Table:
-    """The table as its headers read: a first body row of column names under the header ("" |
-    "AUC24 (ng•h/mL)" | "Cmax (ng/mL)" ...: a second header level the markup left in the body)
-    joins the header. Call once per table: citations count body rows of this reading."""
-    if len(table.rows) < 2 or not table.header:
+    """The table as its headers read: a first body row of column names over an empty corner (""
+    | "AUC24 (ng•h/mL)" | "Cmax (ng/mL)" ...: a header level the markup left in the body) joins
+    the header. Call once per table: citations count body rows of this reading."""
+    if len(table.rows) < 2:
         return table
     first = table.rows[0]
     words = [c for c in first[1:] if c]
