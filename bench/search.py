@@ -19,7 +19,7 @@ import time
 import numpy as np
 import psutil
 from pgxlit.index import dense
-from pgxlit.index.build import index_paths
+from pgxlit.index.paths import index_paths
 from pgxlit.index.embed import get_embedder
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.search import Metadata, Searcher, SearchFilters

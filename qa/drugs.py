@@ -131,6 +131,8 @@ class DrugCatalogue:
     names: dict[str, str] = field(default_factory=dict)  # lower-cased label name -> canonical drug
     named: frozenset[str] = frozenset()  # drugs any indexed passage names (abstracts included)
     drug_of_set: dict[str, str] = field(default_factory=dict)  # label set id -> its own drug
+    _by_length: dict[int, list[tuple[str, frozenset[str]]]] | None = field(default=None, init=False, repr=False,
+                                                                           compare=False)
 
     @classmethod
     def from_store(cls, store: Store, named: Iterable[str] = (), cache: Path | None = None) -> DrugCatalogue:
@@ -202,18 +204,25 @@ class DrugCatalogue:
         return found
 
     def suggest(self, word: str, most: int = 3) -> tuple[str, ...]:
-        """Known drug names within a typo or two of `word`: stored drugs first, then the lexicon's."""
+        """Known drug names within a typo or two of `word`: stored drugs first, then the lexicon's.
+
+        Names are looked at by length, and only those whose letters could be reached in `budget` edits
+        (each edit adds or removes at most one distinct letter) get the edit distance computed."""
         word = word.lower().strip()
         budget = allowed_typos(word)
+        letters = frozenset(word)
         scored: list[tuple[int, int, str]] = []
-        for rank, pool in enumerate((self.names, lexicon_names())):
-            for name in pool:
-                if abs(len(name) - len(word)) > budget or name == word:
-                    continue
-                d = edit_distance(word, name, budget)
-                if d <= budget:
-                    canonical = self.names.get(name) if rank == 0 else lexicon_names()[name]
-                    scored.append((d, rank, canonical or name))
+        if self._by_length is None:
+            self._by_length = names_by_length(self.names)
+        for rank, by_length in enumerate((self._by_length, lexicon_names_by_length())):
+            for length in range(len(word) - budget, len(word) + budget + 1):
+                for name, its_letters in by_length.get(length, ()):
+                    if name == word or len(letters - its_letters) > budget or len(its_letters - letters) > budget:
+                        continue
+                    d = edit_distance(word, name, budget)
+                    if d <= budget:
+                        canonical = self.names.get(name) if rank == 0 else lexicon_names()[name]
+                        scored.append((d, rank, canonical or name))
         out: list[str] = []
         for _d, _rank, name in sorted(scored):
             if name not in out:
@@ -225,6 +234,19 @@ class DrugCatalogue:
         vocabulary = vocabulary or class_vocabulary()
         candidates = set(self.labels) | set(self.named)
         return tuple(sorted(d for d in candidates if vocabulary.in_class(d, cls)))
+
+
+def names_by_length(names: Iterable[str]) -> dict[int, list[tuple[str, frozenset[str]]]]:
+    """Names grouped by length, each with its set of letters: what `suggest` filters on."""
+    out: dict[int, list[tuple[str, frozenset[str]]]] = {}
+    for name in names:
+        out.setdefault(len(name), []).append((name, frozenset(name)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def lexicon_names_by_length() -> dict[int, list[tuple[str, frozenset[str]]]]:
+    return names_by_length(lexicon_names())
 
 
 CATALOGUE_FORMAT = 1  # bump when the cached layout or the way labels are named changes

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pgxlit.extract import grammars
 from pgxlit.extract.lexicons import DictionaryMatcher, entity_names, load_lexicons
@@ -142,11 +143,17 @@ _matcher: DictionaryMatcher | None = None
 def recognise(text: str) -> list[Mention]:
     """Mentions in a text, as the extraction recogniser finds them (`PgxEntityRecognizer.find`: lexicon
     matches and grammars, overlaps resolved) without importing the spaCy pipeline around it: a
-    one-shot `pgxlit ask` then never loads spaCy, thinc or torch."""
+    one-shot `pgxlit ask` then never loads spaCy, thinc or torch. Remembered per text: a warm
+    answerer meets the same evidence sentences again and again."""
+    return list(_mentions(text))
+
+
+@lru_cache(maxsize=20_000)
+def _mentions(text: str) -> tuple[Mention, ...]:
     global _matcher
     if _matcher is None:
         _matcher = DictionaryMatcher(load_lexicons())
-    return grammars.resolve_overlaps([*_matcher.find(text), *grammars.find_all(text, generic=False)])
+    return tuple(grammars.resolve_overlaps([*_matcher.find(text), *grammars.find_all(text, generic=False)]))
 
 
 def split_format(text: str) -> tuple[str, FormatRequest | None]:
