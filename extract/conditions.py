@@ -78,3 +78,13 @@ def find_conditions(text: str) -> list[Mention]:
             for norm in _norms(genes):
                 out.append(Mention(match.start(), match.end(), "GENE", match.group(0), norm, "condition", "condition"))
     return out
+
+
+def condition_genes(text: str) -> set[str]:
+    """HGNC symbols of every condition the text names, stated genetic cause or not: what a curator
+    could read into it. For evaluation only (which expected genes a label implies but never names);
+    extraction uses `find_conditions`."""
+    if not _PREFILTER.search(text):
+        return set()
+    return {norm.split("|", 1)[1] for pattern, genes, _named in _COMPILED if pattern.search(text)
+            for norm in _norms(genes)}
