@@ -255,3 +255,15 @@ def test_the_tumour_marker_of_the_indication_is_somatic_throughout_the_label() -
                        ("dosage_and_administration",
                         "Perform HER2 testing using FDA-approved tests by laboratories with demonstrated proficiency."))
     assert not _pgx_pairs(herceptin)
+
+
+def test_a_condition_only_implies_genes_for_the_evaluation_to_report() -> None:
+    # Depakene (NDA018081), warnings_and_cautions: "urea cycle disorders" with no stated genetic cause
+    # gives no gene to extraction, but the evaluation reports the genes it implies as such.
+    from pgxlit.extract.conditions import condition_genes
+
+    text = ("Hyperammonemic encephalopathy, sometimes fatal, has been reported following initiation of valproate "
+            "therapy in patients with urea cycle disorders, a group of uncommon genetic abnormalities, particularly "
+            "ornithine transcarbamylase deficiency.")
+    assert {m.norm.split("|")[1] for m in find_conditions(text)} == {"OTC"}
+    assert condition_genes(text) == {"CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1"}
