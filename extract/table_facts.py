@@ -347,39 +347,66 @@ def _cell_is_factor(text: str) -> bool:
     return covered > 0 and covered >= 0.5 * len(text.strip())
 
 
-def _row_span(section: Section, table: Table, cell: Cell) -> tuple[int, int]:
-    """Offsets of the cell's row in the section text (tables render as "a | b" rows), else of the
-    table, else of nothing: the frame every evidence offset of a label section uses."""
-    row = table.rows[cell.row_index]
-    collapsed: list[str] = []  # spans collapsed, as `table_text` writes a row
+def _row_cells(table: Table, cell: Cell) -> list[list[str]]:
+    """The cell's row as the text may write it: every slot, or spans collapsed (as `table_text` does)."""
+    row = list(table.rows[cell.row_index])
+    collapsed: list[str] = []
     for c in row:
         if not collapsed or c != collapsed[-1] or not c:
             collapsed.append(c)
-    for line in (" | ".join(row), " | ".join(collapsed)):
-        at = section.text.find(line) if line.strip(" |") else -1
-        if at >= 0:
-            return at, at + len(line)
+    return [row, collapsed]
+
+
+def _row_span(text: str, table: Table, cell: Cell, within: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """Offsets of the cell's row in `text` (a table section renders rows as "a | b"; prose runs the
+    cells together with any spacing), searched within `within` when given; None when not found."""
+    lo, hi = within or (0, len(text))
+    for cells in _row_cells(table, cell):
+        words = [c for c in cells if c.strip()]
+        if not words:
+            continue
+        pattern = r"(?:\s*\|?\s*)".join(r"\s*".join(map(re.escape, w.split())) for w in words)
+        m = re.compile(pattern).search(text, lo, hi)
+        if m:
+            return m.start(), m.end()
+    return None
+
+
+def _where(section: Section, prose: Section | None, table: Table, tid: str) -> tuple[Section, tuple[int, int] | None]:
+    """The section a table's triples cite and the table's span in its text. openFDA writes a
+    field's tables into the field's prose too ("dosage_and_administration" holds the tables of
+    "dosage_and_administration_table"): citing the prose section puts the row where readers, the
+    index and the answerer find it. Else the table's own section."""
     from pgxlit.ingest.tables import locate_table
 
-    span = locate_table(section.text, table, cell.table_id)
-    return (span.start, span.end) if span else (0, 0)
+    for owner in ([prose] if prose is not None else []) + [section]:
+        span = locate_table(owner.text, table, tid) if owner.text else None
+        if span is not None:
+            return owner, (span.start, span.end)
+    return section, None
 
 
 def section_table_triples(label: LabelVersion, section: Section, drug: str, drug_id: str | None,
-                          own_names: frozenset[str] = frozenset()) -> list[Triple]:
-    """Triples of every table of one label section, for the label's own drug. A cell that holds
-    only with another drug (eliglustat's "CYP2D6 PMs | strong CYP3A inhibitor: Contraindicated") is
-    kept as a triple but not flagged PGx: it is an interaction, and read as PGx it would tell every
-    poor metabolizer to avoid the drug."""
+                          own_names: frozenset[str] = frozenset(), prose: Section | None = None) -> list[Triple]:
+    """Triples of every table of one label section, for the label's own drug; `prose` is the
+    section whose text also writes these tables out (openFDA's field for a ``X_table`` field). A
+    cell that holds only with another drug (eliglustat's "CYP2D6 PMs | strong CYP3A inhibitor:
+    Contraindicated") is kept as a triple but not flagged PGx: it is an interaction, and read as
+    PGx it would tell every poor metabolizer to avoid the drug."""
     from pgxlit.extract.triples import origin_of
 
     out: list[Triple] = []
     extractor = f"{extractor_name()}+{TABLE_READER}"
-    name = section.field or section.loinc or section.title
     for k, parsed in enumerate(section.tables):
         table = reading_table(parsed)
-        for fact in table_facts(table, table_id(section, k), section, own_names | {drug.lower()}):
-            start, end = _row_span(section, table, fact.cell)
+        tid = table_id(section, k)
+        facts = list(table_facts(table, tid, section, own_names | {drug.lower()}))
+        if not facts:
+            continue
+        cited, span = _where(section, prose, parsed, tid)
+        name = cited.field or cited.loinc or cited.title
+        for fact in facts:
+            start, end = _row_span(cited.text, table, fact.cell, span) or span or (0, 0)
             evidence = Evidence(source="fda_label", sentence=fact.rendering, start=start, end=end,
                                 set_id=label.set_id, version=label.version, section=name,
                                 effective_time=label.effective_time)
@@ -393,8 +420,7 @@ def section_table_triples(label: LabelVersion, section: Section, drug: str, drug
                     drug=drug, drug_id=drug_id, gene=f.gene, gene_id=f.gene_id, variant=f.variant,
                     relation="influences", effect=effect, negated=False, hedged=False,
                     confidence=CONFIDENCE[fact.kind], pgx=origin != "somatic" and not fact.interaction,
-                    evidence=evidence,
-                    extractor=extractor, origin=origin,
+                    evidence=evidence, extractor=extractor, origin=origin,
                 ))
     return out
 
@@ -405,7 +431,10 @@ def label_table_triples(label: LabelVersion, subject: Subject | None, skip_secti
     if subject is None:
         return []
     out: list[Triple] = []
+    by_field = {s.field: s for s in label.sections if s.field and not s.is_table}
     for section in label.sections:
-        if section.tables and (section.field or "").removesuffix("_table") not in skip_sections:
-            out += section_table_triples(label, section, subject.name, subject.drug_id, subject.aliases)
+        field = (section.field or "").removesuffix("_table")
+        if section.tables and field not in skip_sections:
+            prose = by_field.get(field) if section.is_table else None
+            out += section_table_triples(label, section, subject.name, subject.drug_id, subject.aliases, prose)
     return out

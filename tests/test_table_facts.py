@@ -55,14 +55,16 @@ def test_warfarin_dose_grid_gives_both_genotypes_of_each_cell_with_the_row_cited
     assert t.evidence.sentence.startswith("Table 1 (Three Ranges of Expected Maintenance COUMADIN Daily Doses")
     assert "row VKORC1 AA, column CYP2C9 *1/*3: 0.5-2 mg [Table 1, row 3]" in t.evidence.sentence
     assert (t.effect, t.origin, t.pgx, t.relation) == ("dosage", "germline", True, "influences")
-    assert t.evidence.section == "dosage_and_administration_table" and t.evidence.source == "fda_label"
+    # cited in the prose section that writes the table out (where the index and the answerer read)
+    assert t.evidence.section == "dosage_and_administration" and t.evidence.source == "fda_label"
     assert t.extractor.endswith("+table")
     # the VKORC1 side of the same cell: the genotype under the gene, tied to the rs id the table's note names
     partner = [x for x in triples if x.gene == "VKORC1" and x.evidence.sentence == t.evidence.sentence]
     assert [x.variant for x in partner] == ["rs9923231 AA"]
-    # the evidence offsets point at the cell's row as the section text renders it
-    section = next(s for s in label.sections if s.field == "dosage_and_administration_table")
-    assert section.text[t.evidence.start:t.evidence.end].startswith("AA | 3-4 mg")
+    # the evidence offsets point at the cell's row as the section text writes it
+    section = next(s for s in label.sections if s.field == "dosage_and_administration")
+    assert " ".join(section.text[t.evidence.start:t.evidence.end].split()) == \
+        "AA 3-4 mg 3-4 mg 0.5-2 mg 0.5-2 mg 0.5-2 mg 0.5-2 mg"
 
 
 def test_the_dose_table_reads_as_a_dose_change_through_the_one_action_reader(shared: Path) -> None:
@@ -137,3 +139,15 @@ def replace_tables(section: Section, table: Table) -> Section:
     from dataclasses import replace
 
     return replace(section, tables=(table,))
+
+
+def test_a_table_triple_has_a_passage_to_be_indexed_and_cited_from(shared: Path) -> None:
+    """The index makes each PGx triple an entry beside the passage holding its offsets; the answerer
+    finds a claim's citation in that entry, so a table row can be cited like a sentence."""
+    from pgxlit.index.passages import evidence_passage, label_passages, triple_entry
+
+    label = _label(shared, WARFARIN)
+    t = next(t for t in _tables(label) if t.variant == "CYP2C9*1/*3" and "row VKORC1 AA" in t.evidence.sentence)
+    holder = evidence_passage(t, label_passages(label))
+    assert holder is not None and holder.section == "dosage_and_administration"
+    assert "[Table 1, row 3]" in triple_entry(t, holder).text
