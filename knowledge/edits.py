@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from pgxlit.knowledge.compile import claim_order
 from pgxlit.knowledge.groups import canonical_phenotype, describe, normalise_hla
 from pgxlit.knowledge.model import ACTIONS, SEVERITIES, TESTING_LEVELS, Claim
 
@@ -164,17 +165,11 @@ def _merged(claims: list[Claim]) -> list[Claim]:
             out[c.key] = c
             continue
         seen = {x.sentence for x in kept.citations}
-        more = tuple(x for x in c.citations if x.sentence not in seen)
-        out[c.key] = replace(kept, citations=kept.citations + more,
-                             literature_count=kept.literature_count + c.literature_count,
+        citations = kept.citations + tuple(x for x in c.citations if x.sentence not in seen)
+        pmids = {p.pmid for x in citations for p in x.places if p.source == "pubmed" and p.pmid}
+        out[c.key] = replace(kept, citations=citations, literature_count=len(pmids),
                              status="label" if "label" in (kept.status, c.status) else kept.status)
     return list(out.values())
-
-
-def _order(c: Claim) -> tuple:
-    from pgxlit.knowledge.compile import claim_order
-
-    return claim_order(c)
 
 
 def apply_edits(claims: Mapping[str, list[Claim]], edits: Iterable[Any]) -> tuple[dict[str, list[Claim]], set[str]]:
@@ -198,7 +193,7 @@ def apply_edits(claims: Mapping[str, list[Claim]], edits: Iterable[Any]) -> tupl
             fresh.append(edited(c, e))
             changed = True
         if changed:
-            out[drug] = sorted(_merged(fresh), key=_order)
+            out[drug] = sorted(_merged(fresh), key=claim_order)
             touched.add(drug)
     return out, touched
 
