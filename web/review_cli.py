@@ -109,7 +109,9 @@ def claim_edits(
         settings = get_settings()
         store = open_store(settings)
         try:
-            rows = store.claim_edit_log(_names(drug, "x")[0] if drug else None, limit=limit)
+            from pgxlit.web.api import canonical_drug
+
+            rows = store.claim_edit_log(canonical_drug(drug), limit=limit)
         finally:
             store.close()
         if as_json:
