@@ -437,4 +437,13 @@ def label_table_triples(label: LabelVersion, subject: Subject | None, skip_secti
         if section.tables and field not in skip_sections:
             prose = by_field.get(field) if section.is_table else None
             out += section_table_triples(label, section, subject.name, subject.drug_id, subject.aliases, prose)
-    return out
+    # openFDA repeats a subsection's tables in its parent's field (pharmacokinetics_table inside
+    # clinical_pharmacology_table): one triple per fact, from the first field that has it
+    seen: set[tuple[str | None, str | None, str]] = set()
+    unique = []
+    for t in out:
+        key = (t.gene, t.variant, t.evidence.sentence)
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    return unique
