@@ -388,6 +388,11 @@ def test_the_api_edits_reverts_and_lists_claim_edits_with_clear_errors(client: A
     assert any(r["gene"] == "SLCO1B1" and r["group"] == "gene" and r["action"] == "dose_change"
                for r in summary["claims"])
 
+    queue = client.get("/api/review/claims", params={"drug": "simvastatin", "gene": "SLCO1B1",
+                                                     "limit": 1000}).json()["items"]
+    [row] = [r for r in queue if r["group"] == "gene"]
+    assert row["claim"]["curated"] is True and row["claim"]["edited_by"] == "Ann Curator"
+    assert (row["claim"]["claim_action"], row["claim"]["note"]) == ("informative", "CPIC: lower dose")
     log = client.get("/api/review/claim/edits", params={"drug": "simvastatin"}).json()
     assert [e["id"] for e in log] == [edit["id"]]
     back = client.post("/api/review/claim/revert", json={"drug": "simvastatin", "gene": "SLCO1B1", "group": "gene",

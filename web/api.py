@@ -327,12 +327,18 @@ def create_api() -> APIRouter:
         status: Literal["pending", "accepted", "rejected"] | None = "pending",
         limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
-        """The review queue grouped by claim (drug, gene, patient group): each sentence once, with its triples."""
-        from pgxlit.web.review import claim_queue
+        """The review queue grouped by claim (drug, gene, patient group): each sentence once, with its triples,
+        and `claim`: the compiled claim as every consumer reads it (null when none compiles), with its
+        `claim_action` (what POST /api/review/claim/edit names) and whether a curator edited it."""
+        from pgxlit.web.review import claim_editors, claim_queue
 
-        claims = await run(request, claim_queue, services(request).store, drug=canonical_drug(drug),
+        svc = services(request)
+        claims = await run(request, claim_queue, svc.store, drug=canonical_drug(drug),
                            gene=canonical_gene(gene), source=source, status=status)
-        return {"total": len(claims), "offset": offset, "items": [c.to_json() for c in claims[offset : offset + limit]]}
+        shown = claims[offset : offset + limit]
+        editors = await run(request, claim_editors, svc.store, svc.settings, shown)
+        return {"total": len(claims), "offset": offset,
+                "items": [{**c.to_json(), "claim": editors[c.key].to_json()} for c in shown]}
 
     @api.post("/review/claim", tags=["review"])
     async def review_claim(request: Request, body: ClaimReviewBody,

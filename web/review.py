@@ -364,6 +364,22 @@ class ClaimEditor:
     def editable(self) -> bool:
         return self.claim is not None
 
+    @property
+    def claim_action(self) -> str | None:
+        """The action the evidence compiles for the claim: what an edit of it names (even once edited)."""
+        from pgxlit.knowledge.edits import compiled_key
+
+        return compiled_key(self.claim)[3] if self.claim is not None else None
+
+    def to_json(self) -> dict[str, Any] | None:
+        """The claim as it reads, the action an edit names it by, and its current edit; None: nothing compiles."""
+        if self.claim is None:
+            return None
+        c = self.claim
+        return {"action": c.action, "severity": c.severity, "testing_level": c.testing_level, "group": c.group,
+                "phenotype": c.phenotype, "dose": c.dose, "status": c.status, "claim_action": self.claim_action,
+                **curated(c), "note": self.edit.note if self.edit is not None else None}
+
 
 def _kb(store: Any, settings: Any) -> Any:
     from pgxlit.web.drug_summary import knowledge_base
