@@ -1,11 +1,12 @@
-"""Heavy reads (asks, triple listings) in a small pool of worker processes.
+"""Heavy reads (asks, triple listings, the full digest) in a small pool of worker processes.
 
 Why: a check is well under a millisecond of Python, but in one server process it waits for the GIL
 behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. Each worker process
 loads the index and the embedding model once, at start, and answers from its own copy (the faiss
 index is memory-mapped, so the copies share pages). The server process keeps only checks, review
-writes and HTTP; workers run at a lower CPU priority so, when the cores are busy, a check or a
-review is scheduled before another ask.
+writes and HTTP. (Workers run at normal priority: at a lower one, on a machine shared with other
+jobs, they starved and took minutes to load; a mostly idle server process is scheduled promptly
+when it wakes for a check anyway.)
 
 The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
 caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
@@ -18,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -26,8 +28,6 @@ from pgxlit.config import Settings
 
 log = logging.getLogger("pgxlit.web.heavy")
 
-# Workers yield the CPU to the server process (checks, review writes) when both want it.
-WORKER_NICENESS = 5
 WARM_QUESTION = "Which gene should be tested before prescribing this drug?"
 
 
@@ -44,14 +44,11 @@ _services: Any = None
 
 
 def _init_worker(settings: Settings, threads: int) -> None:
-    """Lower the priority, cap native threads to this worker's share of cores, load index and model once."""
+    """Cap native threads to this worker's share of cores, load index and model once."""
     global _services
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="pgxlit-parent-watch").start()
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(threads)  # before faiss/numpy start their thread pools
-    try:
-        os.nice(WORKER_NICENESS)
-    except OSError:  # not permitted here: run at normal priority
-        pass
     from pgxlit.web.services import Services
 
     _services = Services(settings, lambda: None)
@@ -66,6 +63,13 @@ def _init_worker(settings: Settings, threads: int) -> None:
         log.warning("worker could not preload the answerer; asks will retry", exc_info=True)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server died (kill -9, a crash) exits too, rather than holding a model's memory."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _ask(question: str, k: int | None, source: str | None, all_versions: bool) -> Any:
     return _services.ask(question, k, source, all_versions)
 
@@ -74,11 +78,20 @@ def _triple_entries(kwargs: dict[str, Any]) -> tuple[int, list[Any]]:
     return _services.store.triple_entries(**kwargs)
 
 
+def _digest_full() -> tuple[Any, Any]:
+    """The digest of every stored label and the version index it is narrowed with (pickled back)."""
+    from pgxlit.digest.build import Selection, build_digest
+    from pgxlit.digest.source import version_index
+
+    store = _services.store
+    return build_digest(store, Selection()), version_index(store)
+
+
 def _ping() -> int:
     return os.getpid()
 
 
-TASKS = {"ask": _ask, "triple_entries": _triple_entries, "ping": _ping}
+TASKS = {"ask": _ask, "triple_entries": _triple_entries, "digest_full": _digest_full, "ping": _ping}
 
 
 # ---- server side ---------------------------------------------------------------------------------

@@ -184,7 +184,10 @@ class Services:
         with self._digest_lock:
             cached = self._digests.get(())
             if cached is None or cached.key != stamp:
-                cached = _Cached(stamp, (build_digest(self.store, Selection()), version_index(self.store)), time.time())
+                # in a worker when there is a pool: a full build is seconds of Python that would hold this GIL
+                built = self.heavy.call("digest_full") if self.heavy is not None else \
+                    (build_digest(self.store, Selection()), version_index(self.store))
+                cached = _Cached(stamp, built, time.time())
                 self._digests = {(): cached}
         full, metas = cached.value
         selection = Selection(since=since, drugs=drugs, pgx_only=pgx_only)
