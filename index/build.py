@@ -34,6 +34,7 @@ from pgxlit.index import dense
 from pgxlit.index.embed import Embedder, embedder_for, get_embedder
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.passages import (
+    SectionAnnotations,
     abstract_passages,
     embeddable,
     evidence_passage,
@@ -273,6 +274,7 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
 
     Yields each batch's passage ids and, with `retire`, the ids of passages the documents had before."""
     nlp = rules_nlp()
+    sections = SectionAnnotations(nlp)  # label versions repeat most sections word for word
     size = settings.index.window_sentences
     for batch_start in range(0, len(docs), 200):
         batch = docs[batch_start : batch_start + 200]
@@ -285,7 +287,8 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
         gone: list[int] = []
         for doc_key, sha, record in batch:
             if isinstance(record, LabelVersion):
-                passages = label_passages(record, size, nlp, boilerplate=settings.index.embed_boilerplate)
+                passages = label_passages(record, size, nlp, boilerplate=settings.index.embed_boilerplate,
+                                          annotations=sections)
             else:
                 passages = abstract_passages(record, size, sentences=annotated[doc_key])
             with store.transaction() as session:
