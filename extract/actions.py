@@ -161,8 +161,10 @@ RANKED_ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
         r"not exceed|start\w*|titrat\w*|recommended)\b|\b(?:reduc\w*|lower|adjust\w*|maximum|initial|starting)\b"
         r"[^.]{0,40}\b(?:dose|dosage)\b",
         re.I)),
+    # an instruction to choose another drug, not a list that ends "among other drugs"
     ("alternative", 2, re.compile(
-        r"\balternative\b|\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
+        r"\balternative\b|\b(?:use|consider|choose|select|switch\w*|prescrib\w*|chang\w*|recommend\w*)\b[^.]{0,40}"
+        r"\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
         re.I)),
     ("monitor", 1, re.compile(r"\bmonitor\w*\b|\bobserv\w*\b|\bclose(?:ly)? watch", re.I)),
 )

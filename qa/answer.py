@@ -17,7 +17,7 @@ from typing import Any
 from pgxlit.extract.actions import action_of
 from pgxlit.index.search import SOURCES, Searcher, SearchFilters
 from pgxlit.qa.bottom_line import ACTION_ORDER, VERDICT, ClaimView, bottom_line, rank
-from pgxlit.qa.claims import CitationFinder, claim_views, select_claims
+from pgxlit.qa.claims import CitationFinder, claim_views, select_claims, who
 from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
 from pgxlit.qa.evidence import Candidate, candidates, quote_key, same_claim_key, tidy
 from pgxlit.qa.question import Question, read_question
@@ -409,13 +409,59 @@ class Answerer:
         found = self.evidence(question, k, filters)
         if isinstance(found, Answer):
             found.timings_ms["total"] = (time.perf_counter() - started) * 1000
-            return found
+            return self.other_groups(question, found)
         q, _hits, cands, timings = found
         t0 = time.perf_counter()
         claims = self.question_claims(q)
         timings["claims"] = (time.perf_counter() - t0) * 1000
-        return extractive_answer(question, cands, self.settings.qa.max_sentences, timings, started, q=q,
-                                 catalogue=self.catalogue, claims=claims or None)
+        return self.other_groups(question, extractive_answer(
+            question, cands, self.settings.qa.max_sentences, timings, started, q=q, catalogue=self.catalogue,
+            claims=claims or None))
+
+    def other_groups(self, question: str, answer: Answer, most: int = 4) -> Answer:
+        """For "which drugs ... in GROUP carriers?" with nothing stored for that group: say so, and what the
+        stored labels do state for the gene's other groups (cited), instead of refusing or answering
+        with another allele's drugs. Any other answer is returned as it is."""
+        if not (answer.refused and getattr(answer, "kind", "") == "affected_drugs" and getattr(answer, "groups", ())):
+            return answer
+        q = self.read(question)
+        kb = self.knowledge()
+        genes = q.genes or tuple(g.split("*")[0] for g in q.alleles if "*" in g)
+        if kb is None or not genes:
+            return answer
+        by_group: dict[tuple[str, str], list[Any]] = {}
+        for gene in genes:
+            for c in kb.claims_for_gene(gene):
+                if c.status == "label" and c.group != "gene" and self.catalogue.has_label(c.drug):
+                    by_group.setdefault((c.gene, c.group), []).append(c)
+        if not by_group:
+            return answer
+        comp = Composition()
+        lines: list[str] = []
+        ranked = sorted(by_group.values(), key=lambda cs: (-len({c.drug for c in cs}), cs[0].group))
+        for claims in ranked[:most]:
+            # one quote per group and drug (its strongest claim's first sentence found again)
+            leads = list({c.drug: c for c in reversed(claims)}.values())
+            views = claim_views([(c, False) for c in leads], self._finder)
+            keys = sorted({comp.cite(*v.evidence[0]) for v in views if v.evidence})
+            if not keys:
+                continue
+            drugs = ", ".join(sorted({c.drug for c in claims}))
+            lines.append(f"{who(claims[0]) or claims[0].phenotype}: {drugs} [{', '.join(map(str, keys))}]")
+        if not lines:
+            return answer
+        asked = ", ".join(g + "s" if g.endswith(" carrier") else g for g in q.groups)
+        head = (f"No stored FDA label section or PubMed abstract states an effect for {asked}; "
+                f"the stored {', '.join(genes)} evidence is about other groups: ")
+        text = head + lines[0] + "".join(f"\n{line}" for line in lines[1:])
+        checked, problems = check_citations(text, {c.key for c in comp.citations})
+        if problems:  # generated from cited claims: an uncited line is a bug worth surfacing
+            raise AssertionError("; ".join(problems))
+        quotes = "\n".join(f"{_trim(c.text)} [{c.key}]" for c in comp.citations)
+        return QaAnswer(question=question, answer=quotes, refused=False, citations=tuple(comp.citations),
+                        timings_ms=answer.timings_ms, kind=q.kind, outcome="nothing_found", bottom_line=checked,
+                        genes=genes, groups=q.groups, reason=answer.reason,
+                        formatted=format_text(q, (), (), "nothing_found"))
 
 
 def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: int,
@@ -425,19 +471,25 @@ def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: 
     """Quotes of the chosen evidence, opened by a bottom line from the claims (the knowledge layer's
     when given, else read off the chosen evidence); a claim source the quotes lack is quoted too."""
     chosen = choose(cands, max_sentences, groups=q.groups if q else ())
-    comp = compose_extractive(chosen)
     read = claims_from_evidence(q, chosen, catalogue) if q else []
     claims = read if claims is None else merge_claims(claims, read)
+    if q is not None and q.kind == "affected_drugs" and q.groups:
+        # "which drugs ... in HLA-B*13:01 carriers?": only what is stated for that group answers,
+        # never another allele's or the gene's text
+        claims = [c for c in claims if c.applies]
+        if not claims:
+            return refusal(question, no_group_reason(q), timings, q)
+    comp = compose_extractive(chosen)
     line, claim_json = cited_bottom_line(q, claims, comp) if q else ("", [])
     text, problems = check_citations("\n".join(comp.lines), {c.key for c in comp.citations})
     if problems:  # our own composition always cites; a problem here is a bug worth surfacing
         raise AssertionError("; ".join(problems))
     timings["total"] = (time.perf_counter() - started) * 1000
     genes = answer_genes(comp.triples, q, claims)
-    acting = [c for c in rank(claims) if c.evidence and (c.action != "informative" or q.kind != "affected_drugs")] \
-        if q else []
-    drugs = tuple(dict.fromkeys(c.drug for c in acting)) or answer_drugs(
-        [c for group in chosen for c in group] + list(cands), q, catalogue)
+    acting = [c for c in rank(claims) if c.evidence and affects(c, q)] if q else []
+    drugs = tuple(dict.fromkeys(c.drug for c in acting)) or (() if q and q.kind == "affected_drugs" and q.groups
+                                                             else answer_drugs([c for group in chosen for c in group]
+                                                                               + list(cands), q, catalogue))
     top = next((c for c in rank(claims) if c.evidence), None)
     return QaAnswer(question=question, answer=text, refused=False, citations=tuple(comp.citations),
                     triples=tuple(comp.triples), answerer="extractive", timings_ms=timings, notes=notes,
@@ -448,12 +500,29 @@ def extractive_answer(question: str, cands: Sequence[Candidate], max_sentences: 
                                           action=top.action if top else None) if q else None)
 
 
+def affects(claim: ClaimView, q: Question) -> bool:
+    """Whether a claim names its drug as affected, for the answer's drug list. For "which drugs are
+    affected by GENE?": a claim that tells the prescriber to act, or a label's statement of an effect
+    for a named genotype group (exposure doubles in poor metabolizers); an abstract's association
+    alone does not make a drug one the label says is affected, nor does a label's passing mention of
+    the gene (a gene-wide statement counts when the label makes it a warning)."""
+    if q.kind != "affected_drugs" or claim.action != "informative":
+        return True
+    return claim.status == "label" and (claim.phenotype is not None or claim.severity in ("critical", "warning"))
+
+
+def no_group_reason(q: Question) -> str:
+    return (f"no stored FDA label section or PubMed abstract states an effect for {', '.join(q.groups)}; "
+            "evidence about other alleles or the gene as a whole does not answer for it.")
+
+
 def merge_claims(compiled: Sequence[ClaimView], read: Sequence[ClaimView]) -> list[ClaimView]:
-    """The compiled claims, plus any stronger action the quoted evidence states for a drug and gene that
-    the compiled claims do not carry (the quotes and the bottom line must not disagree)."""
+    """The compiled claims, plus any stronger action a quote states for a named genotype group of a drug
+    and gene that the compiled claims do not carry (the quotes and the bottom line must not disagree);
+    a quote that names no group (a dose for an indication) adds nothing."""
     have = {(c.drug, c.gene, c.action) for c in compiled}
     extra = [c for c in read if c.action in ("avoid", "alternative", "dose_change") and c.applies is not False
-             and (c.drug, c.gene, c.action) not in have]
+             and c.phenotype is not None and (c.drug, c.gene, c.action) not in have]
     return [*compiled, *extra]
 
 

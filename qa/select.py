@@ -127,6 +127,11 @@ def stated_group(sentence: str, gene: str | None) -> str | None:
 INTERACTION_ONLY = re.compile(r"\b(?:inhibitors?|inducers?|substrates?)\b|\bconcomitant", re.I)
 GENETIC_STATUS = re.compile(r"metaboli[sz]ers?\b|\bgenotyp|\bpolymorphi|\balleles?\b|\bcarriers?\b|\bheterozyg|\bhomozyg"
                             r"|\bdeficien|\bvariants?\b|\*\s?\d|-positive\b|\bpositive for\b", re.I)
+# What a patient's genotype is called in text (a tumour's "HER2-positive" is an indication, not one).
+GENOTYPE_STATUS = re.compile(r"metaboli[sz]ers?\b|\bgenotyp|\bpolymorphi|\balleles?\b|\bcarriers?\b|\bheterozyg"
+                             r"|\bhomozyg|\bdeficien|\*\s?\d", re.I)
+CONDITIONED = re.compile(r"\b(?:hepatic|renal) impairment\b|\b(?:strong|moderate|potent) (?:or moderate )?\w*\s*"
+                         r"(?:inhibitors?|inducers?)\b|\bcoadminist\w*|\bconcomitant\w*", re.I)
 READING_ACTION = {"avoid": "avoid", "alternative": "alternative", "dose change": "dose_change", "monitor": "monitor"}
 
 
@@ -143,8 +148,14 @@ def claims_from_evidence(q: Question, chosen: Sequence[Sequence[Candidate]],
         drug = own or next((d for d in q.drugs if d in p.drugs), q.drugs[0] if q.drugs else None)
         if drug is None:
             continue
-        gene = next((t.gene for c in group for t in c.triples if t.gene), None) or (q.genes[0] if q.genes else None) \
-            or next(iter(p.genes), None)
+        named = entity_names(recognise(first.sentence))[1]
+        # the gene the sentence is about: its triples', one it names, or the asked one when it speaks of a
+        # status ("ultra-rapid metabolizers"); never a gene named elsewhere in the passage
+        gene = next((t.gene for c in group for t in c.triples if t.gene), None) \
+            or next((g for g in q.genes if g in named), None) or next(iter(sorted(named)), None) \
+            or (q.genes[0] if q.genes and GENOTYPE_STATUS.search(first.sentence) else None)
+        if gene is None:
+            continue
         reading = read_action(first.sentence, p.section, next((t.effect for t in first.triples), "other"), p.source)
         action = READING_ACTION.get(reading.action, "informative") if reading.strength > 0 else "informative"
         if action in ("informative", "monitor") and mentions_testing(first.sentence) and re.search(
@@ -152,6 +163,8 @@ def claims_from_evidence(q: Question, chosen: Sequence[Sequence[Candidate]],
             action = "test"
         if INTERACTION_ONLY.search(first.sentence) and not GENETIC_STATUS.search(first.sentence):
             continue  # another drug's effect on the enzyme ("a CYP2D6 inhibitor"), not the patient's genotype
+        if CONDITIONED.search(first.sentence) and not GENOTYPE_STATUS.search(first.sentence):
+            continue  # a dose for hepatic impairment or with an inducer, not for a genotype
         matched = [g for g, pattern in patterns.items() if pattern.search(first.sentence)]
         phenotype = matched[0] if matched else stated_group(first.sentence, gene)
         # Applies to the asked group when it names it, not when it names another group, unknown otherwise.

@@ -235,3 +235,13 @@ def test_a_question_asking_an_activity_score_is_answered_by_that_scores_claims()
                                                          "sentence": SIPONIMOD_AS.replace("of 1,", "of 1.5,")})])[0]
     assert applies_to(claim, groups) is True
     assert applies_to(other, groups) is False
+
+
+def test_a_list_ending_among_other_drugs_is_no_alternative() -> None:
+    from pgxlit.extract.actions import action_of
+
+    listed = _sentences("tramadol", r"among other drugs")
+    assert listed, "the snapshot's tramadol labels say who poor metabolizers are"
+    assert all(action_of(tidy(s))[0] != "alternative" for _p, s in listed)
+    advice = _sentences("clopidogrel", r"another platelet P2Y")[0][1]
+    assert action_of(tidy(advice))[0] == "alternative"

@@ -108,8 +108,13 @@ def _assert_cited(answer) -> None:
 
 
 def _sources_once(answer) -> None:
+    """Each sentence is one number, however many versions, generics or set ids state it."""
+    from pgxlit.qa.evidence import quote_key
+
     places = [(c.passage.id, c.text) for c in answer.citations]
     assert len(places) == len(set(places))
+    sentences = [quote_key(c.text) for c in answer.citations]
+    assert len(sentences) == len(set(sentences)), [c.text for c in answer.citations]
 
 
 def test_can_i_give_drug_to_a_phenotype(answerer) -> None:
@@ -156,6 +161,19 @@ def test_which_drugs_by_allele_keeps_the_allele_exact(answerer) -> None:
         text = c.text.replace(" ", "")
         assert not re.search(r"57:?01|15:?02", text) or re.search(r"58:?01", text), c.text
     _assert_cited(answer)
+
+
+def test_which_drugs_for_an_allele_nothing_states_says_so_and_names_the_stored_alleles(answerer) -> None:
+    """No stored text names HLA-B*13:01: no drug is named for it (not another allele's), the answer says
+    so and what the stored HLA-B evidence is about, cited; it is not a refusal."""
+    answer = answerer.ask("Which drugs should be avoided in HLA-B*13:01 carriers?")
+    assert not answer.refused and answer.outcome == "nothing_found" and answer.drugs == ()
+    assert answer.bottom_line.startswith(
+        "No stored FDA label section or PubMed abstract states an effect for HLA-B*13:01 carriers;")
+    for allele, drug in (("HLA-B*58:01", "allopurinol"), ("HLA-B*57:01", "abacavir"), ("HLA-B*15:02", "carbamazepine")):
+        assert re.search(rf"{re.escape(allele)} carriers: [^\[]*{drug}", answer.bottom_line), answer.bottom_line
+    _assert_cited(answer)
+    _sources_once(answer)
 
 
 def test_is_there_a_pgx_issue_with_a_drug(answerer) -> None:
