@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 # Bumped when the reading changes; the extractor name carries it so stores re-extract.
 TABLE_READER = "table"
+MAX_LABEL = 60  # a row's label cell ("Dose 600 mg (24 h)", "First occurrence"); a longer one is an instruction
 MAX_CELL = 400  # a longer cell is prose set in a table: the sentence rules' business, not a value
 CONFIDENCE = {"dose": 0.9, "fraction": 0.9, "recommendation": 0.85, "exposure": 0.8}
 
@@ -264,10 +265,15 @@ def table_facts(table: Table, tid: str, section: Section, own_names: frozenset[s
         if not factors:
             continue
         row_labels: list[str] = []
-        if not row_factors:  # the factor is the column's: the row's cells under plain headers label the row
+        if not row_factors:  # the factor is the column's
             row = table.rows[cell.row_index]
-            row_labels = [_side(col_headers.get(k, ""), row[k]) for k in range(1, cell.col_index)
-                          if k not in factor_cols and row[k] and row[k] != row[k - 1]]
+            if len(row) > 2 and all(c == row[1] for c in row[1:]):
+                continue  # one cell across the row ("Initiate loperamide ..."): no column's own value
+            # label columns left of the factor columns, under short headers ("Dose", "Occurrence")
+            first_factor = min(factor_cols, default=cell.col_index)
+            row_labels = [_side(col_headers.get(k, ""), row[k]) for k in range(1, min(first_factor, cell.col_index))
+                          if row[k] and row[k] != row[k - 1] and len(row[k]) <= MAX_LABEL
+                          and len(col_headers.get(k, "").split()) <= 3 and not AVOID.search(row[k])]
         kind = value_kind(cell, caption, section_code)
         if kind is None:
             continue
