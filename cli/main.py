@@ -22,9 +22,10 @@ from pgxlit.index import cli as index_cli
 from pgxlit.ingest import cli as ingest_cli
 from pgxlit.qa import cli as qa_cli
 from pgxlit.web import cli as web_cli
+from pgxlit.web import review_cli
 
 # Pipeline order; each stage module is light (its commands import their work when they run).
-STAGES = (ingest_cli, extract_cli, index_cli, qa_cli, digest_cli, check_cli, web_cli)
+STAGES = (ingest_cli, extract_cli, index_cli, qa_cli, digest_cli, check_cli, web_cli, review_cli)
 
 app = typer.Typer(
     help="pgxlit: pharmacogenomics from FDA labels and PubMed, with citations.",

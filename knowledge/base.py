@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from pgxlit.knowledge.compile import Thresholds, claim_order, compile_drug, facts_fingerprint
+from pgxlit.knowledge.edits import changed_edit_drugs, with_store_edits, without_edits
 from pgxlit.knowledge.facts import TripleFact, read_facts
 from pgxlit.knowledge.groups import GenotypeReader
 from pgxlit.knowledge.model import Claim
@@ -69,6 +70,7 @@ class KnowledgeBase:
     stamp: tuple[Any, ...] = ()  # the store's triples_stamp the claims were compiled at
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # drug -> {fingerprint, claims} as cached
     salt: str = ""
+    edited: dict[str, tuple[int, ...]] = field(default_factory=dict)  # drug -> curator edits laid over it (knowledge.edits)
 
     def drugs(self) -> list[str]:
         return sorted(self.claims)
@@ -172,6 +174,7 @@ def compile_claims(store: Any, settings: Any, reader: GenotypeReader | None = No
     salt = f"{reader.name if reader else 'text'}:{thresholds}"
     stamp = tuple(store.triples_stamp())  # read before the triples: a review in between is seen next time
     fingerprint = fingerprint_of(stamp)
+    compiled_at = fingerprint_of(without_edits(stamp))  # the cache holds claims as compiled: edits leave it valid
     data: dict[str, Any] = {}
     if not rebuild and path.is_file():
         try:
@@ -180,15 +183,15 @@ def compile_claims(store: Any, settings: Any, reader: GenotypeReader | None = No
                 data = {}
         except (OSError, ValueError, EOFError, gzip.BadGzipFile):
             data = {}  # a damaged cache is rebuilt
-    if data and data.get("store") == fingerprint:  # nothing changed: no triple is read
+    if data and data.get("store") == compiled_at:  # no triple changed: none is read
         kb = _from_cache(data, thresholds, reader)
-        kb.stamp, kb.salt = stamp, salt
-        return kb
+        kb.stamp, kb.salt, kb.store_fingerprint = stamp, salt, fingerprint
+        return with_store_edits(kb, store)
     kb, out_cache = compile_facts(read_facts(store), reader, thresholds, data.get("drugs", {}))
     kb.store_fingerprint, kb.stamp, kb.cache, kb.salt = fingerprint, stamp, out_cache, salt
     if write:
         save_claims(kb, path)
-    return kb
+    return with_store_edits(kb, store)  # the cache keeps the claims as compiled; edits are laid over them
 
 
 def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: GenotypeReader | None = None) -> KnowledgeBase | None:
@@ -201,7 +204,9 @@ def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: Genotyp
         return None
     if stamp == kb.stamp:
         return kb
-    _last, drugs = store.reviewed_drugs_since(kb.stamp[-1])
+    _last, reviewed = store.reviewed_drugs_since(kb.stamp[-1])
+    edited = changed_edit_drugs(kb, store)  # a curator edited or reverted these drugs' claims
+    drugs = reviewed | edited
     part, part_cache = compile_facts(read_facts(store, drugs), reader, kb.thresholds,
                                      {d: kb.cache[d] for d in drugs if d in kb.cache})
     claims, coverage = dict(kb.claims), dict(kb.coverage_of)
@@ -213,15 +218,17 @@ def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: Genotyp
     coverage.update(part.coverage_of)
     fingerprints.update(part.fingerprints)
     cache.update(part_cache)
-    return KnowledgeBase(claims, coverage, fingerprints, part.recompiled, kb.thresholds, kb.reader,
-                         fingerprint_of(stamp), stamp, cache, kb.salt)
+    fresh = KnowledgeBase(claims, coverage, fingerprints, tuple(sorted(set(part.recompiled) | edited)), kb.thresholds,
+                          kb.reader, fingerprint_of(stamp), stamp, cache, kb.salt, kb.edited)
+    return with_store_edits(fresh, store, drugs)
 
 
 def save_claims(kb: KnowledgeBase, path: Path) -> None:
     """The claims cache written whole with orjson, atomically (tmp file + os.replace): a reader never
     sees half a file, and a crash leaves the previous cache."""
     coverage = {d: {g: [c.label_sentences, sorted(c.pmids)] for g, c in genes.items()} for d, genes in kb.coverage_of.items()}
-    body = orjson.dumps({"builder": BUILDER_VERSION, "salt": kb.salt, "store": kb.store_fingerprint, "drugs": kb.cache,
+    compiled_at = fingerprint_of(without_edits(kb.stamp)) if kb.stamp else kb.store_fingerprint
+    body = orjson.dumps({"builder": BUILDER_VERSION, "salt": kb.salt, "store": compiled_at, "drugs": kb.cache,
                          "coverage": coverage})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
