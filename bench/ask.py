@@ -84,6 +84,7 @@ def main() -> None:
     cpu_ms: list[float] = []  # this process's CPU per ask: what the latency is on an idle machine, near enough
     stages: dict[str, list[float]] = {}
     refused = 0
+    answered_flags: list[bool] = []
     started = time.perf_counter()
     cpu = time.process_time()
     for question in questions:
@@ -92,6 +93,7 @@ def main() -> None:
         ms.append((time.perf_counter() - t0) * 1000)
         cpu_ms.append((time.process_time() - c0) * 1000)
         refused += answer.refused
+        answered_flags.append(not answer.refused)
         for stage, value in answer.timings_ms.items():
             stages.setdefault(stage, []).append(value)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -102,6 +104,9 @@ def main() -> None:
     print(f"warm asks: {len(questions)} questions ({refused} refused) in {wall:.1f} s = {len(questions) / wall:.1f} "
           f"asks/s ({cpu / len(questions) * 1000:.0f} ms CPU each)")
     print(f"  latency  {figures(ms)}")
+    answered = [t for t, a in zip(ms, answered_flags, strict=True) if a]
+    if answered:
+        print(f"  answered {figures(answered)}  ({len(answered)} asks that were not refused)")
     print(f"  CPU      {figures(cpu_ms)}")
     for stage, values in sorted(stages.items(), key=lambda kv: -float(np.percentile(kv[1], 95))):
         print(f"  {stage:>16}  {figures(values)}  (in {len(values)} asks)")
