@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from pgxlit.digest.align import align_sections, merge_by_field
 from pgxlit.digest.claims import changes_claim, claim_deltas, claim_reasons
@@ -156,10 +157,12 @@ def digest_pair(
     extractor: Extractor | None = extraction_triples,
     old_triples: Sequence[Triple] | None = None,
     new_triples: Sequence[Triple] | None = None,
+    claim_edits: Sequence[Any] = (),
 ) -> PairDigest:
     """Every non-editorial change from `old` to `new`, classified (not yet ranked).
 
-    `extractor=None` skips the PGx judgement of sentences (section and stored triples still count).
+    `extractor=None` skips the PGx judgement of sentences (section and stored triples still count);
+    `claim_edits` (the store's current curator edits) are laid over both versions' claims.
     """
     old_sections, new_sections = list(old.sections), list(new.sections)
     if old.source_format != new.source_format:
@@ -172,7 +175,7 @@ def digest_pair(
     stored_added, stored_removed = _changed_triples(old_triples, new_triples)
     old_tables, new_tables = _table_text(old_sections), _table_text(new_sections)
     drug = drug_name(new)
-    deltas = claim_deltas(drug, old_triples, new_triples)  # claims the new version adds, removes or alters
+    deltas = claim_deltas(drug, old_triples, new_triples, claim_edits)  # claims the new version adds, removes or alters
     old_ref, new_ref = ref(old), ref(new)
     changes: list[Change] = []
     editorial = 0
@@ -264,6 +267,7 @@ def build_digest(
                           f"({c[0].set_id} v{c[0].version})" for c in chains if len(c) == 1))
     pairs: list[PairDigest] = []
     errors: list[str] = report.errors
+    edits = store.current_claim_edits()  # curators' corrections, laid over every version's claims
     if progress:
         progress(0, sum(len(c) for c in todo))
     for chain in todo:
@@ -281,7 +285,7 @@ def build_digest(
                 try:
                     pairs.append(digest_pair(prev[1], label, extractor,
                                              stored_triples(store, prev[1].set_id, prev[1].version),
-                                             stored_triples(store, label.set_id, label.version)))
+                                             stored_triples(store, label.set_id, label.version), edits))
                 except Exception as exc:  # one bad pair must not sink the digest of every other label
                     errors.append(f"label {meta.set_id} v{prev[0].version} -> v{meta.version}: "
                                   f"could not be compared ({type(exc).__name__}: {exc})")

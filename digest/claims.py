@@ -5,16 +5,20 @@ Why: a label-watch team cares first about changes that change what a prescriber 
 every reworded PGx sentence. For a version pair, the old and the new version's stored triples are
 compiled into claims with the knowledge layer's own compiler; claims only in one version, or whose
 action details differ, are the claim deltas, and a change whose old or new text states one of their
-sentences is marked with a "claim ..." reason that the digest ranks first. Pure.
+sentences is marked with a "claim ..." reason that the digest ranks first. Curators' edits of a
+claim (`knowledge.edits`) are laid over both versions' claims, so the digest names a claim as the
+curator corrected it. Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pgxlit.digest.text import canonical
 from pgxlit.knowledge.compile import compile_drug
+from pgxlit.knowledge.edits import apply_edits
 from pgxlit.knowledge.facts import TripleFact
 from pgxlit.knowledge.model import Claim
 from pgxlit.records import Triple
@@ -49,9 +53,12 @@ def _facts(triples: Sequence[Triple], drug: str) -> list[TripleFact]:
     return out
 
 
-def claims_of(triples: Sequence[Triple], drug: str) -> dict[tuple[str, str, str], Claim]:
-    """One label version's claims by (gene, group, action)."""
-    return {(c.gene, c.group, c.action): c for c in compile_drug(drug.lower(), _facts(triples, drug))}
+def claims_of(triples: Sequence[Triple], drug: str, edits: Iterable[Any] = ()) -> dict[tuple[str, str, str], Claim]:
+    """One label version's claims by (gene, group, action), with the curators' current `edits` laid over."""
+    claims = compile_drug(drug.lower(), _facts(triples, drug))
+    if edits:
+        claims = apply_edits({drug.lower(): claims}, edits)[0][drug.lower()]
+    return {(c.gene, c.group, c.action): c for c in claims}
 
 
 def _what(c: Claim) -> tuple:
@@ -64,11 +71,14 @@ def _label(c: Claim) -> str:
     return f"{c.gene} {c.phenotype}: {action} ({c.severity}, testing {c.testing_level})"
 
 
-def claim_deltas(drug: str, old: Sequence[Triple] | None, new: Sequence[Triple] | None) -> list[ClaimDelta]:
-    """Claims added, removed or altered from `old` to `new` (nothing when either was never extracted)."""
+def claim_deltas(drug: str, old: Sequence[Triple] | None, new: Sequence[Triple] | None,
+                 edits: Sequence[Any] = ()) -> list[ClaimDelta]:
+    """Claims added, removed or altered from `old` to `new` (nothing when either was never extracted);
+    `edits` are the store's current claim edits (`Store.current_claim_edits`)."""
     if old is None or new is None:
         return []
-    before, after = claims_of(old, drug), claims_of(new, drug)
+    mine = [e for e in edits if e.drug.lower() == drug.lower()]
+    before, after = claims_of(old, drug, mine), claims_of(new, drug, mine)
     out: list[ClaimDelta] = []
     for key in after.keys() - before.keys():
         out.append(ClaimDelta("added", _label(after[key]), (), tuple(c.sentence for c in after[key].citations)))

@@ -111,8 +111,9 @@ class Claim:
 
     def to_json(self, applies: bool | None = None) -> dict[str, Any]:
         """The published shape: {drug, gene, phenotype, action, severity, testing_level, status, applies,
-        citations} plus what a reader needs to weigh it."""
-        return {
+        citations} plus what a reader needs to weigh it; a claim a curator corrected says so (`curated`,
+        `edited_by`, `edit`: who, when, why, the compiled values it replaced)."""
+        out = {
             "drug": self.drug, "gene": self.gene, "phenotype": self.phenotype, "group": self.group,
             "action": self.action, "severity": self.severity, "testing_level": self.testing_level,
             "status": self.status, "applies": applies, "effect": self.effect, "dose": self.dose,
@@ -120,6 +121,9 @@ class Claim:
             "recommendation": self.recommendation, "confidence": self.confidence,
             "review_status": self.review_status, "citations": [c.to_json() for c in self.citations],
         }
+        if edit := self.extra.get("edit"):
+            out.update(curated=True, edited_by=edit.get("by"), edit=edit)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Claim:

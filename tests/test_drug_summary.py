@@ -269,3 +269,21 @@ def test_digest_ranks_a_change_that_adds_a_claim_first() -> None:
     # the other PGx change sits in a more important section, yet changes no claim
     assert warning in second.new_text and second.tier < first.tier
     assert not any(r.startswith("claim ") for r in second.pgx_reasons)
+
+
+def test_digest_names_a_claim_as_a_curator_corrected_it() -> None:
+    from pgxlit.digest.build import digest_pair
+    from pgxlit.store.claim_edits import ClaimEdit
+
+    keep = "Plavix is a P2Y12 platelet inhibitor."
+    claim = "Avoid use of Plavix in CYP2C19 poor metabolizers."
+    old = _label(1, [("use_in_specific_populations", keep)])
+    new = _label(2, [("use_in_specific_populations", f"{keep} {claim}")])
+    new_triples = [_triple(new, "use_in_specific_populations", claim, "clopidogrel", "Poor Metabolizer")]
+    edit = ClaimEdit(1, "clopidogrel", "CYP2C19", "phenotype:Poor Metabolizer", "avoid",
+                     {"action": "monitor", "severity": "warning"}, {}, "", False, "curator", "label overstates", None)
+    plain = digest_pair(old, new, extractor=None, old_triples=[], new_triples=new_triples)
+    curated = digest_pair(old, new, extractor=None, old_triples=[], new_triples=new_triples, claim_edits=[edit])
+    assert any(r.startswith("claim added: CYP2C19 Poor Metabolizer: avoid") for c in plain.changes for r in c.pgx_reasons)
+    reasons = [r for c in curated.changes for r in c.pgx_reasons if r.startswith("claim ")]
+    assert reasons and all("monitor" in r and ": avoid" not in r for r in reasons)
