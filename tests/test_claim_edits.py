@@ -390,6 +390,8 @@ def test_the_api_edits_reverts_and_lists_claim_edits_with_clear_errors(client: A
     summary = client.get("/api/drugs/simvastatin").json()
     assert any(r["gene"] == "SLCO1B1" and r["group"] == "gene" and r["action"] == "dose_change"
                for r in summary["claims"])
+    assert any(r["gene"] == "SLCO1B1" and r.get("edited_by") == "Ann Curator" for r in summary["claims"])
+    assert "edited by Ann Curator" in client.get("/drug/simvastatin").text  # the page shows who changed it
 
     queue = client.get("/api/review/claims", params={"drug": "simvastatin", "gene": "SLCO1B1",
                                                      "limit": 1000}).json()["items"]
