@@ -49,6 +49,8 @@ _FRACTION = re.compile(r"\b\d+(?:\.\d+)?\s?%|\bone[- ]half\b|\bhalf\b|\bone[- ]t
 _DOSE_WORD = re.compile(r"\bdos(?:e|es|age|ing)\b", re.I)
 _EXPOSURE_WORD = re.compile(r"\bAUC|\bC\s?max\b|\bC\s?min\b|\bexposure\b|\bclearance\b|\bCL/F\b|\bhalf-life\b"
                             r"|\bt1/2\b|\bt½|\bconcentrations?\b|\bratio\b|-?fold\b|\bpharmacokinetic", re.I)
+_CHANGE = re.compile(r"fold\b|[↑↓]|\b(?:increase|decrease)d?\b|\bhigher\b|\blower\b", re.I)
+_CHANGE_HEADER = re.compile(r"\bratio\b|fold\b|\bchange\b|\bincrease\b|\bdecrease\b|\brelative to\b|\bvs\.?\b", re.I)
 # A table about metabolizer status: its headers may say "Poor (n=10)" or "PM" and mean the status.
 _STATUS_TABLE = re.compile(r"metaboli[sz]er|phenotype", re.I)
 _BARE_STATUS = re.compile(r"(?:^|(?<=/ ))(poor|intermediate|normal|extensive|rapid|ultra-?rapid)\b(?!\s*metaboli)", re.I)
@@ -198,7 +200,10 @@ def value_kind(cell: Cell, caption: str, section: str | None) -> str | None:
     if AVOID.search(text) or NO_ACTION.search(text):
         return "recommendation"
     if _LEADING_NUMBER.match(text) and not _DOSE_VALUE.search(text) and _EXPOSURE_WORD.search(where + " " + text):
-        return "exposure"
+        # a change in exposure ("↑ 4.2-fold", a ratio column) is a fact about the genotype; a group's
+        # own mean ("Cmax 11 (4)") is a measurement that says nothing until compared, and read as
+        # a sentence its table's doses ("Dose 300 mg") look like a dose change
+        return "exposure" if _CHANGE.search(text) or _CHANGE_HEADER.search(cell.col_header + " " + cell.row_header) else None
     if _DOSE_VALUE.search(text):
         return "dose"
     if _FRACTION.search(text) and (_DOSE_WORD.search(text) or _DOSE_WORD.search(cell.col_header)

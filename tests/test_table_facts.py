@@ -97,17 +97,29 @@ def test_eliglustat_dose_by_cyp2d6_status_gives_one_triple_per_status(shared: Pa
         "row CYP2D6 Metabolizer Status PMs, column CERDELGA Dosage: 84 mg once daily [Table 1, row 3]")
 
 
-def test_clopidogrel_exposure_by_cyp2c19_status_reads_bare_status_words_in_a_status_table(shared: Path) -> None:
+def test_bare_status_words_in_a_status_table_are_statuses_of_the_table_gene(shared: Path) -> None:
     label = _label(shared, CLOPIDOGREL)
-    section, table = _one_table(label, "Table 3: Active Metabolite Pharmacokinetics")
-    subject = label_subject(label)
+    _, table = _one_table(label, "Table 3: Active Metabolite Pharmacokinetics")
+    gene = ("CYP2C19", "HGNC:2621")
+    assert [f.variant for f in header_factors("Poor (n=10)", table, gene, status_table=True)] == ["Poor Metabolizer"]
+    assert [f.variant for f in header_factors("Ultrarapid (n=10)", table, gene, status_table=True)] == [
+        "Ultrarapid Metabolizer"]
+    assert header_factors("Poor (n=10)", table, gene, status_table=False) == []
+
+
+def test_a_groups_own_pk_means_are_no_fact_but_exposure_changes_are(shared: Path) -> None:
+    """Clopidogrel's Cmax and IPA means per CYP2C19 status are measurements that say nothing until
+    compared (and their "Dose 300 mg" rows read like a dose change); eliglustat's "↑ 4.3-fold" by
+    CYP2D6 status is a change in exposure."""
+    clopidogrel = _label(shared, CLOPIDOGREL)
+    section, table = _one_table(clopidogrel, "Table 3: Active Metabolite Pharmacokinetics")
+    subject = label_subject(clopidogrel)
     assert subject is not None
-    triples = section_table_triples(label, replace_tables(section, table), subject.name, subject.drug_id, subject.aliases)
-    assert {t.gene for t in triples} == {"CYP2C19"}
-    assert {t.variant for t in triples} >= {"Poor Metabolizer", "Intermediate Metabolizer", "Normal Metabolizer",
-                                            "Ultrarapid Metabolizer"}
-    first = next(t for t in triples if t.variant == "Poor Metabolizer" and "row Cmax" in t.evidence.sentence)
-    assert first.effect == "metabolism" and first.evidence.sentence.endswith(": 11 (4) [Table 3, row 1]")
+    assert section_table_triples(clopidogrel, replace_tables(section, table), subject.name, subject.drug_id) == []
+    eliglustat = _tables(_label(shared, ELIGLUSTAT))
+    fold = [t for t in eliglustat if t.effect == "metabolism" and "fold" in t.evidence.sentence]
+    assert {t.variant for t in fold} >= {"Normal Metabolizer", "Intermediate Metabolizer", "Poor Metabolizer"}
+    assert not any(t.pgx for t in fold)  # every one of them is with an inhibitor or inducer
 
 
 def test_an_interaction_conditioned_cell_is_kept_but_not_pgx(shared: Path) -> None:
