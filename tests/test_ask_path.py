@@ -184,6 +184,7 @@ print("\\nMODULES " + json.dumps({"exit": code, "loaded": [m for m in %r if m in
 """ % (HEAVY,)
 
 
+@pytest.mark.slow  # builds the small indexed store (test_index_qa's world)
 @pytest.mark.xfail(strict=True, reason="qa/evidence.py and qa/select.py still import the spaCy pipeline (through "
                    "extract.pipeline and index.passages) for mentions; they need qa.question.recognise and "
                    "extract.lexicons.entity_names (change listed for the qa owner); remove this mark then")
