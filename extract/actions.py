@@ -66,6 +66,14 @@ DOSE = re.compile(
     r"|\b\d+(?:\.\d+)?\s?(?:-|to)?\s?\d*(?:\.\d+)?\s?mg\b|\bdose requirements?\b",
     re.I,
 )
+# What makes an abstract's sentence a dose change: a change or requirement of dose, not a dose amount
+# ("treated with simvastatin 40 mg daily" describes a study arm)
+DOSE_CHANGE = re.compile(
+    r"\b(?:reduce|reduced|lower|lowest|decrease|decreased|increase|increased|higher|adjust|adjusted|titrate)\b[^.;]{0,40}"
+    r"\b(?:dose|doses|dosage|dosing)\b|\b(?:dose|dosage|dosing) (?:reduction|adjustment|modification|change|escalation)s?\b"
+    r"|\bdose requirements?\b|\b(?:requir\w*|need\w*)\b[^.;]{0,40}\b(?:dose|doses|dosage|reduction|increase|decrease)s?\b",
+    re.I,
+)
 # "observe" as an instruction ("observe patients", "should be observed for"), not a finding ("was observed in")
 MONITOR = re.compile(r"\bmonitor|\bclosely\b|\bobserve\b|\bobserved? for\b|\bwatch for\b|\bwith caution\b|\bcaution\b"
                      r"|\bcareful", re.I)
@@ -118,7 +126,8 @@ def read_action(sentence: str, section: str | None, effect: str, source: str) ->
         reading = Reading("alternative", 4, "critical" if in_label and section in CRITICAL_SECTIONS else "warning")
     elif in_label and section == "contraindications" and not TESTING.search(text):
         reading = Reading("avoid", 5, "critical")
-    elif DOSE.search(text) and (effect == "dosage" or section == "dosage_and_administration" or "dos" in text.lower()) \
+    elif (DOSE if in_label else DOSE_CHANGE).search(text) \
+            and (effect == "dosage" or section == "dosage_and_administration" or "dos" in text.lower()) \
             and not STUDY.search(text):
         reading = Reading("dose change", 3, "warning")
     elif MONITOR.search(text) and not TESTING.search(text):

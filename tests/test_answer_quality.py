@@ -245,3 +245,22 @@ def test_a_list_ending_among_other_drugs_is_no_alternative() -> None:
     assert all(action_of(tidy(s))[0] != "alternative" for _p, s in listed)
     advice = _sentences("clopidogrel", r"another platelet P2Y")[0][1]
     assert action_of(tidy(advice))[0] == "alternative"
+
+
+# ---- an abstract's dose amount is no dose change ------------------------------------------------------------
+def _abstract_sentence(pattern: str) -> str:
+    import html
+
+    for path in sorted((SNAPSHOT.parent / "pubmed").glob("*.xml.gz")):
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+        if m := re.search(rf"[^.>]*{pattern}[^<]*?\.(?=\s|<)", text):
+            return " ".join(html.unescape(m.group(0)).split())
+    raise AssertionError(f"{pattern!r} not in the snapshot's abstracts")
+
+
+def test_a_study_arms_dose_is_no_dose_change_but_a_required_reduction_is() -> None:
+    arm = _abstract_sentence(r"40 mg simvastatin daily")
+    assert read_action(arm, None, "dosage", "pubmed").action != "dose change"
+    assert read_action(arm, "dosage_and_administration", "dosage", "fda_label").action == "dose change"  # a label's dose is
+    required = _abstract_sentence(r"required substantial reduction")
+    assert read_action(required, None, "dosage", "pubmed").action == "dose change"
