@@ -1,4 +1,4 @@
-"""Heavy reads (asks, triple listings, the full digest) in a small pool of worker processes.
+"""Heavy reads (asks, triple listings, the full digest) in worker processes.
 
 Why: a check is well under a millisecond of Python, but in one server process it waits for the GIL
 behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. Each worker process
@@ -10,7 +10,9 @@ when it wakes for a check anyway.)
 
 The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
 caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
-without limit. A worker that dies is replaced on the next request.
+without limit. A worker that dies is replaced on the next request. The full digest (seconds to
+minutes of Python after a label change) is built by one more worker without a model, so it
+neither holds the server's GIL nor takes an ask worker away.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -43,8 +45,8 @@ class Busy(RuntimeError):
 _services: Any = None
 
 
-def _init_worker(settings: Settings, threads: int) -> None:
-    """Cap native threads to this worker's share of cores, load index and model once."""
+def _init_worker(settings: Settings, threads: int, preload: bool) -> None:
+    """Cap native threads to this worker's share of cores; an ask worker loads index and model once."""
     global _services
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="pgxlit-parent-watch").start()
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -56,7 +58,7 @@ def _init_worker(settings: Settings, threads: int) -> None:
         import faiss
 
         faiss.omp_set_num_threads(threads)
-        if _services.index_ready():
+        if preload and _services.index_ready():
             # load now, and answer once so the lazily built parts (lexicons, extractors) are ready too
             _services.ask(WARM_QUESTION)
     except Exception:  # no index yet, or it cannot load: the ask that needs it reports why
@@ -92,74 +94,41 @@ def _ping() -> int:
 
 
 TASKS = {"ask": _ask, "triple_entries": _triple_entries, "digest_full": _digest_full, "ping": _ping}
+SLOW_TASKS = frozenset({"digest_full"})  # seconds to minutes each: their own worker, outside the ask queue
 
 
 # ---- server side ---------------------------------------------------------------------------------
-class HeavyPool:
-    """`workers` processes with their own answerer; `call` blocks the calling thread, not the GIL."""
+class _Lane:
+    """One ProcessPoolExecutor, started on first use and replaced when a worker dies."""
 
-    def __init__(self, settings: Settings, workers: int, queue: int) -> None:
-        if workers < 1:
-            raise ValueError("a heavy pool needs at least one worker process")
-        self.settings = settings
+    def __init__(self, settings: Settings, workers: int, threads: int, preload: bool) -> None:
         self.workers = workers
-        self.queue = max(0, queue)
+        self._initargs = (settings, threads, preload)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
-        self._in_flight = 0
-        cores = os.cpu_count() or 1
-        self._threads = max(1, cores // workers)
 
-    @property
-    def capacity(self) -> int:
-        """Heavy requests admitted at once: one running per worker plus the waiting queue."""
-        return self.workers + self.queue
-
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
-    def _pool(self) -> ProcessPoolExecutor:
+    def executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
                 # spawn, not fork: the server process has threads (uvicorn, refreshes) that fork would copy mid-lock
                 self._executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                                     initializer=_init_worker, initargs=(self.settings, self._threads))
+                                                     initializer=_init_worker, initargs=self._initargs)
                 for _ in range(self.workers):  # one task each, so every worker starts (and loads) now
                     self._executor.submit(_ping)
             return self._executor
 
-    def start(self) -> None:
-        """Start the workers now (they load the index and model) rather than on the first ask."""
-        self._pool()
-
-    def call(self, task: str, *args: Any) -> Any:
-        """Run one task in a worker and return its result; Busy when the pool is full."""
-        fn = TASKS[task]
-        with self._lock:
-            if self._in_flight >= self.capacity:
-                raise Busy(f"the server is answering {self._in_flight} heavy requests already; retry shortly",
-                           retry_after=max(1, self._in_flight // self.workers))
-            self._in_flight += 1
+    def run(self, fn: Any, *args: Any) -> Any:
         try:
-            future: Future = self._pool().submit(fn, *args)
-            return future.result()
+            return self.executor().submit(fn, *args).result()
         except BrokenProcessPool as exc:
-            self._replace(exc)
-            raise Busy("a worker process stopped; it is being restarted, retry shortly", retry_after=5) from exc
-        finally:
+            log.error("a heavy worker died (%s); starting new workers", exc)
             with self._lock:
-                self._in_flight -= 1
-
-    def _replace(self, exc: BaseException) -> None:
-        log.error("a heavy worker died (%s); starting new workers", exc)
-        with self._lock:
-            broken, self._executor = self._executor, None
-        if broken is not None:
-            broken.shutdown(wait=False, cancel_futures=True)
+                broken, self._executor = self._executor, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            raise Busy("a worker process stopped; it is being restarted, retry shortly", retry_after=5) from exc
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (for memory figures), empty before the pool starts."""
         executor = self._executor
         return [p.pid for p in (executor._processes or {}).values()] if executor is not None else []  # noqa: SLF001
 
@@ -168,3 +137,57 @@ class HeavyPool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+class HeavyPool:
+    """`workers` processes with their own answerer for asks and listings, and one more (no model) for
+    the full digest, so a digest rebuild never holds up asks. `call` blocks the calling thread, not the GIL."""
+
+    def __init__(self, settings: Settings, workers: int, queue: int) -> None:
+        if workers < 1:
+            raise ValueError("a heavy pool needs at least one worker process")
+        self.settings = settings
+        self.workers = workers
+        self.queue = max(0, queue)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self._asks = _Lane(settings, workers, threads, preload=True)
+        self._slow = _Lane(settings, 1, 1, preload=False)
+
+    @property
+    def capacity(self) -> int:
+        """Asks and listings admitted at once: one running per worker plus the waiting queue."""
+        return self.workers + self.queue
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def start(self) -> None:
+        """Start the ask workers now (they load the index and model) rather than on the first ask."""
+        self._asks.executor()
+
+    def call(self, task: str, *args: Any) -> Any:
+        """Run one task in a worker and return its result; Busy when the pool is full or a worker died."""
+        fn = TASKS[task]
+        if task in SLOW_TASKS:  # the caller serialises these (one digest build at a time)
+            return self._slow.run(fn, *args)
+        with self._lock:
+            if self._in_flight >= self.capacity:
+                raise Busy(f"the server is answering {self._in_flight} heavy requests already; retry shortly",
+                           retry_after=max(1, self._in_flight // self.workers))
+            self._in_flight += 1
+        try:
+            return self._asks.run(fn, *args)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for memory figures), empty before they start."""
+        return [*self._asks.pids(), *self._slow.pids()]
+
+    def close(self) -> None:
+        self._asks.close()
+        self._slow.close()
