@@ -244,6 +244,19 @@ TESTING_RECOMMENDED = re.compile(
     re.I,
 )
 TESTING_LEVELS = ("required", "recommended", "actionable", "informative")
+_TESTING_USEFUL = re.compile(
+    r"\b(?:screening|testing|genotyping|test)\b[^.;]{0,120}?\b(?:should|could|may|might|can)\b[^.;]{0,20}?"
+    r"\b(?:be (?:used|considered|recommended|useful|helpful|performed)|identify|help|guide|improve|prevent|reduce|avoid)\b",
+    re.I,
+)
+
+
+def recommends_testing(sentence: str) -> bool:
+    """The sentence asks for or commends a genetic test ("should be screened", "consider testing",
+    "screening for UGT1A1*28 may identify patients at risk"), not a study's own genotyping
+    ("volunteers screened for SLCO1B1 c.521T>C", "test for trend")."""
+    text = " ".join(sentence.split())
+    return bool(TESTING_REQUIRED.search(text) or TESTING_RECOMMENDED.search(text) or _TESTING_USEFUL.search(text))
 
 
 def testing_level(label_sentences: list[str], actionable: bool) -> str:

@@ -15,7 +15,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pgxlit.extract.actions import Reading, looks_like_table, mentions_testing, read_action, stated_dose, testing_level
+from pgxlit.extract.actions import (
+    Reading,
+    looks_like_table,
+    mentions_testing,
+    read_action,
+    recommends_testing,
+    stated_dose,
+    testing_level,
+)
 from pgxlit.knowledge.facts import TripleFact, clean_sentence, focus_words, same_sentence_key, usable
 from pgxlit.knowledge.groups import GenotypeReader, describe, group_keys
 from pgxlit.knowledge.model import Citation, Claim, Place
@@ -38,8 +46,9 @@ class Thresholds:
     avoid_margin: float = 0.1
 
 
-def claim_action(reading: Reading, sentence: str) -> tuple[str, bool]:
-    """The claim vocabulary for a verdict reading: (action, says nothing changes)."""
+def claim_action(reading: Reading, sentence: str, source: str = "fda_label") -> tuple[str, bool]:
+    """The claim vocabulary for a verdict reading: (action, says nothing changes). An abstract is a
+    "test" claim only when it asks for or commends the test, not when it reports its own genotyping."""
     if reading.action == "avoid":
         return "avoid", False
     if reading.action == "alternative":
@@ -50,7 +59,7 @@ def claim_action(reading: Reading, sentence: str) -> tuple[str, bool]:
         return "informative", True
     if reading.strength >= 2:
         return "monitor", False
-    if reading.strength < 0 and mentions_testing(sentence):
+    if reading.strength < 0 and mentions_testing(sentence) and (source == "fda_label" or recommends_testing(sentence)):
         return "test", False
     return "informative", False
 
@@ -158,7 +167,7 @@ def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader 
                 # "contraindicated based on CYP2D6 metabolizer status" names no result: it says the
                 # result matters, not which patients must avoid the drug
                 used = Reading("monitor", 2, "warning")
-            action, no_change = claim_action(used, fact.sentence)
+            action, no_change = claim_action(used, fact.sentence, fact.source)
             # abstracts below the literature threshold make claims of their own: they may back a
             # literature-only caution, never lead or join a label's claim
             weak = fact.source == "pubmed" and fact.review_status != "accepted" and fact.confidence < thresholds.min_pubmed

@@ -264,3 +264,20 @@ def test_a_study_arms_dose_is_no_dose_change_but_a_required_reduction_is() -> No
     assert read_action(arm, "dosage_and_administration", "dosage", "fda_label").action == "dose change"  # a label's dose is
     required = _abstract_sentence(r"required substantial reduction")
     assert read_action(required, None, "dosage", "pubmed").action == "dose change"
+
+
+def test_an_abstracts_own_genotyping_is_no_test_claim_but_its_advice_to_screen_is() -> None:
+    from pgxlit.extract.actions import recommends_testing
+    from pgxlit.knowledge.compile import claim_action
+
+    def pubmed(sentence: str) -> TripleFact:
+        return TripleFact(drug="simvastatin", gene="SLCO1B1", variant=None, relation="influences", effect="other",
+                          negated=False, confidence=0.9, source="pubmed", sentence=sentence, pmid="1")
+
+    study = _abstract_sentence(r"healthy volunteers screened for their SLCO1B1")
+    advice = _abstract_sentence(r"screening for UGT1A1\*28 polymorphism may identify")
+    assert not recommends_testing(study) and recommends_testing(advice)
+    assert [c.action for c in compile_drug("simvastatin", [pubmed(study)])] == ["informative"]
+    reading = read_action(advice, None, "other", "pubmed")
+    assert claim_action(reading, advice, "pubmed")[0] == "test"
+    assert claim_action(read_action(study, None, "other", "fda_label"), study, "fda_label")[0] == "test"  # a label's is
