@@ -267,3 +267,23 @@ def test_a_condition_only_implies_genes_for_the_evaluation_to_report() -> None:
             "ornithine transcarbamylase deficiency.")
     assert {m.norm.split("|")[1] for m in find_conditions(text)} == {"OTC"}
     assert condition_genes(text) == {"CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1"}
+
+
+def test_a_tumour_status_beside_the_gene_is_somatic_even_beside_a_germline_word() -> None:
+    # LYNPARZA (NDA208558) indication, as the FDA label words it (not among the recorded labels):
+    # "germline" is BRCA's; HER2-negative is the tumour's.
+    label = _label("OLAPARIB", "LYNPARZA", ("indications_and_usage",
+                   "LYNPARZA is indicated for the treatment of adult patients with deleterious or suspected "
+                   "deleterious germline BRCA-mutated (gBRCAm), HER2-negative metastatic breast cancer who have been "
+                   "treated with chemotherapy in the neoadjuvant, adjuvant, or metastatic setting."))
+    assert ("olaparib", "ERBB2") not in _pgx_pairs(label)
+    assert "ERBB2" in {t.gene for t in biomarker_triples(label_triples(label))}
+
+
+def test_a_roman_numeral_is_not_a_gene() -> None:
+    # ADVATE (BLA125063) indication, as the FDA label words it (not among the recorded labels):
+    # "factor VIII" is no alias of COX8A.
+    text = ("ADVATE is a human antihemophilic factor indicated for use in children and adults with hemophilia A "
+            "(congenital factor VIII deficiency) for: Control and prevention of bleeding episodes.")
+    assert not [m for m in DictionaryMatcher().find(text) if m.label == "GENE"]
+    assert not _triples(_label("ANTIHEMOPHILIC FACTOR (RECOMBINANT)", "ADVATE", ("indications_and_usage", text)))
