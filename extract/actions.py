@@ -175,7 +175,8 @@ RANKED_ACTIONS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
         r"\balternative\b|\b(?:use|consider|choose|select|switch\w*|prescrib\w*|chang\w*|recommend\w*)\b[^.]{0,40}"
         r"\b(?:another|other)\b[^.]{0,40}\b(?:inhibitor|drug|treatment|therap\w*|agent|medication|antiplatelet)",
         re.I)),
-    ("monitor", 1, re.compile(r"\bmonitor\w*\b|\bobserv\w*\b|\bclose(?:ly)? watch", re.I)),
+    # "observe" as an instruction ("observe patients", "observed for"), not a finding ("were observed")
+    ("monitor", 1, re.compile(r"\bmonitor\w*\b|\bobserve\b|\bobserved? (?:for|closely)\b|\bclose(?:ly)? watch", re.I)),
 )
 
 

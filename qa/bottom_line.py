@@ -8,6 +8,7 @@ follow the bottom line are the evidence itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,8 +94,28 @@ def clause(claim: ClaimView, q: Question, cite: Callable[[ClaimView], list[int]]
     return f"{text}{where} {keys}"
 
 
+_CITED = re.compile(r"^(?P<text>.*?)\s*\[(?P<keys>\d+(?:, \d+)*)\]$")
+
+
+def merge_clauses(clauses: Sequence[str]) -> list[str]:
+    """Clauses that say the same thing in the same words are one clause citing all their sources
+    (two claims of one gene that read alike must not be two clauses)."""
+    order: list[str] = []
+    keys: dict[str, set[int]] = {}
+    for clause in clauses:
+        if not clause:
+            continue
+        m = _CITED.match(clause)
+        text, cited = (m.group("text"), {int(k) for k in m.group("keys").split(", ")}) if m else (clause, set())
+        if text not in keys:
+            order.append(text)
+            keys[text] = set()
+        keys[text] |= cited
+    return [f"{t} [{', '.join(map(str, sorted(keys[t])))}]" if keys[t] else t for t in order]
+
+
 def _sentence(clauses: Sequence[str], lead: str = "") -> str:
-    body = "; ".join(c for c in clauses if c)
+    body = "; ".join(merge_clauses(clauses))
     if not body:
         return ""
     body = f"{lead}{body}" if lead else body[0].upper() + body[1:]
@@ -156,5 +177,14 @@ def bottom_line(q: Question, claims: Sequence[ClaimView], cite: Callable[[ClaimV
         return ""
     genes = list(dict.fromkeys(c.gene for c in ranked if c.gene))
     drugs = list(dict.fromkeys(c.drug for c in ranked))
-    lead = f"Yes, {' and '.join(genes)} status affects {', '.join(drugs)}: " if genes else "Yes: "
+    if all(c.status == "literature_only" for c in ranked):  # no label text: say so, never a plain yes
+        lead = (f"Only abstracts, not the label, link {_and(genes)} to {_and(drugs)}: " if genes
+                else "Only abstracts, not the label, state this: ")
+    else:
+        lead = f"Yes, {_and(genes)} status affects {_and(drugs)}: " if genes else "Yes: "
     return _sentence(clauses, lead=lead)
+
+
+def _and(items: Sequence[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""

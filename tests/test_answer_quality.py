@@ -281,3 +281,20 @@ def test_an_abstracts_own_genotyping_is_no_test_claim_but_its_advice_to_screen_i
     reading = read_action(advice, None, "other", "pubmed")
     assert claim_action(reading, advice, "pubmed")[0] == "test"
     assert claim_action(read_action(study, None, "other", "fda_label"), study, "fda_label")[0] == "test"  # a label's is
+
+
+# ---- bottom lines -------------------------------------------------------------------------------------------
+def test_a_bottom_line_from_abstracts_alone_says_so_and_alike_clauses_merge() -> None:
+    from pgxlit.qa.bottom_line import ClaimView, bottom_line
+    from pgxlit.qa.question import read_question
+
+    q = read_question("Is there a PGx issue with simvastatin?")
+    numbers = {"a": [4], "b": [6, 7], "c": [5]}
+    claims = [ClaimView("simvastatin", "ABCB1", None, "informative", "literature_only", evidence=("a",)),
+              ClaimView("simvastatin", "ABCB1", None, "informative", "literature_only", evidence=("b",)),
+              ClaimView("simvastatin", "SLCO1B1", None, "informative", "literature_only", evidence=("c",))]
+    line = bottom_line(q, claims, lambda c: [k for e in c.evidence for k in numbers[e]])
+    assert line.startswith("Only abstracts, not the label, link ABCB1 and SLCO1B1 to simvastatin: ")
+    assert line.count("ABCB1 affects simvastatin") == 1 and "[4, 6, 7]" in line
+    labelled = [ClaimView("simvastatin", "SLCO1B1", "SLCO1B1 poor function", "dose_change", "label", evidence=("c",))]
+    assert bottom_line(q, labelled + claims, lambda c: [k for e in c.evidence for k in numbers[e]]).startswith("Yes, ")
