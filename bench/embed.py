@@ -28,14 +28,17 @@ import numpy as np
 
 
 def live_texts(limit: int | None) -> list[str]:
-    """The texts `pgxlit index` embeds: live passages of current label versions and abstracts, in id order."""
+    """The texts `pgxlit index` embeds: live passages of current label versions and abstracts, in id order
+    (no patient leaflets unless index.embed_boilerplate: index.passages.embeddable)."""
     from pgxlit.config import get_settings
+    from pgxlit.index.passages import embeddable
     from pgxlit.store import Store
 
     settings = get_settings()
     store = Store(settings.resolved_db_url)
     try:
-        ids = [row[0] for row in store.passage_rows() if not row[12]]
+        ids = [row[0] for row in store.passage_rows()
+               if embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
         if not ids:
             raise SystemExit(f"no passages in {settings.resolved_db_url}: run `pgxlit index` first")
         if limit and limit < len(ids):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 
 RUNTIMES = ("auto", "onnx", "sentence-transformers")
 MAX_TOKENS = 256  # MiniLM's max_seq_length in sentence-transformers (its tokenizer.json says 128: ST overrides it)
-# Tokens per ONNX batch (rows x padded width): long passages go 16 at a time, short ones up to the
-# batch size. Measured on the demo passages (docs/speed.md): batch 16 of long passages does more
-# work per CPU-second than 64 and peaks at 370 MB instead of 850 MB.
-TOKEN_BUDGET = 16 * MAX_TOKENS
+# Tokens per ONNX batch (rows x padded width): long passages go 4 at a time, short ones up to the
+# batch size. Measured on the demo passages (docs/speed.md): a batch's activations then stay in
+# the cores' caches, and 1,024 tokens did 15-35% more passages per CPU-second than 4,096.
+TOKEN_BUDGET = 4 * MAX_TOKENS
 
 
 class Embedder(Protocol):
@@ -98,7 +99,11 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        # Batches run side by side on `workers` threads, each batch on one core: on MiniLM's small
+        # matrices that does more work per CPU-second than splitting every batch over the cores
+        # (docs/speed.md). ONNX Runtime's `run` may be called from several threads at once.
+        self.workers = threads or min(4, os.cpu_count() or 1)
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -117,13 +122,17 @@ class OnnxEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch([t.strip() for t in texts])
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-        order = np.argsort(-lengths, kind="stable")  # longest first: the costliest batch shows up at once
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort(-lengths, kind="stable")  # longest first: the costliest batch starts at once
+        batches: list[np.ndarray] = []
         start = 0
         while start < len(order):
             width = int(lengths[order[start]])  # the longest left: texts are sorted longest first
             rows = order[start : start + max(1, min(self.batch_size, TOKEN_BUDGET // max(width, 1)))]
             start += len(rows)
+            batches.append(rows)
+
+        def run(rows: np.ndarray) -> np.ndarray:
+            width = int(lengths[rows[0]])
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
@@ -133,7 +142,16 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feed["token_type_ids"] = np.zeros_like(ids)
-            out[rows] = self._session.run(None, feed)[0]
+            return self._session.run(None, feed)[0]
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if len(batches) == 1 or self.workers == 1:
+            for rows in batches:
+                out[rows] = run(rows)
+        else:
+            with ThreadPoolExecutor(min(self.workers, len(batches))) as pool:
+                for rows, vectors in zip(batches, pool.map(run, batches), strict=True):
+                    out[rows] = vectors
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
