@@ -2,9 +2,8 @@
 
 Why: a check is well under a millisecond of Python, but in one server process it waits for the GIL
 behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. Each worker process
-loads the index and the embedding model once, at start, and answers from its own copy (the faiss
-index is memory-mapped, so the copies share pages). The server process keeps only checks, review
-writes and HTTP. (Workers run at normal priority: at a lower one, on a machine shared with other
+loads the index and the embedding model once, at start, and answers from its own copy (about
+0.55 GB each on the demo store). The server process keeps only checks, review writes and HTTP. (Workers run at normal priority: at a lower one, on a machine shared with other
 jobs, they starved and took minutes to load; a mostly idle server process is scheduled promptly
 when it wakes for a check anyway.)
 
