@@ -100,6 +100,8 @@ def who(claim: Any) -> str | None:
         return f"{claim.gene} {value} patients"
     if kind == "activity":
         return f"patients with a {claim.gene} activity score of {value}"
+    if kind == "variant":
+        return f"{value} carriers"
     if kind == "function":
         return f"patients with {claim.phenotype}"
     return f"patients with {claim.phenotype}"

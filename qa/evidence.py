@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pgxlit.extract.actions import action_of, looks_like_table
-from pgxlit.extract.pipeline import PgxEntityRecognizer
-from pgxlit.index.passages import entity_names
+from pgxlit.extract.lexicons import entity_names
 from pgxlit.knowledge.facts import strip_layout
-from pgxlit.qa.question import Question
+from pgxlit.qa.question import Question, recognise
 
 from pgxlit.records import Hit, Passage, Triple
 from pgxlit.sections import ANSWER_WEIGHT, ANSWER_WEIGHT_DEFAULT
@@ -64,14 +63,9 @@ class Candidate:
         return self.passage.start + self.offset
 
 
-_recogniser: PgxEntityRecognizer | None = None
-
-
 def _entities(sentence: str) -> tuple[set[str], set[str], bool]:
-    global _recogniser
-    if _recogniser is None:
-        _recogniser = PgxEntityRecognizer()
-    mentions = _recogniser.find(sentence)
+    # the extraction recogniser's mentions without loading spaCy (qa.question.recognise)
+    mentions = recognise(sentence)
     drugs, genes = entity_names(mentions)
     genetic = any(m.label in ("ALLELE", "VARIANT") or (m.label == "PHENOTYPE" and "etaboli" in (m.norm or m.text))
                   for m in mentions) or (any(m.label == "GENE" for m in mentions) and bool(PGX_CUE.search(sentence)))

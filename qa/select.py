@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from pgxlit.extract.actions import action_of, looks_like_table, mentions_testing, read_action
-from pgxlit.index.passages import entity_names
+from pgxlit.extract.lexicons import entity_names
 from pgxlit.qa.bottom_line import ClaimView
 from pgxlit.qa.drugs import DrugCatalogue
 from pgxlit.qa.evidence import Candidate, is_instruction
