@@ -185,6 +185,11 @@ class WebSettings(Group):
     max_question_chars: int = Field(500, description="Longer questions are refused with 422")
     max_body_bytes: int = Field(1_000_000, description="Larger request bodies are refused with 413")
     max_json_depth: int = Field(32, description="JSON bodies nested deeper are refused with 400")
+    workers: int | None = Field(None, description="Worker processes that answer asks and listings, each with the "
+                                "index and model loaded once; unset: one per core (at most 2); 0: in the server process")
+    queue: int = Field(32, description="Asks and listings that may wait for a worker; more are refused with 503 "
+                       "and Retry-After")
+    answer_cache: int = Field(256, description="Answers kept until the next write to the store or index; 0: none")
 
 
 class EngineSettings(Group):

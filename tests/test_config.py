@@ -87,3 +87,14 @@ def test_cli_stops_with_one_line_on_a_bad_settings_file(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"error: unknown setting 'web.tokn' in {tmp_path / 'config.toml'}; did you mean 'web.token'?"]
+
+
+def test_web_worker_pool_settings_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgxlit.web.server import create_app
+
+    monkeypatch.setenv("PGXLIT_WEB_WORKERS", "0")
+    settings = Settings(web_answer_cache=0)
+    assert settings.web.workers == 0 and settings.web.queue == 32 and Settings().web.workers == 0
+    app = create_app(settings)  # 0 workers: asks answered in the server process, no pool started
+    assert app.state.services.heavy is None
+    assert app.state.services.answers.stats()["size"] == 0

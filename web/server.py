@@ -41,13 +41,14 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def create_app(settings: Settings | None = None, workers: int | None = None, queue: int = 32,
-               answer_cache: int = 256) -> FastAPI:
+def create_app(settings: Settings | None = None, workers: int | None = None, queue: int | None = None,
+               answer_cache: int | None = None) -> FastAPI:
     """A FastAPI app with /health, the CDS Hooks services (/cds-services), /api and the pages.
 
-    `workers`: processes answering asks and listings (None: `default_workers()`; 0: in this process);
-    `queue`: heavy requests that may wait for a worker before more are refused with 503;
-    `answer_cache`: answers kept until the next write to the store or index (0: none)."""
+    Unless given here, from `settings.web`: `workers`, processes answering asks and listings (unset:
+    `default_workers()`; 0: in this process); `queue`, heavy requests that may wait for a worker before
+    more are refused with 503; `answer_cache`, answers kept until the next write to the store or index
+    (0: none)."""
     from pgxlit.check.cds_hooks import create_router
     from pgxlit.web.api import create_api
     from pgxlit.web.jobs import Refresh
@@ -104,7 +105,10 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
     revoked = RevokedSessions(settings.home / "web_logouts.json" if settings.web.secret else None)
     app.state.auth = Auth(app.state.web_token, dict(settings.web.user_tokens),
                           settings.web.secret.encode() if settings.web.secret else secrets.token_bytes(32), revoked)
+    workers = settings.web.workers if workers is None else workers
     workers = default_workers() if workers is None else workers
+    queue = settings.web.queue if queue is None else queue
+    answer_cache = settings.web.answer_cache if answer_cache is None else answer_cache
     heavy = HeavyPool(settings, workers, queue) if workers > 0 else None
     app.state.services = Services(settings, check_service, heavy=heavy, answer_cache=answer_cache)
     app.state.refresh = Refresh(lambda: app.state.services.store, settings)
