@@ -100,6 +100,10 @@ def print_answer(result: Any) -> None:
                  if p.source == "fda_label" else f"PubMed {p.pmid}" + (f" ({p.year})" if p.year else "") + f": {p.title}")
         out.print(f"[bold][{c.key}][/] {where}", highlight=False)
         out.print(f"    [dim]{p.url}[/]", highlight=False)
+        for a in getattr(c, "also_in", ()):  # the same sentence in other set ids, versions or generics
+            also = (f"{a.title or ''} — set_id {a.set_id}, version {a.version}, {a.section_title or a.section}"
+                    if a.source == "fda_label" else f"PubMed {a.pmid}")
+            out.print(f"    [dim]also in: {escape(also)}[/]", highlight=False)
     for note in result.notes:
         err.print(f"[dim]note: {note}[/]")
 

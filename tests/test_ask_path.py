@@ -185,9 +185,6 @@ print("\\nMODULES " + json.dumps({"exit": code, "loaded": [m for m in %r if m in
 
 
 @pytest.mark.slow  # builds the small indexed store (test_index_qa's world)
-@pytest.mark.xfail(strict=True, reason="qa/evidence.py and qa/select.py still import the spaCy pipeline (through "
-                   "extract.pipeline and index.passages) for mentions; they need qa.question.recognise and "
-                   "extract.lexicons.entity_names (change listed for the qa owner); remove this mark then")
 def test_a_new_process_answers_without_spacy_thinc_or_torch(world: dict) -> None:  # noqa: F811
     settings = world["settings"]
     DrugCatalogue.from_store(world["store"])  # the catalogue cache, as any first ask on the store leaves it
