@@ -16,6 +16,7 @@ import importlib
 import os
 import re
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +222,29 @@ def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: Genotyp
     fresh = KnowledgeBase(claims, coverage, fingerprints, tuple(sorted(set(part.recompiled) | edited)), kb.thresholds,
                           kb.reader, fingerprint_of(stamp), stamp, cache, kb.salt, kb.edited)
     return with_store_edits(fresh, store, drugs)
+
+
+class LiveKnowledge:
+    """The claims for a long-lived reader (the web app's answerer), kept current: compiled on first use,
+    then every `check.refresh_seconds` the store's stamp is compared and, when reviews, claim edits or
+    new triples changed it, only the touched drugs are compiled again."""
+
+    def __init__(self, store: Any, settings: Any, reader: GenotypeReader | None = None) -> None:
+        self.store, self.settings, self.reader = store, settings, reader
+        self._kb: KnowledgeBase | None = None
+        self._checked = 0.0
+
+    def current(self) -> KnowledgeBase:
+        now = time.monotonic()
+        if self._kb is None:
+            self._kb = compile_claims(self.store, self.settings, self.reader)
+            self._checked = now
+        elif now - self._checked >= self.settings.check.refresh_seconds:
+            self._checked = now
+            if store_fingerprint(self.store) != self._kb.store_fingerprint:
+                self._kb = (refresh_claims(self._kb, self.store, self.settings, self.reader)
+                            or compile_claims(self.store, self.settings, self.reader))
+        return self._kb
 
 
 def save_claims(kb: KnowledgeBase, path: Path) -> None:

@@ -252,12 +252,13 @@ class Answerer:
         when this pgxlit has no knowledge layer: the answer then reads claims off its own evidence."""
         if self._knowledge is None:
             try:
-                from pgxlit.knowledge.base import compile_claims
+                from pgxlit.knowledge.base import LiveKnowledge
             except ImportError:
                 self._knowledge = False
             else:
-                self._knowledge = compile_claims(self.store, self.settings)
-        return self._knowledge or None
+                self._knowledge = LiveKnowledge(self.store, self.settings)
+        # a long-lived answerer (the web app's) sees reviews and claim edits within check.refresh_seconds
+        return self._knowledge.current() if self._knowledge else None
 
     def question_claims(self, q: Question, most: int = 12) -> list[ClaimView]:
         """The compiled claims that answer the question, applying ones and label ones first, with their

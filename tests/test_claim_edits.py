@@ -440,3 +440,24 @@ def test_the_review_page_edits_a_claim_row_and_the_audit_page_shows_it(client: A
                            follow_redirects=False)
     assert reverted.status_code == 303
     assert client.get("/api/review/claim/edits", params={"drug": "codeine"}).json()[0]["reverted"] is True
+
+
+@pytest.mark.slow  # the snapshot store, extracted
+def test_a_long_lived_reader_sees_an_edit_after_the_refresh_interval(world: dict[str, Any]) -> None:
+    from pgxlit.knowledge.base import LiveKnowledge
+    from pgxlit.web.review import apply_claim_edit, revert_claim
+
+    store = world["store"]
+    live = LiveKnowledge(store, world["settings"].replace(check_refresh_seconds=0.0))
+    first = live.current()
+    assert "avoid" in {c.action for c in first.claims["codeine"] if c.group == UM}
+    apply_claim_edit(store, world["settings"], "codeine", "CYP2D6", UM, {"action": "monitor"}, None,
+                     "a reader test", "Ann Curator", "avoid")
+    try:
+        after = live.current()  # what the web app's answerer reads on its next question
+        assert after is not first and after.recompiled
+        um = [c for c in after.claims["codeine"] if c.group == UM and c.extra.get("curated")]
+        assert um and um[0].action == "monitor"
+        assert live.current() is after  # nothing changed since: the same knowledge, nothing recompiled
+    finally:
+        revert_claim(store, world["settings"], "codeine", "CYP2D6", UM, "undo the test", "Ann Curator", "avoid")
