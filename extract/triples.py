@@ -25,7 +25,7 @@ from pgxlit.extract.pipeline import (
     relation_model,
     rules_nlp,
 )
-from pgxlit.records import Abstract, Evidence, LabelVersion, Mention, Triple
+from pgxlit.records import Abstract, Evidence, LabelVersion, Mention, Section, Triple
 
 # Sections that are boilerplate for PGx purposes: package labels, storage, patient leaflets repeat the rest.
 SKIP_SECTIONS = frozenset({
@@ -349,11 +349,22 @@ def label_subjects(sentence: str, drugs: Sequence[Mention], subject: Subject) ->
             continue
         else:
             other.append(m)
+    if own and other and all(_ADVERSE_COMPOUND.match(sentence, m.end) for m in own):
+        # "with metoclopramide-induced methemoglobinemia, methylene blue treatment is not
+        # recommended": the label's drug names the condition; the other drug is the one advised on.
+        rest = _ADVERSE_COMPOUND_FULL.sub(" ", sentence)
+        if not _PARTNER_CUES.search(rest):
+            return other
     if own:
         return own
     if not other or _names_subject(sentence, subject) or _PARTNER_CUES.search(sentence):
         return []
     return other
+
+
+# A drug written as the cause of an adverse condition ("metoclopramide-induced methemoglobinemia").
+_ADVERSE_COMPOUND = re.compile(r"-(?:induced|associated|related)\b", re.IGNORECASE)
+_ADVERSE_COMPOUND_FULL = re.compile(r"[\w-]+-(?:induced|associated|related)\b", re.IGNORECASE)
 
 
 def _names_subject(sentence: str, subject: Subject) -> bool:
@@ -381,11 +392,23 @@ _TUMOUR_STATUS = re.compile(
 )
 
 
+# A tumour's status written right after the gene ("HER2-negative", "ERBB2 (HER2) overexpression",
+# "EGFR exon 19", "BRAF V600E", "KRAS wild-type", "ALK-positive").
+_TUMOUR_MARK = re.compile(
+    r"[\s-]*(?:\(\w+\)\s*)?(?:over-?express|amplif|positiv|negativ|fusion|rearrang|V600|exon\b|wild[- ]type|\+)",
+    re.IGNORECASE)
+
+
 def origin_of(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> str:
     """germline, somatic or unknown, from the sentence: a germline word (allele, genotype,
     metabolizer, deficiency, inherited...) makes it germline; a tumour's status written beside the
     gene (HER2-positive, BRAF V600E mutation) in a sentence about a tumour makes it somatic."""
-    if factor.label == "PHENOTYPE" or factor.label == "ALLELE" or _GERMLINE.search(sentence):
+    if factor.label == "PHENOTYPE" or factor.label == "ALLELE":
+        return "germline"
+    if (factor.label == "GENE" and factor.kind != "condition" and _TUMOUR_MARK.match(sentence, factor.end)
+            and not (symbol or "").startswith("HLA") and _TUMOUR.search(sentence)):
+        return "somatic"  # "germline BRCA-mutated HER2-negative breast cancer": HER2 is the tumour's
+    if _GERMLINE.search(sentence):
         return "germline"
     if not _TUMOUR.search(sentence):
         return "unknown"
@@ -435,11 +458,35 @@ _GENETIC_NEAR = rel.CuePattern(
 # Mutagenicity assays and the like name genes (HGPRT, TK) without any patient genotype.
 _NOT_HUMAN_GENETICS = rel.CuePattern(r"(mutagen|\bAmes\b|genotoxic|clastogen|lymphoma cell assay)")
 _INTERACTION_AFTER = re.compile(r"[\s-]*(?:and\s+\S+\s+)?(inhibit|induc|substrate)", re.IGNORECASE)
+# A gene or allele that is the object of an inhibitor/inducer/substrate list ("not an inhibitor of
+# P-gp, BCRP, OATP1B1*1a, and OATP1B3 transporters"): the protein in an interaction study.
+_INTERACTION_OBJECT_BEFORE = re.compile(
+    r"\b(?:inhibit(?:or|ion)s?|inducers?|induction|substrates?)\s+of\s+(?:the\s+|either\s+|both\s+|neither\s+)?"
+    r"(?:[\w*./()-]+(?:\s+[\w*./()-]+)?\s*(?:,\s*(?:and\s+|or\s+)?|\s(?:and|or)\s+))*$", re.IGNORECASE)
+_INTERACTION_WORD = re.compile(r"nhibit|nduc|ubstrate")  # cheap first check, any case of the first letter
+# The protein as an immunoassay's antigen ("PF4 antibody testing"), not a genotype.
+_ANTIBODY_AFTER = re.compile(r"[\s-]*(?:\w+[\s-]+)?(?:auto)?(?:antibod|antigen\b)", re.IGNORECASE)
+# The sentence says a study did not determine the genotype ("CYP1A2 genotypes ... were not
+# determined"); past tense only: "if the genotype is unknown, test" is advice about genotypes.
+_GENOTYPE_UNKNOWN = rel.CuePattern(
+    r"(genotyp\w*\b(?:\s+\S+){0,12}?\s+(?:(?:was|were)\s+(?:not\s+|un)|(?:had|has|have)\s+not\s+been\s+)"
+    r"(?:determined|known|assessed|tested|performed|available|evaluated)|\bnot\s+(?:been\s+)?genotyped)"
+)
 
 
 def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> bool:
     """A genetic factor changes the drug's effect: a variant, allele or phenotype, or a gene named
-    with a genetic word right beside it ("CYP2C19 genotype", "variants in DPYD")."""
+    with a genetic word right beside it ("CYP2C19 genotype", "variants in DPYD"). Not when the gene
+    or allele is what a drug inhibits or is a substrate of, an antibody's antigen, or when the
+    sentence says the genotype was not determined."""
+    window = sentence[max(0, factor.start - 160): factor.start]
+    if factor.label in ("ALLELE", "GENE") and factor.kind != "condition" and _INTERACTION_WORD.search(window) and (
+            _INTERACTION_OBJECT_BEFORE.search(window)):
+        return False
+    if factor.label == "GENE" and not (symbol or "").startswith("HLA") and _ANTIBODY_AFTER.match(sentence, factor.end):
+        return False  # an HLA "antigen" is the patient's type; a PF4 antibody is not
+    if "enotyp" in sentence and _GENOTYPE_UNKNOWN.search(sentence):
+        return False
     if factor.label in ("ALLELE", "VARIANT", "PHENOTYPE") or factor.kind == "condition":
         return True
     for other in mentions:
@@ -542,7 +589,39 @@ def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Trip
             status_gene = own[-1] if own else status_gene
             out += sentence_triples(sent, evidence, subject, section.field, context_gene, status_gene)
             context_gene = _last_pgx_gene(sent.mentions) or context_gene
-    return out
+    from pgxlit.extract.table_facts import label_table_triples  # tables as tables: cells with headers (issue 17)
+
+    # a tumour marker the indication names is somatic in table rows too (a HER2 status column)
+    return somatic_by_indication(out + label_table_triples(label, subject, SKIP_SECTIONS), label_tumour_genes(annotated))
+
+
+def label_tumour_genes(annotated: Iterable[tuple[Section, Sequence[SentenceAnnotation]]]) -> frozenset[str]:
+    """Genes the label's indications name as a tumour's marker ("NSCLC whose tumors have EGFR exon 19
+    deletions", "HER2-overexpressing breast cancer", "Ph+ CML"): in this label they are somatic."""
+    genes = set()
+    for section, sentences in annotated:
+        if section.field != "indications_and_usage":
+            continue
+        for sent in sentences:
+            if not _TUMOUR.search(sent.text):
+                continue
+            factors = [m for m in sent.mentions if m.label == "GENE" and m.norm and "|" in m.norm]
+            factors += find_conditions(sent.text)
+            for f in factors:
+                symbol = f.norm.split("|", 1)[1]
+                near = sent.text[max(0, f.start - 40): f.end + 40]
+                if f.kind == "condition" or _TUMOUR_STATUS.search(near):
+                    genes.add(symbol)
+    return frozenset(genes)
+
+
+def somatic_by_indication(triples: list[Triple], tumour_genes: frozenset[str]) -> list[Triple]:
+    """A sentence that gives no origin of its own ("Perform HER2 testing", "binding affinity for EGFR
+    exon 19 deletion") is about the tumour marker the label is indicated for: somatic, not PGx."""
+    if not tumour_genes:
+        return triples
+    return [replace(t, origin="somatic", pgx=False) if t.origin == "unknown" and t.gene in tumour_genes else t
+            for t in triples]
 
 
 def _status_genes(mentions: Sequence[Mention]) -> list[tuple[str, str]]:
