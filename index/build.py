@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -123,14 +124,13 @@ def index_shard(job: ShardJob) -> dense.ShardLists:
     """Embed one shard's passages and encode them into a copy of the trained index; returns its lists' codes.
 
     Runs on a worker: it loads the model (once per process) and the trained file (once per file version)."""
-    import torch
-
     key = (job.trained, os.stat(job.trained).st_mtime_ns)
     if key not in _TRAINED:
         _TRAINED.clear()
         _TRAINED[key] = dense.load(Path(job.trained), mmap=False)
     embedder = get_embedder(job.model, job.device, job.batch_size, job.runtime, job.threads, job.quantize)
-    torch.set_num_threads(job.threads)  # the embedder takes every core; a worker owns only its share
+    if "torch" in sys.modules:  # sentence-transformers takes every core; a worker owns only its share
+        sys.modules["torch"].set_num_threads(job.threads)  # (ONNX sessions start with `threads`: no torch import)
     vectors = encode_unique(embedder, job.texts)
     shard = dense.encode_shard(_TRAINED[key], np.asarray(job.ids, dtype=np.int64), vectors)  # type: ignore[arg-type]
     return dense.shard_lists(shard)

@@ -37,6 +37,7 @@ def main() -> int:
     args = parser.parse_args()
     shutil.rmtree(args.home, ignore_errors=True)
     env = {**os.environ, "PGXLIT_HOME": str(args.home)}
+    load_before = os.getloadavg()[0]  # step times on a shared machine mean little without it
     times: list[tuple[str, float]] = []
     for name, argv in STEPS:
         print(f"\n$ pgxlit {' '.join(argv)}", flush=True)
@@ -51,6 +52,7 @@ def main() -> int:
     for name, seconds in times:
         print(f"  {name:<{width}}  {seconds:7.1f} s")
     print(f"  {'total':<{width}}  {sum(s for _, s in times):7.1f} s")
+    print(f"  load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")
     print(f"\nthe demo store is in {args.home}; try: PGXLIT_HOME={args.home} pgxlit serve")
     return 0
 
