@@ -34,6 +34,7 @@ from pgxlit.extract.triples import abstract_text
 from pgxlit.index import dense
 from pgxlit.index.embed import Embedder, embedder_for, get_embedder
 from pgxlit.index.lexical import LexicalIndex
+from pgxlit.index.paths import IndexPaths, index_paths, read_manifest
 from pgxlit.index.passages import (
     SectionAnnotations,
     abstract_passages,
@@ -54,46 +55,6 @@ CHECKPOINT_S = 10.0  # a full build saves its vectors this often, so a killed bu
 CHECKPOINT_PASSAGES = 1024  # and embeds a flat index at most this many passages between chances to save
 # An engine's map: runs a top-level function over jobs (on workers) and yields results in order.
 ShardMap = Callable[[Callable[..., object], Iterable[object]], Iterator[object]]
-
-
-@dataclass(frozen=True, slots=True)
-class IndexPaths:
-    folder: Path
-
-    @property
-    def dense(self) -> Path:
-        return self.folder / "dense.faiss"
-
-    @property
-    def lexical(self) -> Path:
-        return self.folder / "bm25"
-
-    @property
-    def manifest(self) -> Path:
-        return self.folder / "manifest.json"
-
-    @property
-    def trained(self) -> Path:
-        """The IVF-PQ quantizers with no vectors: every shard is encoded into a copy of it."""
-        return self.folder / "trained.faiss"
-
-    @property
-    def build_ids(self) -> Path:
-        """The passage ids a full build indexed: what stays live once it is swapped in."""
-        return self.folder / "passage_ids.npy"
-
-
-def index_paths(settings: Settings) -> IndexPaths:
-    """The live index. `home/index` points at the current generation; it is resolved once here, so a
-    reader opens every file of one generation even if a rebuild swaps the pointer meanwhile."""
-    link = settings.home / "index"
-    return IndexPaths(link.resolve() if link.is_symlink() else link)
-
-
-def read_manifest(paths: IndexPaths) -> dict[str, object] | None:
-    if not paths.manifest.exists():
-        return None
-    return json.loads(paths.manifest.read_text())
 
 
 def _write_manifest(paths: IndexPaths, data: dict[str, object]) -> None:
@@ -206,7 +167,16 @@ def update_index(
                      documents_unchanged=unchanged, passages_added=added, passages_retired=len(retired),
                      vectors_removed=removed, superseded_passages=superseded)
     _write_manifest(paths, {**report, "built_at": _now()})
+    _save_search_metadata(store, paths)
     return report
+
+
+def _save_search_metadata(store: Store, paths: IndexPaths) -> None:
+    """Search metadata saved with the generation it describes, so the first ask after a build reads a
+    small file instead of every passage row (`Metadata.for_index` rereads it when the manifest moves)."""
+    from pgxlit.index.search import Metadata
+
+    Metadata.for_index(store, paths)
 
 
 def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: Progress | None,
@@ -264,6 +234,7 @@ def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: 
     os.rename(building.folder, generation)
     previous = _point_live_at(root, generation)
     finish_retire(store, IndexPaths(generation))
+    _save_search_metadata(store, IndexPaths(generation))
     _drop_old_generations(root, keep={generation, *([previous] if previous else [])})
     return report
 

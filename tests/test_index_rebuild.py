@@ -130,7 +130,7 @@ def _index_cli(home: Path, *args: str) -> subprocess.Popen:
 
 
 def test_a_rebuild_killed_while_embedding_leaves_the_live_index_and_resumes(tmp_path: Path) -> None:
-    from pgxlit.index.build import index_paths, read_manifest
+    from pgxlit.index.paths import index_paths, read_manifest
     from pgxlit.index.search import Searcher
 
     settings, store = _home(tmp_path, 40)
@@ -139,6 +139,7 @@ def test_a_rebuild_killed_while_embedding_leaves_the_live_index_and_resumes(tmp_
         out, err = first.communicate(timeout=600)
         assert first.returncode == 0, err[-2000:]
         live_manifest = read_manifest(index_paths(settings))
+        assert index_paths(settings).metadata.exists()  # the search metadata is saved with the build
         before = _live(store)
 
         building = settings.home / "index-generations" / "building"

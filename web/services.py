@@ -74,14 +74,14 @@ class Services:
 
     # ---- ask -----------------------------------------------------------------------------------
     def _index_mtime(self) -> float | None:
-        from pgxlit.index.build import index_paths
+        from pgxlit.index.paths import index_paths
 
         path = index_paths(self.settings).manifest
         return path.stat().st_mtime if path.exists() else None
 
     def index_ready(self) -> bool:
         """An index exists and no `pgxlit index` is writing it."""
-        from pgxlit.index.build import index_paths, read_manifest
+        from pgxlit.index.paths import index_paths, read_manifest
 
         manifest = read_manifest(index_paths(self.settings))
         return bool(manifest) and manifest.get("status") != "building"
@@ -125,7 +125,7 @@ class Services:
         db = self._db_path()
         if db is None:
             return None
-        from pgxlit.index.build import index_paths
+        from pgxlit.index.paths import index_paths
 
         self.store  # noqa: B018 - opened, so its commits are counted from now on
         parts: list[Any] = [self._writes]
