@@ -486,7 +486,7 @@ def entity_names(mentions: Iterable[Mention]) -> tuple[set[str], set[str]]:
     """Canonical drug names and gene symbols named by mentions (a gene inside an allele or status counts).
 
     Lexicon work only (no spaCy), so a question can be read without loading the extraction pipeline;
-    `pgxlit.index.passages.entity_names` is the same function."""
+    passages (index) and answers (qa) name their entities with this one function."""
     lex = load_lexicons()
     drugs: set[str] = set()
     genes: set[str] = set()

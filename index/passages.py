@@ -8,14 +8,14 @@ counts as named in every passage of the label: label text says "this drug" or no
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from pgxlit.extract.lexicons import load_lexicons
+from pgxlit.extract.lexicons import entity_names
 from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, rules_nlp
 from pgxlit.extract.triples import SKIP_SECTIONS, abstract_text, label_subject
 from spacy.language import Language
 
-from pgxlit.records import Abstract, LabelVersion, Mention, Passage, Triple
+from pgxlit.records import Abstract, LabelVersion, Passage, Triple
 from pgxlit.sections import PATIENT_SECTIONS, base_code
 
 MAX_WINDOW_CHARS = 900
@@ -36,26 +36,6 @@ def embeddable(section: str | None, superseded: bool, *, boilerplate: bool = Fal
     if superseded:
         return False
     return boilerplate or base_code(section) not in BM25_ONLY_SECTIONS
-
-
-def entity_names(mentions: Iterable[Mention]) -> tuple[set[str], set[str]]:
-    """Canonical drug names and gene symbols named by mentions (a gene inside an allele or status counts)."""
-    lex = load_lexicons()
-    drugs: set[str] = set()
-    genes: set[str] = set()
-    for m in mentions:
-        norm = m.norm or ""
-        if m.label == "DRUG":
-            drugs.add(norm.split("|", 1)[1] if "|" in norm else m.text.lower())
-        elif m.label == "GENE" and "|" in norm:
-            genes.add(norm.split("|", 1)[1])
-        elif m.label in ("ALLELE", "VARIANT", "PHENOTYPE") and norm:
-            head = norm.split("*")[0].split(" ")[0].split(":")[0]
-            if head and head[0].isalpha() and not head.startswith(("rs", "c.", "p.", "g.")):
-                found = lex.normalise_gene(head)
-                if found:
-                    genes.add(found[1])
-    return drugs, genes
 
 
 def windows(sentences: Sequence[SentenceAnnotation], size: int) -> Iterator[list[SentenceAnnotation]]:

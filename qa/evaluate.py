@@ -320,7 +320,7 @@ def evaluate_questions(answerer: Answerer, questions: list[dict[str, Any]], limi
 def genes_named(text: str) -> set[str]:
     """HGNC symbols an answer names, aliases included ("HER2-positive" names ERBB2)."""
     from pgxlit.extract.pipeline import PgxEntityRecognizer
-    from pgxlit.index.passages import entity_names
+    from pgxlit.extract.lexicons import entity_names
 
     global _RECOGNISER
     if _RECOGNISER is None:
