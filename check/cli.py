@@ -87,10 +87,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             style = _SEVERITY_STYLE[alert["severity"]]
             out.print(f"\n[{style}]{alert['severity'].upper()}[/] [bold]{alert['summary']}[/]", highlight=False)
             out.print(f"  {alert['recommendation']}", markup=False, highlight=False)
-            for c in alert["citations"][:4]:
-                where = (f"FDA label {c['set_id']} v{c['version']}, {c['section_title']}" if c["source"] == "fda_label"
-                         else f"PubMed {c['pmid']}")
-                out.print(f"  [dim]{where}[/]", highlight=False)
+            places = [f"FDA label {c['set_id']} v{c['version']}, {c['section_title']}" if c["source"] == "fda_label"
+                      else f"PubMed {c['pmid']}" for c in alert["citations"]]
+            counted = {p: places.count(p) for p in dict.fromkeys(places)}  # each place once, with its sentence count
+            for where, n in list(counted.items())[:4]:
+                out.print(f"  [dim]{where}" + (f" ({n} sentences)" if n > 1 else "") + "[/]", highlight=False)
+            if len(counted) > 4:
+                out.print(f"  [dim]and {len(counted) - 4} more (--json lists every citation)[/]", highlight=False)
         out.print("")
         for line in result.explanation:
             out.print(f"[dim]· {line}[/]", highlight=False)

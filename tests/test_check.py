@@ -373,6 +373,8 @@ def test_check_human_output_shows_the_alert_and_its_source(cli) -> None:
     result = cli("check", "--drug", "abacavir", "--hla", "HLA-B*57:01 positive")
     assert result.exit_code == 0, result.output
     assert "CRITICAL" in result.output and "avoid" in result.output and "FDA label" in result.output
+    places = [line.strip() for line in result.output.splitlines() if line.strip().startswith(("FDA label", "PubMed"))]
+    assert places and len(places) == len({p.split(" (")[0] for p in places})  # each place once, sentences counted
 
 
 # ---- agreement with the FDA label list -----------------------------------------------------------
