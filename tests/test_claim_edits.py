@@ -15,13 +15,11 @@ from typing import Any
 
 import pytest
 from pg import pg_server, pg_url  # noqa: F401  (fixtures)
+from snapshot_world import extracted_snapshot
 
 from pgxlit.config import Settings
 from pgxlit.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
-SNAPSHOT = REPO / "corpora" / "snapshot"
-SNAPSHOT_DRUGS = ("codeine", "capecitabine", "simvastatin")
 UM = "phenotype:Ultrarapid Metabolizer"
 
 
@@ -202,37 +200,7 @@ def test_a_claim_edits_table_made_without_claim_action_gets_the_column(tmp_path:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The snapshot's three drugs' latest labels and the abstracts naming them, extracted with the real pipeline,
     with passages stored (no embedding) so the bottom line can cite the claims' sentences."""
-    from pgxlit.extract.pipeline import extractor_name
-    from pgxlit.extract.triples import iter_triples
-    from pgxlit.index.passages import abstract_passages, label_passages
-    from pgxlit.ingest.load import Loader
-    from pgxlit.records import Abstract
-
-    if not (SNAPSHOT / "manifest.tsv").is_file():
-        pytest.skip(f"the bundled snapshot is missing at {SNAPSHOT}")
-    home = tmp_path_factory.mktemp("claim-edits")
-    settings = Settings(home=home, db_url=f"sqlite:///{home / 'pgxlit.sqlite'}")
-    store = Store(settings.resolved_db_url)
-    assert Loader(store, settings).load([SNAPSHOT]).files_failed == 0
-    latest: dict[str, tuple] = {}
-    abstracts = []
-    for key, sha, record in store.documents_for_extraction():
-        if isinstance(record, Abstract):
-            text = " ".join([record.title, *(s.text for s in record.sections)]).lower()
-            if any(d in text for d in SNAPSHOT_DRUGS):
-                abstracts.append((key, sha, record))
-        elif any(d in " ".join(record.generic_names).lower() for d in SNAPSHOT_DRUGS):
-            kept = latest.get(record.set_id)
-            if kept is None or record.version > kept[2].version:
-                latest[record.set_id] = (key, sha, record)
-    docs = [*latest.values(), *abstracts]
-    for key, sha, triples in iter_triples(docs):
-        with store.transaction() as session:
-            store.replace_triples(session, key, sha, extractor_name(), triples)
-    with store.transaction() as session:
-        for _key, sha, record in docs:
-            passages = abstract_passages(record) if isinstance(record, Abstract) else label_passages(record)
-            store.add_passages(session, sha, passages)
+    settings, store = extracted_snapshot(tmp_path_factory.mktemp("claim-edits"), passages=True)
     yield {"store": store, "settings": settings}
     store.close()
 

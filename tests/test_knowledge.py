@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from snapshot_world import extracted_snapshot
+
 from pgxlit import sections
 from pgxlit.extract import actions
 from pgxlit.records import Section
@@ -201,45 +203,15 @@ def test_recompiling_touches_only_the_drugs_whose_triples_changed() -> None:
 
 
 # ---- the check on the bundled snapshot: each outcome ----------------------------------------------------------------
-SNAPSHOT_DRUGS = ("codeine", "capecitabine", "simvastatin")
 
 
 @pytest.fixture(scope="module")
 def snapshot_service(tmp_path_factory: pytest.TempPathFactory):
     """The snapshot loaded into a temporary store; the three drugs' latest labels and the abstracts naming
     them extracted with the real pipeline."""
-    from pathlib import Path
-
     from pgxlit.check.service import CheckService
-    from pgxlit.config import Settings
-    from pgxlit.extract.pipeline import extractor_name
-    from pgxlit.extract.triples import iter_triples
-    from pgxlit.ingest.load import Loader
-    from pgxlit.records import Abstract
-    from pgxlit.store import Store
 
-    snapshot = Path(__file__).resolve().parents[1] / "corpora" / "snapshot"
-    if not (snapshot / "manifest.tsv").is_file():
-        pytest.skip(f"the bundled snapshot is missing at {snapshot}")
-    home = tmp_path_factory.mktemp("knowledge")
-    settings = Settings(home=home, db_url=f"sqlite:///{home / 'pgxlit.sqlite'}")
-    store = Store(settings.resolved_db_url)
-    assert Loader(store, settings).load([snapshot]).files_failed == 0
-    latest: dict[str, tuple] = {}
-    abstracts = []
-    for key, sha, record in store.documents_for_extraction():
-        if isinstance(record, Abstract):
-            text = " ".join([record.title, *(s.text for s in record.sections)]).lower()
-            if any(d in text for d in SNAPSHOT_DRUGS):
-                abstracts.append((key, sha, record))
-        elif any(d in " ".join(record.generic_names).lower() for d in SNAPSHOT_DRUGS):
-            kept = latest.get(record.set_id)
-            if kept is None or record.version > kept[2].version:
-                latest[record.set_id] = (key, sha, record)
-    extractor = extractor_name()
-    for key, sha, triples in iter_triples([*latest.values(), *abstracts]):
-        with store.transaction() as session:
-            store.replace_triples(session, key, sha, extractor, triples)
+    settings, store = extracted_snapshot(tmp_path_factory.mktemp("knowledge"))
     return CheckService(settings, store=store)
 
 
