@@ -121,9 +121,13 @@ class Claim:
             "recommendation": self.recommendation, "confidence": self.confidence,
             "review_status": self.review_status, "citations": [c.to_json() for c in self.citations],
         }
-        if edit := self.extra.get("edit"):
-            out.update(curated=True, edited_by=edit.get("by"), edit=edit)
+        out.update(self.curation())
         return out
+
+    def curation(self) -> dict[str, Any]:
+        """Whether a curator edited the claim (knowledge.edits), who, and the edit: part of every published shape."""
+        edit = self.extra.get("edit")
+        return {"curated": edit is not None, "edited_by": edit.get("by") if edit else None, "edit": edit}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Claim:

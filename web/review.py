@@ -378,7 +378,7 @@ class ClaimEditor:
         c = self.claim
         return {"action": c.action, "severity": c.severity, "testing_level": c.testing_level, "group": c.group,
                 "phenotype": c.phenotype, "dose": c.dose, "status": c.status, "claim_action": self.claim_action,
-                **curated(c), "note": self.edit.note if self.edit is not None else None}
+                **c.curation(), "note": self.edit.note if self.edit is not None else None}
 
 
 def _kb(store: Any, settings: Any) -> Any:
@@ -432,13 +432,7 @@ def apply_claim_edit(store: Any, settings: Any, drug: str, gene: str | None, gro
     except ValueError as exc:
         raise ReviewError(str(exc)) from exc
     now, _ = apply_edits({lead.drug: compiled}, [saved])
-    return {"edit": saved.to_json(), "claims": [c.to_json() | curated(c) for c in now[lead.drug]]}
-
-
-def curated(claim: Any) -> dict[str, Any]:
-    """What the published claim shape lacks: whether a curator edited it, who, and the edit."""
-    edit = claim.extra.get("edit")
-    return {"curated": bool(claim.extra.get("curated")), "edited_by": edit["by"] if edit else None, "edit": edit}
+    return {"edit": saved.to_json(), "claims": [c.to_json() for c in now[lead.drug]]}
 
 
 def revert_claim(store: Any, settings: Any, drug: str, gene: str | None, group: str, reason: str,
