@@ -83,13 +83,52 @@ def _sentence_key(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
-def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any] | None:
+def result_words(call: GeneCall) -> tuple[str, ...]:
+    """How evidence may write a patient's result for one gene: the diplotype either way round
+    ("*1/*3", "*3/*1"), the genotype's bases on each strand it is listed on ("AA"), the phenotype."""
+    words: list[str] = []
+    if call.diplotype and call.source != "hla" and not call.genotypes:
+        first, _, second = call.diplotype.partition("/")
+        words += [call.diplotype, f"{second}/{first}"] if second else [call.diplotype]
+    words += [g.rsplit(" ", 1)[1] for g in call.genotypes]
+    if call.phenotype and call.phenotype != INDETERMINATE and call.source != "hla":
+        words.append(call.phenotype)
+    return tuple(dict.fromkeys(w for w in words if w))
+
+
+def names_result(text: str, call: GeneCall) -> bool:
+    """Does a cited text state the patient's result for this gene: the gene, then within the same
+    header or clause the result ("row VKORC1 AA", "column CYP2C9 *1/*3")?"""
+    words = result_words(call)
+    if not words:
+        return False
+    result = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.search(rf"(?<![\w-]){re.escape(call.gene)}(?![\w-])[^,;:\]\[]{{0,40}}?(?<![\w*/])(?:{result})(?![\w*/])",
+                     text, re.I if not call.genotypes else 0) is not None
+
+
+def _for_patient(item: dict[str, Any], others: tuple[GeneCall, ...]) -> dict[str, Any]:
+    """The item with the citations that state the patient's other results first (a dose table's row
+    for the patient's VKORC1 genotype when the alert is about CYP2C9); its recommendation is then
+    that row. The knowledge layer's item is not changed."""
+    cited = [item["citation"], *item.get("also", [])]
+    order = sorted(range(len(cited)), key=lambda k: -sum(names_result(cited[k]["text"], o) for o in others))
+    if not others or order[0] == 0:
+        return item
+    first = cited[order[0]]
+    return {**item, "citation": first, "also": [cited[k] for k in order[1:]], "recommendation": first["text"]}
+
+
+def alert_for(drug: DrugRef, call: GeneCall, matched: list[tuple[str, str, dict[str, Any]]],
+              others: tuple[GeneCall, ...] = ()) -> dict[str, Any] | None:
     """One alert for one gene from every claim that applies; the strongest specific claim leads.
 
     Citations are one per sentence: a sentence stated in several label versions, generics or set
-    ids is cited once, with the other places under `also_at`."""
+    ids is cited once, with the other places under `also_at`. The patient's results for other genes
+    (`others`) bring forward the citations that state them: a two-gene dose table's matching row."""
     if not matched:
         return None
+    matched = [(k, how, _for_patient(item, others)) for k, how, item in matched]
     ranked = sorted(matched, key=lambda m: (m[2]["strength"], _specificity(m[1]), item_rank(m[2])), reverse=True)
     key, how, lead = ranked[0]
     citations: list[dict[str, Any]] = []
@@ -209,7 +248,8 @@ def check(drug: DrugRef, profile: Profile, knowledge: Knowledge) -> CheckResult:
             explanation.append(f"{call.gene} {call.phenotype}: no interaction stated for this result: "
                                f"“{said['recommendation']}” ({_where(said['citation'])})")
             continue
-        alert = alert_for(drug, call, [m for m in matched if m[2]["action"] != "no action"])
+        others = tuple(c for c in profile.calls if c.gene != call.gene and c.phenotype != INDETERMINATE)
+        alert = alert_for(drug, call, [m for m in matched if m[2]["action"] != "no action"], others)
         if alert is None:
             outcomes.append(_outcome(call, "no_interaction", coverage=coverage))
             explanation.append(f"{call.gene} {call.phenotype}: no interaction stated for this result: the evidence "

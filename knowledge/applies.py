@@ -49,7 +49,7 @@ def phenotype_of_score(gene: str | None, score: float) -> str:
     return next(name for top, name in bands if score <= top + 1e-9)
 
 
-SPECIFICITY = {"exact diplotype": 4, "HLA allele": 4, "activity score": 4, "phenotype of the activity score": 2, "phenotype": 3, "carries the allele": 3, "carries the variant": 3,
+SPECIFICITY = {"exact diplotype": 4, "exact genotype": 4, "HLA allele": 4, "activity score": 4, "phenotype of the activity score": 2, "phenotype": 3, "carries the allele": 3, "carries the variant": 3,
                "partial deficiency": 3, "complete deficiency": 3, "phenotype of the diplotype": 2,
                "gene-level evidence": 0}
 
@@ -88,6 +88,8 @@ def applies(claim: Claim, call: Result) -> str | None:
         return None
     if kind == "allele":
         return "carries the allele" if call.alleles.count(value) >= (claim.copies or 1) else None
+    if kind == "genotype":  # the same bases at the same variant, on the strand the evidence wrote
+        return "exact genotype" if value in getattr(call, "genotypes", ()) else None
     if kind == "variant":
         return "carries the variant" if call.source in ("rsid", "diplotype") and not call.reference_genotype else None
     if kind == "function":

@@ -52,6 +52,27 @@ _FUNCTION_PHENOTYPES = {
 _HLA = re.compile(r"^\s*(?:HLA[-\s]?)?(?P<locus>[A-Z][A-Z0-9]{0,4})?\s*\*?\s*(?P<f1>\d{2,3}):?(?P<f2>\d{2,3})?(?::\d{2,3})*[A-Z]?\s*$",
                   re.I)
 _DUP = re.compile(r"^(?P<base>.+?)\s*[x×]\s*(?P<copies>[Nn]|\d+|≥\s*\d+)$")
+_RS_ALLELE = re.compile(r"(rs\d+) (?:reference|variant) \(([ACGT])\)$")
+# A genotype at one variant as a lab or a label writes it: "AA", "A/G", "rs9923231 AA", "-1639 GA".
+_BASES = re.compile(r"^(?:(?P<name>rs\d+|\S*\d\S*)\s+)?(?P<b1>[ACGT])\s*/?\s*(?P<b2>[ACGT])$", re.I)
+_COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+
+
+def genotype_spellings(rsid: str, plus: list[str], single: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """One genotype at one variant, each way evidence writes it: the plus strand's bases, and for a
+    gene read on the other strand (VKORC1) the gene's bases under the rsID, the label's position
+    ("-1639") and each HGVS alias ("-1639G>A"). The gene's strand is added only when it cannot be
+    confused with the plus strand (no A/T or C/G variant), so a match is always exact."""
+    out = [f"{rsid} {''.join(sorted(plus))}"]
+    if single:
+        bases = set(single["base_in_gene"])
+        gene_bases = "".join(sorted(single["base_in_gene"][b] for b in plus))
+        on_gene = [gene_bases] if not single.get("reverse_strand") else (
+            [gene_bases] if not bases & {_COMPLEMENT[b] for b in bases} else [])
+        for text in on_gene:
+            out.append(f"{rsid} {text}")
+            out += [f"{name} {text}" for name in [single.get("label"), *single.get("aliases", [])] if name]
+    return tuple(dict.fromkeys(out))
 
 
 def lookup_key(values: list[str]) -> str:
@@ -84,6 +105,9 @@ class GeneCall:
     reference_genotype: bool = False  # homozygous reference of a single-variant gene (VKORC1 -1639 GG)
     activity_score_text: str | None = None  # CPIC's spelling, with its bands ("≥4.0")
     rows: tuple[str, ...] = ()  # the CPIC table rows the phenotype was read from
+    # The genotype at one variant, each way evidence may write it ("rs9923231 TT" on the plus strand,
+    # "rs9923231 AA" and "-1639G>A AA" on the gene's strand): what a "genotype:" claim is matched against.
+    genotypes: tuple[str, ...] = ()
 
     @property
     def is_normal(self) -> bool:
@@ -94,7 +118,7 @@ class GeneCall:
         return {
             "gene": self.gene, "phenotype": self.phenotype, "source": self.source, "entry": self.entry,
             "diplotype": self.diplotype, "activity_score": self.activity_score,
-            "derivation": self.derivation,
+            "derivation": self.derivation, **({"genotypes": list(self.genotypes)} if self.genotypes else {}),
         }
 
 
@@ -273,7 +297,40 @@ class GenotypeTable:
 
     # -- reading -------------------------------------------------------------
     def read(self, gene_text: str, text: str, entry: str = "") -> Reading:
-        """One gene's result as a lab reports it -> CPIC's phenotype; GenotypeError when it cannot be read."""
+        """One gene's result as a lab reports it -> CPIC's phenotype; GenotypeError when it cannot be read.
+        A result at one variant also carries its genotype, each way evidence writes it (`GeneCall.genotypes`)."""
+        reading = self._read(gene_text, text, entry)
+        return replace(reading, calls=tuple(self._with_genotypes(c) for c in reading.calls))
+
+    def _with_genotypes(self, call: GeneCall) -> GeneCall:
+        found = [m for a in call.alleles if (m := _RS_ALLELE.match(a))]
+        if len(call.alleles) != 2 or len(found) != 2 or found[0].group(1) != found[1].group(1):
+            return call
+        spec = self.genes[call.gene]
+        single = spec["single_variant"] if spec["method"] == "single_variant" else None
+        return replace(call, genotypes=genotype_spellings(found[0].group(1), [m.group(2) for m in found], single))
+
+    def _single_variant_names(self, gene: str, m: re.Match[str], entry: str) -> list[str]:
+        """The two alleles of a single-variant gene's genotype written as bases, on either strand
+        ("rs9923231 TT" on the plus strand is "-1639 AA" on VKORC1's)."""
+        spec = self.genes[gene]
+        single = spec["single_variant"]
+        name = m.group("name")
+        if name and name.lower() != single["rsid"] and name not in [single.get("label"), *single.get("aliases", [])]:
+            raise GenotypeError(f"{entry}: {name!r} is not {gene}'s variant; write e.g. {single['rsid']} "
+                                f"{''.join(sorted(single['base_in_gene']))}")
+        plus_of = {name_: base for name_, base in spec["variant_bases"].items()}
+        by_plus = {base: name_ for name_, base in plus_of.items()}
+        from_gene = {g: b for b, g in single["base_in_gene"].items()}
+        bases = [m.group("b1").upper(), m.group("b2").upper()]
+        if all(b in by_plus for b in bases):
+            return [by_plus[b] for b in bases]
+        if all(b in from_gene for b in bases) and not set(from_gene) & set(by_plus):
+            return [by_plus[from_gene[b]] for b in bases]
+        raise GenotypeError(f"{entry}: genotype must be two of {sorted(by_plus)} (plus strand) or of "
+                            f"{sorted(from_gene)} ({gene}'s strand), e.g. {''.join(sorted(by_plus))}")
+
+    def _read(self, gene_text: str, text: str, entry: str = "") -> Reading:
         gene = self.gene_of(gene_text)
         entry = entry or f"{gene} {text}"
         t = " ".join(str(text).split())
@@ -284,6 +341,8 @@ class GenotypeTable:
         spec = self.genes[gene]
         if spec["method"] == "hla":
             return self._read_hla(gene, t, entry)
+        if spec["method"] == "single_variant" and (bases := _BASES.match(t)):
+            return self._read_single_variant(gene, t, self._single_variant_names(gene, bases, entry), entry)
         parts = [p.strip() for p in t.split("/")]
         if any(not p for p in parts) or len(parts) > 2:
             raise GenotypeError(f"{entry}: a diplotype is two alleles separated by '/', e.g. {self._example(gene)}")
@@ -464,10 +523,11 @@ class GenotypeTable:
             raise GenotypeError(f"{entry}: {rsid} is one of {len(spec['rsids'])} variants that define {gene} alleles; "
                                 f"give the {gene} diplotype instead")
         bases = [b for b in genotype.upper() if b.isalpha()]
-        if spec["method"] == "single_variant":
-            allowed = spec["single_variant"]["base_in_gene"]
-        else:
-            allowed = by_base
+        if spec["method"] == "single_variant":  # either strand
+            if len(bases) != 2:
+                raise GenotypeError(f"{entry}: a genotype is two bases, e.g. {''.join(sorted(by_base))}")
+            return replace(self.read(gene, f"{rsid} {''.join(bases)}", entry).calls[0], source="rsid")
+        allowed = by_base
         if len(bases) != 2 or any(b not in allowed for b in bases):
             raise GenotypeError(f"{entry}: genotype must be two of {sorted(allowed)} (plus strand), "
                                 f"e.g. {''.join(sorted(allowed))}")

@@ -40,6 +40,8 @@ _HLA = re.compile(r"^\s*HLA[-\s]?([A-Z][A-Z0-9]{0,4})\s*\*?\s*(\d{2,3}):?(\d{2,3
 _SCORE_RUN = re.compile(r"\bactivity\s+scores?(?:\s*\(AS\))?\s*(?:of|=|:|was|is|are|between)?\s*"
                         r"(\d(?:\.\d{1,2})?(?:\s*(?:/|,|or|and|to|-|–)\s*\d(?:\.\d{1,2})?(?![\d.]\d))*)", re.I)
 _SCORE = re.compile(r"\d(?:\.\d{1,2})?")
+# A genotype at one variant: "rs9923231 AA", "rs9923231 A/G", "-1639 GG", "c.-1639G>A AA" (bases in capitals).
+_GENOTYPE = re.compile(r"^(?P<name>rs\d+|[^\s/]*\d[^\s/]*)\s+(?P<b1>[ACGT])\s*/?\s*(?P<b2>[ACGT])$")
 
 
 class GenotypeReader(Protocol):
@@ -111,6 +113,9 @@ def group_keys(gene: str, variant: str | None, sentence: str,
         name = reader.hla(v) if reader else normalise_hla(v)
         return [(f"hla:{name}", {})] if name else []
     rest = v[len(gene):].strip() if v.upper().startswith(gene.upper() + " ") else v
+    genotype = variant_genotype(gene, rest, reader)
+    if genotype:
+        return [(f"genotype:{genotype}", {})]
     if rest.lower().endswith("deficiency"):
         return [(k, {}) for k in deficiency_groups(sentence)]
     fn = _FUNCTION_WORD.search(rest)
@@ -139,6 +144,22 @@ def group_keys(gene: str, variant: str | None, sentence: str,
     if rsid is None and not reader and re.fullmatch(r"rs\d+", v.lower()):
         rsid = v.lower()
     return [(f"variant:{rsid}", {})] if rsid else []
+
+
+def variant_genotype(gene: str, text: str, reader: GenotypeReader | None = None) -> str | None:
+    """A genotype at one variant in one spelling, the bases sorted: "rs9923231 GA" -> "rs9923231 AG";
+    an HGVS name the reader knows becomes its rsID ("-1639G>A AA" -> "rs9923231 AA"). None when the
+    text is no genotype. The strand is the text's: a patient's result lists each strand's spelling."""
+    t = text.split(":", 1)[1].strip() if text.upper().startswith(gene.upper() + ":") else text.strip()
+    m = _GENOTYPE.match(t)
+    if not m:
+        return None
+    name = m.group("name")
+    if re.fullmatch(r"rs\d+", name, re.I):
+        name = name.lower()
+    elif reader is not None:
+        name = reader.single_variant(gene, name) or name
+    return f"{name} {''.join(sorted((m.group('b1'), m.group('b2'))))}"
 
 
 def score_text(value: float | str) -> str:
@@ -180,6 +201,8 @@ def describe(gene: str, group: str, copies: int | None = None) -> str:
         return f"{gene} {value} homozygous" if copies == 2 else f"{gene} {value} carrier"
     if kind == "variant":
         return f"{value} carrier"
+    if kind == "genotype":
+        return f"{gene} {value}"
     if kind == "activity":
         return f"{gene} activity score {value}"
     return f"any {gene} result"

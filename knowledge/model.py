@@ -74,7 +74,8 @@ class Claim:
     `group` is the machine key of who the claim is about, allele-exact: "phenotype:Poor Metabolizer",
     "function:No" with `copies` 1 or 2, "deficiency:partial" / "deficiency:complete",
     "hla:HLA-B*57:01", "diplotype:*2/*2" (with the phenotype it `implies`), "allele:*2",
-    "variant:rs9923231", or "gene" (the gene as a whole: "test before use", literature associations).
+    "variant:rs9923231" (its carriers), "genotype:rs9923231 AA" (that genotype, bases as the evidence
+    writes them), or "gene" (the gene as a whole: "test before use", literature associations).
     """
 
     drug: str
