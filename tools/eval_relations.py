@@ -1,0 +1,130 @@
+"""Typed relation F1 of a relation classifier on PGxCorpus, with gold entities and end to end.
+
+    python tools/eval_relations.py --shared ../shared                        # the shipped default (sparse)
+    python tools/eval_relations.py --shared ../shared --relations transformer
+    python tools/eval_relations.py --shared ../shared --relations corpora/models/pgx_rel_tf --end-to-end
+
+Why: end-to-end relation F1 mixes NER errors with relation errors. With the gold entities given
+(their labels folded to pgxlit's six, as the classifiers see them) the figure is the relation
+model's alone. Scored as the headline is: sentence-level (head, tail, type), the seven PGxCorpus
+types, direction as the gold states it (isAssociatedWith and isEquivalentTo either way), exact
+spans, overlap spans beside. --fold test (default) reads the DEV test fold: report only, never
+choose by it; --fold held reads the held-back fifth of the train fold, which is what choices are
+made on. --end-to-end adds `pgxlit eval extraction --gold pgxcorpus`'s headline (the pipeline's
+own mentions in PGxCorpus's scheme) with the same relation classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _docs(shared: Path, fold: str):
+    sys.path.insert(0, str(REPO / "tools"))
+    import train_relations as tr
+
+    from pgxlit.extract.gold import dev_split, read_pgxcorpus
+
+    docs = read_pgxcorpus(shared / "gold" / "pgxcorpus")
+    if fold == "held":
+        return [d for d in dev_split(docs, "train") if tr.fold_of(d.id) == 0]
+    return dev_split(docs, fold)
+
+
+def gold_entity_scores(docs: list, predict) -> dict[str, Any]:
+    """`predict(sentence, mentions)` over each sentence's gold entities (coarse labels), scored
+    exact and overlap."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import train_relations as tr
+
+    from pgxlit.extract.evaluate import score_relations
+
+    predicted = {}
+    for d in docs:
+        mentions, _ = tr.pgxcorpus_sentence(d)
+        predicted[d.id] = (mentions, predict(d.text, mentions))
+    return {match: score_relations(docs, predicted, match=match) for match in ("exact", "overlap")}
+
+
+def summary(scores: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for match, sc in scores.items():
+        out[match] = {"typed_micro": sc.typed.micro.to_dict(), "typed_macro_f1": round(sc.typed.macro.f1, 4),
+                      "untyped_micro": sc.untyped.micro.to_dict(),
+                      "per_type": {s.label: s.to_dict() for s in sc.typed.per_label}}
+    return out
+
+
+def table(name: str, s: dict[str, Any]) -> list[str]:
+    e, o = s["exact"], s["overlap"]
+    t = e["typed_micro"]
+    lines = [f"{name}: typed F1 exact {t['f1']:.3f} (P {t['precision']:.3f} R {t['recall']:.3f}), "
+             f"overlap {o['typed_micro']['f1']:.3f}; untyped exact {e['untyped_micro']['f1']:.3f}; "
+             f"macro over types {e['typed_macro_f1']:.3f}"]
+    lines += [f"    {k:<17} gold {v['gold']:>4} pred {v['pred']:>4}  P {v['precision']:.3f} R {v['recall']:.3f} "
+              f"F1 {v['f1']:.3f}" for k, v in e["per_type"].items()]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared folder (holds gold/)")
+    p.add_argument("--relations", default="auto",
+                   help="the relation classifier, as PGXLIT_EXTRACT_RELATIONS: auto, rules, transformer or a folder")
+    p.add_argument("--fold", default="test", choices=("test", "held"),
+                   help="test: the DEV test fold (report only); held: the held-back fifth of the train fold")
+    p.add_argument("--threshold", default=None, help="a number or a threshold name of the model (default: its own)")
+    p.add_argument("--end-to-end", action="store_true", help="also the pipeline's own mentions (NER + typer), test fold")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    os.environ["PGXLIT_EXTRACT_RELATIONS"] = a.relations
+    from pgxlit.extract import relations as rules
+    from pgxlit.extract.pipeline import relation_model
+
+    model = relation_model()
+    threshold: Any = a.threshold
+    if threshold is not None:
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            pass
+    predict = rules.relate if model is None else (lambda s, m: model.predict(s, m, threshold=threshold))
+    docs = _docs(a.shared, a.fold)
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"relations": a.relations, "fold": a.fold, "sentences": len(docs),
+                              "gold_entities": summary(gold_entity_scores(docs, predict))}
+    result["gold_entities"]["seconds"] = round(time.perf_counter() - t0, 1)
+    lines = [f"PGxCorpus DEV {a.fold} fold, {len(docs)} sentences, relations={a.relations}",
+             *table("gold entities given", result["gold_entities"]),
+             f"  ({result['gold_entities']['seconds']} s)"]
+    if a.end_to_end:
+        from pgxlit.extract.benchmarks import evaluate
+
+        t0 = time.perf_counter()
+        full, _ = evaluate("pgxcorpus", a.shared / "gold" / "pgxcorpus", "test")
+        scheme = full["pgxcorpus_scheme"]
+        e2e = {}
+        for match in ("exact", "overlap"):
+            r = scheme[f"relations_{match}"]["typed"]
+            e2e[match] = {"typed_micro": r["micro"], "typed_macro_f1": r["macro"]["f1"],
+                          "untyped_micro": scheme[f"relations_{match}"]["untyped"]["micro"],
+                          "per_type": r["per_label"]}
+        e2e["entity_macro_f1_exact"] = scheme["entities"]["exact"]["macro"]["f1"]
+        e2e["seconds"] = round(time.perf_counter() - t0, 1)
+        result["end_to_end"] = e2e
+        lines += table(f"end to end, PGxCorpus scheme (entity macro-F1 exact {e2e['entity_macro_f1_exact']:.3f})", e2e)
+        lines.append(f"  ({e2e['seconds']} s)")
+    print(json.dumps(result, indent=1) if a.json else "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
