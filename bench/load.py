@@ -129,6 +129,30 @@ def schedule(mix: dict[str, int]) -> list[str]:
     return order
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU the process has used so far (from /proc), or None when it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(before: dict[int, float | None], after: dict[int, float | None], requests: int) -> float | None:
+    """Milliseconds of CPU the processes used per request during the run (None when unreadable)."""
+    spent = [after[p] - before[p] for p in after if after.get(p) is not None and before.get(p) is not None]
+    return round(sum(spent) * 1000 / requests, 2) if spent and requests else None
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def peak_rss_mb(pid: int | None) -> float | None:
     """The process's peak resident memory (VmHWM), in MB, or None when it cannot be read."""
     if pid is None:
@@ -190,6 +214,9 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
             warm[kind] = round(waited, 1)
         order = schedule(mix)
         before = await server_health(client)
+        pool = list((before.get("workers") or {}).get("pids") or []) if server_pid is not None else []
+        cpu_before = {"server": {server_pid: cpu_seconds(server_pid)}, "workers": {p: cpu_seconds(p) for p in pool}}
+        load_before = load_average()
         latencies: dict[str, list[float]] = {kind: [] for kind in mix}
         errors: list[str] = []
         counter = {"n": 0}
@@ -209,6 +236,8 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.monotonic() - started
+        cpu_after = {"server": {server_pid: cpu_seconds(server_pid)}, "workers": {p: cpu_seconds(p) for p in pool}}
+        load_after = load_average()
         after = await server_health(client)
     worker_pids = list((after.get("workers") or {}).get("pids") or [])
     worker_rss = [peak_rss_mb(pid) for pid in worker_pids] if server_pid is not None else []
@@ -225,7 +254,13 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
             "error_samples": errors[:5], "requests_per_s": round(counter["n"] / elapsed, 2),
             "warmup_ms": warm, "server_peak_rss_mb": peak_rss_mb(server_pid),
             "workers_peak_rss_mb": [r for r in worker_rss if r is not None], "unique_questions": unique,
-            "answer_cache": cache_rate(before, after) if "ask" in mix else None, "all": summary(every),
+            "answer_cache": cache_rate(before, after) if "ask" in mix else None,
+            "load_average": {"before": load_before, "after": load_after},
+            # server: per request of any kind; workers: per request they answer (asks and listings)
+            "cpu_ms_per_request": {"server": cpu_per_request(cpu_before["server"], cpu_after["server"], counter["n"]),
+                                   "workers": cpu_per_request(cpu_before["workers"], cpu_after["workers"],
+                                                              sum(len(latencies.get(k, ())) for k in ("ask", "triples")))},
+            "all": summary(every),
             **{kind: summary(values) for kind, values in latencies.items()}}
 
 
@@ -301,6 +336,10 @@ def main() -> None:
           + (f"; server peak RSS {rss} MB" if rss is not None else "")
           + (f" + workers {' + '.join(map(str, workers))} MB = {round(rss + sum(workers), 1)} MB"
              if rss is not None and workers else ""))
+    cpu = report["cpu_ms_per_request"]
+    print(f"load average {report['load_average']['before']} before, {report['load_average']['after']} after"
+          + (f"; CPU per request: server process {cpu['server']} ms" if cpu["server"] is not None else "")
+          + (f", worker processes {cpu['workers']} ms per ask or listing" if cpu["workers"] is not None else ""))
     cache = report["answer_cache"]
     if cache is not None:
         print(f"asks: {'every question unique (uncached)' if report['unique_questions'] else 'repeated questions'}; "

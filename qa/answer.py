@@ -21,6 +21,7 @@ from pgxlit.qa.claims import CitationFinder, claim_views, select_claims, who
 from pgxlit.qa.drugs import DrugCatalogue, StoredLabel
 from pgxlit.qa.evidence import Candidate, candidates, quote_key, same_claim_key, tidy
 from pgxlit.qa.question import Question, read_question
+from pgxlit.qa.reads import ReadMemo, StoreVersion
 from pgxlit.qa.select import (
     about_asked_drugs,
     allele_exact,
@@ -236,6 +237,8 @@ class Answerer:
         self._catalogue: DrugCatalogue | None = None
         self._knowledge: Any = None
         self._finder = CitationFinder(store)
+        # drug and gene triple reads repeat from ask to ask; kept until the store changes
+        self._reads = ReadMemo(StoreVersion(store))
 
     @property
     def catalogue(self) -> DrugCatalogue:
@@ -301,15 +304,21 @@ class Answerer:
 
     def triple_genes(self, drug: str, most: int = 3) -> tuple[str, ...]:
         """Genes of the drug's PGx triples in its labels, most often stated first."""
+        return self._reads.get(("genes", drug), lambda: self._triple_genes(drug))[:most]
+
+    def _triple_genes(self, drug: str) -> tuple[str, ...]:
         counts: dict[str, int] = {}
         for t in self.store.triples(drug=drug, source="fda_label", pgx=True, latest_only=True, limit=2000,
                                     exclude_rejected=True):
             if t.gene:
                 counts[t.gene] = counts.get(t.gene, 0) + 1
-        return tuple(sorted(counts, key=lambda g: -counts[g])[:most])
+        return tuple(sorted(counts, key=lambda g: -counts[g]))
 
     def triple_drugs(self, gene: str) -> tuple[str, ...]:
         """Drugs whose own label's PGx triples name the gene, most often stated first."""
+        return self._reads.get(("drugs", gene), lambda: self._triple_drugs(gene))
+
+    def _triple_drugs(self, gene: str) -> tuple[str, ...]:
         counts: dict[str, int] = {}
         for t in self.store.triples(gene=gene, source="fda_label", pgx=True, latest_only=True, limit=5000,
                                     exclude_rejected=True):
@@ -323,8 +332,8 @@ class Answerer:
             for gene in q.genes or (None,):
                 if drug is None and gene is None:
                     continue
-                out += self.store.triples(drug=drug, gene=gene, pgx=True, latest_only=True, limit=500,
-                                          exclude_rejected=True)
+                out += self._reads.get(("triples", drug, gene), lambda d=drug, g=gene: tuple(self.store.triples(
+                    drug=d, gene=g, pgx=True, latest_only=True, limit=500, exclude_rejected=True)))
         return out
 
     def evidence(self, question: str, k: int | None = None, filters: SearchFilters | None = None

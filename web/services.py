@@ -18,10 +18,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pgxlit.config import Settings
+from pgxlit.qa.reads import StoreVersion
 from pgxlit.records import Answer
 from pgxlit.store import Store
 
@@ -53,24 +53,21 @@ class Services:
         self._index_stamp: float | None = None
         self._digest_lock = threading.Lock()
         self._digests: dict[tuple, _Cached] = {}
-        self._writes = 0  # commits made through this process's store
+        self._version: StoreVersion | None = None  # changes with every write to the store or the index
 
     @property
     def store(self) -> Store:
         """Opened on first use, so building the app touches no database."""
         with self._store_lock:
             if self._store is None:
-                from sqlalchemy import event
+                from pgxlit.index.paths import index_paths
 
                 store = Store(self.settings.resolved_db_url)
                 # Every commit through this process's store (reviews, edits, refreshes) moves the fingerprint
                 # at once; file stats catch the writes of other processes (`pgxlit load`, `pgxlit index`).
-                event.listen(store.engine, "commit", self._wrote)
+                self._version = StoreVersion(store, extra=(index_paths(self.settings).manifest,))
                 self._store = store
             return self._store
-
-    def _wrote(self, _connection: Any) -> None:
-        self._writes += 1
 
     # ---- ask -----------------------------------------------------------------------------------
     def _index_mtime(self) -> float | None:
@@ -122,26 +119,8 @@ class Services:
     def fingerprint(self) -> tuple | None:
         """Commits made here, and size and mtime of the SQLite files and the index manifest: changes with
         every committed write and every re-index. None (no caching) for a database that is not a local file."""
-        db = self._db_path()
-        if db is None:
-            return None
-        from pgxlit.index.paths import index_paths
-
         self.store  # noqa: B018 - opened, so its commits are counted from now on
-        parts: list[Any] = [self._writes]
-        for path in (db, db.with_name(db.name + "-wal"), index_paths(self.settings).manifest):
-            try:
-                st = path.stat()
-                parts.append((st.st_size, st.st_mtime_ns))
-            except OSError:
-                parts.append(None)
-        return tuple(parts)
-
-    def _db_path(self) -> Path | None:
-        url = self.settings.resolved_db_url
-        if not url.startswith("sqlite:///") or url.endswith(":memory:"):
-            return None
-        return Path(url.removeprefix("sqlite:///"))
+        return self._version.token() if self._version is not None else None
 
     def triple_entries(self, **filters: Any) -> tuple[int, list[Any]]:
         """Store.triple_entries, in a worker when there is a pool (a listing is SQLAlchemy rows: GIL time)."""
