@@ -8,6 +8,7 @@ they do); a phenotype named in a question is checked with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from pgxlit.knowledge.model import Claim
@@ -110,19 +111,26 @@ def applies(claim: Claim, call: Result) -> str | None:
     return None
 
 
-def applies_to_phenotype(claim: Claim, phenotype: str) -> bool:
+def applies_to_phenotype(claim: Claim, phenotype: str,
+                         phenotype_of: Callable[[str, str], str | None] | None = None) -> bool:
     """Does a claim apply to patients of a phenotype named in words ("Poor Metabolizer")?
 
     Group kinds that need alleles (diplotype, allele, variant, HLA) apply only through the phenotype
     a diplotype implies, an activity score through the phenotype its CPIC band names; a gene-level
-    claim applies to any phenotype."""
+    claim applies to any phenotype. `phenotype_of(gene, diplotype)` (CPIC's tables) gives the
+    phenotype of a diplotype claim compiled without the tables, and of an allele's homozygotes
+    ("UGT1A1 *28 homozygous" are poor metabolizers); a carrier of an allele may be either."""
     kind, _, value = claim.group.partition(":")
     if kind == "phenotype":
         return _same_phenotype(value, phenotype)
     if kind == "deficiency":
         return phenotype in (PARTIAL_DEFICIENCY if value == "partial" else COMPLETE_DEFICIENCY)
     if kind == "diplotype":
-        return claim.implies == phenotype
+        implied = claim.implies or (phenotype_of(claim.gene, value) if phenotype_of else None)
+        return implied == phenotype
+    if kind == "allele" and claim.copies == 2 and phenotype_of is not None:
+        implied = phenotype_of(claim.gene, f"{value}/{value}")
+        return implied == phenotype
     if kind == "function":
         wanted = FUNCTIONS_OF.get(phenotype, {})
         return value in wanted and (claim.copies is None or claim.copies == wanted[value])

@@ -499,6 +499,17 @@ class GenotypeTable:
         return Reading(gene=gene, diplotype=text, phenotype=call.phenotype, activity_score=None,
                        alleles=tuple(self.allele_reading(gene, n) for n in names), messages=(), rows=(), calls=(call,))
 
+    def phenotype_of(self, gene: str, diplotype: str) -> str | None:
+        """CPIC's phenotype of a diplotype ("UGT1A1", "*28/*28" -> "Poor Metabolizer"); None when the
+        tables do not read it or read it as Indeterminate (never a guess)."""
+        if not self.knows(gene):
+            return None
+        try:
+            phenotype = self.translate(gene, diplotype).phenotype
+        except GenotypeError:
+            return None
+        return None if phenotype == INDETERMINATE else phenotype
+
     def translate(self, gene: str, diplotype: str, entry: str = "") -> GeneCall:
         """A diplotype ("*2/*17") of one gene to its CPIC phenotype, with the derivation (the first call)."""
         return self.read(gene, diplotype, entry).calls[0]

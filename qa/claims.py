@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pgxlit.knowledge.applies import applies_to_phenotype, phenotype_of_score
+from pgxlit.knowledge.applies import applies, applies_to_phenotype, phenotype_of_score
+from pgxlit.knowledge.genotype import GeneCall, GenotypeError, GenotypeTable, load_table
 from pgxlit.knowledge.groups import score_text
 from pgxlit.qa.bottom_line import ClaimView
 from pgxlit.qa.question import Question
@@ -40,16 +41,55 @@ class AskedGroup:
     phenotype: str | None = None  # CPIC wording ("Poor Metabolizer")
     hla: str | None = None  # "HLA-B*58:01"
     score: str | None = None  # an activity score as asked ("1"), with `phenotype` its CPIC band
+    call: GeneCall | None = None  # a genotype as asked, read with CPIC's tables as the check reads a result
+
+
+# A genotype as the question reader writes it: "CYP2C9*1/*3", "UGT1A1*28 (homozygous)", "VKORC1:-1639AA",
+# "rs9923231 AA".
+_ASKED_DIPLOTYPE = re.compile(r"^(?P<gene>[A-Z][A-Z0-9-]+?)\s*(?P<alleles>\*[^/\s]+(?:/\*?[^/\s]+)?)$")
+_ASKED_GENOTYPE = re.compile(r"^(?:(?P<gene>[A-Z][A-Z0-9-]+):)?(?P<name>rs\d+|\S*\d\S*?)\s*(?P<bases>[ACGT]\s*/?\s*[ACGT])$")
+
+
+def read_genotype(group: str, table: GenotypeTable | None = None) -> GeneCall | None:
+    """A diplotype or variant genotype asked about, as CPIC's tables read it (the check's reading:
+    "CYP2C9*1/*3" -> Intermediate Metabolizer with activity score 1); None when it is no genotype or
+    the tables cannot read it. A lone allele asked as homozygous is its own diplotype."""
+    table = table or load_table()
+    text, _, zygosity = group.partition(" (")
+    try:
+        m = _ASKED_DIPLOTYPE.match(text)
+        if m and table.knows(m.group("gene")):
+            alleles = m.group("alleles")
+            if "/" not in alleles:
+                if not zygosity.startswith("homozygous"):
+                    return None
+                alleles = f"{alleles}/{alleles}"
+            return table.read(m.group("gene"), alleles, group).calls[0]
+        m = _ASKED_GENOTYPE.match(text)
+        if m:
+            bases = re.sub(r"[\s/]", "", m.group("bases"))
+            if m.group("name").lower().startswith("rs"):
+                return table.genotype(m.group("name"), bases, group)
+            if m.group("gene") and table.knows(m.group("gene")):
+                return table.read(m.group("gene"), f"{m.group('name')} {bases}", group).calls[0]
+    except GenotypeError:
+        return None
+    return None
 
 
 def asked_groups(q: Question) -> list[AskedGroup]:
-    """The question's groups ("CYP2D6 activity score 1" -> CYP2D6 Intermediate Metabolizer)."""
+    """The question's groups ("CYP2D6 activity score 1" -> CYP2D6 Intermediate Metabolizer; "CYP2C9*1/*3"
+    -> that result, as the check reads it)."""
     out: list[AskedGroup] = []
     for group in q.groups:
         text = group.rsplit(" (", 1)[0]
         hla = re.match(r"(HLA-[A-Z0-9]+\*\d{2}:\d{2}) carrier$", text)
         if hla:
             out.append(AskedGroup(hla.group(1).split("*")[0], hla=hla.group(1)))
+            continue
+        call = read_genotype(group)
+        if call is not None:
+            out.append(AskedGroup(call.gene, call.phenotype, call=call))
             continue
         gene = next((g for g in q.genes if text.startswith(g + " ")), q.genes[0] if len(q.genes) == 1 else None)
         words = text[len(gene) + 1:] if gene and text.startswith(gene + " ") else text
@@ -71,14 +111,19 @@ def applies_to(claim: Any, groups: Sequence[AskedGroup]) -> bool | None:
         return None
     if kind == "gene":
         return None
+    table = load_table()
     for g in mine:
-        if g.hla is not None:
+        if g.call is not None:  # a genotype asked: the check's own matching, allele-exact
+            if applies(claim, g.call) is not None:
+                return True
+        elif g.hla is not None:
             if kind == "hla" and value == g.hla:
                 return True
         elif kind == "activity" and g.score is not None:  # a score asked: only that score's claims
             if value == g.score:
                 return True
-        elif g.phenotype is not None and kind != "hla" and applies_to_phenotype(claim, g.phenotype):
+        elif g.phenotype is not None and kind != "hla" and applies_to_phenotype(claim, g.phenotype,
+                                                                                 table.phenotype_of):
             return True
     return False
 
@@ -102,6 +147,8 @@ def who(claim: Any) -> str | None:
         return f"patients with a {claim.gene} activity score of {value}"
     if kind == "variant":
         return f"{value} carriers"
+    if kind == "genotype":
+        return f"{claim.gene} {value} patients"
     if kind == "function":
         return f"patients with {claim.phenotype}"
     return f"patients with {claim.phenotype}"

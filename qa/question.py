@@ -81,6 +81,8 @@ ZYGOSITY = ((re.compile(r"\bheterozyg\w*|\bone (?:copy|allele)\b|\bsingle (?:cop
 DEFICIENT = re.compile(r"\bdeficien\w+\b", re.I)
 ACTIVITY = re.compile(r"\bactivity score(?: of| is|:|=)?\s*(\d(?:\.\d+)?)", re.I)
 HLA = re.compile(r"^HLA-[A-Z0-9]+\*\d{2,4}(?::\d{2,4})*$")
+# A genotype at an rsID: "rs9923231 AA", "rs9923231 A/G", "rs9923231 genotype GG" (the bases in capitals).
+RS_GENOTYPE = re.compile(r"\b(rs\d+)\s*(?:genotype\s*)?\(?([ACGT])\s*/?\s*([ACGT])\b(?![\w/])")
 
 # "Reply with only the gene symbols separated by ;", "answer yes or no", "as a comma-separated list".
 FORMAT_REQUEST = re.compile(
@@ -192,6 +194,10 @@ def phenotype_groups(text: str, mentions: list, genes: tuple[str, ...]) -> tuple
             add(None, f"{m.norm} carrier")
         elif m.label in ("ALLELE", "VARIANT") and (m.norm or m.text):
             add(None, m.norm or m.text)
+    for m in RS_GENOTYPE.finditer(text):  # the rsID's genotype, in place of the bare rsID
+        genotype = f"{m.group(1).lower()} {m.group(2)}{m.group(3)}"
+        groups[:] = [genotype if g == m.group(1).lower() else g for g in groups]
+        add(None, genotype)
     for m in ABBREVIATED_STATUS.finditer(text):
         add(m.group("gene"), STATUS_ABBREVIATION[m.group("abbr").lower()])
     for pattern, what in STATUS_WORDS:
