@@ -5,15 +5,12 @@ Knowledge is refreshed when the store's triples change, checked at most every
 `check_refresh_seconds` so a busy service does not query the store on every order. The check
 never waits for a refresh: it answers from the knowledge it has while one background thread
 builds the next (after a review, only the reviewed drugs), swaps it in when ready and then
-writes the claims cache.
+writes the claims cache (`knowledge.base.Refreshing`, shared with the web answerer's claims).
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import time
 from typing import Any
 
 from pgxlit.check.engine import CheckResult, DrugRef, check
@@ -21,8 +18,7 @@ from pgxlit.check.knowledge import Knowledge, load_knowledge, refresh_knowledge,
 from pgxlit.check.genotype import GenotypeTable
 from pgxlit.check.genotype import load_table
 from pgxlit.check.profile import Profile
-
-log = logging.getLogger(__name__)
+from pgxlit.knowledge.base import Refreshing
 
 
 def resolve_drug(name: str) -> DrugRef | None:
@@ -68,7 +64,9 @@ class UnknownDrug(ValueError):
 
 
 class CheckService:
-    """Loads once, answers many checks; refreshes its knowledge in the background."""
+    """Loads once, answers many checks; its knowledge is kept current by `knowledge.base.Refreshing`
+    (the same mechanism as the web answerer's claims): a background thread, after reviews only the
+    reviewed drugs recompiled, swapped in when ready, the claims cache written after the swap."""
 
     def __init__(self, settings: Any, store: Any | None = None, table: GenotypeTable | None = None) -> None:
         from pgxlit.cli_common import open_store
@@ -76,66 +74,32 @@ class CheckService:
         self.settings = settings
         self.table = table or load_table()
         self.store = store or open_store(settings)
-        self._lock = threading.Lock()  # guards the fields below; never held while knowledge is built
-        self._first = threading.Lock()  # one first load (the only one a check waits for)
-        self._knowledge: Knowledge | None = None
-        self._checked_at = 0.0
-        self._refresher: threading.Thread | None = None
+        self._live: Refreshing[Knowledge] = Refreshing(
+            lambda: load_knowledge(self.store, self.settings, self.table), self._refresh,
+            lambda: float(self.settings.check.refresh_seconds), name="pgxlit-check-refresh",
+            saved=lambda fresh: save_knowledge(fresh, self.settings))
 
     @property
     def knowledge(self) -> Knowledge:
         """The current knowledge, at once; when `check.refresh_seconds` have passed, a background
         refresh is started (one at a time) and swapped in when it is ready."""
-        current = self._knowledge
-        if current is None:
-            with self._first:
-                if self._knowledge is None:
-                    loaded = load_knowledge(self.store, self.settings, self.table)
-                    with self._lock:
-                        self._knowledge, self._checked_at = loaded, time.monotonic()
-                return self._knowledge
-        now = time.monotonic()
-        with self._lock:
-            due = now - self._checked_at >= self.settings.check.refresh_seconds
-            if due and (self._refresher is None or not self._refresher.is_alive()):
-                self._checked_at = now
-                self._refresher = threading.Thread(target=self._refresh, name="pgxlit-check-refresh", daemon=True)
-                self._refresher.start()
-        return current
+        return self._live.get()
 
-    def _refresh(self) -> None:
-        """Background: bring the knowledge up to date (only the reviewed drugs when only reviews
-        happened), swap it in, then write the claims cache. A failure keeps serving the old one."""
-        try:
-            current = self._knowledge
-            if current is None or store_fingerprint(self.store) == current.fingerprint:
-                return
-            fresh = refresh_knowledge(current, self.store, self.settings, self.table)
-            if fresh is None:
-                fresh = load_knowledge(self.store, self.settings, self.table, write=False)
-            with self._lock:
-                if self._knowledge is current:  # a synchronous rebuild() meanwhile wins
-                    self._knowledge = fresh
-            save_knowledge(fresh, self.settings)
-        except Exception:  # the service keeps answering from what it has; the next refresh retries
-            log.exception("refreshing the check's knowledge failed; still serving the previous knowledge "
-                          "(retried after check.refresh_seconds; `pgxlit check --rebuild` compiles it anew)")
+    def _refresh(self, current: Knowledge) -> Knowledge | None:
+        """Background: the knowledge brought up to date (only the reviewed drugs when only reviews
+        happened), or None when the store did not change."""
+        if store_fingerprint(self.store) == current.fingerprint:
+            return None
+        fresh = refresh_knowledge(current, self.store, self.settings, self.table)
+        return fresh if fresh is not None else load_knowledge(self.store, self.settings, self.table, write=False)
 
     def wait_for_refresh(self, timeout: float | None = None) -> bool:
         """Wait for a running background refresh (tests, shutdown); True when none is running."""
-        thread = self._refresher
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        return self._live.wait(timeout)
 
     def rebuild(self) -> Knowledge:
         """Compile every drug again, now (the CLI's --rebuild)."""
-        with self._first:
-            fresh = load_knowledge(self.store, self.settings, self.table, rebuild=True)
-            with self._lock:
-                self._knowledge, self._checked_at = fresh, time.monotonic()
-            return fresh
+        return self._live.replace(lambda: load_knowledge(self.store, self.settings, self.table, rebuild=True))
 
     def resolve(self, name: str) -> DrugRef | None:
         """A drug with knowledge by its cached aliases (fast); any other through the full lexicon."""

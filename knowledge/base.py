@@ -6,6 +6,8 @@ version, a new abstract, a curator's review): the rest are read back from
 `$PGXLIT_HOME/knowledge_claims.json.gz`. `refresh_claims` is what a running service calls after
 reviews: it reads back only the reviewed drugs' triples and recompiles only those drugs, keeping
 every other drug's claims objects as they are; `save_claims` writes the cache (orjson, atomic).
+`Refreshing` is how every long-lived reader (the check service, the web answerer's `LiveKnowledge`)
+keeps such a value current: one background thread, swapped in when ready, requests never waiting.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib
+import logging
 import os
 import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -29,6 +33,9 @@ from pgxlit.knowledge.edits import changed_edit_drugs, with_store_edits, without
 from pgxlit.knowledge.facts import TripleFact, read_facts
 from pgxlit.knowledge.groups import GenotypeReader
 from pgxlit.knowledge.model import Claim
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _builder_version() -> str:
@@ -224,27 +231,101 @@ def refresh_claims(kb: KnowledgeBase, store: Any, settings: Any, reader: Genotyp
     return with_store_edits(fresh, store, drugs)
 
 
+class Refreshing(Generic[T]):
+    """A value loaded once, then kept current off the request path: the one refresh mechanism of pgxlit's
+    long-lived readers (the check service's knowledge, the web answerer's claims).
+
+    `get` answers at once with what is held; when `every()` seconds have passed since the last look, it
+    starts one background thread (never two) that calls `refresh(current)`: None when nothing changed,
+    else the new value, swapped in when ready, then handed to `saved` (e.g. writing a cache file) so
+    nothing slow happens before the swap. Only the first `get` waits (the first load). A refresh that
+    fails is logged and the held value kept; the next look retries. `replace` (a synchronous rebuild)
+    wins over a refresh running at the same time."""
+
+    def __init__(self, load: Callable[[], T], refresh: Callable[[T], T | None], every: Callable[[], float],
+                 name: str = "pgxlit-refresh", saved: Callable[[T], None] | None = None) -> None:
+        self._load, self._refresh, self._every, self._saved = load, refresh, every, saved
+        self.name = name
+        self._lock = threading.Lock()  # guards the fields below; never held while a value is built
+        self._first = threading.Lock()  # one first load (the only one a reader waits for)
+        self._value: T | None = None
+        self._looked_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    def get(self) -> T:
+        current = self._value
+        if current is None:
+            with self._first:
+                if self._value is None:
+                    loaded = self._load()
+                    with self._lock:
+                        self._value, self._looked_at = loaded, time.monotonic()
+                return self._value  # type: ignore[return-value]
+        now = time.monotonic()
+        with self._lock:
+            due = now - self._looked_at >= self._every()
+            if due and (self._thread is None or not self._thread.is_alive()):
+                self._looked_at = now
+                self._thread = threading.Thread(target=self._run, args=(current,), name=self.name, daemon=True)
+                self._thread.start()
+        return current
+
+    def _run(self, current: T) -> None:
+        try:
+            fresh = self._refresh(current)
+            if fresh is None or fresh is current:
+                return
+            with self._lock:
+                if self._value is not current:  # replaced meanwhile (a synchronous rebuild): that one wins
+                    return
+                self._value = fresh
+            if self._saved is not None:
+                self._saved(fresh)
+        except Exception:  # the reader keeps answering from what it has; the next look retries
+            log.exception("%s: refreshing failed; still serving the previous value (retried after the refresh "
+                          "interval)", self.name)
+
+    def replace(self, build: Callable[[], T]) -> T:
+        """Build a new value now, in the caller's thread, and serve it from then on."""
+        with self._first:
+            fresh = build()
+            with self._lock:
+                self._value, self._looked_at = fresh, time.monotonic()
+            return fresh
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a running refresh (tests, shutdown); True when none is running any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+
 class LiveKnowledge:
-    """The claims for a long-lived reader (the web app's answerer), kept current: compiled on first use,
-    then every `check.refresh_seconds` the store's stamp is compared and, when reviews, claim edits or
-    new triples changed it, only the touched drugs are compiled again."""
+    """The claims for a long-lived reader (the web app's answerer), kept current by `Refreshing`: compiled on
+    first use; then every `check.refresh_seconds` a background thread compares the store's stamp and, when
+    reviews, claim edits or new triples changed it, compiles only the touched drugs again while asks go on
+    reading the claims they have."""
 
     def __init__(self, store: Any, settings: Any, reader: GenotypeReader | None = None) -> None:
         self.store, self.settings, self.reader = store, settings, reader
-        self._kb: KnowledgeBase | None = None
-        self._checked = 0.0
+        self._claims: Refreshing[KnowledgeBase] = Refreshing(
+            lambda: compile_claims(self.store, self.settings, self.reader), self._refresh,
+            lambda: float(self.settings.check.refresh_seconds), name="pgxlit-claims-refresh")
+
+    def _refresh(self, kb: KnowledgeBase) -> KnowledgeBase | None:
+        if store_fingerprint(self.store) == kb.store_fingerprint:
+            return None
+        return (refresh_claims(kb, self.store, self.settings, self.reader)
+                or compile_claims(self.store, self.settings, self.reader))
 
     def current(self) -> KnowledgeBase:
-        now = time.monotonic()
-        if self._kb is None:
-            self._kb = compile_claims(self.store, self.settings, self.reader)
-            self._checked = now
-        elif now - self._checked >= self.settings.check.refresh_seconds:
-            self._checked = now
-            if store_fingerprint(self.store) != self._kb.store_fingerprint:
-                self._kb = (refresh_claims(self._kb, self.store, self.settings, self.reader)
-                            or compile_claims(self.store, self.settings, self.reader))
-        return self._kb
+        """The claims held now (compiled on the first call); may start a background refresh."""
+        return self._claims.get()
+
+    def wait_for_refresh(self, timeout: float | None = None) -> bool:
+        return self._claims.wait(timeout)
 
 
 def save_claims(kb: KnowledgeBase, path: Path) -> None:

@@ -422,6 +422,8 @@ def test_a_long_lived_reader_sees_an_edit_after_the_refresh_interval(world: dict
     apply_claim_edit(store, world["settings"], "codeine", "CYP2D6", UM, {"action": "monitor"}, None,
                      "a reader test", "Ann Curator", "avoid")
     try:
+        assert live.current() is first  # answered at once from what it holds; a background refresh starts
+        assert live.wait_for_refresh(60)
         after = live.current()  # what the web app's answerer reads on its next question
         assert after is not first and after.recompiled
         um = [c for c in after.claims["codeine"] if c.group == UM and c.extra.get("curated")]
