@@ -24,7 +24,14 @@ from pgxlit.extract.actions import (
     stated_dose,
     testing_level,
 )
-from pgxlit.knowledge.facts import TripleFact, clean_sentence, focus_words, same_sentence_key, usable
+from pgxlit.knowledge.facts import (
+    TripleFact,
+    clean_sentence,
+    focus_words,
+    is_heading_or_pointer,
+    same_sentence_key,
+    usable,
+)
 from pgxlit.knowledge.groups import GenotypeReader, describe, group_keys
 from pgxlit.knowledge.model import Citation, Claim, Place
 from pgxlit.sections import CHECK_RANK, PATIENT_SECTIONS, Strength, section_title, source_strength
@@ -148,6 +155,8 @@ def compile_drug(drug: str, facts: Iterable[TripleFact], reader: GenotypeReader 
     for fact in facts:
         if not fact.gene or not fact.own_label or fact.review_status == "rejected":
             continue
+        if fact.review_status != "accepted" and is_heading_or_pointer(fact.sentence):
+            continue  # a heading or "see full prescribing information" names the topic, it states nothing
         if fact.source == "fda_label":
             if not usable(fact, thresholds.min_label, thresholds.min_pubmed) and not _stated_avoid(fact, thresholds):
                 continue

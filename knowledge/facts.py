@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pgxlit.extract.quote import strip_layout
+
 
 @dataclass(frozen=True, slots=True)
 class TripleFact:
@@ -91,29 +93,28 @@ _HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s+(?:[A-Z][A-Z ,&/-]{3,}\s+)(?=[A-Z][a
 _SEGMENT_BREAK = re.compile(r"\s*\[\s*see [^\]]{0,200}\]\s*\.?|\s*•\s*")
 LONG_SENTENCE = 240
 
-# Layout debris a label's text carries into a sentence: list bullets, cross-reference residue
-# ("5.1 ) •", "( 5.1 , 12.3 )"), and a section number with its all-caps heading ("2 DOSAGE AND
-# ADMINISTRATION •Use ..."). A number is a section number only before a capital letter.
-_LEAD_DEBRIS = re.compile(
-    r"^\s*(?:\(\s*[\d.]+(?:\s*,\s*[\d.]+)*\s*\)|[\d.]+(?:\s*,\s*[\d.]+)*\s*\)|[•·▪\-–]"
-    r"|\d{1,2}(?:\.\d{1,2})*\s+(?:[A-Z][A-Z0-9,&/()'-]*(?:\s+[A-Z0-9,&/()'-]+)*(?=\s+[•·▪]|\s+[A-Z]?[a-z]|\s+\d{1,2}\.\d))?(?=\s*[A-Z•·▪]|\s*\d{1,2}\.\d))\s*"
-)
-# A heading the layout repeats ("WARNING: DIMINISHED ... GENE WARNING: DIMINISHED ... GENE ..."):
-# the same run of at least 12 characters, no lower-case letter in it, twice at the start.
-_REPEATED_LEAD = re.compile(r"^([^\sa-z][^a-z]{11,240}?)\s+\1(?=\s|$)")
+# A pointer to elsewhere in the label ("See full prescribing information for complete boxed warning.",
+# "[see Warnings and Precautions (5.1)]"): it points at evidence, it is none.
+_POINTER = re.compile(r"\bsee (?:the )?full prescribing information\b[^.]*\.?|\[\s*see [^\]]{0,200}\]|\(\s*see [^)]{0,160}\)",
+                      re.I)
+_WORD = re.compile(r"\b[a-z]{3,}\b")
+_CELL = re.compile(r"\[[^\]]*\brow \d+\]$")  # a table cell rendered as evidence (extract.table_facts.render)
 
 
-def strip_layout(text: str) -> str:
-    """A sentence without the label layout's leading debris and without a heading repeated at its
-    start: what a reader should see quoted. Pure; the sentence's own words are kept."""
-    text = " ".join(text.split())
-    for _ in range(6):
-        before = text
-        text = _LEAD_DEBRIS.sub("", text, count=1)
-        text = _REPEATED_LEAD.sub(r"\1", text, count=1)
-        if text == before:
-            break
-    return text
+def is_heading_or_pointer(sentence: str) -> bool:
+    """A heading ("WARNING: DIMINISHED ANTIPLATELET EFFECT IN PATIENTS WITH TWO LOSS-OF-FUNCTION
+    ALLELES OF THE CYP2C19 GENE") or a pointer ("See full prescribing information for ...") with no
+    statement of its own: no evidence sentence, neither for a claim nor for a quote. What remains
+    without pointers and layout is empty, or has no closing full stop and is written in capitals or
+    title case (an all-capitals sentence of an old boxed warning ends with one and stays evidence)."""
+    rest = strip_layout(_POINTER.sub(" ", sentence)).strip(" \t•·;:,-–")
+    if not rest:
+        return True
+    if rest.endswith((".", "!", "?")) or _CELL.search(rest):
+        return False
+    long_words = re.findall(r"[A-Za-z][\w-]{3,}", rest)
+    capitalised = sum(w[0].isupper() for w in long_words)
+    return not _WORD.search(rest) or (len(long_words) >= 2 and capitalised >= 0.75 * len(long_words))
 
 
 def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from pgxlit.extract.actions import action_of, looks_like_table
 from pgxlit.extract.lexicons import entity_names
-from pgxlit.knowledge.facts import strip_layout
+from pgxlit.extract.quote import tidy
+from pgxlit.knowledge.facts import is_heading_or_pointer
 from pgxlit.qa.question import Question, recognise
 
 from pgxlit.records import Hit, Passage, Triple
@@ -30,17 +31,6 @@ INJECTION = re.compile(
 # Words that make a gene mention pharmacogenomic rather than, say, an enzyme a drug inhibits.
 PGX_CUE = re.compile(r"\b(?:genotyp\w*|allele\w*|polymorphi\w*|variant\w*|carrier\w*|metaboli[sz]er\w*|"
                      r"positive|negative|deficien\w*|loss-of-function|genetic\w*|heterozyg\w*|homozyg\w*)\b", re.I)
-LEADING_NOISE = re.compile(r"^(?:[\d.,\s]+\)\s*|[•·▪\-–]\s*)+")
-TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
-
-
-def tidy(sentence: str) -> str:
-    """Label sentences carry list bullets and section numbers from the layout; readers need neither."""
-    text = " ".join(sentence.split()).replace("\u2011", "-").replace("\u2010", "-")
-    text = re.sub(r"HLA ?- ?B", "HLA-B", strip_layout(LEADING_NOISE.sub("", text)))
-    return TRAILING_NOISE.sub("", text).strip()
-
-
 def is_instruction(sentence: str) -> bool:
     return bool(INJECTION.search(sentence))
 
@@ -84,7 +74,8 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
         p = hit.passage
         own_label_drug = p.source == "fda_label" and bool(asked_drugs & set(p.drugs))
         for offset, sentence in p.sentences():
-            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence, quote=True):
+            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence, quote=True) \
+                    or is_heading_or_pointer(sentence):
                 continue
             drugs, genes, genetic = _entities(sentence)
             if asked_drugs and not (asked_drugs & drugs or own_label_drug):

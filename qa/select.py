@@ -17,6 +17,7 @@ from pgxlit.extract.actions import action_of, looks_like_table, mentions_testing
 from pgxlit.extract.lexicons import entity_names
 from pgxlit.qa.bottom_line import ClaimView
 from pgxlit.qa.drugs import DrugCatalogue
+from pgxlit.knowledge.facts import is_heading_or_pointer
 from pgxlit.qa.evidence import Candidate, is_instruction
 from pgxlit.qa.question import Question, phenotype_groups, recognise
 
@@ -67,7 +68,8 @@ def group_candidates(q: Question, hits: Sequence[Hit], found: Sequence[Candidate
         if p.source != "fda_label" or catalogue.drug_of_set.get(p.set_id or "") not in drugs:
             continue
         for offset, sentence in p.sentences():
-            if (p.id, offset) in have or len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence):
+            if (p.id, offset) in have or len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence) \
+                    or is_heading_or_pointer(sentence):
                 continue
             if any(pattern.search(sentence) for pattern in patterns) and gene_free_or_asked(sentence, q):
                 action, weight = action_of(sentence)
