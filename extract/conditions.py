@@ -6,11 +6,13 @@ NAGS/OTC, LDLR or BCR/ABL1. This is nomenclature (the gene each condition is
 defined by, as HGNC gene names and OMIM entries state it), not drug knowledge:
 which drug a condition matters for is still read from the text.
 
-A gene is named, not inferred (issue 17): a condition that names the gene's product or its
-deficiency ("ornithine transcarbamylase deficiency", "protein C deficiency", "BCR-ABL") gives
-the gene; a syndrome or a group of disorders ("urea cycle disorders", "familial
-hypercholesterolemia", "dysbetalipoproteinemia", "Lesch-Nyhan syndrome") gives its genes only
-when the sentence states a genetic cause (a gene, mutation, variant, allele or genotype).
+A gene is named, not inferred (issue 17, the lead's rule): a condition that names the gene's
+product or its deficiency ("ornithine transcarbamylase deficiency", "protein C deficiency",
+"BCR-ABL") gives the gene; a syndrome or a group of disorders that names no gene product ("urea
+cycle disorders", "familial hypercholesterolemia", "dysbetalipoproteinemia", "Lesch-Nyhan
+syndrome") never does, whatever else the sentence says: when it names the gene, its protein or a
+variant ("apo E mutation", "lack functional LDL receptors", "є2/є2"), the lexicons and grammars
+find that. A tumour's karyotype ("Philadelphia chromosome-positive") names its fusion genes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pgxlit.extract.lexicons import load_lexicons
 from pgxlit.extract.relations import CuePattern
 from pgxlit.records import Mention
 
-# (pattern, genes, named): named = the words name the gene's product or its deficiency.
+# (pattern, genes, named): named = the words name the gene's product, its deficiency or (a tumour's
+# karyotype) its fusion; the others are listed for the evaluation only (`condition_genes`).
 _CONDITIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"urea[ -]cycle (?:disorders?|enzyme deficienc\w+)|\bUCDs?\b", ("CPS1", "OTC", "ASS1", "ASL", "NAGS", "ARG1"), False),
     (r"ornithine transcarbamylase", ("OTC",), True),
@@ -32,7 +35,7 @@ _CONDITIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"protein S deficiency|(?:deficienc\w+ (?:of|in)|cofactor,?) protein S\b", ("PROS1",), True),
     (r"Lesch[- ]Nyhan", ("HPRT1",), False),
     (r"\bHGPRT\b|\bHPRT deficiency", ("HPRT1",), True),
-    (r"Philadelphia chromosome|\bPh\+", ("BCR", "ABL1"), False),
+    (r"Philadelphia chromosome|\bPh\+", ("BCR", "ABL1"), True),
     (r"BCR[- ]ABL1?\b", ("BCR", "ABL1"), True),
     (r"malignant hyperthermia susceptib\w+", ("RYR1", "CACNA1S"), False),
 )
@@ -55,25 +58,15 @@ def _norms(genes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{f[0]}|{f[1]}" for f in found if f)
 
 
-# A stated genetic cause: a gene, its mutation, variant, allele or genotype. "Inherited",
-# "familial" or "a group of genetic abnormalities" say the condition is genetic, not which gene.
-_GENETIC_CAUSE = CuePattern(
-    r"(\bgenes?\b|mutation|mutated|variant|allele|genotyp|polymorphi)"
-)
-
-
 def find_conditions(text: str) -> list[Mention]:
-    """One GENE mention (kind "condition") per gene a named condition stands for."""
+    """One GENE mention (kind "condition") per gene a condition that names its gene's product,
+    deficiency or fusion stands for."""
     if not _PREFILTER.search(text):
         return []
     out: list[Mention] = []
-    cause: bool | None = None
     for pattern, genes, named in _COMPILED:
         if not named:
-            if cause is None:
-                cause = bool(_GENETIC_CAUSE.search(text))
-            if not cause:
-                continue
+            continue
         for match in pattern.finditer(text):
             for norm in _norms(genes):
                 out.append(Mention(match.start(), match.end(), "GENE", match.group(0), norm, "condition", "condition"))

@@ -887,6 +887,39 @@ def resolve_overlaps(mentions: Iterable[Mention]) -> list[Mention]:
     return kept
 
 
+# APOE's alleles are written ε2, ε3, ε4 (or є, or E after "apo E"/"genotype"): "27 with є2/є2 and 4
+# with apo E mutation", "genotypes: 14 apo E2/E2", "46 patients with genotype E2/E2". The Greek (or
+# Cyrillic) epsilon names APOE alone; a bare "E2/E2" (E2 is also estradiol) needs "apo" or a genotype
+# word right before it.
+_APOE_EPS = "\u03b5\u0454"  # ε, є
+_APOE_APO = (r"(?:[Aa]po[" + _DASH + r"\s]?|[Aa]polipoprotein\s+)(?=E[234])"  # apo E2/E2
+             r"|(?:[Aa]po[" + _DASH + r"\s]?E|APOE|[Aa]polipoprotein\s+E)[" + _DASH + r"\s]?(?=[" + _APOE_EPS + r"])")  # APOE ε4
+_APOE = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?P<apo>" + _APOE_APO + r")|(?P<geno>genotypes?:?\s+(?:\d{1,4}\s+)?))?"
+    r"(?P<e1>[" + _APOE_EPS + r"]|E)(?P<n1>[234])"
+    r"(?:\s?/\s?(?P<e2>[" + _APOE_EPS + r"]|E)(?P<n2>[234]))?"
+    r"(?P<word>\s+(?:alleles?|carriers?|homozygo\w*|heterozygo\w*|genotypes?))?(?![A-Za-z0-9])",
+)
+_APOE_CUE = re.compile(r"[" + _APOE_EPS + r"]|[Aa]po|APO|E[234]\s?/")
+
+
+def find_apoe_alleles(text: str) -> list[Mention]:
+    """APOE alleles and genotypes (label ALLELE, norm "APOE ε2/ε2"): a gene named by its variant."""
+    if not _APOE_CUE.search(text):
+        return []
+    found = []
+    for m in _APOE.finditer(text):
+        greek = m.group("e1") in _APOE_EPS
+        pair = m.group("n2") is not None
+        if not (greek and (pair or m.group("word") or m.group("apo")) or m.group("apo") or (m.group("geno") and pair)):
+            continue
+        norm = f"APOE \u03b5{m.group('n1')}" + (f"/\u03b5{m.group('n2')}" if pair else "")
+        start = m.start("e1") if m.group("geno") else m.start()
+        found.append(_mention(text, start, m.end("n2") if pair else m.end("n1"), "ALLELE", norm,
+                              "diplotype" if pair else "allele"))
+    return found
+
+
 def find_all(text: str, *, generic: bool = False) -> list[Mention]:
     """VARIANT, ALLELE and PHENOTYPE mentions of one text, sorted by start, overlaps resolved.
 
@@ -894,4 +927,5 @@ def find_all(text: str, *, generic: bool = False) -> list[Mention]:
     """
     if not text:
         return []
-    return resolve_overlaps([*find_alleles(text), *find_variants(text, generic=generic), *find_phenotypes(text)])
+    return resolve_overlaps([*find_alleles(text), *find_apoe_alleles(text), *find_variants(text, generic=generic),
+                             *find_phenotypes(text)])

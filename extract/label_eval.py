@@ -223,6 +223,9 @@ class FlaggedPair:
     cause: str | None  # why a false pair is false (see FALSE_CAUSES); None for a right one
     section: str | None
     sentence: str
+    # the label's own text names the gene (symbol, protein, deficiency or variant) in a sentence
+    # with a genotype or phenotype word that gave this pair: a biomarker, right or not in the truth
+    named_pgx: bool = False
 
     @property
     def name(self) -> str:
@@ -303,6 +306,7 @@ class RawLabelScore:
             "named_expected": self.expected_named, "named_found": self.found_named,
             "named_recall": round(self.named_recall, 3),
             "false_by_cause": {c: len(ps) for c, ps in self.by_cause().items()},
+            "false_named_in_pgx_statement": sum(1 for p in self.pairs if not p.right and p.named_pgx),
             "germline_misses_by_reason": {r: len(ms) for r, ms in self.miss_reasons.items()},
             "covered_pairs": sum(p.label_drug in self.covered for p in self.pairs),
             "covered_precision": round(self.covered_precision, 3),
@@ -314,6 +318,8 @@ class RawLabelScore:
             "false_pairs": {c: [f"[{p.label_drug}] {p.name}" for p in ps] for c, ps in self.by_cause().items()},
             "germline_misses": self.misses,
             "germline_misses_by_reason": self.miss_reasons,
+            "false_pairs_not_named_in_pgx_statement": [f"[{p.label_drug}] {p.name}" for p in self.pairs
+                                                       if not p.right and not p.named_pgx],
         }
 
 
@@ -335,15 +341,16 @@ def evaluate_raw(labels: Iterable[LabelVersion], gold: dict[str, set[str]],
     for lv in latest:
         subject = subjects[lv.set_id]
         label_drug = subject.name if subject else (lv.generic_names or ("?",))[0].lower()
-        seen: dict[tuple[str, str], Triple] = {}
+        seen: dict[tuple[str, str], list[Triple]] = {}
         for t in _triples_of(lv, cache):
-            if t.pgx and t.gene and (t.drug, t.gene) not in seen:
-                seen[(t.drug, t.gene)] = t
-        for (drug, gene), t in sorted(seen.items()):
+            if t.pgx and t.gene:
+                seen.setdefault((t.drug, t.gene), []).append(t)
+        for (drug, gene), ts in sorted(seen.items()):
+            t = ts[0]
             right = gene in truth.get(drug, set())
             cause = None if right else false_cause(t, lv, label_drug)
             score.pairs.append(FlaggedPair(lv.set_id, label_drug, drug, gene, right, cause, t.evidence.section,
-                                           t.evidence.sentence))
+                                           t.evidence.sentence, any(names_in_pgx_statement(x) for x in ts)))
         expected = {g for g in truth.get(label_drug, set()) if g not in NOT_GERMLINE_GENES}
         found = {g for (d, g) in seen if d == label_drug}
         score.expected += len(expected)
@@ -353,7 +360,8 @@ def evaluate_raw(labels: Iterable[LabelVersion], gold: dict[str, set[str]],
         implied = label_condition_genes(lv) - in_text
         for g in sorted(expected - found):
             reason = ("named in the label" if g in in_text else
-                      "implied only by a condition" if g in implied else "not named in the current label")
+                      "implied only by a condition that names no gene product" if g in implied
+                      else "not named in the current label")
             score.miss_reasons.setdefault(reason, []).append(f"{label_drug}–{g}")
         named = expected & in_text
         score.expected_named += len(named)
@@ -362,10 +370,42 @@ def evaluate_raw(labels: Iterable[LabelVersion], gold: dict[str, set[str]],
 
 
 def genes_named_in(label: LabelVersion) -> set[str]:
-    """HGNC symbols the label's prose names (by symbol, alias or enzyme name; alleles by their gene)."""
-    matcher = DictionaryMatcher(load_lexicons(), drugs=False)
-    return {m.norm.split("|", 1)[1] for s in label.sections if not s.is_table
-            for m in matcher.find(s.text) if m.norm and "|" in m.norm}
+    """HGNC symbols the label's prose names: by symbol, alias, protein or enzyme name, deficiency
+    or variant (the lead's rule for issue 17); a condition that names no gene product names none."""
+    return {g for s in label.sections if not s.is_table for g in genes_named_in_text(s.text)}
+
+
+def genes_named_in_text(text: str) -> set[str]:
+    """HGNC symbols a text names: lexicon names (symbol, alias, protein or enzyme), the genes of its
+    alleles, variants and deficiencies (grammars), and conditions that name a gene's product."""
+    from pgxlit.extract.conditions import find_conditions
+    from pgxlit.extract.grammars import find_all
+
+    lex = load_lexicons()
+    genes = {m.norm.split("|", 1)[1] for m in DictionaryMatcher(lex, drugs=False).find(text) if m.norm and "|" in m.norm}
+    genes |= {c.norm.split("|", 1)[1] for c in find_conditions(text) if c.norm}
+    for m in find_all(text):
+        head = re.split(r"[*: ]", m.norm or "", maxsplit=1)[0]
+        found = lex.normalise_gene(head) if head and m.label in ("ALLELE", "VARIANT", "PHENOTYPE") else None
+        if found:
+            genes.add(found[1])
+    return genes
+
+
+def names_in_pgx_statement(triple: Triple) -> bool:
+    """Does the triple's own sentence name its gene (not through a condition) with a genotype or
+    phenotype: a genotype word, a mutation, or an allele, variant or metabolizer/activity status the
+    grammars read? Such a pair is a biomarker the label's text states, whatever the truth list says
+    (a labelled, rule-judged count; the headline still counts it false)."""
+    from pgxlit.extract.grammars import find_all
+
+    sentence = triple.evidence.sentence
+    if triple.gene not in genes_named_in_text(sentence):
+        return False
+    return bool(_GENOTYPE_WORDS.search(sentence) or _MUTATION.search(sentence) or find_all(sentence))
+
+
+_MUTATION = re.compile(r"mutat", re.IGNORECASE)
 
 
 def label_condition_genes(label: LabelVersion) -> set[str]:
@@ -423,8 +463,9 @@ def format_raw(score: RawLabelScore, verdicts: dict[str, bool] | None = None) ->
         f"  labels {d['labels']}, pairs {d['pairs']} ({d['distinct_pairs']} distinct drug–gene), right {d['right']}, "
         f"false {d['false']}",
         f"  precision {d['precision']:.3f} (distinct pairs {d['distinct_precision']:.3f})",
-        f"  germline recall {d['germline_recall']:.3f} ({d['germline_found']}/{d['germline_expected']}); "
-        f"over genes the labels name {d['named_recall']:.3f} ({d['named_found']}/{d['named_expected']})",
+        f"  germline recall {d['germline_recall']:.3f} ({d['germline_found']}/{d['germline_expected']})",
+        f"  labelled, not the headline: germline recall over genes the label names (gene, protein, deficiency or "
+        f"variant) {d['named_recall']:.3f} ({d['named_found']}/{d['named_expected']})",
         f"  labelled, not the headline: precision over the {d['covered_pairs']} pairs of labels whose drug the "
         f"truth has any gene for {d['covered_precision']:.3f} (on the other labels every pair counts false)",
         "  truth: PharmGKB FDA label list (DEV part) + genes each label's pharmacogenomics section names",
@@ -434,9 +475,14 @@ def format_raw(score: RawLabelScore, verdicts: dict[str, bool] | None = None) ->
         unjudged = sum(1 for p in judged.pairs if not p.right and p.name not in verdicts)
         lines.append(f"  author-adjudicated (labels_adjudication.yaml): precision {judged.precision:.3f}, "
                      f"{len(judged.pairs) - judged.right} false, {unjudged} not judged yet")
+    lines.append(f"  labelled, rule-judged, not the headline: {d['false_named_in_pgx_statement']} of the {d['false']} "
+                 "false pairs are genes the label's own text names (symbol, protein, deficiency or variant) in a "
+                 "sentence with a genotype or phenotype word, i.e. biomarkers the truth list lacks")
     lines.append("false pairs by cause:")
     for cause, pairs in score.by_cause().items():
         lines.append(f"  {cause} ({len(pairs)}): " + ", ".join(f"[{p.label_drug}] {p.name}" for p in pairs))
+    not_named = [f"[{p.label_drug}] {p.name}" for p in score.pairs if not p.right and not p.named_pgx]
+    lines.append("false pairs not named in a PGx statement: " + (", ".join(not_named) or "none"))
     lines.append("germline misses: " + (", ".join(score.misses) or "none"))
     for reason, misses in score.miss_reasons.items():
         lines.append(f"  {reason} ({len(misses)}): " + ", ".join(misses))

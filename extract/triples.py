@@ -43,6 +43,36 @@ _NUMERIC_TOKEN = re.compile(r"[-+(\[]*[<>≥≤~]?\d[\d.,:/–-]*%?[)\],;]*|[%±
 _TABLE_CAPTION = re.compile(r"^\W*(?:Table|TABLE)\s+\d+[A-Za-z]?\b")
 
 
+# Where prose may restart inside a flattened table: a line break, a sentence end before a capital,
+# a numbered subsection heading ("14.5 Dysbetalipoproteinemia"), a table caption ("Table 9: ...").
+_PROSE_BREAK = re.compile(
+    r"\n+|(?<=[.;])\s+(?=[A-Z])|\s(?=(?:1[0-7]|[1-9])\.\d{1,2}\s+[A-Z][a-z])|\s(?=(?:Table|TABLE)\s+\d+[A-Za-z]?\s*[:.])")
+
+
+def prose_of_soup(sent: SentenceAnnotation) -> list[SentenceAnnotation]:
+    """The prose sentences a flattened table's "sentence" runs into ("... 7.0) 14.5 Dysbetalipoproteinemia
+    The response to pravastatin in ... 46 patients with genotype E2/E2 ..."; "... in LDL-C. Five of
+    the 29 patients had absent LDL-receptor function."): pieces between prose breaks that read as
+    prose (6+ words, few numbers, no caption), with their own mentions. The table's cells stay unread."""
+    bounds, start = [], 0
+    for m in _PROSE_BREAK.finditer(sent.text):
+        bounds.append((start, m.start()))
+        start = m.end()
+    bounds.append((start, len(sent.text)))
+    out = []
+    for a, b in bounds:
+        text = sent.text[a:b]
+        words = text.split()
+        if len(words) < 6 or _TABLE_CAPTION.match(text) or is_table_soup(text):
+            continue
+        if sum(1 for w in words if _NUMERIC_TOKEN.fullmatch(w)) / len(words) >= 0.15:
+            continue
+        mentions = tuple(replace(m, start=m.start - a, end=m.end - a) for m in sent.mentions
+                         if a <= m.start and m.end <= b)
+        out.append(SentenceAnnotation(sent.start + a, sent.start + b, text, mentions))
+    return out
+
+
 def is_table_soup(sentence: str) -> bool:
     """Is this "sentence" a table's rows run together rather than prose?"""
     words = sentence.split()
@@ -453,6 +483,11 @@ _GENETIC_NEAR = rel.CuePattern(
     r"heterozyg|loss-of-function|gene\b|SNP|positive|negative|overexpress|amplif|fusion|rearrang|"
     r"status|testing|tests?\b)"
 )
+# Loss of the gene's function written out ("the patients lack functional LDL receptors", "patients had
+# absent LDL-receptor function") is a patient's genotype, when the sentence is about patients; "lack of
+# functional VHL protein results in ..." is the drug's mechanism.
+_LOSS_OF_FUNCTION = rel.CuePattern(r"(\babsent\b|\black(?:s|ing)?\s+(?:of\s+)?functional|non-?functional|defective)")
+_PATIENTS = rel.CuePattern(r"(patient|subject|individual|people|person|children|adults|women|\bmen\b)")
 
 
 # Mutagenicity assays and the like name genes (HGPRT, TK) without any patient genotype.
@@ -496,7 +531,7 @@ def is_pgx(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: 
     if _INTERACTION_AFTER.match(sentence, end):
         return False  # "strong CYP3A4 inhibitors": a drug interaction, not a genotype
     near = sentence[max(0, start - 30) : end + 30]
-    if _GENETIC_NEAR.search(near):
+    if _GENETIC_NEAR.search(near) or (_LOSS_OF_FUNCTION.search(near) and _PATIENTS.search(sentence)):
         return True
     # "patients ... known to have a genetic defect leading to reduced levels of activity of P450 2D6"
     before = sentence[max(0, start - 90) : start]
@@ -578,9 +613,9 @@ def label_triples(label: LabelVersion, nlp: Language | None = None) -> list[Trip
         name = section.field or section.loinc or section.title
         context_gene: tuple[str, str] | None = None
         status_gene = label_gene
-        for sent in sentences:
-            if is_table_soup(sent.text):
-                continue  # a flattened table is no sentence
+        for sent in (piece for whole in sentences
+                     for piece in (prose_of_soup(whole) if is_table_soup(whole.text) else (whole,))):
+            # a flattened table is no sentence; the prose it runs into is
             evidence = Evidence(
                 source="fda_label", sentence=sent.text, start=sent.start, end=sent.end, set_id=label.set_id,
                 version=label.version, section=name, effective_time=label.effective_time,

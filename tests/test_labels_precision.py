@@ -164,16 +164,19 @@ def test_tumour_biomarkers_are_somatic_and_not_pgx() -> None:
 
 
 # ---- genes named, not inferred ----------------------------------------------------------------
-def test_a_condition_gives_a_gene_only_with_a_stated_genetic_cause() -> None:
+def test_a_condition_that_names_no_gene_product_never_gives_a_gene() -> None:
     # Lipitor (NDA020702), patient insert: "inherited" says genetic, not which gene.
     label = _label("ATORVASTATIN CALCIUM", "Lipitor", ("spl_patient_package_insert",
                    "along with diet for the treatment of adults with: o primary dysbetalipoproteinemia (an "
                    "inherited condition that causes high levels of cholesterol and fat)."))
     assert not _triples(label)
-    # CRESTOR (NDA021366), clinical_studies 14: the apo E genotype is stated.
-    assert {c.norm.split("|")[1] for c in find_conditions(
-        "32 adult patients (27 with є2/є2 and 4 with apo E mutation [Arg145Cys] with primary "
-        "dysbetalipoproteinemia entered a 6-week dietary lead-in period")} == {"APOE"}
+    # CRESTOR (NDA021366), clinical_studies 14: the condition gives nothing even beside a genotype; the
+    # gene comes from what names it, its protein ("apo E mutation") and its alleles ("є2/є2").
+    text = ("32 adult patients (27 with є2/є2 and 4 with apo E mutation [Arg145Cys] with primary "
+            "dysbetalipoproteinemia entered a 6-week dietary lead-in period")
+    assert not find_conditions(text)
+    crestor = _label("ROSUVASTATIN CALCIUM", "CRESTOR", ("clinical_studies", text))
+    assert {(t.gene, t.variant) for t in _triples(crestor) if t.pgx} >= {("APOE", "APOE ε2/ε2")}
 
 
 # ---- drug–drug interactions -------------------------------------------------------------------

@@ -96,6 +96,21 @@ GENE_STOP = """
     VII VIII IX XI XII XIII
 """.split()
 
+def protein_name_variants(name: str, symbol: str) -> list[tuple[str, str, int]]:
+    """Spellings of one protein or enzyme name as labels write it: words joined by a space or a
+    hyphen ("LDL-receptor", "carbamoyl-phosphate synthetase"), two lower-case words run together
+    ("carbamylphosphate synthetase"), and the plural ("LDL receptors"); matched in any case."""
+    words = name.split()
+    forms = {""}
+    for i, word in enumerate(words):
+        seps = [""] if i == 0 else [" ", "-"] + ([""] if i == 1 and words[0].isalpha() and words[0].islower()
+                                                 and word.isalpha() and word.islower() else [])
+        forms = {f + sep + word for f in forms for sep in seps}
+    if words[-1].isalpha() and len(words[-1]) > 2:
+        forms |= {f + "s" for f in forms}
+    return [(form, symbol, 0) for form in sorted(forms)]
+
+
 # Gene spellings that HGNC lacks but PGx text and labels use. case_sensitive=0 for names.
 # CYP family variants ("CYP 2D6", "CYP-2D6", "cytochrome P450 2D6", "P450 2C19") are
 # generated for every CYP symbol in `cyp_variants`.
@@ -203,6 +218,30 @@ GENE_EXTRA = [
     ("hypoxanthine-guanine phosphoribosyltransferase", "HPRT1", 0),
     ("hypoxanthine guanine phosphoribosyltransferase", "HPRT1", 0),
     ("nudix hydrolase 15", "NUDT15", 0),
+    # A gene is named when its protein, enzyme or deficiency is (issue 17, lead's rule): receptor,
+    # apolipoprotein and urea-cycle enzyme names as labels write them ("lack functional LDL
+    # receptors", "apo E mutation", "ornithine transcarbamylase deficiency", "carbamylphosphate
+    # synthetase (CPS)"); spelling variants come from `protein_name_variants`.
+    *protein_name_variants("LDL receptor", "LDLR"),
+    *protein_name_variants("low density lipoprotein receptor", "LDLR"),
+    *protein_name_variants("apo E", "APOE"),
+    ("apoE", "APOE", 0),
+    *protein_name_variants("ornithine transcarbamylase", "OTC"),
+    *protein_name_variants("ornithine carbamoyltransferase", "OTC"),
+    *protein_name_variants("carbamoyl phosphate synthetase", "CPS1"),
+    *protein_name_variants("carbamyl phosphate synthetase", "CPS1"),
+    *protein_name_variants("carbamoyl phosphate synthetase I", "CPS1"),
+    *protein_name_variants("carbamoyl phosphate synthase 1", "CPS1"),
+    *protein_name_variants("argininosuccinate synthetase", "ASS1"),
+    *protein_name_variants("argininosuccinic acid synthetase", "ASS1"),
+    *protein_name_variants("argininosuccinate synthase", "ASS1"),
+    *protein_name_variants("argininosuccinate lyase", "ASL"),
+    *protein_name_variants("argininosuccinic acid lyase", "ASL"),
+    *protein_name_variants("N-acetylglutamate synthase", "NAGS"),
+    *protein_name_variants("N-acetylglutamate synthetase", "NAGS"),
+    ("arginase", "ARG1", 0),
+    ("arginase 1", "ARG1", 0),
+    ("arginase I", "ARG1", 0),
 ]
 
 # Drug abbreviations of 3 characters or fewer (or written with capitals) that PGx text uses
