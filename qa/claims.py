@@ -187,28 +187,39 @@ class CitationFinder:
             self._passages[doc_key] = self.store.passages_of(doc_key)
         return self._passages[doc_key]
 
-    def find(self, citation: Any) -> tuple[Passage, str] | None:
-        """The passage holding the citation's sentence and the sentence as that passage has it."""
+    def find(self, citation: Any, gene: str | None = None) -> tuple[Passage, str] | None:
+        """The passage holding the citation's sentence and the sentence as that passage has it. With
+        `gene`, a passage about that gene comes first: a two-gene table row is indexed once per gene
+        (warfarin's CYP2C9 x VKORC1 cell), and a CYP2C9 claim cites the row's CYP2C9 entry."""
         wanted = " ".join(citation.sentence.split())
         places = sorted(citation.places, key=lambda p: (p.source != "fda_label", -(p.version or 0)))
+        first: tuple[Passage, str] | None = None
         for place in places:
             key = f"label:{place.set_id}:{place.version}" if place.source == "fda_label" else f"pubmed:{place.pmid}"
             for passage in self.passages_of(key):
                 if place.section and passage.section and passage.section != place.section:
                     continue
-                for _offset, sentence in passage.sentences():
-                    if " ".join(sentence.split()) == wanted or wanted in " ".join(sentence.split()):
-                        return passage, sentence
-                if wanted in " ".join(passage.text.split()):
-                    return passage, wanted
-        return None
+                found = self._sentence_in(passage, wanted)
+                if found is None:
+                    continue
+                if gene is None or gene in passage.genes:
+                    return passage, found
+                first = first or (passage, found)
+        return first
+
+    @staticmethod
+    def _sentence_in(passage: Passage, wanted: str) -> str | None:
+        for _offset, sentence in passage.sentences():
+            if " ".join(sentence.split()) == wanted or wanted in " ".join(sentence.split()):
+                return sentence
+        return wanted if wanted in " ".join(passage.text.split()) else None
 
 
 def claim_views(selected: Sequence[tuple[Any, bool | None]], finder: CitationFinder) -> list[ClaimView]:
     """Knowledge claims as the bottom line reads them; evidence is (passage, sentence) pairs to cite."""
     out: list[ClaimView] = []
     for claim, applies in selected:
-        evidence = tuple(found for c in claim.citations[:3] if (found := finder.find(c)) is not None)
+        evidence = tuple(found for c in claim.citations[:3] if (found := finder.find(c, claim.gene)) is not None)
         out.append(ClaimView(drug=claim.drug, gene=claim.gene, phenotype=who(claim), action=claim.action,
                              status=claim.status, testing_level=claim.testing_level, severity=claim.severity,
                              applies=applies, dose=claim.dose, evidence=evidence))

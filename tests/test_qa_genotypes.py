@@ -86,3 +86,30 @@ def test_irinotecan_poor_metabolizers_get_the_labels_reduced_starting_dose(share
     doses = [c for c in claims if c.action == "dose_change" and c.gene == "UGT1A1"]
     assert doses, [(c.group, c.action) for c in claims]
     assert any("reduction in the CAMPTOSAR starting dose" in cit.text for c in doses for cit in c.citations)
+
+
+def test_a_two_gene_table_row_is_cited_through_the_claims_own_gene(shared: Path, store) -> None:
+    """Warfarin's CYP2C9 x VKORC1 cell is indexed once per gene (one triple entry each, the same row
+    text); a CYP2C9 claim cites the CYP2C9 entry, so the citation is about the drug and the claim's
+    gene (before, the first entry holding the row was taken, often the VKORC1 one)."""
+    from pgxlit.index.passages import evidence_passage, label_passages, triple_entry
+    from pgxlit.qa.claims import CitationFinder
+
+    file = shared / "corpora/fda" / WARFARIN
+    if not file.is_file():
+        pytest.skip(f"needs the recorded label {file}")
+    label = parse_openfda_response(file.read_bytes(), WARFARIN)[0][0]
+    passages = label_passages(label)
+    table_rows = [t for t in label_triples(label) if t.pgx and t.extractor.endswith("+table")]
+    entries = [triple_entry(t, p) for t in sorted(table_rows, key=lambda t: t.gene != "VKORC1")
+               if (p := evidence_passage(t, passages)) is not None]
+    assert {e.genes for e in entries} == {("CYP2C9",), ("VKORC1",)}
+    with store.transaction() as session:
+        store.add_passages(session, "warfarin-test", [*passages, *entries])
+    kb = _kb(shared, WARFARIN)
+    finder = CitationFinder(store)
+    for claim in kb.claims_for("warfarin"):
+        if claim.group.startswith(("diplotype:", "genotype:")):
+            for citation in claim.citations[:3]:
+                found = finder.find(citation, claim.gene)
+                assert found is not None and claim.gene in found[0].genes, (claim.group, citation.text)
