@@ -209,6 +209,10 @@ class CitationFinder:
 
     @staticmethod
     def _sentence_in(passage: Passage, wanted: str) -> str | None:
+        """The sentence as the passage has it; a triple entry's evidence sentence without the facts
+        written before it ("warfarin VKORC1 rs9923231 GG influences dosage."), which are ours, not the label's."""
+        if passage.kind == "triple":
+            return wanted if wanted in " ".join(passage.text.split()) else None
         for _offset, sentence in passage.sentences():
             if " ".join(sentence.split()) == wanted or wanted in " ".join(sentence.split()):
                 return sentence

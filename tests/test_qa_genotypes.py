@@ -113,3 +113,4 @@ def test_a_two_gene_table_row_is_cited_through_the_claims_own_gene(shared: Path,
             for citation in claim.citations[:3]:
                 found = finder.find(citation, claim.gene)
                 assert found is not None and claim.gene in found[0].genes, (claim.group, citation.text)
+                assert found[1] == " ".join(citation.sentence.split())  # the label's row, not our facts before it
