@@ -74,11 +74,12 @@ class Workload:
         self.unique = unique
         self.token = token
         self.review_ids = review_ids
+        self.run = secrets.token_hex(3)  # unique questions differ between runs too, so none is cached from the last
 
     async def send(self, client: httpx.AsyncClient, kind: str, n: int) -> httpx.Response:
         if kind == "ask":
             question = self.questions[n % len(self.questions)]
-            return await client.post("/api/ask", json={"question": f"{question} (request {n})" if self.unique
+            return await client.post("/api/ask", json={"question": f"{question} (request {self.run}-{n})" if self.unique
                                                        else question})
         if kind == "check":
             drug, results = CHECKS[n % len(CHECKS)]
@@ -203,10 +204,10 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
         warm: dict[str, float] = {}
         for kind in mix:
             waited = 0.0
-            while True:  # the server's workers may still be loading: 503/504 are retried for up to 300 s
+            while True:  # the server's workers may still be loading: 503/504/timeouts are retried for up to 300 s
                 kind_, ms, error = await one(client, work, kind, 0)
                 waited += ms
-                if not error or not error.startswith(("HTTP 503", "HTTP 504")) or waited > 300_000:
+                if not error or not error.startswith(("HTTP 503", "HTTP 504", "ReadTimeout")) or waited > 300_000:
                     break
                 await asyncio.sleep(1)
             if error:

@@ -218,9 +218,13 @@ def create_api() -> APIRouter:
 
     @api.get("/health", tags=["meta"])
     def health(request: Request) -> dict[str, Any]:
-        """Is the service up, and is there an index to answer from?"""
+        """Is the service up, is there an index to answer from, and which store does it serve (`store`: the
+        id `pgxlit ask` compares with its own store before sending its question here)?"""
+        from pgxlit.qa.remote import store_id
+
         svc = services(request)
-        return {"status": "ok", "version": __version__, "index": svc.index_ready()}
+        return {"status": "ok", "version": __version__, "index": svc.index_ready(),
+                "store": store_id(svc.settings.resolved_db_url)}
 
     @api.get("/stats", tags=["meta"])
     async def stats(request: Request) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 Why: a check is well under a millisecond of Python, but in one server process it waits for the GIL
 behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. Each worker process
 loads the index and the embedding model once, at start, and answers from its own copy (about
-0.55 GB each on the demo store). The server process keeps only checks, review writes and HTTP. (Workers run at normal priority: at a lower one, on a machine shared with other
-jobs, they starved and took minutes to load; a mostly idle server process is scheduled promptly
-when it wakes for a check anyway.)
+0.55 GB each on the demo store). The server process keeps only checks, review writes and HTTP.
+Workers load at normal priority (at a lower one, on a machine shared with other jobs, they starved
+and took minutes to load), then lower theirs by `web.worker_nice`, so when a check and an ask want
+the same core the check goes first.
 
 The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
 caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
@@ -62,6 +63,18 @@ def _init_worker(settings: Settings, threads: int, preload: bool) -> None:
             _services.ask(WARM_QUESTION)
     except Exception:  # no index yet, or it cannot load: the ask that needs it reports why
         log.warning("worker could not preload the answerer; asks will retry", exc_info=True)
+    lower_priority(settings.web.worker_nice)
+
+
+def lower_priority(nice: int) -> None:
+    """Once loaded, this worker yields the cores to the server process: a check (a few milliseconds of the
+    server's CPU) is scheduled before the next slice of an ask. Loading happens before, at normal priority,
+    because at a lower one on a busy machine a worker took minutes to load."""
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError:  # not permitted here: keep the priority it has
+            log.warning("could not lower the ask worker's priority by %d", nice)
 
 
 def _exit_with_parent(parent: int) -> None:
