@@ -87,6 +87,16 @@ def test_check_and_503_while_an_ask_is_in_flight(one_worker: TestClient) -> None
     assert one_worker.get("/api/triples", params={"limit": 5}).json()["items"]
 
 
+def test_loaded_ask_workers_yield_the_cores_to_the_server(one_worker: TestClient) -> None:
+    """Once loaded, a worker runs at a lower priority (web.worker_nice) than the server process, so a check
+    is scheduled before the next slice of an ask."""
+    assert one_worker.post("/api/ask", json={"question": QUESTION}).status_code == 200  # the worker has loaded
+    [pid] = one_worker.get("/health").json()["workers"]["pids"]
+    nice = one_worker.app.state.settings.web.worker_nice
+    assert nice > 0
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + nice
+
+
 def test_a_dead_worker_is_replaced(one_worker: TestClient) -> None:
     assert one_worker.post("/api/ask", json={"question": QUESTION}).status_code == 200
     [pid] = one_worker.get("/health").json()["workers"]["pids"]

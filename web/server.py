@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,9 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A check's threads take the GIL from a knowledge refresh (seconds of Python after reviews) sooner;
+        # set when serving, not when an app is only built (tests, the MCP server).
+        sys.setswitchinterval(settings.web.switch_interval_ms / 1000)
         if app.state.services.heavy is not None:
             app.state.services.heavy.start()  # workers load the index and model while the server starts
         yield
