@@ -41,7 +41,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def check_command(
         drug: Annotated[str, typer.Option("--drug", help="The ordered drug: generic, brand or salt name.")],
         profile: Annotated[list[Path], typer.Option("--profile", help="Patient profile JSON (see docs/check.md).")] = [],
-        diplotype: Annotated[list[str], typer.Option("--diplotype", help='e.g. "CYP2C19 *2/*2" or "rs9923231 CT".')] = [],
+        diplotype: Annotated[list[str], typer.Option("--diplotype", help='e.g. "CYP2C19 *2/*2", "rs9923231 CT" or "VKORC1 -1639 AA" (either strand where unambiguous); repeat it for each gene.')] = [],
         phenotype: Annotated[list[str], typer.Option("--phenotype", help='e.g. "CYP2D6 ultrarapid metabolizer".')] = [],
         hla: Annotated[list[str], typer.Option("--hla", help='e.g. "HLA-B*57:01 positive".')] = [],
         rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompile the knowledge from the triples first.")] = False,
