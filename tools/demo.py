@@ -1,7 +1,9 @@
 """`make demo`: every stage on the bundled snapshot in a fresh store, then each step's time.
 
 Each step is the `pgxlit` command a user would type; its output is shown as it runs. A failing
-step stops the demo with its exit code (the steps after it need what it makes).
+step stops the demo with its exit code (the steps after it need what it makes). The table at the end
+gives each step's wall time, CPU time (user + system, all threads) and peak memory: on a shared
+machine the wall times follow the load, the CPU times much less.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +33,35 @@ STEPS: tuple[tuple[str, list[str]], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class StepTime:
+    name: str
+    wall_s: float
+    cpu_s: float  # user + system of the step's process, all its threads
+    peak_mb: float  # the step process's peak resident memory
+
+
+def run_step(name: str, argv: list[str], env: dict[str, str]) -> tuple[StepTime, int]:
+    """Run one command to its end; its own CPU time and peak memory come from `wait4` on its pid."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=REPO, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    return StepTime(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), process.returncode
+
+
+def step_table(times: list[StepTime]) -> str:
+    """Each step's wall time, CPU time and peak memory, then the totals (peak: the largest step's)."""
+    width = max(len("total"), *(len(t.name) for t in times))
+    lines = [f"step times\n  {'step':<{width}}  {'wall':>9}  {'CPU':>9}  {'peak RSS':>9}"]
+    for t in times:
+        lines.append(f"  {t.name:<{width}}  {t.wall_s:7.1f} s  {t.cpu_s:7.1f} s  {t.peak_mb:6.0f} MB")
+    lines.append(f"  {'total':<{width}}  {sum(t.wall_s for t in times):7.1f} s  {sum(t.cpu_s for t in times):7.1f} s  "
+                 f"{max((t.peak_mb for t in times), default=0):6.0f} MB")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", type=Path, required=True, help="PGXLIT_HOME for the demo store (emptied first)")
@@ -38,20 +70,15 @@ def main() -> int:
     shutil.rmtree(args.home, ignore_errors=True)
     env = {**os.environ, "PGXLIT_HOME": str(args.home)}
     load_before = os.getloadavg()[0]  # step times on a shared machine mean little without it
-    times: list[tuple[str, float]] = []
+    times: list[StepTime] = []
     for name, argv in STEPS:
         print(f"\n$ pgxlit {' '.join(argv)}", flush=True)
-        start = time.perf_counter()
-        done = subprocess.run([args.pgxlit, *argv], cwd=REPO, env=env)
-        times.append((name, time.perf_counter() - start))
-        if done.returncode != 0:
-            print(f"\ndemo stopped: `pgxlit {' '.join(argv)}` exited {done.returncode}", file=sys.stderr)
-            return done.returncode
-    width = max(len(n) for n, _ in times)
-    print("\nstep times")
-    for name, seconds in times:
-        print(f"  {name:<{width}}  {seconds:7.1f} s")
-    print(f"  {'total':<{width}}  {sum(s for _, s in times):7.1f} s")
+        step, code = run_step(name, [args.pgxlit, *argv], env)
+        times.append(step)
+        if code != 0:
+            print(f"\ndemo stopped: `pgxlit {' '.join(argv)}` exited {code}", file=sys.stderr)
+            return code
+    print("\n" + step_table(times))
     print(f"  load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")
     print(f"\nthe demo store is in {args.home}; try: PGXLIT_HOME={args.home} pgxlit serve")
     return 0
