@@ -25,8 +25,11 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
 def annotate_lines(lines: Iterable[str], scheme: str = "pgxlit") -> Iterator[str]:
     """One output line per input line: document-offset entities, relations indexing into them.
 
-    scheme="pgxcorpus" writes PGxCorpus's ten entity types with its span edges (the shipped
-    typer, trained on the PGxCorpus train fold); "pgxlit" keeps the six coarse labels."""
+    scheme="pgxcorpus" writes PGxCorpus's ten entity types with its span edges, found by the
+    model the setting extract.scheme_ner picks (by default the MiniLM span model
+    corpora/models/pgxcorpus_span, else the linear typer; both trained on the PGxCorpus train
+    fold), and the relations judged again between those typed mentions; "pgxlit" keeps the six
+    coarse labels."""
     records = list(_records(lines))
     texts = (r["text"] for _, r in records)
     typer = shipped_typer() if scheme == "pgxcorpus" else None
@@ -36,7 +39,7 @@ def annotate_lines(lines: Iterable[str], scheme: str = "pgxlit") -> Iterator[str
         for sent in sentences:
             base = len(entities)
             mentions, sent_relations = list(sent.mentions), relate(sent.text, sent.mentions)
-            if scheme == "pgxcorpus":  # ten types, PGxCorpus's span edges (extract/pgxcorpus_types.py)
+            if scheme == "pgxcorpus":  # ten types, PGxCorpus's span edges (extract/pgxcorpus_types.py, span_ner.py)
                 mentions, sent_relations = to_pgxcorpus(sent.text, mentions, sent_relations, typer, relate)
             for m in mentions:
                 entities.append({

@@ -54,6 +54,9 @@ __all__ = [
     "default_model_dir",
     "load_typer",
     "shipped_typer",
+    "SpanTyper",
+    "SCHEME_NER_CHOICES",
+    "describe_typer",
     "to_pgxcorpus",
     "tokens_of",
 ]
@@ -380,7 +383,8 @@ Relate = Callable[[str, Sequence[Mention]], list[RelationMention]]
 
 
 def to_pgxcorpus(
-    text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = (), typer: FineTyper | None = None,
+    text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = (),
+    typer: FineTyper | SpanTyper | None = None,
     relate: Relate | None = None,
 ) -> tuple[list[Mention], list[RelationMention]]:
     """One sentence's mentions and relations in PGxCorpus's scheme: through the typer when one
@@ -396,12 +400,88 @@ def to_pgxcorpus(
     typed, carried = typer.retype(text, mentions, relations)
     if relate is None:
         return typed, carried
-    coarse = [replace(m, label=PGXCORPUS_TO_PGXLIT.get(m.label) or m.label) for m in typed]
+    coarse = [replace(m, label=_COARSE.get(m.label) or m.label) for m in typed]
     return typed, list(relate(text, coarse))
 
 
-def shipped_typer(scheme: str = "pgxcorpus") -> FineTyper | None:
-    """The shipped typer of a scheme (pgxcorpus, biored), or None when corpora/models/<scheme>_types
-    is absent (for PGxCorpus the coarse mapping applies then)."""
+class SpanTyper:
+    """The MiniLM span model (extract/span_ner.py) behind FineTyper's `retype` contract: it reads
+    the scheme's spans itself instead of re-typing pgxlit's mentions. The rule mentions still give
+    identifiers and finer kinds to the spans that are still that kind of thing ("CYP2D6" keeps
+    HGNC:2625), and carried relations move to the span each of their mentions overlaps most."""
+
+    def __init__(self, tagger: Any) -> None:
+        self.tagger = tagger
+        self.classes: list[str] = [NONE, *tagger.types]
+        self.meta = tagger.meta
+
+    @property
+    def head(self) -> SpanTyper:
+        """FineTyper-compatible: callers that read `typer.head.classes` get this model's classes."""
+        return self
+
+    def retype(
+        self, text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = ()
+    ) -> tuple[list[Mention], list[RelationMention]]:
+        """The scheme's mentions of `text` (exact spans, types of the scheme) and the relations between
+        the rule mentions carried onto them."""
+        found = self.tagger.tag_document(text)
+        out: list[Mention] = []
+        owner: dict[int, int] = {}  # rule mention -> typed mention
+        for m in found:
+            coarse = _COARSE.get(m.label)
+            same = [(min(m.end, r.end) - max(m.start, r.start), i) for i, r in enumerate(mentions)
+                    if r.label == coarse and r.start < m.end and m.start < r.end]
+            if same:
+                _, i = max(same)
+                r = mentions[i]
+                m = replace(m, norm=r.norm, kind=r.kind)
+                if i not in owner or (m.end - m.start) > (out[owner[i]].end - out[owner[i]].start):
+                    owner[i] = len(out)
+            out.append(m)
+        rels: list[RelationMention] = []
+        seen: set[tuple[int, int, str]] = set()
+        for r in relations:
+            if r.head in owner and r.tail in owner and owner[r.head] != owner[r.tail]:
+                key = (owner[r.head], owner[r.tail], r.type)
+                if key not in seen:
+                    seen.add(key)
+                    rels.append(replace(r, head=owner[r.head], tail=owner[r.tail]))
+        return out, rels
+
+
+SCHEME_NER_CHOICES = ("auto", "span", "typer")
+
+
+def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus") -> str:
+    """Which model wrote a scheme's entities, in words for a report line."""
+    if isinstance(typer, SpanTyper):
+        return f"the MiniLM span model (corpora/models/{scheme}_span)"
+    if typer is not None:
+        return f"rules + NER re-typed by the linear typer (corpora/models/{scheme}_types)"
+    return "coarse labels mapped (no model shipped)"
+
+
+def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyper | SpanTyper | None:
+    """What writes a scheme's (pgxcorpus, biored) entities, chosen by `kind` or the setting
+    extract.scheme_ner: the span model corpora/models/<scheme>_span ("span", or "auto" when it is
+    shipped), else the linear typer corpora/models/<scheme>_types ("typer"); None when neither is
+    shipped (for PGxCorpus the coarse mapping applies then)."""
+    if kind is None:
+        from pgxlit.config import get_settings
+
+        kind = get_settings().extract.scheme_ner
+    if kind not in SCHEME_NER_CHOICES:
+        raise ValueError(f"extract.scheme_ner is one of {', '.join(SCHEME_NER_CHOICES)}, not {kind!r} "
+                         "(set PGXLIT_EXTRACT_SCHEME_NER)")
+    if kind in ("auto", "span"):
+        from pgxlit.extract.span_ner import shipped_tagger, build_command
+
+        tagger = shipped_tagger(scheme)
+        if tagger is not None:
+            return SpanTyper(tagger)
+        if kind == "span":
+            raise FileNotFoundError(f"extract.scheme_ner is 'span' but no span model is shipped for {scheme}; "
+                                    f"build it with `{build_command(scheme)}` or set PGXLIT_EXTRACT_SCHEME_NER=typer")
     folder = default_model_dir(scheme)
     return load_typer(folder) if (folder / "model.json").is_file() else None

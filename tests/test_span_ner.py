@@ -1,0 +1,139 @@
+"""The MiniLM span model (extract/span_ner.py): decoding, inputs, and the shipped models' figures
+on the test folds (nothing is trained here; the test fold is only read)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pgxlit.extract.gold import dev_split, read_biored, read_pgxcorpus
+from pgxlit.extract.span_ner import NONE, SCHEMES, decode, default_model_dir, split_sentences, words_of
+from pgxlit.records import Mention, RelationMention
+
+CLASSES = (NONE, "Gene_or_protein", "Limited_variation", "Chemical")
+EXPECTED = Path(__file__).resolve().parents[1] / "extract" / "expected"
+
+
+def _probs(rows: list[dict[str, float]]) -> np.ndarray:
+    out = np.zeros((len(rows), len(CLASSES)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        for c, p in row.items():
+            out[i, CLASSES.index(c)] = p
+        out[i, 0] = 1.0 - out[i].sum()
+    return out
+
+
+def test_decode_keeps_nested_spans_and_refuses_crossing_ones():
+    # "CYP3A5 polymorphisms alter" : [0,6) gene, [0,20) variation, [7,26) crosses the variation
+    cands = [(0, 6), (0, 20), (7, 26), (21, 26)]
+    probs = _probs([{"Gene_or_protein": 0.9}, {"Limited_variation": 0.8}, {"Chemical": 0.7}, {"Chemical": 0.2}])
+    kept = decode(cands, probs, CLASSES, 0.5, nested=True)
+    assert [(s, e, t) for s, e, t, _ in kept] == [(0, 20, "Limited_variation"), (0, 6, "Gene_or_protein")]
+    flat = decode(cands, probs, CLASSES, 0.5, nested=False)  # no nesting: the gene wins, the span after it stays
+    assert [(s, e, t) for s, e, t, _ in flat] == [(0, 6, "Gene_or_protein"), (7, 26, "Chemical")]
+    assert decode(cands, probs, CLASSES, 0.95, nested=True) == []
+    assert decode([], np.zeros((0, len(CLASSES))), CLASSES, 0.5, nested=True) == []
+
+
+def test_decode_needs_the_type_to_beat_none():
+    probs = np.array([[0.5, 0.3, 0.1, 0.1]], dtype=np.float32)  # NONE wins even under a low threshold
+    assert decode([(0, 4)], probs, CLASSES, 0.2, nested=True) == []
+
+
+def test_sentences_never_cut_a_gold_span_and_cover_the_text():
+    text = "CYP2D6 was typed (n = 3). Poor metabolizers. E. coli grew. The dose fell."
+    cuts = split_sentences(text)
+    assert [text[s:e] for s, e in cuts] == ["CYP2D6 was typed (n = 3).", "Poor metabolizers.", "E. coli grew.",
+                                            "The dose fell."]
+    held = split_sentences(text, keep_whole=[(19, 34)])  # a span over the first cut keeps it whole
+    assert text[held[0][0]:held[0][1]].endswith("metabolizers.")
+
+
+def test_scheme_words_put_edges_where_the_corpora_do():
+    pgx = SCHEMES["pgxcorpus"]
+    biored = SCHEMES["biored"]
+    text = "5-fluorouracil-induced toxicity"
+    assert [text[s:e] for s, e in words_of(text, pgx.token_pattern)] == ["5-fluorouracil-induced", "toxicity"]
+    assert [text[s:e] for s, e in words_of(text, biored.token_pattern)][:3] == ["5", "-", "fluorouracil"]
+    assert pgx.nested and not pgx.split and biored.split and not biored.nested
+
+
+# ---- the shipped models on the test folds (../shared/gold) ------------------------------
+
+
+def _shipped(scheme: str):
+    from pgxlit.extract.span_ner import shipped_tagger
+
+    tagger = shipped_tagger(scheme)
+    if tagger is None:
+        pytest.skip(f"no span model shipped in {default_model_dir(scheme)}")
+    return tagger
+
+
+@pytest.fixture(scope="module")
+def gold(shared: Path) -> Path:
+    root = shared / "gold"
+    if not (root / "pgxcorpus" / "documents.txt").is_file():
+        pytest.skip(f"needs the gold corpora at {root}")
+    return root
+
+
+def _check_expected(name: str, scheme_scores: dict) -> None:
+    from pgxlit.extract.evaluate import compare_to_expected
+
+    assert compare_to_expected({name: scheme_scores}, EXPECTED / "span_ner.test.json") == []
+
+
+@pytest.mark.shared
+def test_pgxcorpus_span_model_on_the_test_fold(gold: Path):
+    """Exact-span entity figures of the shipped model in PGxCorpus's ten types, as
+    extract/expected/span_ner.test.json records them (tolerance 0.02)."""
+    from pgxlit.extract.evaluate import score_entities
+
+    tagger = _shipped("pgxcorpus")
+    test = dev_split(read_pgxcorpus(gold / "pgxcorpus"), "test")
+    assert len(test) == 138
+    found = tagger.tag([d.text for d in test])
+    scores = score_entities(test, {d.id: ms for d, ms in zip(test, found)}, lambda label: label)
+    assert all(m.label in tagger.types and m.text == d.text[m.start:m.end] for d, ms in zip(test, found) for m in ms)
+    _check_expected("pgxcorpus", scores.to_dict())
+
+
+@pytest.mark.shared
+def test_biored_span_model_on_the_test_fold(gold: Path):
+    """Exact-span NER figures of the shipped model in BioRED's four types pgxlit covers."""
+    from pgxlit.extract.evaluate import score_entities
+
+    tagger = _shipped("biored")
+    docs = [d for f in sorted((gold / "biored").glob("*.PubTator")) for d in read_biored(f)]
+    test = dev_split(docs, "test")
+    predicted = {d.id: tagger.tag_document(d.text) for d in test}
+    types = set(tagger.types)
+    scores = score_entities(test, predicted, lambda label: label if label in types else None)
+    _check_expected("biored", scores.to_dict())
+
+
+@pytest.mark.shared
+def test_span_typer_carries_ids_and_relations_onto_its_spans():
+    """The span model behind the typer's contract: rule ids follow onto spans of the same kind,
+    relations move with their mentions and are re-judged by the relation step."""
+    from pgxlit.extract.annotate import annotate_lines
+    from pgxlit.extract.pgxcorpus_types import SpanTyper
+
+    typer = SpanTyper(_shipped("pgxcorpus"))
+    text = "The CYP2C19*2 allele reduced the antiplatelet response to clopidogrel in patients ."
+    rules = [Mention(4, 13, "ALLELE", "CYP2C19*2", norm="CYP2C19*2", kind="star_allele"),
+             Mention(58, 69, "DRUG", "clopidogrel", norm="PA449053|clopidogrel")]
+    typed, carried = typer.retype(text, rules, [RelationMention(0, 1, "influences")])
+    by_text = {m.text: m for m in typed}
+    assert by_text["clopidogrel"].label == "Chemical" and by_text["clopidogrel"].norm == "PA449053|clopidogrel"
+    assert any(m.label == "Haplotype" and "CYP2C19*2" in m.text for m in typed)
+    assert [(typed[r.head].label, typed[r.tail].label, r.type) for r in carried] == [
+        ("Haplotype", "Chemical", "influences")]
+    [line] = annotate_lines([json.dumps({"id": 1, "text": text})], "pgxcorpus")
+    out = json.loads(line)
+    assert {e["label"] for e in out["entities"]} >= {"Haplotype", "Chemical"}
+    assert all(0 <= r["head"] < len(out["entities"]) and 0 <= r["tail"] < len(out["entities"]) for r in out["relations"])
