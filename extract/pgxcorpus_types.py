@@ -470,7 +470,7 @@ def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyp
     if kind is None:
         from pgxlit.config import get_settings
 
-        kind = get_settings().extract.scheme_ner
+        kind = getattr(get_settings().extract, "scheme_ner", "auto")
     if kind not in SCHEME_NER_CHOICES:
         raise ValueError(f"extract.scheme_ner is one of {', '.join(SCHEME_NER_CHOICES)}, not {kind!r} "
                          "(set PGXLIT_EXTRACT_SCHEME_NER)")
