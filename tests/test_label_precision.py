@@ -231,3 +231,23 @@ def test_inhibitor_and_inducer_statements_are_interactions_not_pgx(labels, name,
     label, triples = labels(name)
     assert any(words in s.text for s in label.sections), f"{name} no longer says {words!r}"
     assert not [t for t in triples if t.pgx and words in t.evidence.sentence]
+
+
+# ---- prose a flattened table runs into; a loss of function written out -------------------------------
+@pytest.mark.parametrize(("name", "words", "pair"), [
+    # PRAVACHOL 14.5 runs into Table 8's rows with no full stop between them.
+    ("NDA019898.json", "46 patients with genotype E2/E2", ("pravastatin", "APOE")),
+    # Lipitor 14: a number-heavy sentence glued to the next one by "LDL-C. Five".
+    ("NDA020702.json", "Five of the 29 patients had absent LDL-receptor function", ("atorvastatin", "LDLR")),
+])
+def test_prose_inside_a_flattened_table_is_read(labels, name, words, pair) -> None:
+    _, triples = labels(name)
+    assert any(t.pgx and (t.drug, t.gene) == pair and words in t.evidence.sentence for t in triples)
+    assert not any("Median" in t.evidence.sentence and t.gene == pair[1] for t in triples if t.pgx)
+
+
+def test_a_loss_of_function_is_a_genotype_only_when_it_is_a_patients(labels) -> None:
+    # WELIREG, clinical pharmacology: "Lack of functional VHL protein results in stabilization ..." is how
+    # belzutifan works, not a patient's genotype.
+    _, triples = labels("NDA215383.json")
+    assert not [t for t in triples if t.pgx and t.gene == "VHL" and "Lack of functional" in t.evidence.sentence]
