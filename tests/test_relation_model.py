@@ -170,3 +170,28 @@ def test_gold_entity_typed_relation_f1_on_the_test_fold(model: RelationModel, sh
     per_type = {s.label: s for s in scores["exact"].typed.per_label}
     assert set(per_type) == set(RELATION_TYPES)
     assert per_type["isEquivalentTo"].f1 > 0.7  # the easiest type ("CYP2D6 ( cytochrome P450 2D6 )")
+
+
+def test_reachable_counts_relations_whose_two_ends_were_found() -> None:
+    """The end-to-end ceiling of tools/eval_relations.py: a relation counts as reachable with exact
+    spans only when both ends were found exactly; an end found with other edges counts as overlap."""
+    import sys
+    from pathlib import Path
+
+    from pgxlit.extract.gold import GoldDoc, GoldEntity, GoldRelation
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from eval_relations import reachable
+
+    s = TAMOXIFEN
+    a, b = s.index("UGT2B15 high activity genotypes"), s.index("risk of recurrence")
+    gene_var = GoldEntity("T1", a, a + 31, "Limited_variation", s[a : a + 31], ((a, a + 31),))
+    risk = GoldEntity("T2", b, b + 18, "Phenotype", s[b : b + 18], ((b, b + 18),))
+    doc = GoldDoc("d1", s, (gene_var, risk), (GoldRelation("T1", "T2", "increases"),))
+    exact_var = Mention(a, a + 31, "VARIANT", s[a : a + 31])
+    gene_only = Mention(a, a + 7, "GENE", "UGT2B15")
+    risk_m = Mention(b, b + 18, "PHENOTYPE", "risk of recurrence")
+    assert reachable([doc], {"d1": [exact_var, risk_m]})["both_ends_exact"] == 1
+    found = reachable([doc], {"d1": [gene_only, risk_m]})
+    assert (found["both_ends_exact"], found["both_ends_overlap"], found["recall_ceiling_overlap"]) == (0, 1, 1.0)
+    assert reachable([doc], {"d1": [risk_m]})["both_ends_overlap"] == 0
