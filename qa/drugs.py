@@ -172,6 +172,11 @@ class DrugCatalogue:
             # The label's own drug as extraction names it, so passages and triples use the same name.
             subject = label_subject(LabelVersion(set_id, label.version, label.effective_time, None, label.title,
                                                  generic_names=names, brand_names=()))
+            if subject is not None and subject.drug_id is None:
+                # Neither name is a known drug (a brand such as PURIXAN): read the label itself, as
+                # extraction does, so its product data names the active ingredient.
+                full = store.label_version(set_id, label.version)
+                subject = label_subject(full) if full is not None else subject
             if subject is None:
                 continue
             canonical = subject.name
@@ -249,7 +254,7 @@ def lexicon_names_by_length() -> dict[int, list[tuple[str, frozenset[str]]]]:
     return names_by_length(lexicon_names())
 
 
-CATALOGUE_FORMAT = 1  # bump when the cached layout or the way labels are named changes
+CATALOGUE_FORMAT = 2  # bump when the cached layout or the way labels are named changes
 
 
 def default_cache_path(store: Store) -> Path | None:

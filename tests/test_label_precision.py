@@ -104,9 +104,6 @@ def test_ask_knows_every_stored_labels_drug_by_generic_and_brand(shared: Path, s
             assert "does not know a drug" not in (refusal_reason(q) or ""), asked
 
 
-@pytest.mark.xfail(strict=True, reason="qa/drugs.py DrugCatalogue.compile names a label from its generic and brand "
-                   "names only; PURIXAN's drug is in its product data, so ask looks for 'purixan' while its triples "
-                   "say mercaptopurine (change asked of the qa owner in the issue-17 report)")
 def test_ask_reads_a_brand_named_label_as_its_active_ingredient(shared: Path, store) -> None:
     from pgxlit.qa.drugs import DrugCatalogue
     from pgxlit.qa.question import read_question
