@@ -101,8 +101,13 @@ class CheckService:
         """Compile every drug again, now (the CLI's --rebuild)."""
         return self._live.replace(lambda: load_knowledge(self.store, self.settings, self.table, rebuild=True))
 
-    def resolve(self, name: str) -> DrugRef | None:
-        """A drug with knowledge by its cached aliases (fast); any other through the full lexicon."""
+    @property
+    def ready(self) -> bool:
+        """The knowledge is loaded: a check of a drug it knows is then a few dictionary lookups."""
+        return self._live.loaded
+
+    def known(self, name: str) -> DrugRef | None:
+        """A drug with knowledge by its cached aliases only (fast, never loads the lexicon); None otherwise."""
         aliases = self.knowledge.aliases or {}
         text = " ".join(name.lower().split())
         candidates = [text, re.split(r"\s\d", text, maxsplit=1)[0]]
@@ -111,7 +116,11 @@ class CheckService:
         for c in candidates:
             if c in aliases:
                 return DrugRef(name=aliases[c], given=name)
-        return resolve_drug(name)
+        return None
+
+    def resolve(self, name: str) -> DrugRef | None:
+        """A drug with knowledge by its cached aliases (fast); any other through the full lexicon."""
+        return self.known(name) or resolve_drug(name)
 
     def run(self, drug: str | DrugRef, profile: Profile) -> CheckResult:
         ref = drug if isinstance(drug, DrugRef) else self.resolve(drug)

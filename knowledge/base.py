@@ -285,6 +285,11 @@ class Refreshing(Generic[T]):
             log.exception("%s: refreshing failed; still serving the previous value (retried after the refresh "
                           "interval)", self.name)
 
+    @property
+    def loaded(self) -> bool:
+        """The first load is done: `get` answers without waiting."""
+        return self._value is not None
+
     def replace(self, build: Callable[[], T]) -> T:
         """Build a new value now, in the caller's thread, and serve it from then on."""
         with self._first:

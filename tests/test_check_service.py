@@ -117,3 +117,14 @@ def test_triples_of_some_drugs_are_read_back_alone(service: CheckService) -> Non
     last, drugs = store.reviewed_drugs_since(None)
     assert last is not None and drugs == {"codeine", "morphine"}
     assert store.reviewed_drugs_since(last) == (last, set())
+
+
+def test_known_drugs_resolve_from_the_knowledge_alone(service: CheckService) -> None:
+    """The web server answers a check on its event loop only for a drug the loaded knowledge knows by its cached
+    aliases (never loading the lexicon there); any other name is still resolved through the lexicon."""
+    assert not service.ready
+    service.knowledge  # noqa: B018 - the first load
+    assert service.ready
+    assert service.known("Clopidogrel 75 mg oral tablet").name == "clopidogrel"
+    assert service.known("lisinopril") is None  # no knowledge about it: not a fast-path drug
+    assert service.resolve("lisinopril") is not None  # but a drug the lexicon knows

@@ -427,6 +427,11 @@ def create_api() -> APIRouter:
     @api.post("/check", tags=["check"])
     async def check(request: Request, body: CheckBody) -> dict[str, Any]:
         """An ordered drug against a patient's PGx results: cited alerts and the explanation."""
+        service = request.app.state.check_service
+        if service is not None and service.ready and service.known(body.drug) is not None:
+            # a few dictionary lookups on loaded knowledge: answered on the event loop, without the hop to a
+            # worker thread and back (each a wait for the GIL and a core under load)
+            return run_check(services(request), body.drug, body.results, body.profile)
         return await run(request, run_check, services(request), body.drug, body.results, body.profile)
 
     @api.get("/digest", tags=["digest"])
