@@ -29,25 +29,28 @@ import numpy as np
 
 def live_texts(limit: int | None) -> list[str]:
     """The texts `pgxlit index` embeds: live passages of current label versions and abstracts, in id order
-    (no patient leaflets unless index.embed_boilerplate: index.passages.embeddable)."""
+    (no patient leaflets unless index.embed_boilerplate; triple entries as index.triple_vectors says:
+    index.passages.embeddable and vector_text)."""
     from pgxlit.config import get_settings
-    from pgxlit.index.passages import embeddable
+    from pgxlit.index.passages import embeddable, vector_text
     from pgxlit.store import Store
 
     settings = get_settings()
     store = Store(settings.resolved_db_url)
     try:
-        ids = [row[0] for row in store.passage_rows()
-               if embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
+        mode = settings.index.triple_vectors
+        rows = {row[0]: row[1] for row in store.passage_rows() if embeddable(
+            row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate, kind=row[1], triple_vectors=mode)}
+        ids = list(rows)
         if not ids:
             raise SystemExit(f"no passages in {settings.resolved_db_url}: run `pgxlit index` first")
         if limit and limit < len(ids):
             step = len(ids) / limit
             ids = [ids[int(i * step)] for i in range(limit)]  # spread over labels and abstracts alike
-        texts = [t for _, t in store.passage_texts(ids)]
+        texts = [vector_text(t, rows[pid], mode) for pid, t in store.passage_texts(ids)]
     finally:
         store.close()
-    # Label versions repeat text: index embeds each distinct text once (index/build.py encode_unique).
+    # Label versions repeat text: index embeds each distinct text once (index/build.py DistinctEncoder).
     return list(dict.fromkeys(texts))
 
 
@@ -91,7 +94,7 @@ def run(label: str, args: list[str], texts_file: Path, tmp: Path) -> tuple[dict[
     return json.loads(out.read_text()), np.load(out.with_suffix(".npy"))
 
 
-def retrieval(shared: Path) -> list[dict[str, object]]:
+def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
     """`pgxlit eval qa`'s retrieval figures on the built index, queries encoded by stock and by the shipped embedder.
 
     The index's vectors are the shipped embedder's; its fp32 vectors are those of stock to cosine
@@ -108,8 +111,9 @@ def retrieval(shared: Path) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     try:
         by_pmid = passages_by_pmid(store)
-        for label, embedder in (("stock sentence-transformers", SentenceTransformerEmbedder("minilm")),
-                                ("shipped", embedder_for(settings))):
+        embedders = [("stock sentence-transformers", SentenceTransformerEmbedder)] if stock else []
+        for label, make in (*embedders, ("shipped", lambda _model: embedder_for(settings))):
+            embedder = make("minilm")
             searcher = Searcher(store, settings, embedder)
             scores: dict[str, list[float]] = {m: [] for m in MODES}
             recall: dict[str, list[float]] = {m: [] for m in MODES}
@@ -140,6 +144,8 @@ def main() -> None:
     parser.add_argument("--retrieval", action="store_true",
                         help="instead: eval qa's retrieval nDCG@10 with stock vs shipped query encoding")
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding gold/ (--retrieval)")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="--retrieval with the shipped query encoder only (to compare two index builds)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", nargs=4, metavar=("RUNTIME", "BATCH", "THREADS", "QUANTIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
@@ -151,7 +157,7 @@ def main() -> None:
         return
 
     if args.retrieval:
-        found = retrieval(args.shared)
+        found = retrieval(args.shared, stock=not args.shipped_only)
         if args.json:
             print(json.dumps(found, indent=2))
             return

@@ -19,14 +19,17 @@ row), so `/evidence/{id}` links made before a rebuild open the same text after i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sys
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pgxlit.extract.pipeline import annotate_texts, rules_nlp
@@ -42,15 +45,18 @@ from pgxlit.index.passages import (
     evidence_passage,
     label_passages,
     triple_entry,
+    vector_text,
 )
 
 from pgxlit.config import Settings
-from pgxlit.records import Abstract, LabelVersion
+from pgxlit.records import Abstract, LabelVersion, Passage, Triple
 from pgxlit.store import Store
+from pgxlit.store.passages import passage_key
 
 Progress = Callable[[int, int | None], None]
 GENERATIONS = "index-generations"  # finished builds, and `building` while one is written
 RETIRE_PENDING = "retire.pending"  # a swapped-in build whose dropped passages are not yet retired
+TRIPLE_DIGESTS = "triple_digests.json"  # doc_key -> digest of the triples its entries were made from
 CHECKPOINT_S = 10.0  # a full build saves its vectors this often, so a killed build resumes
 CHECKPOINT_PASSAGES = 1024  # and embeds a flat index at most this many passages between chances to save
 # An engine's map: runs a top-level function over jobs (on workers) and yields results in order.
@@ -124,13 +130,16 @@ def update_index(
     if dense.index_kind(index) == "ivfpq" and not paths.trained.exists():  # built before shards existed
         dense.save(dense.empty_copy(index), paths.trained)
 
+    encoder = DistinctEncoder(embedder)
     indexed = store.indexed_documents()
     todo: list[tuple[str, str, LabelVersion | Abstract]] = []
     total = store.count_documents()
     unchanged = 0
+    same_text: list[tuple[str, str]] = []
     for doc_key, sha, record in store.documents_for_extraction():
         if indexed.get(doc_key) == sha:
             unchanged += 1
+            same_text.append((doc_key, sha))
             if progress:
                 progress(1, total)
         else:
@@ -146,9 +155,11 @@ def update_index(
             store.mark_superseded(session)
         # Passages of superseded label versions stay reachable through BM25 and filters; embedding
         # them too would double a first build for text nobody searches by default.
-        live = [row[0] for row in store.passage_rows()
-                if embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
-        index, n = _embed_missing(index, paths, live, store, embedder, settings, shard_map, shard_threads)
+        rows = [row for row in store.passage_rows() if embeddable(
+            row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate, kind=row[1],
+            triple_vectors=settings.index.triple_vectors)]
+        index, n = _embed_missing(index, paths, [row[0] for row in rows], VectorTexts.of(store, rows, settings),
+                                  encoder, settings, shard_map, shard_threads)
         added += n
 
     sync_vectors()
@@ -156,6 +167,13 @@ def update_index(
         again = set(ids)  # a document's unchanged passages come back with their ids: not retired
         retired += [pid for pid in gone if pid not in again]
         sync_vectors()
+    # Re-extraction and reviews change a document's triples without changing its text.
+    digests = _read_digests(paths.folder / TRIPLE_DIGESTS)
+    refreshed, stale = refresh_triple_entries(store, same_text, digests)
+    if refreshed:
+        retired += stale
+        sync_vectors()
+    digests.update(triple_digests(store, [key for key, _, _ in todo]))
     with store.transaction() as session:
         superseded = store.mark_superseded(session)
     removed = dense.remove(index, retired)
@@ -165,7 +183,9 @@ def update_index(
     lexical.save(paths.lexical)
     report = _report(settings, embedder, index, lexical, started, documents=total, documents_indexed=len(todo),
                      documents_unchanged=unchanged, passages_added=added, passages_retired=len(retired),
-                     vectors_removed=removed, superseded_passages=superseded)
+                     vectors_removed=removed, superseded_passages=superseded, texts_embedded=encoder.encoded,
+                     triple_documents_refreshed=refreshed)
+    _write_json(paths.folder / TRIPLE_DIGESTS, digests)
     _write_manifest(paths, {**report, "built_at": _now()})
     _save_search_metadata(store, paths)
     return report
@@ -190,6 +210,7 @@ def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: 
     root = settings.home
     building = IndexPaths(root / GENERATIONS / "building")
     wants = {"embed_model": embedder.name, "window_sentences": settings.index.window_sentences,
+             "triple_vectors": settings.index.triple_vectors,
              "index_kind": settings.index.kind}
     previous = read_manifest(building)
     resumed = bool(previous) and all(previous.get(k) == v for k, v in wants.items())  # type: ignore[union-attr]
@@ -214,20 +235,25 @@ def _full_build(store: Store, settings: Settings, embedder: Embedder, progress: 
     with store.transaction() as session:
         superseded = store.mark_superseded(session)
     keep = set(wanted.tolist())
-    live = [row[0] for row in store.passage_rows()
-            if row[0] in keep and embeddable(row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate)]
+    rows = [row for row in store.passage_rows() if row[0] in keep and embeddable(
+        row[5], bool(row[12]), boilerplate=settings.index.embed_boilerplate, kind=row[1],
+        triple_vectors=settings.index.triple_vectors)]
+    live = [row[0] for row in rows]
     index = None
     if resumed and building.dense.exists():
         index = dense.load(building.dense, mmap=False)
         index = index if dense.index_kind(index) != "ivfpq" or building.trained.exists() else None
-    index, added = _embed_missing(index, building, live, store, embedder, settings, shard_map, shard_threads,
-                                  checkpoint=True)
+    encoder = DistinctEncoder(embedder)
+    index, added = _embed_missing(index, building, live, VectorTexts.of(store, rows, settings), encoder, settings,
+                                  shard_map, shard_threads, checkpoint=True)
     lexical = LexicalIndex.build(_texts_in_id_order(store, wanted))
     lexical.save(building.lexical)
     report = _report(settings, embedder, index, lexical, started, documents=total, documents_indexed=total,
                      documents_unchanged=0, passages_added=added, passages_retired=len(before - keep),
-                     vectors_removed=0, superseded_passages=superseded)
+                     vectors_removed=0, superseded_passages=superseded, texts_embedded=encoder.encoded)
     report.update(rebuilt=True, resumed=resumed, passage_ids_kept=len(before & keep))
+    _write_json(building.folder / TRIPLE_DIGESTS,
+                triple_digests(store, [key for key, _, _ in store.documents_for_extraction()]))
     (building.folder / RETIRE_PENDING).touch()
     _write_manifest(building, {**report, "built_at": _now()})
     generation = root / GENERATIONS / f"g{time.time_ns():020d}"
@@ -267,20 +293,105 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
                     gone += store.retire_document(session, doc_key)
                 ids = store.add_passages(session, sha, passages)
                 stored = [replace(p, id=i) for p, i in zip(passages, ids, strict=True)]
-                entries = []
-                for triple in triples_by_doc.get(doc_key, []):
-                    if not triple.pgx:
-                        continue  # plain drug-protein facts are searchable through their passage
-                    holder = evidence_passage(triple, stored)
-                    if holder is not None:
-                        entries.append(triple_entry(triple, holder))
+                entries = triple_entries(triples_by_doc.get(doc_key, []), stored)
                 batch_ids += ids + store.add_passages(session, sha, entries)
             if progress:
                 progress(1, total)
         yield batch_ids, gone
 
 
-def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], store: Store, embedder: Embedder,
+def triple_entries(triples: Iterable[Triple], stored: list[Passage]) -> list[Passage]:
+    """The searchable entries of a document's PGx triples, each pointing at the stored passage holding its sentence."""
+    entries = []
+    for triple in triples:
+        if not triple.pgx:
+            continue  # plain drug-protein facts are searchable through their passage
+        holder = evidence_passage(triple, stored)
+        if holder is not None:
+            entries.append(triple_entry(triple, holder))
+    return entries
+
+
+def triples_digest(triples: Iterable[Triple]) -> str:
+    """What a document's triple entries are made of: equal digests give equal entries (its passages unchanged)."""
+    h = hashlib.sha256()
+    for t in triples:
+        if t.pgx:
+            e = t.evidence
+            h.update(json.dumps([t.drug, t.gene, t.variant, t.relation, t.effect, e.section, e.start, e.end,
+                                 e.sentence]).encode())
+    return h.hexdigest()
+
+
+def triple_digests(store: Store, doc_keys: list[str], chunk: int = 500) -> dict[str, str]:
+    """doc_key -> `triples_digest` of its current (not rejected) triples."""
+    out: dict[str, str] = {}
+    for start in range(0, len(doc_keys), chunk):
+        for doc_key, triples in store.triples_of(doc_keys[start : start + chunk]).items():
+            out[doc_key] = triples_digest(triples)
+    return out
+
+
+def refresh_triple_entries(store: Store, docs: list[tuple[str, str]], digests: dict[str, str],
+                           chunk: int = 500) -> tuple[int, list[int]]:
+    """Rebuild the triple entries of documents whose text is indexed but whose triples changed since.
+
+    `docs` are (doc_key, content hash); `digests` (updated in place) holds what each document's entries
+    were made from. A document whose digest moved (or is unknown, as in an index built before digests
+    were kept) has its entries compared with what its triples give now, and rewritten when they differ:
+    its passages keep their rows and ids, new entries are stored, stale ones retired. Entries carry no
+    vectors, so nothing is embedded. Returns how many documents changed and the retired entry ids."""
+    refreshed, gone = 0, []
+    for start in range(0, len(docs), chunk):
+        batch = docs[start : start + chunk]
+        triples = store.triples_of(key for key, _ in batch)
+        for doc_key, sha in batch:
+            digest = triples_digest(triples.get(doc_key, []))
+            if digests.get(doc_key) == digest:
+                continue
+            digests[doc_key] = digest
+            stored = store.passages_of(doc_key)
+            passages = [p for p in stored if p.kind != "triple"]
+            entries = triple_entries(triples.get(doc_key, []), passages)
+            if Counter(map(passage_key, entries)) == Counter(passage_key(p) for p in stored if p.kind == "triple"):
+                continue
+            with store.transaction() as session:
+                before = store.retire_document(session, doc_key)  # every row, revived just below if kept
+                again = set(store.add_passages(session, sha, [*passages, *entries]))
+            gone += [pid for pid in before if pid not in again]
+            refreshed += 1
+    return refreshed, gone
+
+
+def _read_digests(path: Path) -> dict[str, str]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+class VectorTexts:
+    """The texts the encoder reads for passage ids: `vector_text` of each (a triple entry may be embedded from its facts)."""
+
+    def __init__(self, store: Store, entries: set[int], triple_vectors: str) -> None:
+        self.store, self.entries, self.triple_vectors = store, entries, triple_vectors
+
+    @classmethod
+    def of(cls, store: Store, rows: Iterable[tuple[Any, ...]], settings: Settings) -> VectorTexts:
+        return cls(store, {row[0] for row in rows if row[1] == "triple"}, settings.index.triple_vectors)
+
+    def passage_texts(self, ids: Iterable[int]) -> Iterator[tuple[int, str]]:
+        for pid, text in self.store.passage_texts(ids):
+            yield pid, vector_text(text, "triple" if pid in self.entries else "passage", self.triple_vectors)
+
+
+def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], store: VectorTexts, embedder: DistinctEncoder,
                    settings: Settings, shard_map: ShardMap | None, shard_threads: int,
                    checkpoint: bool = False) -> tuple[object, int]:
     """Embed the `live` passages `index` lacks (creating it when None); returns the index and how many were added.
@@ -296,7 +407,7 @@ def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], sto
             want = dense.training_size(len(live), settings.index.nlist, settings.index.train_max)
             rows = list(store.passage_texts(missing[:: max(1, len(missing) // max(want, 1))][:want]))
             sample_ids = [pid for pid, _ in rows]
-            training = encode_unique(embedder, [t for _, t in rows])
+            training = embedder.encode([t for _, t in rows])
         index = dense.new_index(kind, embedder.dim, training, expected=len(live),
                                 nlist=settings.index.nlist, nprobe=settings.index.nprobe)
         if kind == "ivfpq":
@@ -325,10 +436,11 @@ def _embed_missing(index: object | None, paths: IndexPaths, live: list[int], sto
     return index, added
 
 
-def _add_flat(index: object, chunks: Iterable[list[int]], store: Store, embedder: Embedder) -> Iterator[list[int]]:
+def _add_flat(index: object, chunks: Iterable[list[int]], store: VectorTexts, embedder: DistinctEncoder
+              ) -> Iterator[list[int]]:
     for chunk_ids in chunks:
         chunk = list(store.passage_texts(chunk_ids))
-        vectors = encode_unique(embedder, [t for _, t in chunk])
+        vectors = embedder.encode([t for _, t in chunk])
         dense.add(index, np.asarray([pid for pid, _ in chunk], dtype=np.int64), vectors)
         yield [pid for pid, _ in chunk]
 
@@ -344,6 +456,7 @@ def _report(settings: Settings, embedder: Embedder, index: object, lexical: Lexi
     return {
         **counts, "vectors": int(index.ntotal), "lexical_documents": int(len(lexical.ids)),  # type: ignore[attr-defined]
         "index_kind": dense.index_kind(index), "embed_model": embedder.name, "dim": embedder.dim,
+        "triple_vectors": settings.index.triple_vectors,
         "rebuild_advised": settings.index.kind == "auto" and dense.index_kind(index) == "flat"
         and index.ntotal > settings.index.flat_max,  # type: ignore[attr-defined]  # grown past exact search
         "seconds": round(time.perf_counter() - started, 2),
@@ -396,7 +509,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store: Store, embedder: Embedder,
+def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store: VectorTexts, embedder: DistinctEncoder,
                 settings: Settings, shard_map: ShardMap | None, threads: int) -> Iterator[list[int]]:
     """Encode each chunk of passages as a shard of the trained index and merge it in; yields each shard's ids.
 
@@ -407,7 +520,7 @@ def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store
     if shard_map is None:  # in this process, with the embedder we were given
         empty = dense.load(trained, mmap=False)
         for job in jobs:
-            shard = dense.encode_shard(empty, np.asarray(job.ids, dtype=np.int64), encode_unique(embedder, job.texts))
+            shard = dense.encode_shard(empty, np.asarray(job.ids, dtype=np.int64), embedder.encode(job.texts))
             dense.merge(index, shard)
             yield job.ids
         return
@@ -415,6 +528,7 @@ def _add_shards(index: object, trained: Path, chunks: Iterable[list[int]], store
 
     def remember(job: ShardJob) -> ShardJob:
         pending.append(job.ids)
+        embedder.encoded += len(set(job.texts))  # each worker embeds its shard's distinct texts
         return job
 
     for part in shard_map(index_shard, (remember(job) for job in jobs)):
@@ -431,3 +545,38 @@ def encode_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
         order.setdefault(t, len(order))
     unique = embedder.encode(list(order))
     return unique[[order[t] for t in texts]]
+
+
+class DistinctEncoder:
+    """An embedder that encodes each distinct text once per build, across chunks as well as within one.
+
+    Label versions and generics of one drug repeat passages word for word, and the repeats sit near
+    each other in passage-id order, so the vectors of the last `limit` texts (about 2.5 KB each with
+    their text) catch nearly all of them while memory stays flat. Every passage keeps its own row and
+    vector id; only the encoding is shared. `encoded` counts the texts actually run through the model."""
+
+    def __init__(self, embedder: Embedder, limit: int = 8192) -> None:
+        self.embedder = embedder
+        self.name, self.dim = embedder.name, embedder.dim
+        self.limit = limit
+        self.encoded = 0
+        self._known: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        found = dict(zip(new, self.embedder.encode(new), strict=True)) if new else {}
+        self.encoded += len(new)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vector = found.get(text)
+            if vector is None:
+                vector = self._known[text]
+                self._known.move_to_end(text)
+            out[row] = vector
+        for text, vector in found.items():
+            self._known[text] = vector
+        while len(self._known) > self.limit:
+            self._known.popitem(last=False)
+        return out

@@ -28,12 +28,20 @@ UNCUT_SECTIONS = SKIP_SECTIONS
 BM25_ONLY_SECTIONS = PATIENT_SECTIONS
 
 
-def embeddable(section: str | None, superseded: bool, *, boilerplate: bool = False) -> bool:
+TRIPLE_VECTORS = ("facts", "text", "none")
+
+
+def embeddable(section: str | None, superseded: bool, *, boilerplate: bool = False, kind: str = "passage",
+               triple_vectors: str = "facts") -> bool:
     """Does a passage get a vector? Superseded versions and patient leaflets are BM25-only by default.
 
     Embedding is the costly part of indexing: text that only repeats what is embedded elsewhere, or
-    that searches skip unless asked for (old label versions), is found through BM25 and filters."""
-    if superseded:
+    that searches skip unless asked for (old label versions), is found through BM25 and filters.
+    Triple entries get one unless `triple_vectors` is "none" (then dense search reaches a triple
+    only through its passage's vector: measured worse, docs/speed.md)."""
+    if triple_vectors not in TRIPLE_VECTORS:
+        raise ValueError(f"index_triple_vectors must be one of {', '.join(TRIPLE_VECTORS)}; got {triple_vectors!r}")
+    if superseded or (kind == "triple" and triple_vectors == "none"):
         return False
     return boilerplate or base_code(section) not in BM25_ONLY_SECTIONS
 
@@ -146,6 +154,17 @@ def triple_entry(triple: Triple, evidence: Passage) -> Passage:
         drugs=tuple(sorted({triple.drug, *evidence.drugs})), genes=tuple(sorted({g for g in (triple.gene,) if g})),
         kind="triple", evidence_passage_id=evidence.id, superseded=evidence.superseded,
     )
+
+
+def vector_text(text: str, kind: str, triple_vectors: str = "facts") -> str:
+    """What a passage is embedded from: its text, or for a triple entry under "facts" only the facts before its sentence.
+
+    The facts ("clopidogrel CYP2C19 *2 associated decreased_efficacy") carry what a question asks about in
+    a tenth of the tokens of the sentence, whose words its passage's vector already holds; repeated
+    triples share one such text, so a build embeds each once."""
+    if kind == "triple" and triple_vectors == "facts":
+        return text.split(". ", 1)[0]
+    return text
 
 
 def evidence_passage(triple: Triple, passages: Sequence[Passage]) -> Passage | None:
