@@ -42,6 +42,7 @@ def _builder_version() -> str:
     """Changes with the compiler's rules, so an upgraded pgxlit never serves stale claims."""
     h = hashlib.sha256()
     for name in ("pgxlit.sections", "pgxlit.extract.actions", "pgxlit.knowledge.compile", "pgxlit.knowledge.facts",
+                 "pgxlit.extract.quote",
                  "pgxlit.knowledge.groups", "pgxlit.knowledge.model", "pgxlit.knowledge.applies"):
         h.update(Path(importlib.import_module(name).__file__).read_bytes())
     return f"claims-{h.hexdigest()[:12]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,7 @@ def is_heading_or_pointer(sentence: str) -> bool:
     return not _WORD.search(rest) or (len(long_words) >= 2 and capitalised >= 0.75 * len(long_words))
 
 
+@lru_cache(maxsize=65536)  # pure, and the same label sentences are cleaned again at every refresh
 def clean_sentence(sentence: str, focus: tuple[str, ...] = ()) -> str:
     """The evidence sentence without cross-references and section numbers, for display.
 
@@ -159,6 +161,7 @@ def focus_words(fact: TripleFact) -> tuple[str, ...]:
     return tuple(w for w in words if len(w) > 2)
 
 
+@lru_cache(maxsize=65536)
 def same_sentence_key(sentence: str) -> str:
     """One key for a sentence however versions, generics and layouts wrote it."""
     return re.sub(r"\W+", " ", clean_sentence(sentence).lower()).strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,8 @@ from rich.table import Table
 
 from pgxlit.config import Settings
 from pgxlit.records import ApiError, ParseError, RemoteError
-from pgxlit.store import Store
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it: a forwarded ask never does
+    from pgxlit.store import Store
 
 
 
@@ -72,6 +73,8 @@ def guard() -> Iterator[None]:
 
 
 def open_store(settings: Settings) -> Store:
+    from pgxlit.store import Store
+
     return Store(settings.resolved_db_url)
 
 
