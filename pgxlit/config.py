@@ -96,6 +96,10 @@ class ExtractSettings(Group):
     relations: str = Field("auto", description='Relation classifier: "auto" (the shipped sparse model), "rules", '
                            '"transformer" (the fine-tuned MiniLM blended with the sparse one: slower, needs torch), '
                            "or a model folder")
+    scheme_ner: str = Field("typer", description="Entities in a gold corpus's own scheme (`annotate --scheme pgxcorpus`, "
+                            '`eval extraction --gold pgxcorpus|biored`): "typer" (rules + NER re-typed by the linear '
+                            'typer <scheme>_types; the default while it measures better), "span" (the MiniLM span '
+                            'model corpora/models/<scheme>_span; needs torch) or "auto" (span when shipped, else typer)')
     pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
                                 "carry a PGx MeSH heading")
 
@@ -122,6 +126,10 @@ class IndexSettings(Group):
     window_sentences: int = Field(3, description="Sentences per passage window")
     embed_boilerplate: bool = Field(False, description="Embed patient leaflets and keep packaging/storage sections "
                                     "(by default they are BM25-only or cut: embedding is the costly step)")
+    triple_vectors: str = Field("facts", description='What a PGx triple\'s entry is embedded from: "facts" (its facts in '
+                                'words: drug, gene, variant, relation, effect; short, and shared by repeated triples), '
+                                '"text" (facts and evidence sentence) or "none" (BM25 only: dense search reaches the '
+                                'triple through its passage\'s vector)')
     nlist: int = Field(0, description="IVF-PQ inverted lists; 0: about 4·√(vectors), from 16 up to 65,536")
     nprobe: int = Field(32, description="IVF-PQ lists scanned per query: more finds more true neighbours, slower")
     train_max: int = Field(1_000_000, description="Most sampled vectors that train the IVF-PQ quantizers")
@@ -190,6 +198,15 @@ class WebSettings(Group):
     queue: int = Field(32, description="Asks and listings that may wait for a worker; more are refused with 503 "
                        "and Retry-After")
     answer_cache: int = Field(256, description="Answers kept until the next write to the store or index; 0: none")
+    server_url: str | None = Field("http://127.0.0.1:8000", description="Where `pgxlit ask` looks for a running "
+                                   "`pgxlit serve`; it is used only when it serves the same store (else, or with "
+                                   "--local, the question is answered locally); empty: never")
+    connect_timeout_s: float = Field(0.3, description="How long `pgxlit ask` waits for that server to answer "
+                                     "/api/health before answering locally")
+    worker_nice: int = Field(5, description="Niceness added to the ask workers once loaded, so the server "
+                             "process (checks, reviews) is scheduled first; 0: same priority")
+    switch_interval_ms: float = Field(1.0, description="How long a server thread may hold the GIL while another "
+                                      "waits (Python's default is 5): a check waits less behind a knowledge refresh")
 
 
 class EngineSettings(Group):
