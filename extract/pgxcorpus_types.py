@@ -465,12 +465,13 @@ def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus
 def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyper | SpanTyper | None:
     """What writes a scheme's (pgxcorpus, biored) entities, chosen by `kind` or the setting
     extract.scheme_ner: the span model corpora/models/<scheme>_span ("span", or "auto" when it is
-    shipped), else the linear typer corpora/models/<scheme>_types ("typer"); None when neither is
-    shipped (for PGxCorpus the coarse mapping applies then)."""
+    shipped), else the linear typer corpora/models/<scheme>_types ("typer", the default while it
+    measures better on the test folds); None when neither is shipped (for PGxCorpus the coarse
+    mapping applies then)."""
     if kind is None:
         from pgxlit.config import get_settings
 
-        kind = getattr(get_settings().extract, "scheme_ner", "auto")
+        kind = getattr(get_settings().extract, "scheme_ner", "typer")
     if kind not in SCHEME_NER_CHOICES:
         raise ValueError(f"extract.scheme_ner is one of {', '.join(SCHEME_NER_CHOICES)}, not {kind!r} "
                          "(set PGXLIT_EXTRACT_SCHEME_NER)")

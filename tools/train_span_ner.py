@@ -169,6 +169,8 @@ def main() -> None:
     ap.add_argument("--n-upper", type=int, default=2, help="top MiniLM layers fine-tuned (the rest frozen)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--init", type=Path, help="continue from the weights of a model folder of the same scheme "
+                    "(no warm-up); its meta's history is kept")
     args = ap.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -196,6 +198,12 @@ def main() -> None:
     base = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     net = build_net(len(scheme.classes), max_width, args.n_upper, base)
+    previous: list = []
+    if args.init:
+        from safetensors.torch import load_file
+
+        net.load_state_dict({k: v.float() for k, v in load_file(str(args.init / WEIGHTS_FILE)).items()}, strict=False)
+        previous = json.loads((args.init / "meta.json").read_text(encoding="utf-8"))["training"]["history"]
     bert_params = [p for n, p in net.named_parameters() if n.startswith("upper.")]
     head_params = [p for n, p in net.named_parameters() if n.startswith(("width.", "head."))]
     t0 = time.time()
@@ -206,7 +214,7 @@ def main() -> None:
                             weight_decay=0.01)
     steps_per_epoch = len(fit_batches)
     total = steps_per_epoch * args.epochs
-    warm = max(1, total // 10)
+    warm = 1 if args.init else max(1, total // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / total))
     class_index = {c: i for i, c in enumerate(scheme.classes)}
     weight = torch.ones(len(scheme.classes))
@@ -290,7 +298,8 @@ def main() -> None:
                   "max_width": max_width, "n_upper": args.n_upper, "width_quantile": args.width_quantile, "threshold": threshold,
                   "hidden": 256, "width_dim": 32},
         "training": {"epochs_run": len(history), "best_epoch": best_epoch, "batch": args.batch, "lr": args.lr,
-                     "head_lr": args.head_lr, "none_weight": args.none_weight, "seed": args.seed, "threads": min(2, args.threads), "history": history},
+                     "head_lr": args.head_lr, "none_weight": args.none_weight, "seed": args.seed, "threads": min(2, args.threads), "history": history,
+                     "continued_from": str(args.init) if args.init else None, "history_before": previous},
         "figures": {"held_back_exact_macro_f1": round(f1, 4), "held_back_per_type": per_type,
                     "threshold_sweep": {str(t): round(v[0], 4) for t, v in sweep.items()}},
         "licence": LICENCES[args.scheme],
