@@ -28,11 +28,16 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, passages: Iterable[tuple[int, str]]) -> LexicalIndex:
+        """BM25 over the passages; a text repeated across label versions is tokenised once (same tokens)."""
         ids: list[int] = []
         corpus: list[list[str]] = []
+        seen: dict[str, list[str]] = {}
         for pid, text in passages:
             ids.append(pid)
-            corpus.append(lexical_tokens(text) or ["∅"])
+            tokens = seen.get(text)
+            if tokens is None:
+                tokens = seen[text] = lexical_tokens(text) or ["∅"]
+            corpus.append(tokens)
         if not ids:
             return cls(None, np.zeros(0, dtype=np.int64))
         retriever = bm25s.BM25()
