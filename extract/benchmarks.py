@@ -21,7 +21,7 @@ from pgxlit.extract.evaluate import (
     to_mentions,
 )
 from pgxlit.extract.gold import GoldDoc, dev_split, read_biored, read_pgxcorpus, read_pgxmine
-from pgxlit.extract.pgxcorpus_types import FineTyper, shipped_typer, to_pgxcorpus
+from pgxlit.extract.pgxcorpus_types import FineTyper, describe_typer, shipped_typer, to_pgxcorpus
 from pgxlit.extract.pipeline import annotate_texts, default_nlp, relate, relation_model
 from pgxlit.records import Mention, RelationMention
 
@@ -82,7 +82,7 @@ def pgxcorpus_scheme_scores(
     entities = score_entities(docs, {k: v[0] for k, v in full.items()}, lambda label: label)
     exact = score_relations(docs, full, match="exact")
     overlap = score_relations(docs, full, match="overlap")
-    how = "the trained typer (corpora/models/pgxcorpus_types)" if typer else "coarse labels mapped (no typer shipped)"
+    how = describe_typer(typer)
     data = {
         "typer": bool(typer),
         "entities": entities.to_dict(),

@@ -93,8 +93,10 @@ def triples(
             rows = biomarker_triples(rows)[:limit]
     if drug and not rows:
         err.print(f"no triples for {drug!r}" + ("" if name != drug or not drug else " (a drug pgxlit does not know)"))
-    if as_json:
-        out.print_json(json.dumps([t.to_json() for t in rows]))
+    from pgxlit.extract.quote import tidy
+
+    if as_json:  # evidence.sentence is the stored sentence (offsets point into it); evidence.quote is what is printed
+        out.print_json(json.dumps([triple_json(t.to_json()) for t in rows]))
         return
     if as_tsv:
         sys.stdout.write("\t".join(TRIPLE_COLUMNS) + "\n")
@@ -112,13 +114,21 @@ def triples(
         factor = " ".join(x for x in (t.gene, t.variant) if x)
         out.print(f"\n[bold]{t.drug}[/] — [bold]{factor}[/]  {t.relation} · {t.effect} · {t.confidence:.2f}{flags}"
                   + ("" if t.pgx else " [dim](not PGx)[/]"))
-        out.print(f"  “{e.sentence}”", highlight=False, markup=False)
+        out.print(f"  “{tidy(e.sentence)}”", highlight=False, markup=False)  # the quote answers show
         out.print(f"  [dim]{where}[/]")
+
+
+def triple_json(triple: dict) -> dict:
+    """A triple's JSON with the evidence as quoted (`evidence.quote`) beside the stored sentence."""
+    from pgxlit.extract.quote import tidy
+
+    return {**triple, "evidence": {**triple["evidence"], "quote": tidy(triple["evidence"]["sentence"])}}
 
 
 def annotate(
     path: Annotated[str, typer.Argument(help='JSON lines {"id", "text"}; "-" reads standard input.')] = "-",
-    scheme: Annotated[str, typer.Option(help="pgxlit or pgxcorpus entity labels.")] = "pgxlit",
+    scheme: Annotated[str, typer.Option(help="pgxlit or pgxcorpus entity labels (pgxcorpus: its ten types and span "
+                                        "edges, by the model PGXLIT_EXTRACT_SCHEME_NER picks).")] = "pgxlit",
 ) -> None:
     """Annotate texts: entities (with normalised ids) and relations, as JSON lines."""
     from pgxlit.extract.annotate import annotate_lines
@@ -153,6 +163,11 @@ def eval_extraction(
         fail("--fold is test, train or all")
     with guard():
         result, table = evaluate(gold, path, fold)
+        if gold in ("pgxcorpus", "biored"):  # which model wrote the gold's own types (extract.scheme_ner)
+            from pgxlit.extract.pgxcorpus_types import describe_typer, shipped_typer
+
+            result["scheme_ner"] = describe_typer(shipped_typer(gold), gold)
+            table = f"{gold}'s own entity types by {result['scheme_ner']}\n{table}"
     expected = EXPECTED_DIR / f"{gold}.{fold}.json"
     drift = compare_to_expected(result, expected) if expected.exists() else []
     if as_json:
