@@ -50,8 +50,7 @@ from pgxlit.index.passages import (
 
 from pgxlit.config import Settings
 from pgxlit.records import Abstract, LabelVersion, Passage, Triple
-from pgxlit.store import Store
-from pgxlit.store.passages import passage_key
+from pgxlit.store import Store, passage_key
 
 Progress = Callable[[int, int | None], None]
 GENERATIONS = "index-generations"  # finished builds, and `building` while one is written

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pgxlit.store.claim_edits import ClaimEdit, ClaimEditStore
 from pgxlit.store.documents import CrawlState, DocumentStore, LabelVersionSummary, SaveCounts, StoredResponse
-from pgxlit.store.passages import PassageStore
+from pgxlit.store.passages import PassageStore, passage_key
 from pgxlit.store.schema import make_engine, sha256_hex
 from pgxlit.store.triples import EDITABLE_FIELDS, TripleEntry, TripleStore, triple_identity
 
@@ -26,6 +26,7 @@ __all__ = [
     "StoredResponse",
     "TripleEntry",
     "make_engine",
+    "passage_key",
     "sha256_hex",
     "triple_identity",
 ]
