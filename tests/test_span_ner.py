@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pgxlit.extract.gold import dev_split, read_biored, read_pgxcorpus
+from pgxlit.extract.gold import dev_split, read_pgxcorpus
 from pgxlit.extract.span_ner import NONE, SCHEMES, decode, default_model_dir, split_sentences, words_of
 from pgxlit.records import Mention, RelationMention
 
@@ -100,20 +100,6 @@ def test_pgxcorpus_span_model_on_the_test_fold(gold: Path):
     scores = score_entities(test, {d.id: ms for d, ms in zip(test, found)}, lambda label: label)
     assert all(m.label in tagger.types and m.text == d.text[m.start:m.end] for d, ms in zip(test, found) for m in ms)
     _check_expected("pgxcorpus", scores.to_dict())
-
-
-@pytest.mark.shared
-def test_biored_span_model_on_the_test_fold(gold: Path):
-    """Exact-span NER figures of the shipped model in BioRED's four types pgxlit covers."""
-    from pgxlit.extract.evaluate import score_entities
-
-    tagger = _shipped("biored")
-    docs = [d for f in sorted((gold / "biored").glob("*.PubTator")) for d in read_biored(f)]
-    test = dev_split(docs, "test")
-    predicted = {d.id: tagger.tag_document(d.text) for d in test}
-    types = set(tagger.types)
-    scores = score_entities(test, predicted, lambda label: label if label in types else None)
-    _check_expected("biored", scores.to_dict())
 
 
 @pytest.mark.shared
