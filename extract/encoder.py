@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,21 @@ class TokenEncoder:
 
 
 @lru_cache(maxsize=1)
+def split_for_fine_tuning(bert: Any, n_upper: int) -> tuple[Any, Any, Any]:
+    """A loaded MiniLM cut into (embeddings, lower layers, upper `n_upper` layers), the first two frozen:
+    the models that fine-tune its top (span NER, relation transformer) train only the upper part."""
+    from torch import nn
+
+    layers = bert.encoder.layer
+    if not 1 <= n_upper <= len(layers):
+        raise ValueError(f"n_upper must be 1..{len(layers)}, not {n_upper}")
+    lower = nn.ModuleList(layers[: len(layers) - n_upper])
+    upper = nn.ModuleList(layers[len(layers) - n_upper :])
+    for p in [*bert.embeddings.parameters(), *lower.parameters()]:
+        p.requires_grad_(False)
+    return bert.embeddings, lower, upper
+
+
 def default_encoder() -> TokenEncoder:
     return TokenEncoder()
 

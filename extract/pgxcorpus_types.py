@@ -258,6 +258,20 @@ def default_model_dir(scheme: str = "pgxcorpus") -> Path:
     return shipped(f"models/{scheme}_types", "model.json")
 
 
+def carry_relations(relations: Sequence[RelationMention], moved: dict[int, int]) -> list[RelationMention]:
+    """Relations moved onto the mentions their ends became (`moved`: old index -> new), each once;
+    a relation whose end was dropped, or whose two ends became one mention, goes."""
+    rels: list[RelationMention] = []
+    seen: set[tuple[int, int, str]] = set()
+    for r in relations:
+        if r.head in moved and r.tail in moved and moved[r.head] != moved[r.tail]:
+            key = (moved[r.head], moved[r.tail], r.type)
+            if key not in seen:
+                seen.add(key)
+                rels.append(replace(r, head=moved[r.head], tail=moved[r.tail]))
+    return rels
+
+
 class FineTyper:
     """Candidates scored over NONE + PGxCorpus's ten types; each mention keeps its best."""
 
@@ -353,15 +367,7 @@ class FineTyper:
                 self.relations_to != "outer" and i >= 0
             ):
                 index[src] = where[key]
-        rels: list[RelationMention] = []
-        seen: set[tuple[int, int, str]] = set()
-        for r in relations:
-            if r.head in index and r.tail in index and index[r.head] != index[r.tail]:
-                key = (index[r.head], index[r.tail], r.type)
-                if key not in seen:
-                    seen.add(key)
-                    rels.append(replace(r, head=index[r.head], tail=index[r.tail]))
-        return out, rels
+        return out, carry_relations(relations, index)
 
 
 _COARSE: dict[str, str | None] = {**PGXCORPUS_TO_PGXLIT, **BIORED_TO_PGXLIT}
@@ -439,15 +445,7 @@ class SpanTyper:
                 if i not in owner or (m.end - m.start) > (out[owner[i]].end - out[owner[i]].start):
                     owner[i] = len(out)
             out.append(m)
-        rels: list[RelationMention] = []
-        seen: set[tuple[int, int, str]] = set()
-        for r in relations:
-            if r.head in owner and r.tail in owner and owner[r.head] != owner[r.tail]:
-                key = (owner[r.head], owner[r.tail], r.type)
-                if key not in seen:
-                    seen.add(key)
-                    rels.append(replace(r, head=owner[r.head], tail=owner[r.tail]))
-        return out, rels
+        return out, carry_relations(relations, owner)
 
 
 SCHEME_NER_CHOICES = ("auto", "span", "typer")

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from pgxlit.extract.encoder import split_for_fine_tuning
 from pgxlit.extract.relation_model import (
     PAIR_HEAD_LABELS,
     TypedClassifier,
@@ -118,12 +119,7 @@ def build_net(base: str, n_upper: int, n_classes: int, arch: str = "inline"):
         def __init__(self) -> None:
             super().__init__()
             bert = AutoModel.from_pretrained(base)
-            layers = bert.encoder.layer
-            if not 1 <= n_upper <= len(layers):
-                raise ValueError(f"n_upper must be 1..{len(layers)}, not {n_upper}")
-            self.embeddings = bert.embeddings
-            self.lower = nn.ModuleList(layers[: len(layers) - n_upper])
-            self.upper = nn.ModuleList(layers[len(layers) - n_upper :])
+            self.embeddings, self.lower, self.upper = split_for_fine_tuning(bert, n_upper)
             hidden = bert.config.hidden_size
             self.marker = nn.Embedding(2 * len(LABELS), hidden)  # (first/second, label)
             nn.init.normal_(self.marker.weight, std=0.02)
@@ -131,8 +127,6 @@ def build_net(base: str, n_upper: int, n_classes: int, arch: str = "inline"):
             self.arch = arch
             # [first mention, second mention, words between, [CLS]] (levitated: the two markers instead of the mentions)
             self.classifier = nn.Linear(4 * hidden, n_classes)
-            for p in [*self.embeddings.parameters(), *self.lower.parameters()]:
-                p.requires_grad_(False)
 
         def trainable_state(self) -> dict[str, Any]:
             keep = ("upper.", "marker.", "classifier.")

