@@ -47,6 +47,15 @@ def shared() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def gold(shared: Path) -> Path:
+    """../shared/gold: the annotated DEV corpora."""
+    root = shared / "gold"
+    if not (root / "pgxcorpus" / "documents.txt").is_file():
+        pytest.skip(f"needs the gold corpora at {root}")
+    return root
+
+
 @pytest.fixture()
 def fixtures() -> Path:
     return FIXTURES

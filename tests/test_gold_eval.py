@@ -387,14 +387,6 @@ def test_compare_to_expected(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def gold(shared: Path) -> Path:
-    root = shared / "gold"
-    if not (root / "pgxcorpus" / "documents.txt").is_file():
-        pytest.skip(f"needs the gold corpora at {root}")
-    return root
-
-
-@pytest.fixture(scope="module")
 def pgx_docs(gold: Path) -> list[GoldDoc]:
     return read_pgxcorpus(gold / "pgxcorpus")
 

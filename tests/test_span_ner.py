@@ -73,14 +73,6 @@ def _shipped(scheme: str):
     return tagger
 
 
-@pytest.fixture(scope="module")
-def gold(shared: Path) -> Path:
-    root = shared / "gold"
-    if not (root / "pgxcorpus" / "documents.txt").is_file():
-        pytest.skip(f"needs the gold corpora at {root}")
-    return root
-
-
 def _check_expected(name: str, scheme_scores: dict) -> None:
     from pgxlit.extract.evaluate import compare_to_expected
 
