@@ -6,6 +6,7 @@ digests rebuilt on demand, and missing security headers."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,9 +26,23 @@ def world() -> dict[str, Any]:
     return build_world()
 
 
+_OPEN: list[TestClient] = []
+
+
 def _client(world: dict[str, Any], **overrides: Any) -> TestClient:
     settings = world["settings"].replace(**overrides)
-    return TestClient(create_app(settings), raise_server_exceptions=False)
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    _OPEN.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    """Each test's app stops the worker processes it started; left running, they load their models
+    beside the next tests and slow them down."""
+    yield
+    while _OPEN:
+        _OPEN.pop().app.state.services.close()
 
 
 @pytest.fixture()

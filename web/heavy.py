@@ -22,7 +22,8 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -118,6 +119,11 @@ class _Lane:
         self._initargs = (settings, threads, preload)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._started: list[Future] = []  # one ping per worker: done once that worker has loaded
+
+    def ready(self) -> bool:
+        """At least one worker has finished loading (its start-up ping was answered)."""
+        return any(f.done() and not f.cancelled() and f.exception() is None for f in self._started)
 
     def executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -125,8 +131,8 @@ class _Lane:
                 # spawn, not fork: the server process has threads (uvicorn, refreshes) that fork would copy mid-lock
                 self._executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
                                                      initializer=_init_worker, initargs=self._initargs)
-                for _ in range(self.workers):  # one task each, so every worker starts (and loads) now
-                    self._executor.submit(_ping)
+                # one task each, so every worker starts (and loads) now; answered once it has loaded
+                self._started = [self._executor.submit(_ping) for _ in range(self.workers)]
             return self._executor
 
     def run(self, fn: Any, *args: Any) -> Any:
@@ -136,6 +142,7 @@ class _Lane:
             log.error("a heavy worker died (%s); starting new workers", exc)
             with self._lock:
                 broken, self._executor = self._executor, None
+                self._started = []
             if broken is not None:
                 broken.shutdown(wait=False, cancel_futures=True)
             raise Busy("a worker process stopped; it is being restarted, retry shortly", retry_after=5) from exc
@@ -147,6 +154,7 @@ class _Lane:
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
+            self._started = []
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 
@@ -180,8 +188,15 @@ class HeavyPool:
         """Start the ask workers now (they load the index and model) rather than on the first ask."""
         self._asks.executor()
 
-    def call(self, task: str, *args: Any) -> Any:
-        """Run one task in a worker and return its result; Busy when the pool is full or a worker died."""
+    def ready(self) -> bool:
+        """At least one ask worker has loaded its index and model."""
+        return self._asks.ready()
+
+    def call(self, task: str, *args: Any, meanwhile: Callable[[], Any] | None = None) -> Any:
+        """Run one task in a worker and return its result; Busy when the pool is full or a worker died.
+
+        `meanwhile`: how to answer in this process while no worker has loaded yet (a listing needs no
+        model; without it a listing waited for a worker's seconds of loading, past the request timeout)."""
         fn = TASKS[task]
         if task in SLOW_TASKS:  # the caller serialises these (one digest build at a time)
             return self._slow.run(fn, *args)
@@ -191,6 +206,9 @@ class HeavyPool:
                            retry_after=max(1, self._in_flight // self.workers))
             self._in_flight += 1
         try:
+            if meanwhile is not None and not self._asks.ready():
+                self._asks.executor()  # the workers load meanwhile
+                return meanwhile()
             return self._asks.run(fn, *args)
         finally:
             with self._lock:

@@ -124,8 +124,8 @@ class Services:
 
     def triple_entries(self, **filters: Any) -> tuple[int, list[Any]]:
         """Store.triple_entries, in a worker when there is a pool (a listing is SQLAlchemy rows: GIL time)."""
-        if self.heavy is not None:
-            return self.heavy.call("triple_entries", filters)
+        if self.heavy is not None:  # while the workers still load, read here rather than wait for them
+            return self.heavy.call("triple_entries", filters, meanwhile=lambda: self.store.triple_entries(**filters))
         return self.store.triple_entries(**filters)
 
     # ---- citations -------------------------------------------------------------------------------
