@@ -1,11 +1,13 @@
 """Warm ask benchmark: one in-process answerer, many varied questions; latency percentiles, throughput, RSS.
 
     PGXLIT_HOME=.pgxlit-demo python bench/ask.py [--questions 200] [--seed 7] [--profile out.prof]
+    PGXLIT_HOME=.pgxlit-demo python bench/ask.py --unique-from corpora/demo_questions.txt   # the load test's asks
 
 Questions are drawn (seeded) from the shipped natural-language question set (qa/expected/questions.jsonl:
 every kind of question, drugs with and without labels, classes, misspellings, format requests), then
 from templates over the store's own label drug-gene pairs. The first ask (it loads the index, model,
-catalogue and claims) is reported apart; the figures are for the asks after it, as a running
+catalogue and claims) is reported apart; `--unique-from FILE` asks that file's questions in turn, each
+made new with " (request N)" exactly as `bench/load.py --unique-questions` does; the figures are for the asks after it, as a running
 `pgxlit serve` or a `--batch` run answers them. Prints figures and the load average; asserts nothing.
 """
 
@@ -57,10 +59,16 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", type=Path, default=None, help="Write a cProfile of the warm asks here.")
+    parser.add_argument("--unique-from", type=Path, default=None,
+                        help="Ask this file's questions (one a line) in turn, each made new as bench/load.py does.")
     args = parser.parse_args()
     settings = get_settings()
     store = Store(settings.resolved_db_url)
-    questions = question_set(store, args.questions, random.Random(args.seed))
+    if args.unique_from is not None:
+        lines = [x.strip() for x in args.unique_from.read_text(encoding="utf-8").splitlines() if x.strip()]
+        questions = [f"{lines[i % len(lines)]} (request {args.seed}-{i})" for i in range(args.questions)]
+    else:
+        questions = question_set(store, args.questions, random.Random(args.seed))
 
     from pgxlit.qa.answer import Answerer
     from pgxlit.qa.llm import make_answerer

@@ -11,7 +11,8 @@ server). Bounded twice: it stops after --seconds or --max-requests, whichever co
 counts as an error when it fails, times out (--timeout) or answers anything but 200. The first
 request of each kind (model loading, compiling the check's knowledge) is made before the clock
 starts and reported apart. The server's peak RSS (VmHWM) is read from /proc when its pid is known
-(--start, or --server-pid), and so is each of its ask worker processes' (their pids from /health).
+(--start, or --server-pid), and so is each of its worker processes' (their pids from /health); CPU
+per ask counts the ask workers only, not the digest worker (it builds the digest once after start).
 
 The server caches answers until the next write, and the demo has three questions, so most asks of a
 plain run are cache hits: the report gives the hit rate. `--unique-questions` makes every ask a
@@ -240,7 +241,7 @@ async def run(url: str, seconds: float, max_requests: int, concurrency: int, tim
         cpu_after = {"server": {server_pid: cpu_seconds(server_pid)}, "workers": {p: cpu_seconds(p) for p in pool}}
         load_after = load_average()
         after = await server_health(client)
-    worker_pids = list((after.get("workers") or {}).get("pids") or [])
+    worker_pids = [*((after.get("workers") or {}).get("pids") or []), *((after.get("workers") or {}).get("digest_pids") or [])]
     worker_rss = [peak_rss_mb(pid) for pid in worker_pids] if server_pid is not None else []
     every = [ms for values in latencies.values() for ms in values]
 

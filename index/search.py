@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.paths import IndexPaths, index_paths, read_manifest
 
 from pgxlit.config import Settings
-from pgxlit.records import Hit
+from pgxlit.records import Hit, Passage
 from pgxlit.sections import PUBMED_SEARCH_PRIOR, SEARCH_PRIOR, SEARCH_PRIOR_DEFAULT
 from pgxlit.store import Store
 
@@ -230,6 +231,8 @@ class Searcher:
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.for_index(store, self.paths)
+        # how hits' passages are read: the store's, unless a long-lived caller keeps them (qa.answer)
+        self.read_passages: Callable[[Iterable[int]], dict[int, Passage]] = store.passages
         self._vectors: dict[str, np.ndarray] = {}
         self._lex_rows: np.ndarray | None = None
         self._prior = np.asarray([SECTION_PRIOR.get(name, SEARCH_PRIOR_DEFAULT) for name in self.meta.sections] or [1.0])
@@ -242,6 +245,7 @@ class Searcher:
         self.store, self.settings, self.embedder = store, settings, embedder
         self.dense, self.lexical, self.meta = dense_index, lexical, meta
         self.manifest = {}
+        self.read_passages = store.passages
         self._vectors = {}
         self._lex_rows = None
         self._prior = np.asarray([SECTION_PRIOR.get(name, SEARCH_PRIOR_DEFAULT) for name in meta.sections] or [1.0])
@@ -273,7 +277,7 @@ class Searcher:
         t3 = time.perf_counter()
         fused = self._fuse(dense_ranked, lexical_ranked, boost_drugs if boost else (), boost_genes if boost else ())
         top = sorted(fused.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
-        passages = self.store.passages(pid for pid, _ in top)
+        passages = self.read_passages([pid for pid, _ in top])
         hits = [
             Hit(passages[pid], score, dense_rank, lexical_rank, via_triple=via)
             for pid, (score, dense_rank, lexical_rank, via) in top if pid in passages
@@ -316,17 +320,23 @@ class Searcher:
         Returns passage id -> [score, dense rank, lexical rank, reached via a triple]."""
         rrf = self.settings.search.rrf_k
         out: dict[int, list] = {}
+        if not len(self.meta.ids):
+            return out
         for slot, ranked in ((1, dense_ranked), (2, lexical_ranked)):
-            rows = self.meta.rows_of(np.asarray(ranked, dtype=np.int64)) if ranked else np.zeros(0, np.int64)
+            if not ranked:
+                continue
+            # rows, triple entries and their evidence passages' rows for the whole list at once
+            pids = np.asarray(ranked, dtype=np.int64)
+            rows = self.meta.rows_of(pids)
+            safe = np.clip(rows, 0, None)
+            via_triple = (rows >= 0) & self.meta.is_triple[safe]
+            targets = np.where(via_triple, self.meta.evidence[safe], pids)
+            target_live = np.where(via_triple, self.meta.rows_of(targets) >= 0, True)
             rank = 0
-            for pid, row in zip(ranked, rows, strict=True):
-                if row < 0:
+            for target, row, via, live in zip(targets.tolist(), rows.tolist(), via_triple.tolist(),
+                                              target_live.tolist(), strict=True):
+                if row < 0 or not live:
                     continue
-                target, via = pid, False
-                if self.meta.is_triple[row]:
-                    target, via = int(self.meta.evidence[row]), True
-                    if self.meta.rows_of(np.asarray([target]))[0] < 0:
-                        continue
                 entry = out.setdefault(target, [0.0, None, None, False])
                 if entry[slot] is not None:
                     continue  # a passage counts once per list, however many of its triples matched
@@ -336,8 +346,9 @@ class Searcher:
                 entry[3] = entry[3] or via
         if out and self.settings.search.section_prior:
             rows = self.meta.rows_of(np.asarray(list(out), dtype=np.int64))
-            for pid, row in zip(list(out), rows, strict=True):
-                out[pid][0] *= self._prior[int(self.meta.section[row])] if self.meta.source[row] == 0 else PUBMED_PRIOR
+            factors = np.where(self.meta.source[rows] == 0, self._prior[self.meta.section[rows]], PUBMED_PRIOR)
+            for pid, factor in zip(list(out), factors.tolist(), strict=True):
+                out[pid][0] *= factor
         if out and (drugs or genes):
             pids = np.asarray(list(out), dtype=np.int64)
             rows = self.meta.rows_of(pids)
@@ -345,6 +356,7 @@ class Searcher:
             drug_hit = self.meta.matches(self.meta.by_drug, drugs)[rows] if drugs else np.zeros(len(rows), bool)
             gene_hit = self.meta.matches(self.meta.by_gene, genes)[rows] if genes else np.zeros(len(rows), bool)
             share = (drug_hit.astype(float) + gene_hit.astype(float)) / wanted
-            for pid, s in zip(pids, share, strict=True):
-                out[int(pid)][0] *= 1.0 + self.settings.search.entity_boost * float(s)
+            boost = self.settings.search.entity_boost
+            for pid, s in zip(pids.tolist(), share.tolist(), strict=True):
+                out[pid][0] *= 1.0 + boost * s
         return out

@@ -239,6 +239,9 @@ class Answerer:
         self._finder = CitationFinder(store)
         # drug and gene triple reads repeat from ask to ask; kept until the store changes
         self._reads = ReadMemo(StoreVersion(store))
+        # and so do the passages searches return (a few hundred of them, question after question)
+        self._passages = ReadMemo(self._reads.version, size=8192)
+        self.searcher.read_passages = lambda ids: self._passages.many("passage", ids, self.store.passages)
 
     @property
     def catalogue(self) -> DrugCatalogue:

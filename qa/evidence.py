@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pgxlit.extract.actions import action_of, looks_like_table
 from pgxlit.extract.lexicons import entity_names
@@ -53,13 +54,31 @@ class Candidate:
         return self.passage.start + self.offset
 
 
-def _entities(sentence: str) -> tuple[set[str], set[str], bool]:
+# A worker answers question after question from the same passages: what a sentence is (evidence or not,
+# its drugs and genes, its action) depends on its text alone, so it is worked out once per sentence.
+SENTENCE_MEMO = 65_536
+
+
+@lru_cache(maxsize=SENTENCE_MEMO)
+def _entities(sentence: str) -> tuple[frozenset[str], frozenset[str], bool]:
     # the extraction recogniser's mentions without loading spaCy (qa.question.recognise)
     mentions = recognise(sentence)
     drugs, genes = entity_names(mentions)
     genetic = any(m.label in ("ALLELE", "VARIANT") or (m.label == "PHENOTYPE" and "etaboli" in (m.norm or m.text))
                   for m in mentions) or (any(m.label == "GENE" for m in mentions) and bool(PGX_CUE.search(sentence)))
-    return drugs, genes, genetic
+    return frozenset(drugs), frozenset(genes), genetic
+
+
+@lru_cache(maxsize=SENTENCE_MEMO)
+def _not_evidence(sentence: str) -> bool:
+    """Too short, addressed to a model, a table row, a heading or a pointer: never quoted."""
+    return len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence, quote=True) \
+        or is_heading_or_pointer(sentence)
+
+
+@lru_cache(maxsize=SENTENCE_MEMO)
+def _action(sentence: str) -> tuple[str | None, int]:
+    return action_of(sentence)
 
 
 def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple] = ()) -> list[Candidate]:
@@ -74,8 +93,7 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
         p = hit.passage
         own_label_drug = p.source == "fda_label" and bool(asked_drugs & set(p.drugs))
         for offset, sentence in p.sentences():
-            if len(sentence) < 20 or is_instruction(sentence) or looks_like_table(sentence, quote=True) \
-                    or is_heading_or_pointer(sentence):
+            if _not_evidence(sentence):
                 continue
             drugs, genes, genetic = _entities(sentence)
             if asked_drugs and not (asked_drugs & drugs or own_label_drug):
@@ -87,7 +105,7 @@ def candidates(question: Question, hits: Sequence[Hit], triples: Sequence[Triple
             names_gene = bool(asked_genes & genes) if asked_genes else genetic
             if not names_gene:
                 continue
-            action, weight = action_of(sentence)
+            action, weight = _action(sentence)
             supported = tuple(by_place.get((p.set_id, p.version, p.section, p.pmid, p.start + offset), ()))
             score = (
                 1.0 / rank + weight + (1.5 if names_gene else 0.0) + (1.0 if supported else 0.0)

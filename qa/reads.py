@@ -69,6 +69,37 @@ class ReadMemo:
         self.hits = 0
         self.misses = 0
 
+    def many(self, kind: str, ids: Iterable[int], read: Callable[[list[int]], dict[int, T]]) -> dict[int, T]:
+        """Values for many ids (keys `(kind, id)`): the kept ones, and one `read` of the rest (outside
+        the lock); ids `read` does not return are not kept."""
+        wanted = list(ids)
+        token = self.version.token()
+        if token is None:
+            return read(wanted)
+        found: dict[int, T] = {}
+        with self._lock:
+            if token != self._token:
+                self._items.clear()
+                self._token = token
+            for i in wanted:
+                value = self._items.get((kind, i))
+                if value is not None:
+                    self._items.move_to_end((kind, i))
+                    found[i] = value
+            self.hits += len(found)
+            self.misses += len(wanted) - len(found)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            fresh = read(missing)
+            found.update(fresh)
+            with self._lock:
+                if self._token == token:
+                    for i, value in fresh.items():
+                        self._items[(kind, i)] = value
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
+        return found
+
     def get(self, key: Any, read: Callable[[], T]) -> T:
         """The cached result for `key`, or `read()` (outside the lock) kept for the next caller."""
         token = self.version.token()

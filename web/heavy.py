@@ -215,8 +215,12 @@ class HeavyPool:
                 self._in_flight -= 1
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (for memory figures), empty before they start."""
-        return [*self._asks.pids(), *self._slow.pids()]
+        """The ask workers' process ids (for CPU and memory figures), empty before they start."""
+        return self._asks.pids()
+
+    def digest_pids(self) -> list[int]:
+        """The digest worker's process id once it has started (its CPU is not the asks')."""
+        return self._slow.pids()
 
     def close(self) -> None:
         self._asks.close()

@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
         pool = svc.heavy
         return {"status": "ok", "version": __version__, "answer_cache": svc.answers.stats(),
                 "workers": {"processes": pool.workers, "queue": pool.queue, "in_flight": pool.in_flight,
-                            "pids": pool.pids()} if pool is not None else None}
+                            "pids": pool.pids(), "digest_pids": pool.digest_pids()} if pool is not None else None}
 
     app.include_router(create_api())
     app.include_router(create_pages())
