@@ -6,7 +6,9 @@ loads the index and the embedding model once, at start, and answers from its own
 0.55 GB each on the demo store). The server process keeps only checks, review writes and HTTP.
 Workers load at normal priority (at a lower one, on a machine shared with other jobs, they starved
 and took minutes to load), then lower theirs by `web.worker_nice`, so when a check and an ask want
-the same core the check goes first.
+the same core the check goes first. With `web.split_cpus` (the default on 2+ CPUs) the server process
+keeps the first CPU and the workers run on the others, so a check never waits for a core behind an
+ask: on the shared 2-core machine that measured better for checks and asks alike (docs/speed.md).
 
 The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
 caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
@@ -46,9 +48,10 @@ class Busy(RuntimeError):
 _services: Any = None
 
 
-def _init_worker(settings: Settings, threads: int, preload: bool) -> None:
+def _init_worker(settings: Settings, threads: int, preload: bool, cpus: set[int] | None) -> None:
     """Cap native threads to this worker's share of cores; an ask worker loads index and model once."""
     global _services
+    pin_cpus(cpus)  # before any thread starts: they inherit it
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="pgxlit-parent-watch").start()
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(threads)  # before faiss/numpy start their thread pools
@@ -76,6 +79,22 @@ def lower_priority(nice: int) -> None:
             os.nice(nice)
         except OSError:  # not permitted here: keep the priority it has
             log.warning("could not lower the ask worker's priority by %d", nice)
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(the server's CPU, the workers' CPUs): the first CPU this process may use, and the others;
+    None with fewer than two. Fixed cores measured better than priorities alone on a shared 2-core
+    machine: asks no longer take the core a check is waiting for (docs/speed.md)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+def pin_cpus(cpus: set[int] | None) -> None:
+    """Keep this process, and the threads it starts from now on, on `cpus` (None: leave it)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -114,9 +133,10 @@ SLOW_TASKS = frozenset({"digest_full"})  # seconds to minutes each: their own wo
 class _Lane:
     """One ProcessPoolExecutor, started on first use and replaced when a worker dies."""
 
-    def __init__(self, settings: Settings, workers: int, threads: int, preload: bool) -> None:
+    def __init__(self, settings: Settings, workers: int, threads: int, preload: bool,
+                 cpus: set[int] | None = None) -> None:
         self.workers = workers
-        self._initargs = (settings, threads, preload)
+        self._initargs = (settings, threads, preload, cpus)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._started: list[Future] = []  # one ping per worker: done once that worker has loaded
@@ -171,9 +191,11 @@ class HeavyPool:
         self.queue = max(0, queue)
         self._lock = threading.Lock()
         self._in_flight = 0
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        self._asks = _Lane(settings, workers, threads, preload=True)
-        self._slow = _Lane(settings, 1, 1, preload=False)
+        split = split_cpus() if settings.web.split_cpus else None
+        self.server_cpus, cpus = split if split else (None, None)
+        threads = max(1, len(cpus or os.sched_getaffinity(0)) // workers)
+        self._asks = _Lane(settings, workers, threads, preload=True, cpus=cpus)
+        self._slow = _Lane(settings, 1, 1, preload=False, cpus=cpus)
 
     @property
     def capacity(self) -> int:

@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
     from pgxlit.web.pages import create_pages, error_page, mount_static
     from pgxlit.web.apidocs import mount_api_docs
     from pgxlit.web.hardening import RequestLimits
-    from pgxlit.web.heavy import Busy, HeavyPool
+    from pgxlit.web.heavy import Busy, HeavyPool, pin_cpus
     from pgxlit.web.security import Auth, RevokedSessions, weak_token_reason
     from pgxlit.web.services import Services
 
@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
         # A check's threads take the GIL from a knowledge refresh (seconds of Python after reviews) sooner;
         # set when serving, not when an app is only built (tests, the MCP server).
         sys.setswitchinterval(settings.web.switch_interval_ms / 1000)
+        if app.state.services.heavy is not None:  # the server on its CPU, the workers on the others
+            pin_cpus(app.state.services.heavy.server_cpus)
         if app.state.services.heavy is not None:
             app.state.services.heavy.start()  # workers load the index and model while the server starts
         yield
