@@ -207,6 +207,9 @@ class WebSettings(Group):
                              "process (checks, reviews) is scheduled first; 0: same priority")
     switch_interval_ms: float = Field(1.0, description="How long a server thread may hold the GIL while another "
                                       "waits (Python's default is 5): a check waits less behind a knowledge refresh")
+    split_cpus: bool = Field(True, description="With 2+ CPUs, the server process (HTTP, checks, reviews) runs on "
+                             "the first CPU it may use and the ask and digest workers on the others, so a check never "
+                             "waits for a core behind an ask (docs/speed.md); false: all share every CPU")
 
 
 class EngineSettings(Group):
