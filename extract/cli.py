@@ -32,8 +32,9 @@ def extract(
 ) -> None:
     """Extract drug–gene–effect triples with evidence from every stored label and abstract."""
     from pgxlit.engine import get_engine
-    from pgxlit.extract.shards import run_extraction_on
+    from pgxlit.extract.pipeline import handover_folder
     from pgxlit.extract.run import run_extraction
+    from pgxlit.extract.shards import run_extraction_on
 
     settings = get_settings()
     with guard():
@@ -42,11 +43,15 @@ def extract(
         try:
             with progress("documents", store.count_documents(), as_json) as advance:
                 prefilter = settings.extract.pgx_prefilter if pgx_prefilter is None else pgx_prefilter
+                # `pgxlit index` cuts passages from the label sections extraction annotates: it reads them here
+                handover = handover_folder(settings.home) if runner.name == "local" else None
                 if runner.name == "local" and runner.workers == 1 and not prefilter:
-                    report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step))
+                    report = run_extraction(store, force=redo_all, progress=lambda step, _t: advance(step),
+                                            handover=handover)
                 else:
                     report = run_extraction_on(runner, store, force=redo_all, shard_size=settings.engine.shard_size,
-                                               prefilter=prefilter, progress=lambda step, _t: advance(step))
+                                               prefilter=prefilter, progress=lambda step, _t: advance(step),
+                                               handover=handover)
         finally:
             runner.close()
         print_report("extraction", report, as_json)

@@ -14,10 +14,19 @@ changing code. Entities are kept as `Mention`s with document offsets in
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import os
+import pickle
+import shutil
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import spacy
@@ -258,9 +267,144 @@ def sentences_of(doc: Doc) -> list[SentenceAnnotation]:
 
 
 def annotate_texts(texts: Iterable[str], nlp: Language | None = None, batch_size: int = 64) -> Iterator[list[SentenceAnnotation]]:
-    """Sentences with mentions for each text, streamed in order."""
+    """Sentences with mentions for each text, streamed in order (through the memo `remembering` made
+    active for this pipeline in this thread, if any: the same annotations, each distinct text once)."""
     nlp = nlp or default_nlp()
+    memo = next((m for m in reversed(_active_memos()) if m.nlp is nlp), None)
+    if memo is not None:
+        yield from memo.annotate(list(texts))
+        return
+    yield from _pipe_annotations(texts, nlp, batch_size)
+
+
+def _pipe_annotations(texts: Iterable[str], nlp: Language, batch_size: int = 64) -> Iterator[list[SentenceAnnotation]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # scispaCy's W036 on texts without abbreviations
         for doc in nlp.pipe(texts, batch_size=batch_size):
             yield sentences_of(doc)
+
+
+# ---- annotations handed over: extraction -> passage cutting ------------------------------------
+HANDOVER = Path("handover") / "rule-annotations"  # under $PGXLIT_HOME
+# The code the rule pipeline runs: an edit of any of them gives other annotations, so another version.
+RULE_MODULES = ("pgxlit.extract.pipeline", "pgxlit.extract.grammars", "pgxlit.extract.lexicons",
+                "pgxlit.extract.abbreviations", "pgxlit.records")
+
+
+@lru_cache(maxsize=1)
+def rules_version() -> str:
+    """Changes with the rule pipeline's code, its lexicons and spaCy/scispaCy, so a handed-over annotation
+    is read only by the pipeline that would have made it."""
+    import scispacy.version
+
+    from pgxlit.extract.lexicons import default_dir, lexicon_fingerprint
+
+    h = hashlib.sha256(f"{spacy.__version__}|{scispacy.version.VERSION}|{DEFAULT_COMPONENTS}".encode())
+    for name in RULE_MODULES:
+        h.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
+    h.update(lexicon_fingerprint(default_dir()).encode())
+    return h.hexdigest()[:16]
+
+
+def handover_folder(home: Path) -> Path:
+    """Where `pgxlit extract` leaves the rule annotations of label sections for `pgxlit index`."""
+    return Path(home) / HANDOVER
+
+
+def clear_handover(home: Path) -> None:
+    """The index has cut what it was handed: drop the folder, so it never outgrows one extraction's labels."""
+    shutil.rmtree(handover_folder(home), ignore_errors=True)
+
+
+class AnnotationMemo:
+    """Sentences and mentions of texts already run through one pipeline, for the callers that meet them again.
+
+    Label versions repeat most sections word for word, and extraction and passage cutting both run the
+    rule pipeline over every section; an annotation depends only on the text and the pipeline, so each
+    distinct text is annotated once. At most `limit` texts are kept in memory (least recently used go
+    first), so memory stays flat as a corpus grows. With a `handover` folder each new annotation is also
+    written there (one file per text, named by its digest, under the rules' version), and a text not in
+    memory is read from there before it is annotated: that is how `pgxlit index` reuses what `pgxlit
+    extract` annotated in another process. A missing, stale or unreadable file only costs the annotation.
+    """
+
+    def __init__(self, nlp: Language | None = None, limit: int = 2048, handover: Path | None = None) -> None:
+        self.nlp = nlp or rules_nlp()
+        self.limit = limit
+        self.handover = Path(handover) / rules_version() if handover is not None else None
+        self._known: OrderedDict[str, list[SentenceAnnotation]] = OrderedDict()
+        self.hits = 0  # texts found in memory
+        self.misses = 0  # texts not in memory: read from the handover or annotated
+        self.handed = 0  # of the misses, read from the handover folder
+
+    def annotate(self, texts: Sequence[str]) -> list[list[SentenceAnnotation]]:
+        """The annotation of each text, in order; texts not seen lately are read or run through the pipeline in one batch."""
+        found: dict[str, list[SentenceAnnotation]] = {}
+        for text in texts:
+            if text in self._known:
+                self._known.move_to_end(text)
+                found[text] = self._known[text]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        for text in missing:
+            handed = self._read(text)
+            if handed is not None:
+                found[text] = self._known[text] = handed
+                self.handed += 1
+        fresh = [t for t in missing if t not in found]
+        for text, sentences in zip(fresh, _pipe_annotations(fresh, self.nlp), strict=True):
+            found[text] = self._known[text] = sentences
+            self._write(text, sentences)
+        while len(self._known) > self.limit:
+            self._known.popitem(last=False)
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        return [list(found[t]) for t in texts]
+
+    def _path(self, text: str) -> Path:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return self.handover / digest[:2] / f"{digest}.pickle"  # type: ignore[operator]
+
+    def _read(self, text: str) -> list[SentenceAnnotation] | None:
+        if self.handover is None:
+            return None
+        try:
+            stored_text, sentences = pickle.loads(self._path(text).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        return sentences if stored_text == text else None  # a digest collision reads as a miss
+
+    def _write(self, text: str, sentences: list[SentenceAnnotation]) -> None:
+        if self.handover is None:
+            return
+        path = self._path(text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(pickle.dumps((text, sentences), protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)  # readers see a whole file or none
+        except OSError:
+            pass  # a full or read-only disk costs the next process the annotation, nothing else
+
+
+_MEMOS = threading.local()
+
+
+def _active_memos() -> list[AnnotationMemo]:
+    stack = getattr(_MEMOS, "stack", None)
+    if stack is None:
+        stack = _MEMOS.stack = []
+    return stack
+
+
+@contextmanager
+def remembering(memo: AnnotationMemo) -> Iterator[AnnotationMemo]:
+    """While active (in this thread), `annotate_texts` with the memo's pipeline goes through the memo.
+
+    Extraction reads label sections through the rule pipeline; with a memo it annotates each repeated
+    section once and, given a handover folder, leaves the annotations for the passage cutter."""
+    stack = _active_memos()
+    stack.append(memo)
+    try:
+        yield memo
+    finally:
+        stack.remove(memo)

@@ -7,6 +7,7 @@ The functions here are module-level so Ray and spawned processes can pickle them
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pgxlit.engine import Doc, ExecutionEngine, shard_documents, shard_name
@@ -69,16 +70,29 @@ def extract_relevant_shard(shard: list[Doc]) -> list[tuple[str, str, list[Triple
     return [done.get(key, (key, sha, None)) for key, sha, _ in shard]
 
 
+def extract_job(job: tuple[list[Doc], str | None, bool]) -> list[tuple[str, str, list[Triple] | None]]:
+    """One shard on a worker: (documents, handover folder or None, pre-filter?). Label sections go
+    through the worker's memo of the rule pipeline, which leaves their annotations in the folder."""
+    from pgxlit.extract.pipeline import remembering
+    from pgxlit.extract.run import label_memo
+
+    shard, handover, prefilter = job
+    with remembering(label_memo(Path(handover) if handover else None)):
+        return extract_relevant_shard(shard) if prefilter else extract_shard(shard)  # type: ignore[return-value]
+
+
 def run_extraction_on(
     engine: ExecutionEngine, store: Store, *, force: bool = False, shard_size: int = 256,
     prefilter: bool = False, progress: Callable[[int, int | None], None] | None = None,
+    handover: Path | None = None,
 ) -> dict[str, int]:
     """`run_extraction` with the per-document work spread over the engine's workers.
 
     Each shard is written in one transaction by the driver (`Store.replace_triples_many`: bulk inserts for
     documents with no stored triples), so a killed run resumes at a shard. With
     `prefilter`, abstracts `pgx_relevant` rejects are counted and left unextracted (not marked
-    done), so a later run without the filter still reaches them.
+    done), so a later run without the filter still reaches them. With `handover`, the workers leave
+    their rule annotations of label sections there for `pgxlit index` (`run.run_extraction`).
     """
     from pgxlit.extract.pipeline import extractor_name
     from pgxlit.extract.run import pending_documents, tally
@@ -88,9 +102,10 @@ def run_extraction_on(
     counts = {"documents": total, "extracted": 0, "already_current": 0, "filtered_out": 0, "triples": 0,
               "pgx_triples": 0, "workers": engine.workers}
 
-    work = extract_relevant_shard if prefilter else extract_shard
     pending = pending_documents(store, extractor, force, counts, progress)
-    for results in engine.map(work, shard_documents(pending, shard_size)):
+    folder = str(handover) if handover is not None else None
+    jobs = ((shard, folder, prefilter) for shard in shard_documents(pending, shard_size))
+    for results in engine.map(extract_job, jobs):
         # One transaction per shard, and documents never extracted before go in by multi-row inserts:
         # the driver's writes, not the workers, limit a large run.
         with store.transaction() as session:

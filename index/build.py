@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pgxlit.extract.pipeline import annotate_texts, rules_nlp
+from pgxlit.extract.pipeline import AnnotationMemo, annotate_texts, clear_handover, handover_folder, rules_nlp
 from pgxlit.extract.triples import abstract_text
 from pgxlit.index import dense
 from pgxlit.index.embed import Embedder, embedder_for, get_embedder
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.paths import IndexPaths, index_paths, read_manifest
 from pgxlit.index.passages import (
-    SectionAnnotations,
     abstract_passages,
     embeddable,
     evidence_passage,
@@ -268,9 +267,11 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
                     progress: Progress | None, total: int, *, retire: bool) -> Iterator[tuple[list[int], list[int]]]:
     """Cut documents into passages (and their PGx triples into entries) and store them, 200 documents at a time.
 
-    Yields each batch's passage ids and, with `retire`, the ids of passages the documents had before."""
+    Yields each batch's passage ids and, with `retire`, the ids of passages the documents had before.
+    Label sections are annotated once per distinct text, or read from what `pgxlit extract` handed
+    over (the same rule pipeline over the same sections); the handover is dropped once all are cut."""
     nlp = rules_nlp()
-    sections = SectionAnnotations(nlp)  # label versions repeat most sections word for word
+    sections = AnnotationMemo(nlp, handover=handover_folder(settings.home))
     size = settings.index.window_sentences
     for batch_start in range(0, len(docs), 200):
         batch = docs[batch_start : batch_start + 200]
@@ -297,6 +298,7 @@ def _store_passages(store: Store, settings: Settings, docs: list[tuple[str, str,
             if progress:
                 progress(1, total)
         yield batch_ids, gone
+    clear_handover(settings.home)
 
 
 def triple_entries(triples: Iterable[Triple], stored: list[Passage]) -> list[Passage]:

@@ -7,11 +7,10 @@ counts as named in every passage of the label: label text says "this drug" or no
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 from pgxlit.extract.lexicons import entity_names
-from pgxlit.extract.pipeline import SentenceAnnotation, annotate_texts, rules_nlp
+from pgxlit.extract.pipeline import AnnotationMemo, SentenceAnnotation, annotate_texts, rules_nlp
 from pgxlit.extract.triples import SKIP_SECTIONS, abstract_text, label_subject
 from spacy.language import Language
 
@@ -72,52 +71,20 @@ def _passage(text: str, window: list[SentenceAnnotation], **fields: object) -> P
     )
 
 
-class SectionAnnotations:
-    """Sentences and mentions of section texts, remembered for the label versions that repeat them.
-
-    A label's versions share most of their sections word for word, and annotating them is most of
-    the cost of cutting passages (more than embedding them on an idle machine: docs/speed.md). The
-    annotation of a text depends only on the text, so a repeated section is annotated once. At most
-    `limit` texts are kept (least recently used go first), so memory stays flat as a corpus grows.
-    """
-
-    def __init__(self, nlp: Language | None = None, limit: int = 2048) -> None:
-        self.nlp = nlp or rules_nlp()
-        self.limit = limit
-        self._known: OrderedDict[str, list[SentenceAnnotation]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def annotate(self, texts: Sequence[str]) -> list[list[SentenceAnnotation]]:
-        """The annotation of each text, in order; texts not seen lately go through the pipeline in one batch."""
-        found: dict[str, list[SentenceAnnotation]] = {}
-        for text in texts:
-            if text in self._known:
-                self._known.move_to_end(text)
-                found[text] = self._known[text]
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        for text, sentences in zip(missing, annotate_texts(missing, self.nlp), strict=True):
-            found[text] = sentences
-            self._known[text] = sentences
-        while len(self._known) > self.limit:
-            self._known.popitem(last=False)
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
-        return [found[t] for t in texts]
-
-
 def label_passages(label: LabelVersion, size: int = 3, nlp: Language | None = None, *,
-                   boilerplate: bool = False, annotations: SectionAnnotations | None = None) -> list[Passage]:
+                   boilerplate: bool = False, annotations: AnnotationMemo | None = None) -> list[Passage]:
     """Passages of every section worth reading (no flattened tables; no packaging or storage unless `boilerplate`).
 
-    `annotations` lets the sections a label's other versions share be annotated once."""
+    `annotations` (a memo of the rule pipeline, `nlp`'s) lets the sections a label's other versions
+    share be annotated once, and reads what extraction handed over: annotating them is most of the
+    cost of cutting passages (docs/speed.md); an annotation depends only on the text."""
     skip = frozenset() if boilerplate else UNCUT_SECTIONS
     sections = [
         s for s in label.sections if s.field not in skip and s.text.strip() and not s.is_table
     ]
     subject = label_subject(label)
     out: list[Passage] = []
-    annotated = (annotations or SectionAnnotations(nlp)).annotate([s.text for s in sections])
+    annotated = (annotations or AnnotationMemo(nlp)).annotate([s.text for s in sections])
     for section, sentences in zip(sections, annotated, strict=True):
         for window in windows(sentences, size):
             out.append(_passage(

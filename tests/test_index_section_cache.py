@@ -4,8 +4,8 @@ The cache must not change a passage: versions cut with it give exactly the passa
 
 from __future__ import annotations
 
-from pgxlit.extract.pipeline import rules_nlp
-from pgxlit.index.passages import SectionAnnotations, label_passages
+from pgxlit.extract.pipeline import AnnotationMemo, rules_nlp
+from pgxlit.index.passages import label_passages
 from pgxlit.records import LabelVersion, Section
 
 SHARED = ("Patients who are CYP2C19 poor metabolizers have diminished antiplatelet effect of clopidogrel. "
@@ -26,7 +26,7 @@ def test_cached_sections_give_the_same_passages() -> None:
     v1 = version(1, "Bleeding risk rises with NSAIDs and warfarin.")
     v2 = version(2, "Bleeding risk rises with NSAIDs, warfarin and omeprazole. CYP2C19 intermediate metabolizers "
                     "also have lower active metabolite exposure.")
-    cache = SectionAnnotations(nlp)
+    cache = AnnotationMemo(nlp)
     cached = [label_passages(v, nlp=nlp, annotations=cache) for v in (v1, v2, v1)]
     alone = [label_passages(v, nlp=nlp) for v in (v1, v2, v1)]
     assert cached == alone
@@ -36,7 +36,7 @@ def test_cached_sections_give_the_same_passages() -> None:
 
 
 def test_the_cache_stays_bounded() -> None:
-    cache = SectionAnnotations(rules_nlp(), limit=2)
+    cache = AnnotationMemo(rules_nlp(), limit=2)
     texts = [f"Sentence number {i} about CYP2D6." for i in range(5)]
     assert [len(a) for a in cache.annotate(texts)] == [1] * 5
     assert len(cache._known) == 2

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Extraction is the one step that does not use every core by itself (the index's embedder runs batches
+# side by side): its documents go to this many worker processes. Each loads the models (~0.6 GB), so
+# a large machine still gets at most four.
+EXTRACT_WORKERS = str(max(1, min(4, os.cpu_count() or 1)))
 
 STEPS: tuple[tuple[str, list[str]], ...] = (
     ("load the snapshot", ["load", "corpora/snapshot"]),
     ("list labels", ["labels", "--pgx"]),
-    ("extract triples", ["extract"]),
+    ("extract triples", ["extract", "--workers", EXTRACT_WORKERS]),
     ("clopidogrel triples", ["triples", "--drug", "clopidogrel", "--gene", "CYP2C19", "--pgx", "--limit", "3"]),
     ("abacavir triples", ["triples", "--drug", "abacavir", "--pgx", "--limit", "2"]),
     ("index passages", ["index"]),
