@@ -3,11 +3,14 @@
     PGXLIT_HOME=.pgxlit-demo python bench/embed.py                 # every live passage the index embeds
     PGXLIT_HOME=.pgxlit-demo python bench/embed.py --limit 2000 --batch-sizes 16,32,64,128 --int8
     PGXLIT_HOME=.pgxlit-demo python bench/embed.py --retrieval --shared ../shared
+    PGXLIT_HOME=<copy rebuilt with PGXLIT_EMBED_QUANTIZE=true> python bench/embed.py --retrieval --shipped-only
 
 Each embedder runs in its own child process (so each one's peak RSS is its own) over the same
 texts: the passages `pgxlit index` embeds (live, current versions, in the order it embeds them).
-Prints passages/s, speed-up over stock, cosine of each vector to the stock fp32 vector (mean,
-1st percentile, min), peak RSS and the load average (the machine may be shared: read the figures
+Prints passages/s, speed-up over stock, cosine of each vector to the stock vector and to the
+shipped fp32 ONNX vector (mean, 1st percentile, min), batch independence (largest difference
+between a text's vector encoded alone and inside the whole run, over the first 16 texts), peak RSS
+and the load average (the machine may be shared: read the figures
 with it; passages per CPU-second, counted over all threads, move less with the load). Stock is
 sentence-transformers' own `encode` at batch size 64, as pgxlit shipped it.
 """
@@ -78,7 +81,10 @@ def worker(runtime: str, batch_size: int, threads: int, quantize: bool, texts_fi
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     np.save(out.with_suffix(".npy"), vectors)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.write_text(json.dumps({"load_s": load_s, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_mb}))
+    alone = np.stack([embedder.encode([t])[0] for t in texts[:16]])  # type: ignore[attr-defined]
+    batch_dev = float(np.abs(alone - vectors[:16]).max())
+    out.write_text(json.dumps({"load_s": load_s, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_mb,
+                               "batch_dev": batch_dev}))
 
 
 def _cpu_seconds() -> float:
@@ -98,9 +104,11 @@ def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
     """`pgxlit eval qa`'s retrieval figures on the built index, queries encoded by stock and by the shipped embedder.
 
     The index's vectors are the shipped embedder's; its fp32 vectors are those of stock to cosine
-    0.99999, so what could move nDCG is the query side, measured here on the same questions."""
+    0.99999, so what could move nDCG is the query side, measured here on the same questions. The int8
+    model (embed.quantize) changes both sides: compare `--shipped-only` on a copy of the store rebuilt
+    with it (`pgxlit index --rebuild`) against the fp32 store."""
     from pgxlit.config import get_settings
-    from pgxlit.index.embed import SentenceTransformerEmbedder, embedder_for
+    from pgxlit.index.embed import SentenceTransformerEmbedder
     from pgxlit.index.search import Searcher
     from pgxlit.qa.evaluate import (MODES, answerer_question_entities, build_questions, ndcg_at, passages_by_pmid,
                                      relevant_ids)
@@ -112,7 +120,9 @@ def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
     try:
         by_pmid = passages_by_pmid(store)
         embedders = [("stock sentence-transformers", SentenceTransformerEmbedder)] if stock else []
-        for label, make in (*embedders, ("shipped", lambda _model: embedder_for(settings))):
+        # "shipped": the embedder a searcher picks for this index, as `pgxlit eval qa` and `ask` do (the model
+        # the index names: `minilm-int8` for an index built with embed.quantize).
+        for label, make in (*embedders, ("shipped", lambda _model: None)):
             embedder = make("minilm")
             searcher = Searcher(store, settings, embedder)
             scores: dict[str, list[float]] = {m: [] for m in MODES}
@@ -140,7 +150,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many passages (spread evenly)")
     parser.add_argument("--batch-sizes", default="64", help="ONNX batch sizes to time, e.g. 16,32,64,128")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: ONNX min(4, cores), torch all)")
-    parser.add_argument("--int8", action="store_true", help="also time the int8 (dynamically quantised) ONNX model")
+    parser.add_argument("--int8", action="store_true", help="also time the int8 ONNX model (embed.quantize)")
     parser.add_argument("--retrieval", action="store_true",
                         help="instead: eval qa's retrieval nDCG@10 with stock vs shipped query encoding")
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding gold/ (--retrieval)")
@@ -177,18 +187,25 @@ def main() -> None:
         plan += [(f"onnx fp32 batch {b}", ["onnx", b, str(args.threads), "0"]) for b in args.batch_sizes.split(",")]
         if args.int8:
             plan += [(f"onnx int8 batch {b}", ["onnx", b, str(args.threads), "1"]) for b in args.batch_sizes.split(",")]
-        reference: np.ndarray | None = None
+        reference: np.ndarray | None = None  # stock's vectors
+        fp32: np.ndarray | None = None  # the first fp32 ONNX run's: what int8 must stay close to
         for i, (label, worker_args) in enumerate(plan):
             stats, vectors = run(f"run{i}", worker_args, texts_file, tmp)
             if reference is None:
                 reference = vectors
+            if fp32 is None and worker_args[0] == "onnx" and worker_args[3] == "0":
+                fp32 = vectors
             cos = np.sum(vectors * reference, axis=1)
+            cos32 = np.sum(vectors * (fp32 if fp32 is not None else reference), axis=1)
             rows.append({"embedder": label, "passages": len(texts), "seconds": round(stats["seconds"], 2),
                          "passages_per_s": round(len(texts) / stats["seconds"], 1),
                          "passages_per_cpu_s": round(len(texts) / max(stats["cpu_seconds"], 1e-9), 1),
                          "load_s": round(stats["load_s"], 2), "peak_rss_mb": round(stats["peak_rss_mb"]),
                          "cosine_mean": round(float(cos.mean()), 5), "cosine_p1": round(float(np.percentile(cos, 1)), 5),
-                         "cosine_min": round(float(cos.min()), 5)})
+                         "cosine_min": round(float(cos.min()), 5),
+                         "cosine_fp32_mean": round(float(cos32.mean()), 5),
+                         "cosine_fp32_p1": round(float(np.percentile(cos32, 1)), 5),
+                         "cosine_fp32_min": round(float(cos32.min()), 5), "batch_dev": stats["batch_dev"]})
     stock = float(rows[0]["passages_per_s"])  # type: ignore[arg-type]
     stock_cpu = float(rows[0]["passages_per_cpu_s"])  # type: ignore[arg-type]
     for row in rows:
@@ -202,12 +219,13 @@ def main() -> None:
     print(f"{len(texts)} distinct passage texts; {os.cpu_count()} cores; load average before "
           f"{load_before[0]:.1f}, after {load_after[0]:.1f}")
     print("| embedder | passages/s | × stock | passages/CPU-s | × stock (CPU) | s | load s | peak RSS MB "
-          "| cosine mean | cosine p1 | cosine min |")
+          "| cosine to stock mean / p1 / min | cosine to fp32 mean / p1 / min | alone vs batched |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['embedder']} | {r['passages_per_s']} | {r['x_stock']} | {r['passages_per_cpu_s']} | "
-              f"{r['x_stock_cpu']} | {r['seconds']} | {r['load_s']} | "
-              f"{r['peak_rss_mb']} | {r['cosine_mean']} | {r['cosine_p1']} | {r['cosine_min']} |")
+              f"{r['x_stock_cpu']} | {r['seconds']} | {r['load_s']} | {r['peak_rss_mb']} | "
+              f"{r['cosine_mean']} / {r['cosine_p1']} / {r['cosine_min']} | "
+              f"{r['cosine_fp32_mean']} / {r['cosine_fp32_p1']} / {r['cosine_fp32_min']} | {r['batch_dev']:.1e} |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ Two runtimes give the same vectors (cosine >= 0.99, tests/test_embed_quality.py)
 
 ``auto`` (the default) picks ONNX for the shipped MiniLM on the CPU and sentence-transformers
 otherwise. Both share the model name, so an index built by one is searched by the other.
+
+``embed.quantize`` runs the shipped MiniLM's int8 export instead (index/onnx_export.py): its
+vectors differ from fp32 ones (cosine >= 0.99), so it has a name of its own, ``minilm-int8``, that
+the index records: an index is searched with the model that built it, and an incremental
+`pgxlit index` refuses to add int8 vectors to an fp32 index (or back) until `--rebuild`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
     from pgxlit.config import Settings
 
 RUNTIMES = ("auto", "onnx", "sentence-transformers")
+SHIPPED = "minilm"
+SHIPPED_INT8 = "minilm-int8"  # the shipped MiniLM's int8 export: other vectors, so another name in the index
+ROWS_PER_RUN_KEY = "pgxlit.rows_per_run"  # ONNX model metadata: most texts per `run` (int8: 1, see OnnxEmbedder)
 MAX_TOKENS = 256  # MiniLM's max_seq_length in sentence-transformers (its tokenizer.json says 128: ST overrides it)
 # Tokens per ONNX batch (rows x padded width): long passages go 4 at a time, short ones up to the
 # batch size. Measured on the demo passages (docs/speed.md): a batch's activations then stay in
@@ -47,7 +55,7 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model: the shipped MiniLM by default, a hub name or a folder otherwise."""
 
     def __init__(self, model: str, device: str = "cpu", batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1" if model == "minilm" or os.path.isdir(model) else "0")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1" if model == SHIPPED or os.path.isdir(model) else "0")
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -56,7 +64,7 @@ class SentenceTransformerEmbedder:
 
         if device == "cpu":
             torch.set_num_threads(max(1, os.cpu_count() or 1))
-        path = shipped_minilm() if model == "minilm" else model
+        path = shipped_minilm() if model == SHIPPED else model
         try:
             self._model = SentenceTransformer(path, device=device)
         except OSError as exc:  # a hub name with no hub reachable
@@ -83,11 +91,13 @@ class OnnxEmbedder:
 
     Texts are tokenised as sentence-transformers does (stripped, truncated to 256 tokens), sorted
     by length so a batch pads little, batched by a token budget (at most `batch_size` rows), and
-    put back in input order. `encode` is safe to call from
+    put back in input order. A graph whose metadata says `pgxlit.rows_per_run` = 1 (the int8 export:
+    its activations are quantised with one scale per `run`) gets one text per run, so a text's
+    vector never depends on the texts batched with it. `encode` is safe to call from
     several threads at once: ONNX Runtime's `run` and the tokenizer's `encode_batch` only read.
     """
 
-    def __init__(self, folder: Path, name: str = "minilm", batch_size: int = 64, threads: int = 0) -> None:
+    def __init__(self, folder: Path, name: str = SHIPPED, batch_size: int = 64, threads: int = 0) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -113,7 +123,8 @@ class OnnxEmbedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self.name = name
-        self.batch_size = batch_size
+        rows_per_run = self._session.get_modelmeta().custom_metadata_map.get(ROWS_PER_RUN_KEY)
+        self.batch_size = int(rows_per_run) if rows_per_run else batch_size
         self.runtime = "onnx"
         self.folder = Path(folder)
 
@@ -166,17 +177,24 @@ def shipped_minilm() -> str:
 
 
 def choose_runtime(runtime: str, model: str, device: str) -> str:
-    """`auto`: ONNX for the shipped MiniLM on the CPU (exported here), sentence-transformers for the rest."""
+    """`auto`: ONNX for the shipped MiniLM on the CPU (exported here), sentence-transformers for the rest.
+
+    The int8 MiniLM exists only as an ONNX graph, so an index it built is searched on ONNX Runtime."""
     if runtime not in RUNTIMES:
         raise ValueError(f"embed_runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+    if model == SHIPPED_INT8:
+        if runtime == "sentence-transformers":
+            raise ValueError(f"{SHIPPED_INT8!r} (embed_quantize) runs on ONNX Runtime only: set embed_runtime=auto or "
+                             "onnx, or embed_quantize=false and `pgxlit index --rebuild` for fp32 vectors")
+        return "onnx"
     if runtime != "auto":
-        if runtime == "onnx" and model != "minilm" and not (Path(model) / "model.onnx").exists():
+        if runtime == "onnx" and model != SHIPPED and not (Path(model) / "model.onnx").exists():
             raise ValueError(f"embed_runtime=onnx runs the shipped MiniLM or a folder holding model.onnx and "
                              f"tokenizer.json; {model!r} is neither: use embed_runtime=sentence-transformers")
         return runtime
     if device != "cpu":
         return "sentence-transformers"
-    if model == "minilm" or (Path(model) / "model.onnx").exists():
+    if model == SHIPPED or (Path(model) / "model.onnx").exists():
         try:
             import onnxruntime  # noqa: F401
         except ImportError:  # pragma: no cover - a dependency of pgxlit
@@ -189,7 +207,7 @@ _EXPORT_LOCK = threading.Lock()
 
 
 def _onnx_folder(model: str, quantize: bool) -> Path:
-    if model != "minilm":
+    if model not in (SHIPPED, SHIPPED_INT8):
         return Path(model)  # a folder with model.onnx and tokenizer.json, exported by the user
     from pgxlit.index.onnx_export import ensure_exported
 
@@ -209,16 +227,25 @@ def models_home() -> Path:
     return cache / "pgxlit" / "models"
 
 
-@lru_cache(maxsize=4)
-def get_embedder(model: str = "minilm", device: str = "cpu", batch_size: int = 64, runtime: str = "auto",
+def get_embedder(model: str = SHIPPED, device: str = "cpu", batch_size: int = 64, runtime: str = "auto",
                  threads: int = 0, quantize: bool = False) -> Embedder:
     """One loaded model per process: loading a model takes a while, encoding a query milliseconds.
 
     With the ONNX runtime the shipped MiniLM is exported into `models_home()` on first use (about a
-    minute, once per machine; `python tools/export_onnx.py` does it ahead)."""
+    minute, once per machine; `python tools/export_onnx.py` does it ahead). `quantize` picks its
+    int8 export (named `minilm-int8`); the name `minilm-int8` (an index's manifest) picks it too.
+    Other models and the sentence-transformers runtime ignore `quantize`."""
     chosen = choose_runtime(runtime, model, device)
-    if chosen == "onnx":
-        return OnnxEmbedder(_onnx_folder(model, quantize), name=model, batch_size=batch_size, threads=threads)
+    if chosen == "onnx" and model == SHIPPED and quantize:
+        model = SHIPPED_INT8  # one loaded model whether named by the setting or by an index's manifest
+    return _load(model, device, batch_size, chosen, threads)
+
+
+@lru_cache(maxsize=4)
+def _load(model: str, device: str, batch_size: int, runtime: str, threads: int) -> Embedder:
+    if runtime == "onnx":
+        folder = _onnx_folder(SHIPPED if model == SHIPPED_INT8 else model, model == SHIPPED_INT8)
+        return OnnxEmbedder(folder, name=model, batch_size=batch_size, threads=threads)
     return SentenceTransformerEmbedder(model, device, batch_size)
 
 

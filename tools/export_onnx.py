@@ -1,7 +1,8 @@
 """Export the shipped MiniLM to ONNX ahead of first use (pgxlit otherwise does it on the first embedding).
 
-    python tools/export_onnx.py            # fp32, the default runtime's model
-    python tools/export_onnx.py --int8     # also the int8 copy (embed.quantize; see docs/speed.md)
+    python tools/export_onnx.py            # fp32 (embed.quantize = false)
+    python tools/export_onnx.py --int8     # also the int8 copy (embed.quantize = true; index/onnx_export.py
+                                           # says how it is made, docs/speed.md what it was measured to keep)
 
 The export goes to $PGXLIT_MODELS_HOME, else ~/.cache/pgxlit/models (XDG_CACHE_HOME respected),
 shared by every PGXLIT_HOME of the user; it needs torch, transformers and onnx, which pgxlit
@@ -19,7 +20,7 @@ from pgxlit.index.onnx_export import ensure_exported
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--int8", action="store_true", help="also write the dynamically quantised int8 model")
+    parser.add_argument("--int8", action="store_true", help="also write the int8 model (embed.quantize)")
     args = parser.parse_args()
     for quantize in (False, True) if args.int8 else (False,):
         started = time.perf_counter()
