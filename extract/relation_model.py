@@ -20,9 +20,12 @@ multinomial logistic regression ("typed" head):
     for influences/increases/decreases/causes/treats, and
     isAssociatedWith, isEquivalentTo (symmetric: head = first mention).
 
-A relation is emitted when P(related) = 1 - P(NONE) >= the threshold; its
-type is the most probable non-NONE class and ``confidence`` is P(related)
-(temperature-calibrated on out-of-fold predictions of the train fold).
+A relation is emitted when its score reaches the threshold; its type is the
+most probable non-NONE class and ``confidence`` is P(related) = 1 - P(NONE)
+(temperature-calibrated on out-of-fold predictions of the train fold). The
+score is P(related) (decision "related") or the probability of that best class
+(decision "best_class": the chance the typed, directed relation is right); the
+training script chooses the decision with the threshold, see meta.json.
 ``negated``/``hedged`` come from `relations.signals` (the rules' clause cue
 words) -- see meta.json for how they score against PGxCorpus notes.
 
@@ -50,7 +53,10 @@ whether one has the label of either end); the rules' trigger, negation, hedge
 and PGx cues (`relations.signals`); parenthesis and list structure; which
 mentions contain / are contained in each end; whether each end is the nearest
 mention of its label to the other, and the nearest of repeated names; the
-words of the two mentions. Several are also conjoined with the label pair.
+words of the two mentions; and what surrounds the pair (`surrounding_features`:
+labels between conjoined with the label pair, labels of the nearest mentions
+outside, rivals of each end's label, clause cuts). Several are also conjoined
+with the label pair.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ __all__ = [
     "FEATURE_VERSION",
     "NONE",
     "PAIR_HEAD_LABELS",
+    "DECISIONS",
     "RELATION_TYPES",
     "SYMMETRIC_TYPES",
     "LinearHead",
@@ -92,7 +99,10 @@ __all__ = [
 
 BUILD_COMMAND = "python tools/train_relations.py --shared ../shared --out corpora/models/pgx_rel"
 DENSE_FILE = "dense.npz"
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+# How a pair is emitted: "related" when 1 - P(NONE) >= threshold; "best_class" when the most probable
+# typed class (type and direction) reaches it -- the expected count of typed hits of emitting it.
+DECISIONS = ("related", "best_class")
 RELATION_TYPES = ("influences", "increases", "decreases", "causes", "isAssociatedWith", "treats", "isEquivalentTo")
 SYMMETRIC_TYPES = frozenset({"isAssociatedWith", "isEquivalentTo"})
 NONE = "NONE"
@@ -261,8 +271,12 @@ def _entity_words(ctx: SentenceContext, m: Mention) -> list[str]:
     return out
 
 
-def pair_features(ctx: SentenceContext, i: int, j: int, group_alleles: bool = False) -> list[str]:
-    """Feature names of the candidate pair (i, j), i being the first mention in the text."""
+def pair_features(
+    ctx: SentenceContext, i: int, j: int, group_alleles: bool = False, surroundings: bool = True
+) -> list[str]:
+    """Feature names of the candidate pair (i, j), i being the first mention in the text.
+    `surroundings`: also what lies around the pair (`surrounding_features`); the pair head,
+    trained before they existed, goes without."""
     ms = ctx.mentions
     a, b = ms[i], ms[j]
     la, lb = a.label, b.label
@@ -370,6 +384,32 @@ def pair_features(ctx: SentenceContext, i: int, j: int, group_alleles: bool = Fa
         if words:
             f.append(f"{tag}_last={words[-1]}")
             f += [f"{tag}={w}" for w in sorted(set(words))]
+    if surroundings:
+        f += surrounding_features(ctx, i, j, lp, labels_in)
+    return f
+
+
+_CLAUSE_CUTS = (";", ":", " which ", " while ", " whereas ", " but ", " although ")
+
+
+def surrounding_features(ctx: SentenceContext, i: int, j: int, lp: str, labels_in: set[str]) -> list[str]:
+    """What the other mentions of the sentence say about the pair: PGxCorpus relates a drug and a
+    phenotype across a variant between them differently than across nothing; the labels of the
+    nearest mentions before and after the pair; how many rivals of each end's label the sentence
+    holds; and clause cuts between the two (a relation rarely crosses "; whereas")."""
+    ms = ctx.mentions
+    a, b = ms[i], ms[j]
+    f = [f"lp|lab_in={lp}|{x}" for x in sorted(labels_in)]
+    left = [m for k, m in enumerate(ms) if k not in (i, j) and m.end <= a.start]
+    right = [m for k, m in enumerate(ms) if k not in (i, j) and m.start >= b.end]
+    lab_l = max(left, key=lambda m: m.end).label if left else "<none>"
+    lab_r = min(right, key=lambda m: m.start).label if right else "<none>"
+    f += [f"left_lab={lab_l}", f"right_lab={lab_r}", f"lp|left_lab={lp}|{lab_l}", f"lp|right_lab={lp}|{lab_r}"]
+    n_a = sum(m.label == a.label for m in ms)
+    n_b = sum(m.label == b.label for m in ms)
+    f += [f"n_same_a={min(n_a, 4)}", f"n_same_b={min(n_b, 4)}", f"lp|nsame={lp}|{min(n_a, 3)}|{min(n_b, 3)}"]
+    raw = ctx.text[a.end : b.start].lower()
+    f += [f"clause_cut={cue.strip()}" for cue in _CLAUSE_CUTS if cue in raw]
     return f
 
 
@@ -465,6 +505,7 @@ class TypedClassifier:
     classes: list[str]
     threshold: float
     thresholds: dict[str, float]
+    decision: str = "related"  # one of DECISIONS
 
     def _set_classes(self, classes: Sequence[str]) -> None:
         if NONE not in classes:
@@ -484,9 +525,11 @@ class TypedClassifier:
     ) -> list[RelationMention]:
         """Relations between mentions of one sentence (offsets within it), like `relations.relate`.
 
-        A pair is emitted when P(related) >= threshold: a number, a name from `self.thresholds`
-        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`. `only`
-        restricts the judged pairs to these index pairs (e.g. drug x genetic factor)."""
+        A pair is emitted when its score >= threshold: a number, a name from `self.thresholds`
+        ("gold_entities", "rule_pipeline"), or None for the default `self.threshold`. The score is
+        P(related) = 1 - P(NONE), or with `decision` "best_class" the probability of the best typed
+        class. `only` restricts the judged pairs to these index pairs (e.g. drug x genetic factor).
+        `confidence` is P(related) either way."""
         if len(mentions) < 2:
             return []
         t = self._threshold(threshold)
@@ -494,9 +537,9 @@ class TypedClassifier:
         out: list[RelationMention] = []
         for (i, j), p in zip(pairs, probs):
             p_rel = 1.0 - float(p[self._none])
-            if p_rel < t:
-                continue
             best = max(self._rel_cols, key=lambda k: p[k])
+            if (p_rel if self.decision == "related" else float(p[best])) < t:
+                continue
             rtype, head_first = relation_of_class(self.classes[best])
             head, tail = (i, j) if head_first else (j, i)
             s = rel.signals(sentence, mentions[head], mentions[tail])
@@ -525,7 +568,11 @@ class RelationModel(TypedClassifier):
         pair_group_alleles: bool = True,
         meta: dict[str, Any] | None = None,
         thresholds: dict[str, float] | None = None,
+        decision: str = "related",
     ) -> None:
+        if decision not in DECISIONS:
+            raise ValueError(f"decision is one of {DECISIONS}, not {decision!r}")
+        self.decision = decision
         self._set_classes(typed.classes)
         self.typed = typed
         self.label_pairs = sorted({tuple(p) for p in label_pairs})
@@ -577,6 +624,7 @@ class RelationModel(TypedClassifier):
                 pair_group_alleles=d.get("pair_group_alleles", True),
                 meta=meta,
                 thresholds=d.get("thresholds"),
+                decision=d.get("decision", "related"),
             )
             _CACHE[folder] = model
             return model
@@ -587,6 +635,7 @@ class RelationModel(TypedClassifier):
             "cues_fingerprint": cues_fingerprint(),
             "typed_threshold": self.threshold,
             "thresholds": self.thresholds,
+            "decision": self.decision,
             "label_pairs": [list(p) for p in self.label_pairs],
             "pair_group_alleles": self.pair_group_alleles,
             "typed": self.typed.to_json(),
@@ -646,7 +695,7 @@ class RelationModel(TypedClassifier):
         ctx = SentenceContext(sentence, mentions)
         labels = {head.label, tail.label}
         if self.pair is not None and "DRUG" in labels and labels & PAIR_HEAD_LABELS:
-            feats = pair_features(ctx, i, j, group_alleles=self.pair_group_alleles)
+            feats = pair_features(ctx, i, j, group_alleles=self.pair_group_alleles, surroundings=False)
             dense = None
             if self.pair.dense is not None:
                 dense = pair_vector(self._encoded(sentence), mentions[i], mentions[j])[None, :]

@@ -11,7 +11,8 @@ types, direction as the gold states it (isAssociatedWith and isEquivalentTo eith
 spans, overlap spans beside. --fold test (default) reads the DEV test fold: report only, never
 choose by it; --fold held reads the held-back fifth of the train fold, which is what choices are
 made on. --end-to-end adds `pgxlit eval extraction --gold pgxcorpus`'s headline (the pipeline's
-own mentions in PGxCorpus's scheme) with the same relation classifier.
+own mentions in PGxCorpus's scheme) with the same relation classifier, and where its gold relations
+are lost and its false positives come from (`breakdown`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,98 @@ def reachable(docs: list, mentions_of: dict) -> dict[str, Any]:
     return {"gold_relations": total, "both_ends_exact": exact, "both_ends_overlap": overlap,
             "recall_ceiling_exact": round(exact / total, 4) if total else 0.0,
             "recall_ceiling_overlap": round(overlap / total, 4) if total else 0.0}
+
+
+def breakdown(docs: list, predicted: dict, label_pairs) -> dict[str, Any]:
+    """Where end-to-end typed relations go (exact spans, the headline's criterion).
+
+    Each gold relation lands in one bucket: an end missed (no predicted mention overlaps it),
+    an end found with wrong edges (overlapping only), both ends exact but the pair not a
+    candidate (label pair never related in training, or the mentions overlap), a candidate
+    judged NONE, the right pair with the wrong type (confusions counted gold -> predicted),
+    the right type reversed, or found. Each unmatched predicted relation lands in one: an end
+    that is no gold entity at all, an end with wrong edges, two gold entities the gold does
+    not relate, wrong type, or reversed. `predicted[doc_id]` = (mentions in the scheme,
+    relations), as `benchmarks.in_pgxcorpus_scheme` gives them."""
+    from collections import Counter
+
+    from pgxlit.extract.evaluate import PGXCORPUS_TO_PGXLIT, SYMMETRIC_RELATION_TYPES
+    from pgxlit.extract.relation_model import candidate_pairs
+    from pgxlit.records import Mention
+
+    gold_buckets: Counter = Counter()
+    fp_buckets: Counter = Counter()
+    confusions: Counter = Counter()
+    for d in docs:
+        mentions, rels = predicted.get(d.id, ([], []))
+        ents = d.entities_by_id()
+        coarse = [Mention(m.start, m.end, PGXCORPUS_TO_PGXLIT.get(m.label) or m.label, m.text) for m in mentions]
+        cands = {frozenset(p) for p in candidate_pairs(coarse, label_pairs)}
+        by_span: dict[tuple[int, int], list[int]] = {}
+        for k, m in enumerate(mentions):
+            by_span.setdefault((m.start, m.end), []).append(k)
+        pred_of: dict[tuple, list] = {}
+        for r in rels:
+            a, b = mentions[r.head], mentions[r.tail]
+            pred_of.setdefault(frozenset(((a.start, a.end), (b.start, b.end))), []).append(r)
+        gold_pairs: dict[frozenset, list] = {}
+        matched_pred: set[int] = set()
+
+        def end_state(e) -> str:
+            if (e.start, e.end) in by_span:
+                return "exact"
+            return "edges" if any(m.start < e.end and e.start < m.end for m in mentions) else "missed"
+
+        for g in d.relations:
+            if g.level != "sentence":
+                continue
+            h, t = ents[g.head], ents[g.tail]
+            gold_pairs.setdefault(frozenset(((h.start, h.end), (t.start, t.end))), []).append(g)
+            states = {end_state(h), end_state(t)}
+            if "missed" in states:
+                gold_buckets["lost: an end missed by NER/typer"] += 1
+                continue
+            if "edges" in states:
+                gold_buckets["lost: an end found with wrong edges"] += 1
+                continue
+            hs, ts = by_span[(h.start, h.end)], by_span[(t.start, t.end)]
+            if not any(frozenset((i, j)) in cands for i in hs for j in ts):
+                gold_buckets["lost: both ends exact, pair not a candidate"] += 1
+                continue
+            found = pred_of.get(frozenset(((h.start, h.end), (t.start, t.end))), [])
+            same = [r for r in found if r.type == g.type]
+            right_dir = [r for r in same if g.type in SYMMETRIC_RELATION_TYPES
+                         or (mentions[r.head].start, mentions[r.head].end) == (h.start, h.end)]
+            if right_dir:
+                gold_buckets["found (typed, exact)"] += 1
+                matched_pred.update(id(r) for r in right_dir[:1])
+            elif same:
+                gold_buckets["lost: right type, reversed"] += 1
+            elif found:
+                gold_buckets["lost: wrong type"] += 1
+                confusions[f"{g.type} -> {found[0].type}"] += 1
+            else:
+                gold_buckets["lost: candidate judged NONE"] += 1
+        gold_spans = {(e.start, e.end) for e in d.entities}
+        for r in rels:
+            if id(r) in matched_pred:
+                continue
+            a, b = mentions[r.head], mentions[r.tail]
+            ends = [(a.start, a.end), (b.start, b.end)]
+            if any(not any(e.start < x[1] and x[0] < e.end for e in d.entities) for x in ends):
+                fp_buckets["FP: an end is no gold entity"] += 1
+            elif any(x not in gold_spans for x in ends):
+                fp_buckets["FP: an end has wrong edges"] += 1
+            else:
+                gs = gold_pairs.get(frozenset(ends), [])
+                if not gs:
+                    fp_buckets["FP: two gold entities, no gold relation"] += 1
+                elif any(g.type == r.type for g in gs):
+                    fp_buckets["FP: right type, reversed (or a duplicate)"] += 1
+                else:
+                    fp_buckets["FP: wrong type"] += 1
+    return {"gold": dict(sorted(gold_buckets.items())), "false_positives": dict(sorted(fp_buckets.items())),
+            "type_confusions": dict(confusions.most_common())}
 
 
 def summary(scores: dict[str, Any]) -> dict[str, Any]:
@@ -141,14 +234,18 @@ def main(argv: list[str] | None = None) -> int:
         from pgxlit.extract.pgxcorpus_types import shipped_typer
 
         test = _docs(a.shared, "test")
-        typed = in_pgxcorpus_scheme(test, predict(test), shipped_typer(), relations=False)
+        typed = in_pgxcorpus_scheme(test, predict(test), shipped_typer())
         e2e["reachable_with_typer"] = reachable(test, {k: v[0] for k, v in typed.items()})
+        if model is not None:
+            e2e["breakdown"] = breakdown(test, typed, model.label_pairs)
         result["end_to_end"] = e2e
         lines += table(f"end to end, PGxCorpus scheme (entity macro-F1 exact {e2e['entity_macro_f1_exact']:.3f})", e2e)
         c = e2e["reachable_with_typer"]
         lines.append(f"  gold relations with both ends found (rule/NER mentions through the typer): exact spans "
                      f"{c['both_ends_exact']}/{c['gold_relations']} ({c['recall_ceiling_exact']:.3f}), overlapping "
                      f"{c['both_ends_overlap']} ({c['recall_ceiling_overlap']:.3f})")
+        for part, counts in e2e.get("breakdown", {}).items():
+            lines.append(f"  {part.replace('_', ' ')}: " + "; ".join(f"{k} {v}" for k, v in counts.items()))
         lines.append(f"  ({e2e['seconds']} s)")
     print(json.dumps(result, indent=1) if a.json else "\n".join(lines))
     return 0

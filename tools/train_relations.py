@@ -71,6 +71,7 @@ from pgxlit.extract.gold import GoldDoc, dev_split, read_pgxcorpus, read_pgxmine
 from pgxlit.extract.relation_model import (  # noqa: E402
     BUILD_COMMAND,
     FEATURE_VERSION,
+    DECISIONS,
     NONE,
     PAIR_HEAD_LABELS,
     LinearHead,
@@ -181,7 +182,7 @@ def build_pgxmine(docs: list[GoldDoc], group_alleles: bool = True) -> list[Sente
                 i, j = (ci, mi) if (a.start, a.end) <= (b.start, b.end) else (mi, ci)
                 s.pairs.append((i, j))
                 s.labels.append("yes" if frozenset((c.id, m.id)) in positive else "no")
-                s.features.append(pair_features(ctx, i, j, group_alleles=group_alleles))
+                s.features.append(pair_features(ctx, i, j, group_alleles=group_alleles, surroundings=False))
         out.append(s)
     return out
 
@@ -242,7 +243,7 @@ def pgxcorpus_binary(sentences: list[Sentence], drug_variant_only: bool) -> list
                 continue
             b.pairs.append((i, j))
             b.labels.append("no" if lab == NONE else "yes")
-            b.features.append(pair_features(ctx, i, j, group_alleles=True))
+            b.features.append(pair_features(ctx, i, j, group_alleles=True, surroundings=False))
         out.append(b)
     return out
 
@@ -392,8 +393,9 @@ def oof_scores_dense(sentences: list[Sentence], c: float, min_count: int, d: np.
 
 
 def typed_predictions(
-    sentences: list[Sentence], probs: np.ndarray, classes: list[str], threshold: float
+    sentences: list[Sentence], probs: np.ndarray, classes: list[str], threshold: float, decision: str = "related"
 ) -> dict[str, tuple[list[Mention], list[RelationMention]]]:
+    """As RelationModel.predict decides (`decision`, see relation_model.DECISIONS), from given probabilities."""
     none = classes.index(NONE)
     rel_cols = [k for k, c in enumerate(classes) if c != NONE]
     out: dict[str, tuple[list[Mention], list[RelationMention]]] = {}
@@ -406,9 +408,9 @@ def typed_predictions(
             p = probs[r]
             r += 1
             p_rel = 1 - p[none]
-            if p_rel < threshold:
-                continue
             best = max(rel_cols, key=lambda k: p[k])
+            if (p_rel if decision == "related" else p[best]) < threshold:
+                continue
             rtype, head_first = relation_of_class(classes[best])
             h, t = (i, j) if head_first else (j, i)
             rels.append(RelationMention(h + base, t + base, rtype, float(p_rel)))
@@ -465,11 +467,11 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
     n_gold = len(labels)
     docs = [s_.doc for s_ in sents]
 
-    def both(probs: np.ndarray, classes: list[str], t: float) -> tuple[float, float, Any, Any]:
-        g = score_relations(docs, typed_predictions(sents, probs[:n_gold], classes, t))
+    def both(probs: np.ndarray, classes: list[str], t: float, decision: str) -> tuple[float, float, Any, Any]:
+        g = score_relations(docs, typed_predictions(sents, probs[:n_gold], classes, t, decision))
         if not pipe:
             return g.typed.micro.f1, g.typed.micro.f1, g, None
-        p_ = score_relations(docs, typed_predictions(pipe, probs[n_gold:], classes, t))
+        p_ = score_relations(docs, typed_predictions(pipe, probs[n_gold:], classes, t, decision))
         return (g.typed.micro.f1 + p_.typed.micro.f1) / 2, g.typed.micro.f1, g, p_
 
     cv: dict[str, Any] = {}
@@ -477,28 +479,30 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
     for c in C_GRID_TYPED:
         z, classes = oof_scores(every, c, min_count)
         probs = softmax_or_sigmoid(z)
-        for t in THRESHOLDS:
-            obj, _, g, p_ = both(probs, classes, t)
-            cv[f"C={c} t={t}"] = {"objective": round(obj, 4), "gold_typed_f1": round(g.typed.micro.f1, 4),
-                                  "gold_untyped_f1": round(g.untyped.micro.f1, 4)}
-            if p_ is not None:
-                cv[f"C={c} t={t}"].update(pipeline_typed_f1=round(p_.typed.micro.f1, 4),
-                                          pipeline_untyped_f1=round(p_.untyped.micro.f1, 4))
-            if best is None or obj > best[0] + 1e-9:
-                best = (obj, c, t, z, classes)
-        log(f"  typed head CV C={c}: best objective so far {best[0]:.3f} (C={best[1]}, t={best[2]})")
-    _, c_typed, _, z_oof, classes = best
+        for decision in DECISIONS:
+            for t in THRESHOLDS:
+                obj, _, g, p_ = both(probs, classes, t, decision)
+                key = f"C={c} t={t}" + ("" if decision == "related" else f" {decision}")
+                cv[key] = {"objective": round(obj, 4), "gold_typed_f1": round(g.typed.micro.f1, 4),
+                           "gold_untyped_f1": round(g.untyped.micro.f1, 4)}
+                if p_ is not None:
+                    cv[key].update(pipeline_typed_f1=round(p_.typed.micro.f1, 4),
+                                   pipeline_untyped_f1=round(p_.untyped.micro.f1, 4))
+                if best is None or obj > best[0] + 1e-9:
+                    best = (obj, c, t, z, classes, decision)
+        log(f"  typed head CV C={c}: best objective so far {best[0]:.3f} (C={best[1]}, t={best[2]}, {best[5]})")
+    _, c_typed, _, z_oof, classes, decision = best
     all_labels = labels + p_labels
     y_idx = np.array([classes.index(lab) for lab in all_labels])
     temp_typed = fit_temperature(z_oof, y_idx)
     # The threshold applies to calibrated probabilities: pick it again after the temperature.
     probs_t = softmax_or_sigmoid(z_oof, temp_typed)
-    per_t = {t: both(probs_t, classes, t) for t in THRESHOLDS}
+    per_t = {t: both(probs_t, classes, t, decision) for t in THRESHOLDS}
     t_best = max(THRESHOLDS, key=lambda t: (round(per_t[t][0], 4), -abs(t - 0.5)))
     _, _, sc, sc_pipe = per_t[t_best]
     t_gold = max(THRESHOLDS, key=lambda t: (round(per_t[t][2].typed.micro.f1, 4), -abs(t - 0.5)))
     t_pipe = max(THRESHOLDS, key=lambda t: (round(per_t[t][3].typed.micro.f1, 4), -abs(t - 0.5))) if pipe else None
-    log(f"typed head: C={c_typed}, temperature {temp_typed:.3f}, threshold {t_best} "
+    log(f"typed head: C={c_typed}, temperature {temp_typed:.3f}, decision {decision}, threshold {t_best} "
         f"(CV gold entities: typed F1 {sc.typed.micro.f1:.3f}, untyped {sc.untyped.micro.f1:.3f}"
         + (f"; pipeline mentions: typed {sc_pipe.typed.micro.f1:.3f}, untyped {sc_pipe.untyped.micro.f1:.3f}" if pipe else "")
         + f"); best single-setting thresholds: gold {t_gold}, pipeline {t_pipe}")
@@ -593,7 +597,7 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
         pair = to_head(fit_lr(matrix(tr_feats, p_vocab), tr_labels, c_pair), p_vocab, temp_pair)
 
     model = RelationModel(typed, label_pairs, t_best, pair, pair_group_alleles=True,
-                          thresholds={"gold_entities": t_gold, "rule_pipeline": t_pipe})
+                          thresholds={"gold_entities": t_gold, "rule_pipeline": t_pipe}, decision=decision)
     path = model.save(out)
     seconds = time.perf_counter() - t0
     log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {seconds:.0f}s")
@@ -634,7 +638,9 @@ def train(shared: Path, out: Path, pair_data: str, typed_data: str, min_count: i
         "settings": {
             "min_feature_count": min_count,
             "typed": {"data": typed_data, "C": c_typed, "temperature": round(temp_typed, 4), "threshold": t_best,
-                      "threshold_rule": "best mean of the CV typed micro-F1 with gold entities and with pipeline mentions",
+                      "decision": decision,
+                      "threshold_rule": "C, decision and threshold: best mean of the CV typed micro-F1 with gold "
+                                        "entities and with pipeline mentions",
                       "cv_best_threshold_gold_entities": t_gold, "cv_best_threshold_rule_pipeline": t_pipe,
                       "classes": typed.classes, "features": len(typed.vocab)},
             "pair": {"data": chosen, "C": c_pair, "temperature": round(temp_pair, 4),
