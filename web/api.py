@@ -430,8 +430,11 @@ def create_api() -> APIRouter:
         service = request.app.state.check_service
         if service is not None and service.ready and service.known(body.drug) is not None:
             # a few dictionary lookups on loaded knowledge: answered on the event loop, without the hop to a
-            # worker thread and back (each a wait for the GIL and a core under load)
-            return run_check(services(request), body.drug, body.results, body.profile)
+            # worker thread and back (each a wait for the GIL and a core under load); the same order and
+            # results again, while the knowledge is the same, are answered from what was kept
+            key = (body.drug, body.results, json.dumps(body.profile, sort_keys=True) if body.profile else None)
+            return request.app.state.check_answers.get(
+                key, service.knowledge, lambda: run_check(services(request), body.drug, body.results, body.profile))
         return await run(request, run_check, services(request), body.drug, body.results, body.profile)
 
     @api.get("/digest", tags=["digest"])

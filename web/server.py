@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
     from pgxlit.web.hardening import RequestLimits
     from pgxlit.web.heavy import Busy, HeavyPool, pin_cpus
     from pgxlit.web.security import Auth, RevokedSessions, weak_token_reason
-    from pgxlit.web.services import Services
+    from pgxlit.web.services import CheckAnswers, Services
 
     settings = settings or get_settings()
 
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
     answer_cache = settings.web.answer_cache if answer_cache is None else answer_cache
     heavy = HeavyPool(settings, workers, queue) if workers > 0 else None
     app.state.services = Services(settings, check_service, heavy=heavy, answer_cache=answer_cache)
+    app.state.check_answers = CheckAnswers(settings.web.check_cache)
     app.state.refresh = Refresh(lambda: app.state.services.store, settings)
 
     @app.get("/health")
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, workers: int | None = None, que
         svc = app.state.services
         pool = svc.heavy
         return {"status": "ok", "version": __version__, "answer_cache": svc.answers.stats(),
+                "check_cache": app.state.check_answers.stats(),
                 "workers": {"processes": pool.workers, "queue": pool.queue, "in_flight": pool.in_flight,
                             "pids": pool.pids(), "digest_pids": pool.digest_pids()} if pool is not None else None}
 

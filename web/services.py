@@ -240,3 +240,43 @@ class AnswerCache:
 
     def stats(self) -> dict[str, int]:
         return {"size": len(self._items), "hits": self.hits, "misses": self.misses}
+
+
+class CheckAnswers:
+    """Check answers (their JSON) by ordered drug and results, kept while the check's knowledge is the same
+    object: a refresh swaps in a new one and drops them all. Why: an EHR asks again for the same order
+    and patient (each order-select, each sign); a kept answer skips parsing the results and the check."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+        self._knowledge: Any = None
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple, knowledge: Any, answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The kept answer for `key` under `knowledge`, or `answer()` kept for the next caller. Callers
+        must not change what they get: it is shared."""
+        if self.size <= 0:
+            return answer()
+        with self._lock:
+            if knowledge is not self._knowledge:
+                self._items.clear()
+                self._knowledge = knowledge
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        value = answer()
+        with self._lock:
+            if knowledge is self._knowledge:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return value
+
+    def stats(self) -> dict[str, int]:
+        return {"size": len(self._items), "hits": self.hits, "misses": self.misses}
