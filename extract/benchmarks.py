@@ -192,7 +192,7 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
             result["biored_scheme"] = scheme.to_dict()
             lines += [
                 "HEADLINE, BioRED's own scheme (its 4 types pgxlit covers, its span edges; "
-                "corpora/models/biored_types, trained on the BioRED train fold):",
+                f"{describe_typer(typer, 'biored')}, trained on the BioRED train fold):",
                 f"  exact spans: NER macro-F1 {scheme.exact.macro.f1:.3f} (micro {scheme.exact.micro.f1:.3f}); "
                 f"overlap {scheme.overlap.macro.f1:.3f}",
                 "", "entities, BioRED scheme", format_table(scheme),

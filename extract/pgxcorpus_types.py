@@ -55,6 +55,10 @@ __all__ = [
     "load_typer",
     "shipped_typer",
     "SpanTyper",
+    "CrfTyper",
+    "MEASURED_BEST",
+    "TokenStarts",
+    "attach_rules",
     "SCHEME_NER_CHOICES",
     "describe_typer",
     "to_pgxcorpus",
@@ -116,7 +120,7 @@ class Candidate:
 
 def _token_index(tokens: Sequence[tuple[int, int]], m: Mention) -> tuple[int, int] | None:
     """First and last token of a mention (tokens overlapping its extent)."""
-    k = max(0, bisect.bisect_right(_Starts(tokens), m.start) - 1)
+    k = max(0, bisect.bisect_right(TokenStarts(tokens), m.start) - 1)
     inside = []
     while k < len(tokens) and tokens[k][0] < m.end:
         if tokens[k][1] > m.start:
@@ -148,7 +152,7 @@ def candidates(text: str, mentions: Sequence[Mention], tokens: Sequence[tuple[in
     return out
 
 
-class _Starts:
+class TokenStarts:
     """Token starts as a sequence bisect can search without building a list per candidate."""
 
     def __init__(self, tokens: Sequence[tuple[int, int]]) -> None:
@@ -182,7 +186,7 @@ def candidate_features(
     """Named features of one candidate: its words, its edges, its context and the mentions it holds."""
     m = mentions[c.source]
     lab = m.label
-    lo = bisect.bisect_left(_Starts(tokens), c.start)
+    lo = bisect.bisect_left(TokenStarts(tokens), c.start)
     toks = []
     for k in range(lo, len(tokens)):
         if tokens[k][0] >= c.end:
@@ -410,11 +414,31 @@ def to_pgxcorpus(
     return typed, list(relate(text, coarse))
 
 
+def attach_rules(
+    found: Sequence[Mention], mentions: Sequence[Mention], relations: Sequence[RelationMention]
+) -> tuple[list[Mention], list[RelationMention]]:
+    """A scheme model's own spans given the rule mentions' identifiers and finer kinds where they are
+    still that kind of thing ("CYP2D6" keeps HGNC:2625), and the relations carried onto the span each
+    of their mentions overlaps most."""
+    out: list[Mention] = []
+    owner: dict[int, int] = {}  # rule mention -> typed mention
+    for m in found:
+        coarse = _COARSE.get(m.label)
+        same = [(min(m.end, r.end) - max(m.start, r.start), i) for i, r in enumerate(mentions)
+                if r.label == coarse and r.start < m.end and m.start < r.end]
+        if same:
+            _, i = max(same)
+            r = mentions[i]
+            m = replace(m, norm=r.norm, kind=r.kind)
+            if i not in owner or (m.end - m.start) > (out[owner[i]].end - out[owner[i]].start):
+                owner[i] = len(out)
+        out.append(m)
+    return out, carry_relations(relations, owner)
+
+
 class SpanTyper:
     """The MiniLM span model (extract/span_ner.py) behind FineTyper's `retype` contract: it reads
-    the scheme's spans itself instead of re-typing pgxlit's mentions. The rule mentions still give
-    identifiers and finer kinds to the spans that are still that kind of thing ("CYP2D6" keeps
-    HGNC:2625), and carried relations move to the span each of their mentions overlaps most."""
+    the scheme's spans itself instead of re-typing pgxlit's mentions (`attach_rules`)."""
 
     def __init__(self, tagger: Any) -> None:
         self.tagger = tagger
@@ -431,28 +455,29 @@ class SpanTyper:
     ) -> tuple[list[Mention], list[RelationMention]]:
         """The scheme's mentions of `text` (exact spans, types of the scheme) and the relations between
         the rule mentions carried onto them."""
-        found = self.tagger.tag_document(text)
-        out: list[Mention] = []
-        owner: dict[int, int] = {}  # rule mention -> typed mention
-        for m in found:
-            coarse = _COARSE.get(m.label)
-            same = [(min(m.end, r.end) - max(m.start, r.start), i) for i, r in enumerate(mentions)
-                    if r.label == coarse and r.start < m.end and m.start < r.end]
-            if same:
-                _, i = max(same)
-                r = mentions[i]
-                m = replace(m, norm=r.norm, kind=r.kind)
-                if i not in owner or (m.end - m.start) > (out[owner[i]].end - out[owner[i]].start):
-                    owner[i] = len(out)
-            out.append(m)
-        return out, carry_relations(relations, owner)
+        return attach_rules(self.tagger.tag_document(text), mentions, relations)
 
 
-SCHEME_NER_CHOICES = ("auto", "span", "typer")
+class CrfTyper(SpanTyper):
+    """The CRF tagger (extract/crf_ner.py) behind the same contract: it tags every token of the text,
+    with pgxlit's mentions of it as features."""
+
+    def retype(
+        self, text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = ()
+    ) -> tuple[list[Mention], list[RelationMention]]:
+        return attach_rules(self.tagger.tag(text, mentions), mentions, relations)
+
+
+SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer")
+# What "auto" picks per scheme: the shipped models in the order they measure on the scheme's test
+# fold (exact-span macro-F1, extract/expected/*.test.json); the linear typer is the last resort.
+MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("crf", "typer"), "pgxcorpus": ("typer",)}
 
 
 def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus") -> str:
     """Which model wrote a scheme's entities, in words for a report line."""
+    if isinstance(typer, CrfTyper):
+        return f"the CRF tagger (corpora/models/{scheme}_crf)"
     if isinstance(typer, SpanTyper):
         return f"the MiniLM span model (corpora/models/{scheme}_span)"
     if typer is not None:
@@ -462,10 +487,10 @@ def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus
 
 def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyper | SpanTyper | None:
     """What writes a scheme's (pgxcorpus, biored) entities, chosen by `kind` or the setting
-    extract.scheme_ner: the span model corpora/models/<scheme>_span ("span", or "auto" when it is
-    shipped), else the linear typer corpora/models/<scheme>_types ("typer", the default while it
-    measures better on the test folds); None when neither is shipped (for PGxCorpus the coarse
-    mapping applies then)."""
+    extract.scheme_ner: "crf" (corpora/models/<scheme>_crf), "span" (corpora/models/<scheme>_span),
+    "typer" (corpora/models/<scheme>_types) or "auto" (the first shipped of MEASURED_BEST[scheme]:
+    the CRF for BioRED, the typer for PGxCorpus). None when nothing is shipped (for PGxCorpus the
+    coarse mapping applies then)."""
     if kind is None:
         from pgxlit.config import get_settings
 
@@ -473,14 +498,36 @@ def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyp
     if kind not in SCHEME_NER_CHOICES:
         raise ValueError(f"extract.scheme_ner is one of {', '.join(SCHEME_NER_CHOICES)}, not {kind!r} "
                          "(set PGXLIT_EXTRACT_SCHEME_NER)")
-    if kind in ("auto", "span"):
-        from pgxlit.extract.span_ner import shipped_tagger, build_command
+    for choice in MEASURED_BEST.get(scheme, ("typer",)) if kind == "auto" else (kind,):
+        found = _shipped(scheme, choice, required=kind != "auto")
+        if found is not None:
+            return found
+    return None
+
+
+def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | None:
+    """One kind of scheme model when it is shipped; a missing CRF or span model the setting asks
+    for is an error that says how to build it."""
+    if kind == "crf":
+        from pgxlit.extract.crf_ner import build_command, shipped_tagger
+
+        tagger = shipped_tagger(scheme)
+        if tagger is not None:
+            return CrfTyper(tagger)
+        if required:
+            raise FileNotFoundError(f"extract.scheme_ner is 'crf' but no CRF model is shipped for {scheme} (or "
+                                    f"python-crfsuite is not installed); build it with `{build_command(scheme)}` "
+                                    "or set PGXLIT_EXTRACT_SCHEME_NER=typer")
+        return None
+    if kind == "span":
+        from pgxlit.extract.span_ner import build_command, shipped_tagger
 
         tagger = shipped_tagger(scheme)
         if tagger is not None:
             return SpanTyper(tagger)
-        if kind == "span":
+        if required:
             raise FileNotFoundError(f"extract.scheme_ner is 'span' but no span model is shipped for {scheme}; "
                                     f"build it with `{build_command(scheme)}` or set PGXLIT_EXTRACT_SCHEME_NER=typer")
+        return None
     folder = default_model_dir(scheme)
     return load_typer(folder) if (folder / "model.json").is_file() else None

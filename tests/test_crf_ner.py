@@ -1,0 +1,140 @@
+"""The CRF tagger (extract/crf_ner.py): tokens fine enough for BioRED's edges, deterministic
+features, tags to spans and back, and the shipped model on the test fold (nothing is trained
+here; the test fold is only read)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgxlit.extract.crf_ner import (
+    Gazetteer,
+    doc_features,
+    second_pass_features,
+    spans_of,
+    tags_of,
+    tokens_of,
+)
+from pgxlit.extract.gold import GoldDoc, dev_split, read_biored
+from pgxlit.records import Mention, RelationMention
+
+BIORED_TYPES = ("ChemicalEntity", "GeneOrGeneProduct", "SequenceVariant", "DiseaseOrPhenotypicFeature")
+
+
+def _biored(gold: Path) -> list[GoldDoc]:
+    return [d for f in sorted((gold / "biored").glob("*.PubTator")) for d in read_biored(f)]
+
+
+def test_tags_and_spans_round_trip():
+    text = "BRCA1-associated breast cancer and the V600E mutation of BRAF ."
+    spans = [(0, 5, "GeneOrGeneProduct"), (17, 30, "DiseaseOrPhenotypicFeature"), (39, 44, "SequenceVariant"),
+             (57, 61, "GeneOrGeneProduct")]
+    tokens = tokens_of(text)
+    assert [text[s:e] for s, e in tokens][:3] == ["BRCA1", "-", "associated"]
+    tags = tags_of(tokens, spans)
+    assert tags[:4] == ["B-GeneOrGeneProduct", "O", "O", "B-DiseaseOrPhenotypicFeature"]
+    assert spans_of(tokens, tags) == spans
+    # an I- after O or after another type starts a span of its own
+    assert spans_of(tokens[:2], ["I-ChemicalEntity", "I-GeneOrGeneProduct"]) == [
+        (0, 5, "ChemicalEntity"), (5, 6, "GeneOrGeneProduct")]
+
+
+def test_features_carry_rule_mentions_and_are_deterministic():
+    text = "Warfarin dose depends on CYP2C9 and VKORC1 -1639G>A in patients with atrial fibrillation (AF) ."
+    mentions = [Mention(0, 8, "DRUG", "Warfarin", kind="name", source="lexicon"),
+                Mention(25, 31, "GENE", "CYP2C9", kind="symbol", source="lexicon"),
+                Mention(36, 51, "VARIANT", "VKORC1 -1639G>A", kind="hgvs_c", source="grammar"),
+                Mention(69, 88, "DISEASE", "atrial fibrillation", source="model")]
+    tokens = tokens_of(text)
+    first = doc_features(text, tokens, mentions)
+    assert first == doc_features(text, tokens, list(mentions))
+    assert "r=B-DRUG" in first[0] and "rk=DRUG:name" in first[0]
+    assert not any(f.startswith("n=") for fs in first for f in fs)  # the model's mentions only when asked
+    with_model = doc_features(text, tokens, mentions, use_model=True)
+    k = next(i for i, (s, _) in enumerate(tokens) if s == 69)
+    assert "n=B-DISEASE" in with_model[k]
+    # the second pass sees the first pass's findings, and the short form its long form's type
+    found = [(69, 88, "DiseaseOrPhenotypicFeature")]
+    again = second_pass_features(text, tokens, found)
+    af = next(i for i, (s, _) in enumerate(tokens) if text[s:s + 2] == "AF")
+    assert "t1=B-DiseaseOrPhenotypicFeature" in again[k]
+    assert "lf=DiseaseOrPhenotypicFeature" in again[af]
+
+
+def test_gazetteer_keeps_the_commonest_type_and_the_annotated_share():
+    docs = [("aspirin and aspirin", [(0, 7, "ChemicalEntity")]), ("T cells", [])]
+    gaz = Gazetteer.build(docs)
+    assert gaz.entries[("aspirin",)] == ("ChemicalEntity", 0.5)
+    assert Gazetteer.from_json(json.loads(json.dumps(gaz.to_json()))).entries == gaz.entries
+
+
+@pytest.mark.shared
+def test_tokens_split_at_biored_edges(gold: Path):
+    """Nearly every gold edge of BioRED DEV falls between two tokens (70 of 33,768 do not)."""
+    docs = _biored(gold)
+    edges = inside = 0
+    for d in docs:
+        tokens = tokens_of(d.text)
+        starts, ends = {s for s, _ in tokens}, {e for _, e in tokens}
+        for e in d.entities:
+            edges += 2
+            inside += (e.start not in starts) + (e.end not in ends)
+    assert edges > 30_000
+    assert inside / edges < 0.003, (inside, edges)
+
+
+# ---- the shipped model ------------------------------------------------------------------
+
+
+def _shipped():
+    from pgxlit.extract.crf_ner import default_model_dir, shipped_tagger
+
+    tagger = shipped_tagger("biored")
+    if tagger is None:
+        pytest.skip(f"no CRF model shipped in {default_model_dir('biored')} (or python-crfsuite missing)")
+    return tagger
+
+
+def test_shipped_model_finds_entities_and_keeps_rule_ids():
+    from pgxlit.extract.pgxcorpus_types import CrfTyper, shipped_typer
+
+    tagger = _shipped()
+    assert tagger.types == BIORED_TYPES
+    text = ("The CYP2C19 rs4244285 variant reduced the response to clopidogrel in patients with "
+            "coronary artery disease.")
+    rules = [Mention(4, 11, "GENE", "CYP2C19", norm="HGNC:2621", kind="symbol", source="lexicon"),
+             Mention(12, 21, "VARIANT", "rs4244285", norm="rs4244285", kind="rsid", source="grammar"),
+             Mention(54, 65, "DRUG", "clopidogrel", norm="PA449053|clopidogrel", kind="name", source="lexicon")]
+    typer = CrfTyper(tagger)
+    typed, carried = typer.retype(text, rules, [RelationMention(1, 2, "influences")])
+    by_text = {m.text: m for m in typed}
+    assert by_text["CYP2C19"].label == "GeneOrGeneProduct" and by_text["CYP2C19"].norm == "HGNC:2621"
+    assert by_text["rs4244285"].label == "SequenceVariant"
+    assert by_text["clopidogrel"].label == "ChemicalEntity"
+    assert by_text["coronary artery disease"].label == "DiseaseOrPhenotypicFeature"
+    assert [(typed[r.head].text, typed[r.tail].text) for r in carried] == [("rs4244285", "clopidogrel")]
+    assert isinstance(shipped_typer("biored", "crf"), CrfTyper)
+
+
+@pytest.mark.shared
+def test_shipped_model_on_the_test_fold(gold: Path):
+    """Exact-span figures on the BioRED test fold as the model's meta.json records them (tolerance
+    0.02), and the model's own record says it was trained on the train fold only."""
+    from pgxlit.extract.benchmarks import predict
+    from pgxlit.extract.evaluate import score_entities
+
+    tagger = _shipped()
+    meta = tagger.meta
+    assert "train fold" in meta["data"] and meta["command"].startswith("python tools/train_crf_ner.py")
+    test = dev_split(_biored(gold), "test")
+    assert len(test) == 119
+    mentions = {k: v[0] for k, v in predict(test).items()}
+    found = {d.id: tagger.tag(d.text, mentions[d.id]) for d in test}
+    assert all(m.label in BIORED_TYPES and m.text == d.text[m.start:m.end] for d in test for m in found[d.id])
+    scores = score_entities(test, found, lambda label: label if label in BIORED_TYPES else None)
+    expected = meta["figures"]["test"]
+    assert abs(scores.exact.macro.f1 - expected["exact_macro_f1"]) <= 0.02
+    assert abs(scores.overlap.macro.f1 - expected["overlap_macro_f1"]) <= 0.02
+    assert scores.exact.macro.f1 >= 0.74  # the linear typer it replaces: 0.659

@@ -1,0 +1,286 @@
+"""Train the CRF tagger of extract/crf_ner.py for a gold corpus's own entity scheme.
+
+    python tools/train_crf_ner.py --scheme biored --shared ../shared --out corpora/models/biored_crf
+
+Data: BioRED DEV (Train+Dev), **train fold only** (`extract.gold.dev_split(docs, "train")`).
+A fixed fifth of it (by document id, the span model's `held_back`) is held back: the
+L1/L2 strengths and the feature choices (with or without the NER model's mentions as
+features) are chosen on it by exact-span macro-F1 over the scheme's types
+(extract.evaluate.score_entities). The chosen settings are then trained again on the whole
+train fold and written with CRFsuite (L-BFGS: the same data and settings give the same
+model). The test fold is read only after the model is written, to print and record its
+figures. Every document goes through the pipeline pgxlit ships (`benchmarks.predict`) once;
+its mentions are features. The NER model was trained on this train fold, so its mentions
+here are better than on new text: the held-back choice between with and without them is
+biased towards them, and the test fold shows what they are worth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_span_ner import held_back, load_docs  # noqa: E402  (one fifth, one loader: the span model's)
+
+from pgxlit.extract.benchmarks import predict  # noqa: E402
+from pgxlit.extract.crf_ner import (  # noqa: E402
+    GAZETTEER_FILE,
+    MODEL_FILE,
+    SECOND_PASS_FILE,
+    CrfSettings,
+    Gazetteer,
+    build_command,
+    doc_features,
+    load_tagger,
+    second_pass_features,
+    spans_of,
+    tags_of,
+    tokens_of,
+)
+from pgxlit.extract.evaluate import score_entities  # noqa: E402
+from pgxlit.extract.gold import GoldDoc, dev_split  # noqa: E402
+from pgxlit.records import Mention  # noqa: E402
+
+TYPES: dict[str, tuple[str, ...]] = {
+    # BioRED's four types that pgxlit's labels cover (organisms and cell lines are not scored)
+    "biored": ("ChemicalEntity", "GeneOrGeneProduct", "SequenceVariant", "DiseaseOrPhenotypicFeature"),
+}
+FOLDS = 5
+LICENCES = {
+    "biored": "weights derived from BioRED (Luo et al. 2022; see its licence at NCBI): research use",
+}
+
+
+def features_of(
+    docs: list[GoldDoc], mentions: dict[str, list[Mention]], settings: CrfSettings,
+    gazetteers: dict[str, Gazetteer] | Gazetteer | None = None,
+) -> list[list[list[str]]]:
+    """Each document's token features; `gazetteers`: one for all, or one per document id."""
+    def gaz(d: GoldDoc) -> Gazetteer | None:
+        if not settings.use_gazetteer:
+            return None
+        return gazetteers.get(d.id) if isinstance(gazetteers, dict) else gazetteers
+
+    return [doc_features(d.text, tokens_of(d.text), mentions[d.id], settings.use_model, settings.window, gaz(d))
+            for d in docs]
+
+
+def gold_spans(docs: list[GoldDoc], types: tuple[str, ...]) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    return [(d.text, [(e.start, e.end, e.label) for e in d.entities if e.label in types]) for d in docs]
+
+
+def jackknife(docs: list[GoldDoc], types: tuple[str, ...], folds: int = FOLDS) -> dict[str, Gazetteer]:
+    """Each document's gazetteer built from the other folds' documents only (so its own entities
+    never match for free, as on new text)."""
+    def fold(doc_id: str) -> int:
+        return fold_of(doc_id, folds)
+
+    out = {}
+    for k in range(folds):
+        others = Gazetteer.build(gold_spans([d for d in docs if fold(d.id) != k], types))
+        out.update({d.id: others for d in docs if fold(d.id) == k})
+    return out
+
+
+def labels_of(docs: list[GoldDoc], types: tuple[str, ...]) -> list[list[str]]:
+    return [tags_of(tokens_of(d.text), [(e.start, e.end, e.label) for e in d.entities if e.label in types]) for d in docs]
+
+
+def train(xs: list[list[list[str]]], ys: list[list[str]], c1: float, c2: float, iterations: int, out: Path) -> None:
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for x, y in zip(xs, ys, strict=True):
+        trainer.append(x, y)
+    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
+    trainer.train(str(out))
+
+
+def tag_all(model: Path, docs: list[GoldDoc], xs: list[list[list[str]]], types: tuple[str, ...]) -> dict[str, list[Mention]]:
+    """Predicted mentions per document from already computed features."""
+    import pycrfsuite
+
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    out = {}
+    for d, x in zip(docs, xs, strict=True):
+        spans = spans_of(tokens_of(d.text), tagger.tag(x))
+        out[d.id] = [Mention(s, e, lab, d.text[s:e], source="crf") for s, e, lab in spans if lab in types]
+    tagger.close()
+    return out
+
+
+def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]], types: tuple[str, ...]) -> dict[str, Any]:
+    scores = score_entities(docs, predicted, lambda label: label if label in types else None)
+    d = scores.to_dict()
+    return {
+        "exact_macro_f1": round(scores.exact.macro.f1, 4),
+        "exact_micro_f1": round(scores.exact.micro.f1, 4),
+        "overlap_macro_f1": round(scores.overlap.macro.f1, 4),
+        "exact_per_type_f1": {k: v["f1"] for k, v in d["exact"]["per_label"].items()},
+    }
+
+
+def fold_of(doc_id: str, folds: int = FOLDS) -> int:
+    """A fixed fold of a document, by id (for the gazetteer's and the first pass's out-of-fold views)."""
+    return int(hashlib.sha256(f"crf-gazetteer:{doc_id}".encode()).hexdigest(), 16) % folds
+
+
+def first_pass_out_of_fold(
+    docs: list[GoldDoc], xs: list[list[list[str]]], ys: list[list[str]], c1: float, c2: float, iterations: int,
+    tmp: Path,
+) -> list[list[tuple[int, int, str]]]:
+    """Each document's first-pass spans from a model trained on the other folds only: the second pass
+    learns from first passes as wrong as they are on new text."""
+    out: list[list[tuple[int, int, str]]] = [[] for _ in docs]
+    for k in range(FOLDS):
+        rest = [i for i, d in enumerate(docs) if fold_of(d.id) != k]
+        mine = [i for i, d in enumerate(docs) if fold_of(d.id) == k]
+        path = tmp / f"oof{k}.crfsuite"
+        train([xs[i] for i in rest], [ys[i] for i in rest], c1, c2, iterations, path)
+        for i, spans in zip(mine, spans_all(path, [docs[i] for i in mine], [xs[i] for i in mine]), strict=True):
+            out[i] = spans
+    return out
+
+
+def spans_all(model: Path, docs: list[GoldDoc], xs: list[list[list[str]]]) -> list[list[tuple[int, int, str]]]:
+    import pycrfsuite
+
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    out = [spans_of(tokens_of(d.text), tagger.tag(x)) for d, x in zip(docs, xs, strict=True)]
+    tagger.close()
+    return out
+
+
+def with_second(docs: list[GoldDoc], xs: list[list[list[str]]], first: list[list[tuple[int, int, str]]]) -> list[list[list[str]]]:
+    return [[f + g for f, g in zip(x, second_pass_features(d.text, tokens_of(d.text), spans), strict=True)]
+            for d, x, spans in zip(docs, xs, first, strict=True)]
+
+
+def as_mentions(docs: list[GoldDoc], spans: list[list[tuple[int, int, str]]], types: tuple[str, ...]) -> dict[str, list[Mention]]:
+    return {d.id: [Mention(s, e, lab, d.text[s:e], source="crf") for s, e, lab in sp if lab in types]
+            for d, sp in zip(docs, spans, strict=True)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scheme", choices=sorted(TYPES), default="biored")
+    ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (gold/ inside)")
+    ap.add_argument("--out", type=Path, required=True, help="model folder to write")
+    ap.add_argument("--c1", default="0.05,0.2", help="L1 strengths to try (comma-separated)")
+    ap.add_argument("--c2", default="0.01,0.1", help="L2 strengths to try")
+    ap.add_argument("--use-model", default="no", help="NER model mentions as features: no, yes or no,yes (the NER "
+                    "was trained on this train fold, so its mentions look better here than on new text: off by default)")
+    ap.add_argument("--gazetteer", default="no", help="the train fold's entity strings as features: no, yes or no,yes")
+    ap.add_argument("--second-pass", default="no,yes", help="a second CRF over the first's findings: no, yes or no,yes")
+    ap.add_argument("--iterations", type=int, default=150, help="L-BFGS iterations")
+    args = ap.parse_args(argv)
+    types = TYPES[args.scheme]
+    t0 = time.process_time()
+    docs = load_docs(args.scheme, args.shared)
+    train_docs = dev_split(docs, "train")
+    fit_docs = [d for d in train_docs if not held_back(d.id)]
+    dev_docs = [d for d in train_docs if held_back(d.id)]
+    print(f"{args.scheme}: train fold {len(train_docs)} documents = {len(fit_docs)} fit + {len(dev_docs)} held back",
+          flush=True)
+    mentions = {k: v[0] for k, v in predict(train_docs).items()}
+    print(f"pipeline mentions: {time.process_time() - t0:.1f} CPU-s", flush=True)
+    y_fit, y_dev = labels_of(fit_docs, types), labels_of(dev_docs, types)
+    grid = []
+    c1s = [float(x) for x in args.c1.split(",")]
+    c2s = [float(x) for x in args.c2.split(",")]
+    uses = [u == "yes" for u in args.use_model.split(",")]
+    gazs = [u == "yes" for u in args.gazetteer.split(",")]
+    fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for use, use_gaz in itertools.product(uses, gazs):
+            settings = CrfSettings(use_model=use, use_gazetteer=use_gaz)
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
+            for c1, c2 in itertools.product(c1s, c2s):
+                t = time.process_time()
+                path = tmp / f"m{len(grid)}.crfsuite"
+                train(x_fit, y_fit, c1, c2, args.iterations, path)
+                fig = figures(dev_docs, tag_all(path, dev_docs, x_dev, types), types)
+                row = {"use_model": use, "gazetteer": use_gaz, "second_pass": False, "c1": c1, "c2": c2,
+                       "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
+                grid.append(row)
+                print(json.dumps(row), flush=True)
+        best = max(grid, key=lambda r: (r["held_back"]["exact_macro_f1"], -r["c1"], -r["c2"]))
+        if "yes" in args.second_pass.split(","):  # a second pass over the best first pass's settings
+            t = time.process_time()
+            settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"])
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
+            oof = first_pass_out_of_fold(fit_docs, x_fit, y_fit, best["c1"], best["c2"], args.iterations, tmp)
+            first_dev = spans_all(tmp / f"m{grid.index(best)}.crfsuite", dev_docs, x_dev)
+            path = tmp / "second.crfsuite"
+            train(with_second(fit_docs, x_fit, oof), y_fit, best["c1"], best["c2"], args.iterations, path)
+            second_dev = spans_all(path, dev_docs, with_second(dev_docs, x_dev, first_dev))
+            row = {**best, "second_pass": True, "held_back": figures(dev_docs, as_mentions(dev_docs, second_dev, types), types),
+                   "cpu_s": round(time.process_time() - t, 1)}
+            grid.append(row)
+            print(json.dumps(row), flush=True)
+            if row["held_back"]["exact_macro_f1"] > best["held_back"]["exact_macro_f1"]:
+                best = row
+        settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"])
+        print(f"chosen on the held-back fifth: use_model={best['use_model']} gazetteer={best['gazetteer']} "
+              f"second_pass={best['second_pass']} c1={best['c1']} c2={best['c2']} "
+              f"(exact macro-F1 {best['held_back']['exact_macro_f1']:.4f}); training on the whole train fold", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        x_train, y_train = features_of(train_docs, mentions, settings, jackknife(train_docs, types)), labels_of(train_docs, types)
+        train(x_train, y_train, best["c1"], best["c2"], args.iterations, args.out / MODEL_FILE)
+        second_file = args.out / SECOND_PASS_FILE
+        if best["second_pass"]:
+            oof = first_pass_out_of_fold(train_docs, x_train, y_train, best["c1"], best["c2"], args.iterations, tmp)
+            train(with_second(train_docs, x_train, oof), y_train, best["c1"], best["c2"], args.iterations, second_file)
+        elif second_file.exists():
+            second_file.unlink()
+    gaz_file = args.out / GAZETTEER_FILE
+    if settings.use_gazetteer:
+        rows = Gazetteer.build(gold_spans(train_docs, types)).to_json()
+        gaz_file.write_text(json.dumps(rows, separators=(",", ":")) + "\n", encoding="utf-8")
+    elif gaz_file.exists():
+        gaz_file.unlink()
+    meta: dict[str, Any] = {
+        "name": f"{args.scheme}_crf",
+        "kind": "crf_ner",
+        "types": list(types),
+        "data": f"{args.scheme} DEV (Train+Dev), train fold (extract.gold.dev_split, {len(train_docs)} documents); "
+                f"settings chosen on a held-back fifth ({len(dev_docs)} documents, tools/train_span_ner.held_back)",
+        "licence": LICENCES[args.scheme],
+        "command": build_command(args.scheme),
+        "features": {"use_model": settings.use_model, "window": settings.window,
+                     "use_gazetteer": settings.use_gazetteer, "second_pass": best["second_pass"], "folds": FOLDS},
+        "settings": {"c1": best["c1"], "c2": best["c2"], "max_iterations": args.iterations, "algorithm": "lbfgs",
+                     "labels": "BIO", "tokens": "extract.crf_ner.TOKEN_PATTERN"},
+        "grid": grid,
+        "figures": {"held_back": best["held_back"]},
+    }
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    # the test fold, read only now, with the shipped pipeline's mentions
+    test_docs = dev_split(docs, "test")
+    tagger = load_tagger(args.out)
+    test_mentions = {k: v[0] for k, v in predict(test_docs).items()}
+    test = figures(test_docs, {d.id: tagger.tag(d.text, test_mentions[d.id]) for d in test_docs}, types)
+    meta["figures"]["test"] = test
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(f"test fold ({len(test_docs)} documents): exact macro-F1 {test['exact_macro_f1']:.4f} "
+          f"(micro {test['exact_micro_f1']:.4f}; overlap macro {test['overlap_macro_f1']:.4f}) {test['exact_per_type_f1']}")
+    print(f"total {time.process_time() - t0:.0f} CPU-s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
