@@ -138,3 +138,19 @@ def test_shipped_model_on_the_test_fold(gold: Path):
     assert abs(scores.exact.macro.f1 - expected["exact_macro_f1"]) <= 0.02
     assert abs(scores.overlap.macro.f1 - expected["overlap_macro_f1"]) <= 0.02
     assert scores.exact.macro.f1 >= 0.74  # the linear typer it replaces: 0.659
+
+
+def test_annotate_writes_biored_types():
+    """`pgxlit annotate --scheme biored`: BioRED's types and edges from the default model (the CRF)."""
+    from pgxlit.extract.annotate import annotate_lines
+
+    _shipped()
+    text = "Clopidogrel response is reduced in carriers of CYP2C19 rs4244285 with coronary artery disease."
+    [line] = annotate_lines([json.dumps({"id": 7, "text": text})], "biored")
+    out = json.loads(line)
+    assert out["id"] == 7
+    labels = {(e["text"], e["label"]) for e in out["entities"]}
+    assert {("Clopidogrel", "ChemicalEntity"), ("CYP2C19", "GeneOrGeneProduct"), ("rs4244285", "SequenceVariant")} <= labels
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in out["entities"])
+    with pytest.raises(ValueError, match="scheme is one of"):
+        list(annotate_lines([json.dumps({"text": text})], "biored2"))
