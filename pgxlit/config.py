@@ -96,10 +96,12 @@ class ExtractSettings(Group):
     relations: str = Field("auto", description='Relation classifier: "auto" (the shipped sparse model), "rules", '
                            '"transformer" (the fine-tuned MiniLM blended with the sparse one: slower, needs torch), '
                            "or a model folder")
-    scheme_ner: str = Field("typer", description="Entities in a gold corpus's own scheme (`annotate --scheme pgxcorpus`, "
-                            '`eval extraction --gold pgxcorpus|biored`): "typer" (rules + NER re-typed by the linear '
-                            'typer <scheme>_types; the default while it measures better), "span" (the MiniLM span '
-                            'model corpora/models/<scheme>_span; needs torch) or "auto" (span when shipped, else typer)')
+    scheme_ner: str = Field("auto", description="Entities in a gold corpus's own scheme (`annotate --scheme "
+                            'pgxcorpus|biored`, `eval extraction --gold pgxcorpus|biored`): "auto" (per scheme, the '
+                            "shipped model that measures best on its test fold: the CRF for BioRED, the typer for "
+                            'PGxCorpus), "crf" (the CRF tagger corpora/models/<scheme>_crf; needs python-crfsuite), '
+                            '"typer" (rules + NER re-typed by the linear typer <scheme>_types) or "span" (the MiniLM '
+                            'span model corpora/models/<scheme>_span; needs torch)')
     pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
                                 "carry a PGx MeSH heading")
 
@@ -198,6 +200,8 @@ class WebSettings(Group):
     queue: int = Field(32, description="Asks and listings that may wait for a worker; more are refused with 503 "
                        "and Retry-After")
     answer_cache: int = Field(256, description="Answers kept until the next write to the store or index; 0: none")
+    check_cache: int = Field(1024, description="Check answers kept by drug and results until the check's knowledge "
+                             "changes (a refresh after a review or load); 0: none")
     server_url: str | None = Field("http://127.0.0.1:8000", description="Where `pgxlit ask` looks for a running "
                                    "`pgxlit serve`; it is used only when it serves the same store (else, or with "
                                    "--local, the question is answered locally); empty: never")
