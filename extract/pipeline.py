@@ -313,7 +313,12 @@ def handover_folder(home: Path) -> Path:
 
 def clear_handover(home: Path) -> None:
     """The index has cut what it was handed: drop the folder, so it never outgrows one extraction's labels."""
-    shutil.rmtree(handover_folder(home), ignore_errors=True)
+    folder = handover_folder(home)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()  # `handover/`, when nothing else is handed over
+    except OSError:
+        pass
 
 
 class AnnotationMemo:

@@ -104,7 +104,10 @@ def run_extraction_on(
 
     pending = pending_documents(store, extractor, force, counts, progress)
     folder = str(handover) if handover is not None else None
-    jobs = ((shard, folder, prefilter) for shard in shard_documents(pending, shard_size))
+    # At least four shards a worker: abstracts come last, and one large last shard would leave the
+    # other workers idle while it runs (the demo's 361 abstracts made shards of 256 and 105).
+    size = max(16, min(shard_size, -(-total // (4 * engine.workers))))
+    jobs = ((shard, folder, prefilter) for shard in shard_documents(pending, size))
     for results in engine.map(extract_job, jobs):
         # One transaction per shard, and documents never extracted before go in by multi-row inserts:
         # the driver's writes, not the workers, limit a large run.
