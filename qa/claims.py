@@ -179,11 +179,13 @@ class CitationFinder:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._passages: dict[str, list[Passage]] = {}
+        self._spaced: dict[int, tuple[str, tuple[tuple[str, str], ...]]] = {}  # passage id -> its text and sentences, spaces folded
 
     def passages_of(self, doc_key: str) -> list[Passage]:
         if doc_key not in self._passages:
             if len(self._passages) > 512:
                 self._passages.clear()
+                self._spaced.clear()
             self._passages[doc_key] = self.store.passages_of(doc_key)
         return self._passages[doc_key]
 
@@ -207,16 +209,24 @@ class CitationFinder:
                 first = first or (passage, found)
         return first
 
-    @staticmethod
-    def _sentence_in(passage: Passage, wanted: str) -> str | None:
+    def _folded(self, passage: Passage) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The passage's text and sentences with runs of white space folded, worked out once per passage:
+        every ask looks for its claims' sentences in the same few passages."""
+        key = id(passage)
+        if key not in self._spaced:
+            sentences = () if passage.kind == "triple" else tuple(
+                (sentence, " ".join(sentence.split())) for _offset, sentence in passage.sentences())
+            self._spaced[key] = (" ".join(passage.text.split()), sentences)
+        return self._spaced[key]
+
+    def _sentence_in(self, passage: Passage, wanted: str) -> str | None:
         """The sentence as the passage has it; a triple entry's evidence sentence without the facts
         written before it ("warfarin VKORC1 rs9923231 GG influences dosage."), which are ours, not the label's."""
-        if passage.kind == "triple":
-            return wanted if wanted in " ".join(passage.text.split()) else None
-        for _offset, sentence in passage.sentences():
-            if " ".join(sentence.split()) == wanted or wanted in " ".join(sentence.split()):
+        text, sentences = self._folded(passage)
+        for sentence, folded in sentences:
+            if folded == wanted or wanted in folded:
                 return sentence
-        return wanted if wanted in " ".join(passage.text.split()) else None
+        return wanted if wanted in text else None
 
 
 def claim_views(selected: Sequence[tuple[Any, bool | None]], finder: CitationFinder) -> list[ClaimView]:
