@@ -20,7 +20,6 @@ import numpy as np
 import psutil
 from pgxlit.index import dense
 from pgxlit.index.paths import index_paths
-from pgxlit.index.embed import get_embedder
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.search import Metadata, Searcher, SearchFilters
 from pgxlit.index.tokenize import lexical_tokens
@@ -154,7 +153,7 @@ def main() -> None:
         raise SystemExit(f"no index under {index_paths(settings).folder}: run `pgxlit index` (or `make demo`) first")
     rng = random.Random(7)
     nrng = np.random.default_rng(7)
-    searcher = Searcher(store, settings, get_embedder(settings.embed.model))
+    searcher = Searcher(store, settings, None)  # the model the index names
     print(f"real index: {len(searcher.meta.ids):,} passages · {os.cpu_count()} cores · torch threads "
           f"{__import__('torch').get_num_threads()}")
     queries = queries_from(searcher.meta, args.queries, rng)

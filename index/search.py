@@ -227,7 +227,7 @@ class Searcher:
         self.manifest = manifest
         self.embedder = embedder or get_embedder(str(manifest["embed_model"]), settings.embed.device,
                                                  settings.embed.batch_size, settings.embed.runtime,
-                                                 quantize=settings.embed.quantize)
+                                                 quantize=False)  # the manifest's name says minilm-int8 or not
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.for_index(store, self.paths)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pgxlit.config import Settings
+from pgxlit.index.embed import embedder_for
 from pgxlit.records import LabelVersion
 from pgxlit.store import SaveCounts, Store
 
@@ -51,7 +52,6 @@ def _live_entries(store: Store, doc_key: str) -> dict[str, int]:
 
 def test_triple_entries_are_embedded_from_their_facts_once(indexed: dict) -> None:
     from pgxlit.index import dense
-    from pgxlit.index.embed import get_embedder
     from pgxlit.index.passages import embeddable, vector_text
     from pgxlit.index.paths import index_paths
     from pgxlit.index.search import Searcher
@@ -71,7 +71,7 @@ def test_triple_entries_are_embedded_from_their_facts_once(indexed: dict) -> Non
     assert len(set(facts.values())) < len(entries), "repeated facts are embedded once"
     some = sorted(entries)[:3]
     stored = np.vstack([index.reconstruct(int(pid)) for pid in some])
-    assert np.allclose(stored, get_embedder().encode([facts[pid] for pid in some]), atol=1e-5)
+    assert np.allclose(stored, embedder_for(settings).encode([facts[pid] for pid in some]), atol=1e-5)
     hits = Searcher(store, settings).search("clopidogrel CYP2C19 poor metabolizer", 10, mode="lexical")
     assert any(h.via_triple for h in hits), "BM25 reaches evidence passages through triple entries"
     assert not embeddable("warnings", False, kind="triple", triple_vectors="none")

@@ -104,11 +104,11 @@ def _store(path: Path, records: list[Abstract]) -> Store:
 
 def _one_shot(home: Path, store: Store) -> object:
     """The trained index the build saved, filled with every live passage's vector in one add."""
-    from pgxlit.index.embed import get_embedder
+    from pgxlit.index.embed import embedder_for
 
     rows = list(store.passage_texts())
     index = dense.empty_copy(dense.load(home / "index" / "trained.faiss", mmap=False))
-    vectors = get_embedder().encode([t for _, t in rows])
+    vectors = embedder_for(Settings()).encode([t for _, t in rows])
     dense.add(index, np.asarray([pid for pid, _ in rows], dtype=np.int64), vectors)
     return index
 
@@ -117,7 +117,7 @@ def test_sharded_index_build_is_the_one_shot_build_and_what_search_loads(abstrac
                                                                           tmp_path: Path) -> None:
     from pgxlit.index.shards import run_index_on
     from pgxlit.index.build import update_index
-    from pgxlit.index.embed import get_embedder
+    from pgxlit.index.embed import embedder_for
     from pgxlit.index.search import Searcher
 
     home = tmp_path / "home"
@@ -129,7 +129,7 @@ def test_sharded_index_build_is_the_one_shot_build_and_what_search_loads(abstrac
         assert report["index_kind"] == "ivfpq" and report["vectors"] == report["passages_added"] > 2 * 24
         merged = dense.load(home / "index" / "dense.faiss", mmap=False)
         reference = _one_shot(home, store)
-        embedder = get_embedder()
+        embedder = embedder_for(settings)
         q = embedder.encode(QUERIES)
         assert merged.nprobe == min(4, merged.nlist)  # the setting, saved with the index
         assert np.array_equal(merged.search(q, 10)[1], reference.search(q, 10)[1])  # type: ignore[attr-defined]
