@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheme", choices=sorted(TYPES), default="biored")
     ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (gold/ inside)")
     ap.add_argument("--out", type=Path, required=True, help="model folder to write")
-    ap.add_argument("--c1", default="0.05,0.2", help="L1 strengths to try (comma-separated)")
-    ap.add_argument("--c2", default="0.01,0.1", help="L2 strengths to try")
+    ap.add_argument("--c1", default="0.05,0.1", help="L1 strengths to try (comma-separated)")
+    ap.add_argument("--c2", default="0.05,0.1", help="L2 strengths to try")
+    ap.add_argument("--window", default="2,3", help="context windows to try, in tokens either side")
     ap.add_argument("--use-model", default="no", help="NER model mentions as features: no, yes or no,yes (the NER "
                     "was trained on this train fold, so its mentions look better here than on new text: off by default)")
     ap.add_argument("--gazetteer", default="no", help="the train fold's entity strings as features: no, yes or no,yes")
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for use, use_gaz in itertools.product(uses, gazs):
-            settings = CrfSettings(use_model=use, use_gazetteer=use_gaz)
+        for use, use_gaz, window in itertools.product(uses, gazs, [int(w) for w in args.window.split(",")]):
+            settings = CrfSettings(use_model=use, use_gazetteer=use_gaz, window=window)
             x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
             x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
             for c1, c2 in itertools.product(c1s, c2s):
@@ -213,14 +214,14 @@ def main(argv: list[str] | None = None) -> int:
                 path = tmp / f"m{len(grid)}.crfsuite"
                 train(x_fit, y_fit, c1, c2, args.iterations, path)
                 fig = figures(dev_docs, tag_all(path, dev_docs, x_dev, types), types)
-                row = {"use_model": use, "gazetteer": use_gaz, "second_pass": False, "c1": c1, "c2": c2,
+                row = {"use_model": use, "gazetteer": use_gaz, "window": window, "second_pass": False, "c1": c1, "c2": c2,
                        "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
                 grid.append(row)
                 print(json.dumps(row), flush=True)
         best = max(grid, key=lambda r: (r["held_back"]["exact_macro_f1"], -r["c1"], -r["c2"]))
         if "yes" in args.second_pass.split(","):  # a second pass over the best first pass's settings
             t = time.process_time()
-            settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"])
+            settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"], window=best["window"])
             x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
             x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
             oof = first_pass_out_of_fold(fit_docs, x_fit, y_fit, best["c1"], best["c2"], args.iterations, tmp)
@@ -234,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
             if row["held_back"]["exact_macro_f1"] > best["held_back"]["exact_macro_f1"]:
                 best = row
-        settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"])
+        settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"], window=best["window"])
         print(f"chosen on the held-back fifth: use_model={best['use_model']} gazetteer={best['gazetteer']} "
+              f"window={best['window']} "
               f"second_pass={best['second_pass']} c1={best['c1']} c2={best['c2']} "
               f"(exact macro-F1 {best['held_back']['exact_macro_f1']:.4f}); training on the whole train fold", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
