@@ -132,14 +132,15 @@ def triple_json(triple: dict) -> dict:
 
 def annotate(
     path: Annotated[str, typer.Argument(help='JSON lines {"id", "text"}; "-" reads standard input.')] = "-",
-    scheme: Annotated[str, typer.Option(help="pgxlit or pgxcorpus entity labels (pgxcorpus: its ten types and span "
-                                        "edges, by the model PGXLIT_EXTRACT_SCHEME_NER picks).")] = "pgxlit",
+    scheme: Annotated[str, typer.Option(help="pgxlit, pgxcorpus or biored entity labels (pgxcorpus, biored: the "
+                                        "corpus's own types and span edges, by the model PGXLIT_EXTRACT_SCHEME_NER "
+                                        "picks).")] = "pgxlit",
 ) -> None:
     """Annotate texts: entities (with normalised ids) and relations, as JSON lines."""
     from pgxlit.extract.annotate import annotate_lines
 
-    if scheme not in ("pgxlit", "pgxcorpus"):
-        fail("--scheme is pgxlit or pgxcorpus")
+    if scheme not in ("pgxlit", "pgxcorpus", "biored"):
+        fail("--scheme is pgxlit, pgxcorpus or biored")
     stream = sys.stdin if path == "-" else None
     with guard():
         if stream is None:
