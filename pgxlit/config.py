@@ -116,7 +116,9 @@ class EmbedSettings(Group):
     batch_size: int = Field(64, description="Passages embedded per batch")
     runtime: str = Field("auto", description='"auto" (ONNX Runtime for the shipped MiniLM on CPU, sentence-transformers '
                          'otherwise), "onnx" or "sentence-transformers"')
-    quantize: bool = Field(False, description="int8 ONNX model: faster, but cosine to fp32 falls to 0.977 on some passages")
+    quantize: bool = Field(True, description="int8 ONNX model of the shipped MiniLM (minilm-int8 in the index): 1.4-1.6x "
+                           "the fp32 ONNX passages per CPU-s, cosine to fp32 >= 0.99 on every demo passage (docs/speed.md); "
+                           "changing it needs `pgxlit index --rebuild`; false: the fp32 export")
 
 
 class IndexSettings(Group):
@@ -196,7 +198,7 @@ class WebSettings(Group):
     max_body_bytes: int = Field(1_000_000, description="Larger request bodies are refused with 413")
     max_json_depth: int = Field(32, description="JSON bodies nested deeper are refused with 400")
     workers: int | None = Field(None, description="Worker processes that answer asks and listings, each with the "
-                                "index and model loaded once; unset: one per core (at most 2); 0: in the server process")
+                                "index and model loaded once; unset: two per core (at most 4); 0: in the server process")
     queue: int = Field(32, description="Asks and listings that may wait for a worker; more are refused with 503 "
                        "and Retry-After")
     answer_cache: int = Field(256, description="Answers kept until the next write to the store or index; 0: none")
@@ -207,13 +209,16 @@ class WebSettings(Group):
                                    "--local, the question is answered locally); empty: never")
     connect_timeout_s: float = Field(0.3, description="How long `pgxlit ask` waits for that server to answer "
                                      "/api/health before answering locally")
-    worker_nice: int = Field(5, description="Niceness added to the ask workers once loaded, so the server "
-                             "process (checks, reviews) is scheduled first; 0: same priority")
+    worker_idle: bool = Field(True, description="Once loaded, the ask and digest workers run under Linux's "
+                              "SCHED_IDLE: they use any CPU the server process (checks, reviews, HTTP) does not "
+                              "want and yield it at once when it does; false, or where not allowed: worker_nice")
+    worker_nice: int = Field(5, description="Niceness added to the ask workers once loaded when worker_idle is "
+                             "off, so the server process (checks, reviews) is scheduled first; 0: same priority")
     switch_interval_ms: float = Field(1.0, description="How long a server thread may hold the GIL while another "
                                       "waits (Python's default is 5): a check waits less behind a knowledge refresh")
-    split_cpus: bool = Field(True, description="With 2+ CPUs, the server process (HTTP, checks, reviews) runs on "
-                             "the first CPU it may use and the ask and digest workers on the others, so a check never "
-                             "waits for a core behind an ask (docs/speed.md); false: all share every CPU")
+    split_cpus: bool = Field(False, description="With 2+ CPUs, the server process (HTTP, checks, reviews) runs on "
+                             "the first CPU it may use and the ask and digest workers on the others (for machines "
+                             "where worker_idle is not allowed); false: all share every CPU (docs/speed.md)")
 
 
 class EngineSettings(Group):

@@ -49,11 +49,12 @@ def test_a_listing_is_answered_while_the_worker_loads(impatient: TestClient, wor
 
 
 def test_workers_run_on_the_cpus_the_server_leaves_them(world: dict[str, Any]) -> None:
-    """web.split_cpus (the default): the server process keeps the first CPU, the workers get the others."""
+    """web.split_cpus (for machines where SCHED_IDLE workers are not allowed): the server process keeps the
+    first CPU, the workers get the others."""
     split = split_cpus()
     if split is None:
         pytest.skip("one CPU: nothing to split")
-    for client in _one_worker(world):
+    for client in _one_worker(world, web_split_cpus=True):
         assert client.post("/api/ask", json={"question": "What should I check before prescribing abacavir?"}
                            ).status_code == 200
         [pid] = client.get("/health").json()["workers"]["pids"]

@@ -88,13 +88,25 @@ def test_check_and_503_while_an_ask_is_in_flight(one_worker: TestClient) -> None
 
 
 def test_loaded_ask_workers_yield_the_cores_to_the_server(one_worker: TestClient) -> None:
-    """Once loaded, a worker runs at a lower priority (web.worker_nice) than the server process, so a check
-    is scheduled before the next slice of an ask."""
+    """Once loaded, every thread of a worker (faiss's and ONNX Runtime's too) runs under SCHED_IDLE
+    (web.worker_idle, the default), so a check in the server process preempts an ask at once."""
+    assert one_worker.app.state.settings.web.worker_idle
     assert one_worker.post("/api/ask", json={"question": QUESTION}).status_code == 200  # the worker has loaded
     [pid] = one_worker.get("/health").json()["workers"]["pids"]
-    nice = one_worker.app.state.settings.web.worker_nice
-    assert nice > 0
-    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + nice
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 1  # the pool's and the libraries' threads, not only the main one
+    assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the server process keeps the normal class
+
+
+def test_without_idle_class_workers_take_a_lower_priority(world: dict[str, Any]) -> None:
+    """web.worker_idle off: the worker's priority drops by web.worker_nice instead."""
+    for client in _app({**world, "settings": world["settings"].replace(web_worker_idle=False)}, workers=1, queue=0):
+        assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+        [pid] = client.get("/health").json()["workers"]["pids"]
+        nice = client.app.state.settings.web.worker_nice
+        assert nice > 0 and os.sched_getscheduler(pid) == os.SCHED_OTHER
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + nice
 
 
 def test_a_dead_worker_is_replaced(one_worker: TestClient) -> None:

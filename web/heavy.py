@@ -5,10 +5,12 @@ behind every ask (retrieval, evidence selection, SQLAlchemy rows) and listing. E
 loads the index and the embedding model once, at start, and answers from its own copy (about
 0.55 GB each on the demo store). The server process keeps only checks, review writes and HTTP.
 Workers load at normal priority (at a lower one, on a machine shared with other jobs, they starved
-and took minutes to load), then lower theirs by `web.worker_nice`, so when a check and an ask want
-the same core the check goes first. With `web.split_cpus` (the default on 2+ CPUs) the server process
-keeps the first CPU and the workers run on the others, so a check never waits for a core behind an
-ask: on the shared 2-core machine that measured better for checks and asks alike (docs/speed.md).
+and took minutes to load), then step aside: with `web.worker_idle` (the default on Linux) every thread
+of a worker runs under SCHED_IDLE, so a worker takes any CPU the server process does not want and a
+check or review preempts it at once; else their priority drops by `web.worker_nice`. With
+`web.split_cpus` the server process keeps the first CPU and the workers run on the others. On the idle
+2-core machine, idle-class workers on every CPU measured best for checks and asks alike
+(docs/speed.md): a pinned server leaves most of its core unused.
 
 The pool is bounded: at most `workers + queue` heavy requests are admitted at once; past that the
 caller gets `Busy` (the server answers 503 with Retry-After) instead of a queue whose latency grows
@@ -67,13 +69,24 @@ def _init_worker(settings: Settings, threads: int, preload: bool, cpus: set[int]
             _services.ask(WARM_QUESTION)
     except Exception:  # no index yet, or it cannot load: the ask that needs it reports why
         log.warning("worker could not preload the answerer; asks will retry", exc_info=True)
-    lower_priority(settings.web.worker_nice)
+    lower_priority(settings.web.worker_nice, settings.web.worker_idle)
 
 
-def lower_priority(nice: int) -> None:
+def lower_priority(nice: int, idle: bool = False) -> None:
     """Once loaded, this worker yields the cores to the server process: a check (a few milliseconds of the
     server's CPU) is scheduled before the next slice of an ask. Loading happens before, at normal priority,
-    because at a lower one on a busy machine a worker took minutes to load."""
+    because at a lower one on a busy machine a worker took minutes to load.
+
+    `idle`: every thread of the process (faiss's and ONNX Runtime's too; threads started later inherit
+    it) moves to SCHED_IDLE, which preempts at once for any normal task; Linux scheduling is per thread,
+    so the process's own priority alone would leave the threads it already started as they were."""
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            for tid in os.listdir("/proc/self/task"):
+                os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:  # not permitted or no /proc here: fall back to niceness
+            log.warning("could not move the ask worker to SCHED_IDLE; lowering its priority instead")
     if nice > 0:
         try:
             os.nice(nice)

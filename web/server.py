@@ -38,8 +38,9 @@ def _wants_html(request: Request) -> bool:
 
 
 def default_workers() -> int:
-    """Worker processes for asks: one per core, at most two (each holds the model, ~0.3 GB)."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """Worker processes for asks: two per core, at most four (each holds the model, ~0.3 GB). An ask also
+    waits on the store and on the server process, so two per core keep the cores busy (docs/speed.md)."""
+    return max(1, min(4, 2 * (os.cpu_count() or 1)))
 
 
 def create_app(settings: Settings | None = None, workers: int | None = None, queue: int | None = None,
