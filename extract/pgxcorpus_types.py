@@ -508,26 +508,18 @@ def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyp
 def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | None:
     """One kind of scheme model when it is shipped; a missing CRF or span model the setting asks
     for is an error that says how to build it."""
-    if kind == "crf":
-        from pgxlit.extract.crf_ner import build_command, shipped_tagger
+    if kind in ("crf", "span"):
+        import importlib
 
-        tagger = shipped_tagger(scheme)
+        module = importlib.import_module(f"pgxlit.extract.{'crf_ner' if kind == 'crf' else 'span_ner'}")
+        tagger = module.shipped_tagger(scheme)
         if tagger is not None:
-            return CrfTyper(tagger)
+            return CrfTyper(tagger) if kind == "crf" else SpanTyper(tagger)
         if required:
-            raise FileNotFoundError(f"extract.scheme_ner is 'crf' but no CRF model is shipped for {scheme} (or "
-                                    f"python-crfsuite is not installed); build it with `{build_command(scheme)}` "
-                                    "or set PGXLIT_EXTRACT_SCHEME_NER=typer")
-        return None
-    if kind == "span":
-        from pgxlit.extract.span_ner import build_command, shipped_tagger
-
-        tagger = shipped_tagger(scheme)
-        if tagger is not None:
-            return SpanTyper(tagger)
-        if required:
-            raise FileNotFoundError(f"extract.scheme_ner is 'span' but no span model is shipped for {scheme}; "
-                                    f"build it with `{build_command(scheme)}` or set PGXLIT_EXTRACT_SCHEME_NER=typer")
+            needs = " (or python-crfsuite is not installed)" if kind == "crf" else ""
+            raise FileNotFoundError(f"extract.scheme_ner is '{kind}' but no {kind.upper() if kind == 'crf' else kind} "
+                                    f"model is shipped for {scheme}{needs}; build it with "
+                                    f"`{module.build_command(scheme)}` or set PGXLIT_EXTRACT_SCHEME_NER=typer")
         return None
     folder = default_model_dir(scheme)
     return load_typer(folder) if (folder / "model.json").is_file() else None

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from test_web_load import _app
 from test_web_world import build_world
 
 from pgxlit.web.heavy import split_cpus
-from pgxlit.web.server import create_app
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +23,7 @@ def world() -> dict[str, Any]:
 
 
 def _one_worker(world: dict[str, Any], **overrides: Any) -> Iterator[TestClient]:
-    app = create_app(world["settings"].replace(**overrides), workers=1, queue=4)
-    try:
-        yield TestClient(app, raise_server_exceptions=False)
-    finally:
-        app.state.services.close()  # stops the worker process this test started
+    yield from _app({**world, "settings": world["settings"].replace(**overrides)}, workers=1, queue=4)
 
 
 @pytest.fixture()
