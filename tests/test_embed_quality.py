@@ -211,3 +211,36 @@ def test_runtime_setting_is_checked() -> None:
         choose_runtime("tensorrt", "minilm", "cpu")
     with pytest.raises(ValueError, match="sentence-transformers"):
         choose_runtime("onnx", "some/hub-model", "cpu")
+
+
+def test_int8_split_alone_changes_nothing(tmp_path: Path, passages: list[str], fp32_vectors: np.ndarray, shipped) -> None:
+    """The FFN2 channel split (before any int8) is exact algebra: the split fp32 graph gives the fp32 vectors."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from pgxlit.index.embed import OnnxEmbedder
+    from pgxlit.index.onnx_export import FFN2, _activation_peaks, calibration_texts, split_ffn2
+
+    prepared, folder = tmp_path / "prepared.onnx", tmp_path / "split"
+    folder.mkdir()
+    quant_pre_process(str(shipped.folder / "model.onnx"), str(prepared), skip_symbolic_shape=True)
+    peaks = _activation_peaks(prepared, shipped.folder / "tokenizer.json", calibration_texts(8))
+    assert set(peaks) == set(FFN2) and all(p.shape == (1536,) and p.max() > 0 for p in peaks.values())
+    kept = split_ffn2(prepared, folder / "model.onnx", peaks, keep=100)
+    assert len(kept) == len(FFN2)
+    (folder / "tokenizer.json").write_bytes((shipped.folder / "tokenizer.json").read_bytes())
+    split = OnnxEmbedder(folder).encode(passages[:60])
+    assert np.allclose(split, fp32_vectors[:60], atol=1e-5)
+
+
+def test_int8_calibration_is_fixed_and_recorded(int8) -> None:
+    """The channels kept fp32 come from shipped texts, the same on every machine; the export says which."""
+    import json
+
+    from pgxlit.index.onnx_export import INT8_CALIBRATION_TEXTS, INT8_FP32_CHANNELS, INT8_VERSION, calibration_texts
+
+    texts = calibration_texts()
+    assert len(texts) == INT8_CALIBRATION_TEXTS and len(set(texts)) == len(texts)
+    assert texts == calibration_texts() and all(len(t) > 200 for t in texts)
+    meta = json.loads((int8.folder / "export.json").read_text())
+    assert meta["int8_version"] == INT8_VERSION and meta["fp32_channels"] == INT8_FP32_CHANNELS
+    assert int8.folder.name.endswith(f"int8v{INT8_VERSION}")

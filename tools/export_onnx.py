@@ -6,7 +6,8 @@
 
 The export goes to $PGXLIT_MODELS_HOME, else ~/.cache/pgxlit/models (XDG_CACHE_HOME respected),
 shared by every PGXLIT_HOME of the user; it needs torch, transformers and onnx, which pgxlit
-installs. Prints the folder of each export.
+installs. The int8 copy also reads its calibration abstracts from corpora/snapshot/pubmed (a
+source checkout has it). Prints the folder of each export.
 """
 
 from __future__ import annotations
