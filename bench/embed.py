@@ -110,8 +110,7 @@ def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
     from pgxlit.config import get_settings
     from pgxlit.index.embed import SentenceTransformerEmbedder
     from pgxlit.index.search import Searcher
-    from pgxlit.qa.evaluate import (MODES, answerer_question_entities, build_questions, ndcg_at, passages_by_pmid,
-                                     relevant_ids)
+    from pgxlit.qa.evaluate import passages_by_pmid, retrieval_figures
     from pgxlit.store import Store
 
     settings = get_settings()
@@ -125,21 +124,10 @@ def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
         for label, make in (*embedders, ("shipped", lambda _model: None)):
             embedder = make("minilm")
             searcher = Searcher(store, settings, embedder)
-            scores: dict[str, list[float]] = {m: [] for m in MODES}
-            recall: dict[str, list[float]] = {m: [] for m in MODES}
-            for q in build_questions(searcher, shared, by_pmid):
-                relevant = relevant_ids(searcher, q, by_pmid)
-                if not relevant:
-                    continue
-                drugs, genes = answerer_question_entities(q)
-                for mode, (how, boost) in MODES.items():
-                    hits = searcher.search(q["question"], 10, mode=how, boost=boost, boost_drugs=drugs, boost_genes=genes)
-                    ranked = [h.passage.id for h in hits]
-                    scores[mode].append(ndcg_at(ranked, relevant))
-                    recall[mode].append(float(any(pid in relevant for pid in ranked)))
-            rows += [{"queries": label, "mode": m, "questions": len(scores[m]),
-                      "ndcg@10": round(float(np.mean(scores[m])), 4), "recall@10": round(float(np.mean(recall[m])), 4)}
-                     for m in MODES]
+            figures = retrieval_figures(searcher, shared, by_pmid)
+            rows += [{"queries": label, "mode": m, "questions": int(f["questions"]),
+                      "ndcg@10": round(f["ndcg@10"], 4), "recall@10": round(f["recall@10"], 4)}
+                     for m, f in figures.items()]
     finally:
         store.close()
     return rows

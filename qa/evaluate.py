@@ -129,6 +129,28 @@ def ndcg_at(ranked: list[int], relevant: set[int], k: int = 10) -> float:
     return dcg / ideal if ideal else 0.0
 
 
+def retrieval_figures(searcher: Searcher, shared: Path, by_pmid: dict[str, set[int]] | None = None
+                      ) -> dict[str, dict[str, float]]:
+    """The retrieval half of `pgxlit eval qa`: per search mode, mean nDCG@10 and recall@10 over the
+    development questions that have a relevant passage, and how many those are."""
+    by_pmid = passages_by_pmid(searcher.store) if by_pmid is None else by_pmid
+    scores: dict[str, list[float]] = {m: [] for m in MODES}
+    recall: dict[str, list[float]] = {m: [] for m in MODES}
+    for q in build_questions(searcher, shared, by_pmid):
+        relevant = relevant_ids(searcher, q, by_pmid)
+        if not relevant:
+            continue
+        drugs, genes = answerer_question_entities(q)
+        for mode, (how, boost) in MODES.items():
+            hits = searcher.search(q["question"], 10, mode=how, boost=boost,  # type: ignore[arg-type]
+                                   boost_drugs=drugs, boost_genes=genes)
+            ranked = [h.passage.id for h in hits]
+            scores[mode].append(ndcg_at(ranked, relevant))
+            recall[mode].append(float(any(pid in relevant for pid in ranked)))
+    return {m: {"ndcg@10": _mean(scores[m]), "recall@10": _mean(recall[m]), "questions": float(len(scores[m]))}
+            for m in MODES}
+
+
 def evaluate_qa(store: Store, settings: Settings, shared: Path, limit: int | None = None) -> dict[str, Any]:
     """Answer every development question and score answers, citations, refusals and retrieval."""
     if not (shared / "gold").is_dir():
