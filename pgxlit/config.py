@@ -211,7 +211,8 @@ class WebSettings(Group):
                                      "/api/health before answering locally")
     worker_idle: bool = Field(True, description="Once loaded, the ask and digest workers run under Linux's "
                               "SCHED_IDLE: they use any CPU the server process (checks, reviews, HTTP) does not "
-                              "want and yield it at once when it does; false, or where not allowed: worker_nice")
+                              "want and yield it at once when it does. On a machine shared with CPU-bound jobs the asks wait for "
+                              "those jobs too (docs/web.md): set it false there; false, or where not allowed: worker_nice")
     worker_nice: int = Field(5, description="Niceness added to the ask workers once loaded when worker_idle is "
                              "off, so the server process (checks, reviews) is scheduled first; 0: same priority")
     switch_interval_ms: float = Field(1.0, description="How long a server thread may hold the GIL while another "
