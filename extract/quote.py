@@ -35,6 +35,21 @@ def strip_layout(text: str) -> str:
     return text
 
 
+# Inline SPL markup (a cross-reference's <linkHtml>, a heading's <content>) leaves a space at each
+# element edge when the label text is flattened: "[see Boxed Warning ] .", "( 5.2 , 5.4 )". Closed up:
+# the space after an opening bracket, before a closing one, and before a mark that ends a clause (one
+# followed by a space, a closing bracket or the end). Never inside a number or unit: "." and ":" after a
+# digit stay apart ("increased by 2 .", "1 : 2" may be a ratio or an allele), as do " .5" and "5 %".
+_AFTER_OPEN = re.compile(r"([(\[])\s+(?=\S)")
+_BEFORE_CLOSE = re.compile(r"(?<=\S)\s+(?=[)\]])")
+_BEFORE_MARK = re.compile(r"(?:(?<=[^\s\d])|(?<=\d)(?=\s+[,;]))\s+(?=[.,;:!?](?:\s|[)\]]|$))")
+
+
+def close_up(text: str) -> str:
+    """The text without the spaces markup left inside brackets and before clause punctuation (see above)."""
+    return _BEFORE_MARK.sub("", _BEFORE_CLOSE.sub("", _AFTER_OPEN.sub(r"\1", text)))
+
+
 LEADING_NOISE = re.compile(r"^(?:[\d.,\s]+\)\s*|[•·▪\-–]\s*)+")
 TRAILING_NOISE = re.compile(r"(?:\s*[•·(]\s*)+$")
 
@@ -43,4 +58,4 @@ def tidy(sentence: str) -> str:
     """Label sentences carry list bullets and section numbers from the layout; readers need neither."""
     text = " ".join(sentence.split()).replace("\u2011", "-").replace("\u2010", "-")
     text = re.sub(r"HLA ?- ?B", "HLA-B", strip_layout(LEADING_NOISE.sub("", text)))
-    return TRAILING_NOISE.sub("", text).strip()
+    return close_up(TRAILING_NOISE.sub("", text).strip())
