@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import os
 import pickle
+import re
 import shutil
 import threading
 import warnings
@@ -321,6 +322,10 @@ def clear_handover(home: Path) -> None:
         pass
 
 
+_RULES_VERSION_NAME = re.compile(r"[0-9a-f]{16}")  # `rules_version()`: a handover folder's name
+_STALE_NAME = re.compile(r"\.[0-9a-f]{16}\.stale\.\d+\.\d+")  # one being removed by `_drop_other_versions`
+
+
 class AnnotationMemo:
     """Sentences and mentions of texts already run through one pipeline, for the callers that meet them again.
 
@@ -331,6 +336,11 @@ class AnnotationMemo:
     written there (one file per text, named by its digest, under the rules' version), and a text not in
     memory is read from there before it is annotated: that is how `pgxlit index` reuses what `pgxlit
     extract` annotated in another process. A missing, stale or unreadable file only costs the annotation.
+
+    The folder stays bounded: a text is written once per rules version (a repeated `pgxlit extract --all`
+    reads its own earlier files and writes nothing new), and a memo opening the folder removes the folders
+    of other rules versions, which no pipeline of this code reads (each edit of the rules or lexicons would
+    otherwise leave one more). `pgxlit index` drops the rest once it has cut the passages.
     """
 
     def __init__(self, nlp: Language | None = None, limit: int = 2048, handover: Path | None = None) -> None:
@@ -341,6 +351,8 @@ class AnnotationMemo:
         self.hits = 0  # texts found in memory
         self.misses = 0  # texts not in memory: read from the handover or annotated
         self.handed = 0  # of the misses, read from the handover folder
+        if self.handover is not None:
+            self._drop_other_versions()
 
     def annotate(self, texts: Sequence[str]) -> list[list[SentenceAnnotation]]:
         """The annotation of each text, in order; texts not seen lately are read or run through the pipeline in one batch."""
@@ -364,6 +376,33 @@ class AnnotationMemo:
         self.misses += len(missing)
         self.hits += len(texts) - len(missing)
         return [list(found[t]) for t in texts]
+
+    def _drop_other_versions(self) -> None:
+        """Remove the handover folders of other rules versions (and any a killed removal left behind).
+
+        Only names a rules version can have are touched, never a symlink or a file. Each folder is first
+        renamed to a hidden name (atomic), so a process of other code still reading it sees all of it or
+        none, and none is a miss that costs only the annotation."""
+        own = self.handover
+        assert own is not None
+        try:
+            entries = list(own.parent.iterdir())
+        except OSError:
+            return  # nothing handed over yet
+        for entry in entries:
+            if entry.name == own.name or entry.is_symlink() or not entry.is_dir():
+                continue
+            if _RULES_VERSION_NAME.fullmatch(entry.name):
+                trash = entry.with_name(f".{entry.name}.stale.{os.getpid()}.{threading.get_ident()}")
+                try:
+                    os.rename(entry, trash)
+                except OSError:
+                    continue  # another process removed it first
+            elif _STALE_NAME.fullmatch(entry.name):
+                trash = entry
+            else:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
 
     def _path(self, text: str) -> Path:
         digest = hashlib.sha256(text.encode()).hexdigest()

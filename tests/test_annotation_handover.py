@@ -70,3 +70,33 @@ def test_a_damaged_or_foreign_handover_file_only_costs_the_annotation(tmp_path: 
     written.write_bytes(b"not a pickle")
     reader = AnnotationMemo(rules_nlp(), handover=folder)
     assert reader.annotate([BOXED]) == [expected] and reader.handed == 0
+
+
+def test_the_handover_stays_bounded_over_repeated_runs_and_rules_edits(tmp_path: Path) -> None:
+    """A second `pgxlit extract --all` of the same labels writes nothing new; folders of other rules
+    versions (left by extraction before an edit of the rules or lexicons) go when a memo opens the
+    folder, and nothing but such folders is touched."""
+    folder = handover_folder(tmp_path)
+    first = AnnotationMemo(rules_nlp(), handover=folder)
+    with remembering(first):
+        label_triples(V1)
+        label_triples(V2)
+    own = first.handover
+    assert own is not None
+    written = sorted(p.name for p in own.rglob("*.pickle"))
+    assert len(written) == 4
+    stale = folder / ("f" * 16)  # what an earlier rules version left: same layout, another version's name
+    (stale / "ab").mkdir(parents=True)
+    (stale / "ab" / "x.pickle").write_bytes(b"an older pipeline's annotation")
+    (folder / "notes").mkdir()  # not a rules version's name: never ours to remove
+    (folder / "README").write_text("kept")
+    (folder / ("e" * 16)).symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    second = AnnotationMemo(rules_nlp(), handover=folder)  # the next run
+    with remembering(second):
+        again = [label_triples(v) for v in (V1, V2)]
+    assert again == [label_triples(v) for v in (V1, V2)]
+    assert second.handed == second.misses == 4  # every section read back, none annotated or written again
+    assert sorted(p.name for p in own.rglob("*.pickle")) == written
+    assert sorted(p.name for p in folder.iterdir()) == sorted([own.name, "notes", "README", "e" * 16])
+    assert (tmp_path / "elsewhere").is_dir()
