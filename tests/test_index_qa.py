@@ -318,3 +318,30 @@ def test_eval_qa_on_the_small_store(world: dict, shared: Path) -> None:
     assert metrics["refusal_rate_absent_drugs"] == 1.0
     assert report["by_kind"]["pair_questions"] >= 1 and metrics["answer_names_expected_gene_pair"] >= 0.5
     assert set(report["retrieval_modes"]) == {"dense", "lexical", "hybrid_rrf", "hybrid_rrf_boost"}
+
+
+def test_eval_qa_and_retrieval_figures_share_one_retrieval_loop(world: dict, shared: Path) -> None:
+    """`pgxlit eval qa`'s retrieval tables are the shared loop's figures on its questions, and
+    `retrieval_figures` (the retrieval gate) gives the same per-mode figures on the same questions."""
+    from pgxlit.qa.evaluate import (ANSWER_MODE, build_questions, evaluate_qa, passages_by_pmid, retrieval_figures,
+                                    retrieval_scores)
+    from pgxlit.qa.answer import Answerer
+
+    store, settings = world["store"], world["settings"]
+    report = evaluate_qa(store, settings, shared)
+    searcher = Answerer(store, settings).searcher
+    by_pmid = passages_by_pmid(store)
+    by_mode, by_kind = retrieval_scores(searcher, build_questions(searcher, shared, by_pmid), by_pmid)
+    assert by_mode[ANSWER_MODE]["ndcg@10"], "no question with a relevant passage: the comparison would be empty"
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    for mode, figures in by_mode.items():
+        assert report["retrieval_modes"][mode] == pytest.approx({k: mean(v) for k, v in figures.items()})
+    assert set(report["retrieval_by_kind"]) == set(by_kind)
+    for kind, figures in by_kind.items():
+        assert report["retrieval_by_kind"][kind] == pytest.approx({k: mean(v) for k, v in figures.items()})
+    assert sum(len(f["ndcg@10"]) for f in by_kind.values()) == len(by_mode[ANSWER_MODE]["ndcg@10"])
+    gate = retrieval_figures(searcher, shared, by_pmid)
+    for mode, figures in by_mode.items():
+        assert gate[mode]["questions"] == len(figures["ndcg@10"])
+        assert (gate[mode]["ndcg@10"], gate[mode]["recall@10"]) == pytest.approx(
+            (report["retrieval_modes"][mode]["ndcg@10"], report["retrieval_modes"][mode]["recall@10"]))
