@@ -12,14 +12,18 @@ Two runtimes give the same vectors (cosine >= 0.99, tests/test_embed_quality.py)
 otherwise. Both share the model name, so an index built by one is searched by the other.
 
 ``embed.quantize`` runs the shipped MiniLM's int8 export instead (index/onnx_export.py): its
-vectors differ from fp32 ones (cosine >= 0.99), so it has a name of its own, ``minilm-int8``, that
-the index records: an index is searched with the model that built it, and an incremental
-`pgxlit index` refuses to add int8 vectors to an fp32 index (or back) until `--rebuild`.
+vectors differ from fp32 ones (cosine >= 0.99), and from those of another int8 recipe, so it has a
+name of its own that carries the recipe, ``minilm-int8v3`` (`INT8_VERSION`), and that the index
+records: an index is searched with the model that built it, an incremental `pgxlit index` refuses to
+add int8 vectors to an fp32 index (or back, or another recipe's) until `--rebuild`, and an index
+naming another recipe (``minilm-int8`` from before the name carried it, ``minilm-int8v2``) is refused
+with the same advice rather than searched with query vectors of this recipe.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -28,12 +32,17 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from pgxlit.index.onnx_export import INT8_VERSION
+
 if TYPE_CHECKING:
     from pgxlit.config import Settings
 
 RUNTIMES = ("auto", "onnx", "sentence-transformers")
 SHIPPED = "minilm"
-SHIPPED_INT8 = "minilm-int8"  # the shipped MiniLM's int8 export: other vectors, so another name in the index
+SHIPPED_INT8 = f"minilm-int8v{INT8_VERSION}"  # the shipped MiniLM's int8 export: other vectors, so another name in the index
+# Every name an int8 export of the shipped MiniLM has had in an index (`minilm-int8`: before the name
+# carried the recipe, so any of recipes 1-3); only SHIPPED_INT8 is this pgxlit's.
+INT8_NAMES = re.compile(r"minilm-int8(?:v\d+)?")
 ROWS_PER_RUN_KEY = "pgxlit.rows_per_run"  # ONNX model metadata: most texts per `run` (int8: 1, see OnnxEmbedder)
 MAX_TOKENS = 256  # MiniLM's max_seq_length in sentence-transformers (its tokenizer.json says 128: ST overrides it)
 # Tokens per ONNX batch (rows x padded width): long passages go 4 at a time, short ones up to the
@@ -182,6 +191,9 @@ def choose_runtime(runtime: str, model: str, device: str) -> str:
     The int8 MiniLM exists only as an ONNX graph, so an index it built is searched on ONNX Runtime."""
     if runtime not in RUNTIMES:
         raise ValueError(f"embed_runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+    if model != SHIPPED_INT8 and INT8_NAMES.fullmatch(model):
+        raise ValueError(f"the index was built with embedding model {model!r}, the int8 export of another recipe than "
+                         f"this pgxlit's {SHIPPED_INT8!r} (other vectors): run `pgxlit index --rebuild`")
     if model == SHIPPED_INT8:
         if runtime == "sentence-transformers":
             raise ValueError(f"{SHIPPED_INT8!r} (embed_quantize) runs on ONNX Runtime only: set embed_runtime=auto or "
@@ -233,7 +245,8 @@ def get_embedder(model: str = SHIPPED, device: str = "cpu", batch_size: int = 64
 
     With the ONNX runtime the shipped MiniLM is exported into `models_home()` on first use (about a
     minute, once per machine; `python tools/export_onnx.py` does it ahead). `quantize` picks its
-    int8 export (named `minilm-int8`); the name `minilm-int8` (an index's manifest) picks it too.
+    int8 export (named SHIPPED_INT8, `minilm-int8v3`); that name (an index's manifest) picks it too, and
+    the name of another int8 recipe is refused (`choose_runtime`).
     Other models and the sentence-transformers runtime ignore `quantize`."""
     chosen = choose_runtime(runtime, model, device)
     if chosen == "onnx" and model == SHIPPED and quantize:

@@ -3,7 +3,7 @@
 The fp32 ONNX path (MiniLM exported to ONNX, run by ONNX Runtime) must give the vectors stock
 sentence-transformers gives: cosine >= 0.99 for every sampled passage (mean >= 0.999), the same
 token ids (truncated where sentence-transformers truncates). The int8 export (`embed.quantize`,
-named `minilm-int8`) must stay within cosine 0.99 of the fp32 vectors for every passage and find
+named `minilm-int8v3`) must stay within cosine 0.99 of the fp32 vectors for every passage and find
 the same dense neighbours. Both must give the same vectors whatever the batch and order, and when
 several threads encode at once (web asks run concurrently). Retrieval quality on the gold
 questions (nDCG@10 within 0.01 of fp32) is checked on two indexes of the whole snapshot, one per
@@ -201,6 +201,34 @@ def test_int8_has_its_own_name(int8) -> None:
         choose_runtime("sentence-transformers", SHIPPED_INT8, "cpu")
 
 
+def test_an_index_of_another_int8_recipe_is_refused(tmp_path: Path) -> None:
+    """The index records the int8 recipe in the model's name; an index of another recipe (or one named
+    `minilm-int8`, from before the name carried it: recipe 1, 2 or 3, which cannot be told apart) is
+    refused with the advice to rebuild, not searched with this recipe's query vectors."""
+    import json
+
+    from pgxlit.index.embed import SHIPPED_INT8, choose_runtime
+    from pgxlit.index.onnx_export import INT8_VERSION, export_key
+    from pgxlit.index.paths import index_paths
+    from pgxlit.index.search import Searcher
+
+    assert SHIPPED_INT8 == f"minilm-int8v{INT8_VERSION}" and export_key(quantize=True).endswith(SHIPPED_INT8[len("minilm-"):])
+    for other in ("minilm-int8", f"minilm-int8v{INT8_VERSION - 1}", f"minilm-int8v{INT8_VERSION + 1}"):
+        with pytest.raises(ValueError, match=rf"'{other}'.*run `pgxlit index --rebuild`"):
+            choose_runtime("auto", other, "cpu")
+    settings = Settings(home=tmp_path)
+    paths = index_paths(settings)
+    paths.folder.mkdir(parents=True)
+    paths.manifest.write_text(json.dumps({"embed_model": "minilm-int8", "index_kind": "flat", "vectors": 0}))
+    paths.dense.write_bytes(b"")  # an index written before the name carried the recipe; refused before it is read
+    store = Store(settings.resolved_db_url)
+    try:
+        with pytest.raises(ValueError, match=r"'minilm-int8'.*run `pgxlit index --rebuild`"):
+            Searcher(store, settings)
+    finally:
+        store.close()
+
+
 def test_runtime_setting_is_checked() -> None:
     from pgxlit.index.embed import choose_runtime
 
@@ -253,6 +281,7 @@ def test_int8_keeps_retrieval_on_the_snapshot(shared: Path, tmp_path: Path) -> N
     development questions built from ../shared/gold) on an index built with the int8 export stay within
     0.01 nDCG@10 of an fp32 index of the same store, with the boosts the answerer uses and dense alone."""
     from pgxlit.index.build import update_index
+    from pgxlit.index.embed import SHIPPED_INT8
     from pgxlit.index.search import Searcher
     from pgxlit.ingest.load import Loader
     from pgxlit.qa.evaluate import retrieval_figures
@@ -268,7 +297,7 @@ def test_int8_keeps_retrieval_on_the_snapshot(shared: Path, tmp_path: Path) -> N
             Loader(store, settings).load([SNAPSHOT])
             update_index(store, settings)
             searcher = Searcher(store, settings)
-            assert searcher.manifest["embed_model"] == ("minilm-int8" if quantize else "minilm")
+            assert searcher.manifest["embed_model"] == (SHIPPED_INT8 if quantize else "minilm")
             figures[quantize] = retrieval_figures(searcher, shared)
         finally:
             store.close()
