@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -61,8 +62,40 @@ def ensure_exported(models_home: Path, *, quantize: bool = False) -> Path:
         return folder
     if quantize:
         fp32 = ensure_exported(models_home, quantize=False)
-        return _publish(folder, lambda tmp: quantize_model(fp32, tmp))
+        published = _publish(folder, lambda tmp: quantize_model(fp32, tmp))
+        prune_older_recipes(published)
+        return published
     return _publish(folder, export_minilm)
+
+
+def prune_older_recipes(folder: Path) -> list[Path]:
+    """Remove the int8 exports of older recipes of the same model beside `folder` (this recipe's export).
+
+    No index of this pgxlit can use them (embed.choose_runtime refuses their names), and each is as big
+    as the model. Only folders named as this exporter names them (`…-int8`, `…-int8v<N>` with N below
+    INT8_VERSION, same model, package and graph version) and holding an export.json are touched, never
+    a symlink, a file or anything else in the cache. Each is renamed to a hidden name first (atomic):
+    a process that still has it open keeps reading its files, and one looking for it finds all of it or
+    nothing (and exports it again). Returns what was removed."""
+    stem = folder.name[: -len(f"-int8v{INT8_VERSION}")]
+    if f"{stem}-int8v{INT8_VERSION}" != folder.name:
+        raise ValueError(f"{folder} is not an int8v{INT8_VERSION} export")
+    older = re.compile(re.escape(stem) + r"-int8(?:v(\d+))?")
+    removed: list[Path] = []
+    for entry in sorted(folder.parent.iterdir()):
+        match = older.fullmatch(entry.name)
+        if match is None or int(match.group(1) or 1) >= INT8_VERSION:
+            continue
+        if entry.is_symlink() or not entry.is_dir() or not (entry / "export.json").is_file():
+            continue
+        trash = entry.with_name(f".{entry.name}.pruned.{os.getpid()}")
+        try:
+            os.rename(entry, trash)
+        except OSError:  # pruned by a concurrent export, or not ours to move
+            continue
+        shutil.rmtree(trash, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def _publish(folder: Path, build: object) -> Path:

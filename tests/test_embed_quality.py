@@ -188,6 +188,42 @@ def test_a_failed_export_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_older_int8_recipes_are_pruned_and_nothing_else(tmp_path: Path) -> None:
+    """Writing an int8 export removes the same model's exports of older recipes from the cache folder
+    (no index of this pgxlit can use them); every other entry stays, and a reader holding an old file
+    open keeps reading it."""
+    from pgxlit.index.onnx_export import INT8_VERSION, export_key, prune_older_recipes
+
+    current = tmp_path / export_key(quantize=True)
+    stem = current.name[: -len(f"-int8v{INT8_VERSION}")]
+    older = [tmp_path / f"{stem}-int8", *(tmp_path / f"{stem}-int8v{n}" for n in range(2, INT8_VERSION))]
+    kept = [current, tmp_path / f"{stem}-fp32", tmp_path / "minilm-0.0.1-123-v1-int8v2",  # another package's
+            tmp_path / f"{stem[:-1]}9-int8v2",  # another graph version's
+            tmp_path / f".{stem}-int8v{INT8_VERSION}.x1y2z3"]  # an export being written
+    for folder in [*older, *kept]:
+        folder.mkdir()
+        (folder / "export.json").write_text("{}")
+        (folder / "model.onnx").write_bytes(b"weights " + folder.name.encode())
+    homemade = tmp_path / f"{stem}-int8v1"  # an old recipe's name, but not an export (no export.json)
+    homemade.mkdir()
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "export.json").write_text("{}")
+    linked = tmp_path / f"{stem}-int8v0"
+    linked.symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "notes.txt").write_text("mine")
+    with (older[0] / "model.onnx").open("rb") as reading:
+        removed = prune_older_recipes(current)
+        assert reading.read() == b"weights " + older[0].name.encode()
+    assert sorted(removed) == sorted(older) and len(older) == INT8_VERSION - 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*(p.name for p in kept), homemade.name, linked.name, "notes.txt"])
+    assert (elsewhere / "export.json").is_file()
+    assert prune_older_recipes(current) == []
+    with pytest.raises(ValueError, match="not an int8v"):
+        prune_older_recipes(tmp_path / f"{stem}-fp32")
+
+
 def test_int8_has_its_own_name(int8) -> None:
     """An index records the model's name: int8 vectors must not be added to an fp32 index, or searched as fp32."""
     from pgxlit.index.embed import SHIPPED_INT8, choose_runtime, get_embedder
