@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -28,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pgxlit.extract.gold import GoldDoc, dev_split, read_biored, read_pgxcorpus
+from pgxlit.extract.gold import GoldDoc, dev_split
+from pgxlit.extract.gold_folds import held_back, load_docs  # noqa: F401  (re-exported: tools/train_crf_ner.py and others import them from here)
 from pgxlit.extract.span_ner import (
     SCHEMES,
     WEIGHTS_FILE,
@@ -49,15 +49,6 @@ LICENCES = {
     "biored": "weights derived from BioRED (Luo et al. 2022; see its licence at NCBI): research use; "
               "the MiniLM base is Apache-2.0",
 }
-
-
-def load_docs(scheme: str, shared: Path) -> list[GoldDoc]:
-    if scheme == "pgxcorpus":
-        return read_pgxcorpus(shared / "gold" / "pgxcorpus")
-    files = sorted((shared / "gold" / "biored").glob("*.PubTator"))
-    if not files:
-        sys.exit(f"no BioRED PubTator files under {shared / 'gold' / 'biored'}")
-    return [d for f in files for d in read_biored(f)]
 
 
 def examples_of(docs: list[GoldDoc], scheme: Scheme) -> tuple[list[Example], int]:
@@ -81,11 +72,6 @@ def examples_of(docs: list[GoldDoc], scheme: Scheme) -> tuple[list[Example], int
                         lost += 1
             out.append((text, gold))
     return out, lost
-
-
-def held_back(doc_id: str) -> bool:
-    """A fixed fifth of the train fold, by document id."""
-    return int(hashlib.sha256(f"span-ner-dev:{doc_id}".encode()).hexdigest(), 16) % 5 == 0
 
 
 def max_width_of(examples: list[Example], pattern: str, quantile: float) -> int:
