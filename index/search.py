@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pgxlit.index import dense
-from pgxlit.index.embed import Embedder, get_embedder
+from pgxlit.index.embed import Embedder, get_embedder, other_int8_recipe
 from pgxlit.index.lexical import LexicalIndex
 from pgxlit.index.paths import IndexPaths, index_paths, read_manifest
 
@@ -225,9 +225,12 @@ class Searcher:
         if manifest is None or not self.paths.dense.exists() or manifest.get("status") == "building":
             raise FileNotFoundError(f"no search index under {self.paths.folder}: run `pgxlit index` first")
         self.manifest = manifest
+        if (mismatch := other_int8_recipe(str(manifest["embed_model"]))) is not None:
+            # as for a missing index: nothing this pgxlit can search until it is rebuilt (the web answers 503)
+            raise FileNotFoundError(f"{self.paths.folder}: {mismatch}")
         self.embedder = embedder or get_embedder(str(manifest["embed_model"]), settings.embed.device,
                                                  settings.embed.batch_size, settings.embed.runtime,
-                                                 quantize=False)  # the manifest's name says minilm-int8 or not
+                                                 quantize=False)  # the manifest's name says minilm-int8v3 or not
         self.dense = dense.load(self.paths.dense)
         self.lexical = LexicalIndex.load(self.paths.lexical)
         self.meta = Metadata.for_index(store, self.paths)

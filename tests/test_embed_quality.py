@@ -259,7 +259,7 @@ def test_an_index_of_another_int8_recipe_is_refused(tmp_path: Path) -> None:
     paths.dense.write_bytes(b"")  # an index written before the name carried the recipe; refused before it is read
     store = Store(settings.resolved_db_url)
     try:
-        with pytest.raises(ValueError, match=r"'minilm-int8'.*run `pgxlit index --rebuild`"):
+        with pytest.raises(FileNotFoundError, match=r"'minilm-int8'.*run `pgxlit index --rebuild`"):
             Searcher(store, settings)
     finally:
         store.close()
