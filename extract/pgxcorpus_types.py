@@ -20,6 +20,10 @@ cue vocabulary the guidelines use to define the types (metabolism vs response...
 Relations keep their types (already PGxCorpus's seven) and follow their mentions.
 The weights are derived from PGxCorpus (CC BY-NC 4.0): non-commercial use only.
 
+Models that read every token themselves sit behind the same `retype` contract: the MiniLM span
+model (`SpanTyper`) and the CRF taggers (`CrfTyper`): for PGxCorpus, whose entities nest, that is
+extract/nested_crf.py's stacked levels (`NESTED_SCHEMES`), for BioRED crf_ner's one BIO layer.
+
 The same mechanism learns BioRED's scheme (its four types that pgxlit's labels cover,
 its span edges; corpora/models/biored_types, trained on the BioRED train fold), which
 is how `pgxlit eval extraction --gold biored` reports pgxlit in BioRED's own terms.
@@ -45,6 +49,7 @@ from pgxlit.shipped import shipped
 
 __all__ = [
     "PGXCORPUS_TYPES",
+    "CUES",
     "NONE",
     "BUILD_COMMAND",
     "Candidate",
@@ -60,6 +65,7 @@ __all__ = [
     "TokenStarts",
     "attach_rules",
     "SCHEME_NER_CHOICES",
+    "NESTED_SCHEMES",
     "describe_typer",
     "to_pgxcorpus",
     "tokens_of",
@@ -459,8 +465,8 @@ class SpanTyper:
 
 
 class CrfTyper(SpanTyper):
-    """The CRF tagger (extract/crf_ner.py) behind the same contract: it tags every token of the text,
-    with pgxlit's mentions of it as features."""
+    """The CRF tagger (extract/crf_ner.py, or extract/nested_crf.py's levels for nested schemes) behind
+    the same contract: it tags every token of the text, with pgxlit's mentions of it as features."""
 
     def retype(
         self, text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = ()
@@ -469,6 +475,8 @@ class CrfTyper(SpanTyper):
 
 
 SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer")
+# Schemes whose entities nest, so their "crf" is extract/nested_crf.py's stacked levels, not one BIO layer.
+NESTED_SCHEMES = frozenset({"pgxcorpus"})
 # What "auto" picks per scheme: the shipped models in the order they measure on the scheme's test
 # fold (exact-span macro-F1, extract/expected/*.test.json); the linear typer is the last resort.
 MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("crf", "typer"), "pgxcorpus": ("typer",)}
@@ -487,7 +495,7 @@ def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus
 
 def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyper | SpanTyper | None:
     """What writes a scheme's (pgxcorpus, biored) entities, chosen by `kind` or the setting
-    extract.scheme_ner: "crf" (corpora/models/<scheme>_crf), "span" (corpora/models/<scheme>_span),
+    extract.scheme_ner: "crf" (corpora/models/<scheme>_crf: nested levels for PGxCorpus), "span" (corpora/models/<scheme>_span),
     "typer" (corpora/models/<scheme>_types) or "auto" (the first shipped of MEASURED_BEST[scheme]:
     the CRF for BioRED, the typer for PGxCorpus). None when nothing is shipped (for PGxCorpus the
     coarse mapping applies then)."""
@@ -512,6 +520,8 @@ def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | 
         import importlib
 
         module = importlib.import_module(f"pgxlit.extract.{'crf_ner' if kind == 'crf' else 'span_ner'}")
+        if kind == "crf" and scheme in NESTED_SCHEMES:  # entities that nest: one CRF per level
+            module = importlib.import_module("pgxlit.extract.nested_crf")
         tagger = module.shipped_tagger(scheme)
         if tagger is not None:
             return CrfTyper(tagger) if kind == "crf" else SpanTyper(tagger)
