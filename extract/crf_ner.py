@@ -7,7 +7,11 @@ tmVar do: a CRF over word, shape, affix and context features, plus what pgxlit a
 knows as features: the rule mentions (drug and gene lexicons, variant and allele grammars,
 abbreviation short forms, extract/pipeline.py) as BIO tags with their label and kind,
 the abbreviation long forms scispaCy finds (extract/abbreviations.py), and, when a model
-was trained with them, the small NER's mentions (source "model").
+was trained with them, the small NER's mentions (source "model"). Three more families, each
+behind a flag of `CrfSettings` that the model's meta.json records (a flag it lacks is off, so
+an older model computes exactly its old features): distributional word classes from MiniLM's
+input embeddings (extract/word_clusters.py), longer affixes and name morphology, and what the
+same word does elsewhere in the abstract.
 
 Tokens split at every non-word character and between words (`TOKEN_PATTERN`): 70 of 33,768
 BioRED DEV edges fall inside one (0.2 %; "rDEN2Delta30", "KrasG12D"). Trained on the BioRED
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pgxlit.extract.pgxcorpus_types import TokenStarts as _Starts
+from pgxlit.extract.word_clusters import WordClusters, load_clusters
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -46,6 +51,7 @@ __all__ = [
     "build_command",
     "default_model_dir",
     "doc_features",
+    "features_for",
     "load_tagger",
     "shipped_tagger",
     "spans_of",
@@ -107,6 +113,85 @@ def _word_features(word: str) -> tuple[str, ...]:
         f.append("punct")
     f.append(f"len={min(len(word), 10)}")
     return tuple(f)
+
+
+_GREEK = re.compile(r"[\u0391-\u03c9\u00b5]|alpha|beta|gamma|delta|epsilon|kappa|lambda|sigma|omega|theta", re.I)
+_ROMAN = re.compile(r"(?:I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)")
+# general word-formation endings (INN stems of drug classes, chemical nomenclature, medical terms)
+_CHEM_ENDINGS = ("ine", "ol", "ide", "ate", "one", "ium", "yl", "ene", "ane", "azole", "mab", "nib", "vir", "pril",
+                 "sartan", "statin", "mycin", "cillin", "oxacin", "olol", "afil", "dipine", "parin", "tide", "zepam",
+                 "azepine", "profen", "triptan", "tidine", "prazole", "gliptin", "platin", "rubicin", "taxel",
+                 "fen", "in", "il", "an", "acid")
+_DISEASE_ENDINGS = ("itis", "emia", "aemia", "oma", "osis", "pathy", "algia", "plasia", "trophy", "uria", "penia",
+                    "cytosis", "ism", "ia", "sy", "order", "ease", "drome", "ency", "ure", "ion")
+_GENE_ENDINGS = ("ase", "in", "or", "ogen", "kine", "globin")
+
+
+@lru_cache(maxsize=200_000)
+def _char_features(word: str) -> tuple[str, ...]:
+    """Longer affixes and the morphology of names: chemical, disease and protein word endings,
+    Greek letters, Roman numerals, letter-digit patterns (cached like `_word_features`)."""
+    low = word.lower()
+    f = [f"p5={low[:5]}", f"s5={low[-5:]}"] if len(low) >= 5 else []
+    if len(low) >= 4:
+        f += [f"chem_end={e}" for e in _CHEM_ENDINGS if low.endswith(e) and len(low) > len(e) + 2][:2]
+        f += [f"dis_end={e}" for e in _DISEASE_ENDINGS if low.endswith(e) and len(low) > len(e) + 2][:2]
+        f += [f"gene_end={e}" for e in _GENE_ENDINGS if low.endswith(e) and len(low) > len(e) + 2][:1]
+    if _GREEK.search(word):
+        f.append("greek")
+    if _ROMAN.fullmatch(word):
+        f.append("roman")
+    if re.fullmatch(r"[A-Za-z]+\d+[A-Za-z]*\d*", word):
+        f.append("alnum_mix")
+    if re.fullmatch(r"[A-Z]\d+[A-Z]", word):
+        f.append("aa_change")
+    if len(word) == 1 and word.isalpha():
+        f.append("single_letter")
+    if re.fullmatch(r"[A-Z]{2,}\d*", word):
+        f.append("acronym")
+    return tuple(f)
+
+
+def _chunk_features(chunk: str) -> list[str]:
+    """What the chunk between spaces says about bracketing and joining ("(R)-warfarin", "5-FU")."""
+    f = []
+    if chunk.count("(") != chunk.count(")") or chunk.count("[") != chunk.count("]"):
+        f.append("chunk_unbalanced")
+    if "-" in chunk:
+        f.append("chunk_hyphen")
+    if any(c.isdigit() for c in chunk) and any(c.isalpha() for c in chunk):
+        f.append("chunk_alnum")
+    if "," in chunk.strip(",") or "'" in chunk:
+        f.append("chunk_chem_punct")
+    return f
+
+
+def _doc_consistency(text: str, tokens: Sequence[tuple[int, int]], rules: Sequence[Sequence[str]]) -> list[list[str]]:
+    """What the same word does elsewhere in the abstract: the rule labels it gets anywhere, whether it
+    is ever written capitalised or in capitals, and how often it occurs (a term an abstract is about
+    recurs)."""
+    words = [text[s:e] for s, e in tokens]
+    labels: dict[str, set[str]] = {}
+    forms: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for w, r in zip(words, rules):
+        low = w.lower()
+        counts[low] = counts.get(low, 0) + 1
+        labels.setdefault(low, set()).update(t.split("=", 1)[1][2:] for t in r if t.startswith("r=") and t[2] in "BI")
+        forms.setdefault(low, set()).add("upper" if w.isupper() and len(w) > 1 else "title" if w[:1].isupper() else
+                                         "lower" if w.islower() else "other")
+    out = []
+    for i, w in enumerate(words):
+        low = w.lower()
+        if not w[:1].isalnum():
+            out.append([])
+            continue
+        f = [f"dr={lab}" for lab in sorted(labels[low])]
+        f += [f"df={x}" for x in sorted(forms[low])]
+        c = counts[low]
+        f.append(f"dc={'1' if c == 1 else '2-3' if c <= 3 else '4+'}")
+        out.append(f)
+    return out
 
 
 def _tags_at(tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention], prefix: str) -> list[list[str]]:
@@ -281,20 +366,40 @@ def _key(text: str, tokens: Sequence[tuple[int, int]], offset: int = 0) -> tuple
 
 def doc_features(
     text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention], use_model: bool = False,
-    window: int = 2, gazetteer: Gazetteer | None = None,
+    window: int = 2, gazetteer: Gazetteer | None = None, *, clusters: WordClusters | None = None,
+    char_features: bool = False, doc_consistency: bool = False,
 ) -> list[list[str]]:
     """Every token's named features: its word, its neighbours' (+-window), the chunk between spaces
     it is part of, and pgxlit's mentions and abbreviations around it. `use_model`: also the NER
-    model's mentions (source "model"), else only the rules'."""
+    model's mentions (source "model"), else only the rules'. `clusters`: each word's distributional
+    class at every granularity, its neighbours' too (extract/word_clusters.py); `char_features`:
+    longer affixes and name morphology (`_char_features`, `_chunk_features`); `doc_consistency`:
+    what the same word does elsewhere in the abstract (`_doc_consistency`). All three off gives
+    exactly the features of models trained before they existed."""
     words = [text[s:e] for s, e in tokens]
     rules = _tags_at(tokens, [m for m in mentions if m.source != "model"], "r")
     model = _tags_at(tokens, [m for m in mentions if m.source == "model"], "n") if use_model else None
     abbr = _abbreviations(text, tokens)
     gaz = gazetteer.features(text, tokens) if gazetteer is not None else None
     n = len(tokens)
+    cls = [clusters.classes(w) for w in words] if clusters is not None else None
+    sizes = clusters.sizes if clusters is not None else ()
+    docc = _doc_consistency(text, tokens, rules) if doc_consistency else None
     out: list[list[str]] = []
     for i in range(n):
         f = ["bias", *_word_features(words[i])]
+        if char_features:
+            f += _char_features(words[i])
+        if cls is not None:
+            f += [f"c{k}={c}" for k, c in zip(sizes, cls[i])]
+            for j, side in ((i - 1, "-1"), (i + 1, "+1")):
+                if 0 <= j < n:
+                    f += [f"{side}c{k}={c}" for k, c in zip(sizes, cls[j])]
+            for j, side in ((i - 2, "-2"), (i + 2, "+2")):
+                if 0 <= j < n and cls[j]:
+                    f.append(f"{side}c{sizes[0]}={cls[j][0]}")
+        if docc is not None:
+            f += docc[i]
         low = words[i].lower()
         for d in range(1, window + 1):
             for j, side in ((i - d, "-"), (i + d, "+")):
@@ -322,6 +427,8 @@ def doc_features(
         if (a, b) != tokens[i]:
             chunk = text[a:b].lower().strip(".,;:()[]")
             f += [f"chunk={chunk}", f"chunk_sh={_shape(text[a:b], True)}"]
+            if char_features:
+                f += _chunk_features(text[a:b])
         f += rules[i] + abbr[i]
         if model is not None:
             f += model[i]
@@ -333,6 +440,20 @@ def doc_features(
                 f += [f"+1{t}" for t in gaz[i + 1] if t.startswith("g=")]
         out.append(f)
     return out
+
+
+def features_for(
+    settings: CrfSettings, text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention],
+    gazetteer: Gazetteer | None = None, clusters: WordClusters | None = None,
+) -> list[list[str]]:
+    """`doc_features` with the feature choices of `settings` (the gazetteer and clusters only when it
+    asks for them; clusters default to the shipped ones)."""
+    if settings.word_clusters and clusters is None:
+        clusters = load_clusters()
+    return doc_features(text, tokens, mentions, settings.use_model, settings.window,
+                        gazetteer if settings.use_gazetteer else None,
+                        clusters=clusters if settings.word_clusters else None,
+                        char_features=settings.char_features, doc_consistency=settings.doc_consistency)
 
 
 def tags_of(tokens: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, str]]) -> list[str]:
@@ -375,6 +496,21 @@ class CrfSettings:
     use_model: bool = False
     window: int = 2
     use_gazetteer: bool = False
+    word_clusters: bool = False
+    char_features: bool = False
+    doc_consistency: bool = False
+
+    @classmethod
+    def from_meta(cls, features: dict[str, Any]) -> CrfSettings:
+        """The settings a meta.json's "features" records; a flag it lacks is off (older models)."""
+        return cls(bool(features.get("use_model", False)), int(features.get("window", 2)),
+                   bool(features.get("use_gazetteer", False)), bool(features.get("word_clusters", False)),
+                   bool(features.get("char_features", False)), bool(features.get("doc_consistency", False)))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"use_model": self.use_model, "window": self.window, "use_gazetteer": self.use_gazetteer,
+                "word_clusters": self.word_clusters, "char_features": self.char_features,
+                "doc_consistency": self.doc_consistency}
 
 
 class CrfTagger:
@@ -390,9 +526,8 @@ class CrfTagger:
                                     f"build it with `{build_command(self.folder.name.removesuffix('_crf'))}`")
         self.meta: dict[str, Any] = json.loads(meta_file.read_text(encoding="utf-8"))
         self.types: tuple[str, ...] = tuple(self.meta["types"])
-        s = self.meta.get("features", {})
-        self.settings = CrfSettings(bool(s.get("use_model", False)), int(s.get("window", 2)),
-                                    bool(s.get("use_gazetteer", False)))
+        self.settings = CrfSettings.from_meta(self.meta.get("features", {}))
+        self.clusters: WordClusters | None = load_clusters() if self.settings.word_clusters else None
         self.gazetteer: Gazetteer | None = None
         if self.settings.use_gazetteer:
             rows = json.loads((self.folder / GAZETTEER_FILE).read_text(encoding="utf-8"))
@@ -405,12 +540,16 @@ class CrfTagger:
             self._second.open(str(self.folder / SECOND_PASS_FILE))
         self._lock = threading.Lock()  # a CRFsuite tagger holds one sequence at a time
 
+    def features(self, text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention]) -> list[list[str]]:
+        """The first pass's token features, with the feature choices the model was trained with."""
+        return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters)
+
     def tag(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         """The scheme's entities of `text` (exact spans, the scheme's types), given pgxlit's mentions of it."""
         tokens = tokens_of(text)
         if not tokens:
             return []
-        feats = doc_features(text, tokens, mentions, self.settings.use_model, self.settings.window, self.gazetteer)
+        feats = self.features(text, tokens, mentions)
         with self._lock:
             tags = self._tagger.tag(feats)
             if self._second is not None:

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from pgxlit.extract.crf_ner import (
+    MODEL_FILE,
+    CrfSettings,
+    CrfTagger,
     Gazetteer,
     doc_features,
     second_pass_features,
@@ -83,6 +86,108 @@ def test_tokens_split_at_biored_edges(gold: Path):
             inside += (e.start not in starts) + (e.end not in ends)
     assert edges > 30_000
     assert inside / edges < 0.003, (inside, edges)
+
+
+# ---- feature families added after the first shipped model --------------------------------
+
+
+def _word_clusters():
+    from pgxlit.extract.word_clusters import default_clusters_dir, load_clusters
+
+    if not (default_clusters_dir() / "centroids.npz").is_file():
+        pytest.skip(f"no word clusters shipped in {default_clusters_dir()}")
+    return load_clusters()
+
+
+@pytest.mark.shared
+def test_word_classes_are_stable_on_biored_text(gold: Path):
+    """A word's class is the same at every call, in a fresh loader, and whatever its case; words of a
+    real abstract get one class per granularity, and related words share some more than unrelated ones."""
+    from pgxlit.extract.word_clusters import WordClusters
+
+    clusters = _word_clusters()
+    doc = dev_split(_biored(gold), "train")[0]
+    words = [doc.text[s:e] for s, e in tokens_of(doc.text)]
+    first = [clusters.classes(w) for w in words]
+    assert [clusters.classes(w) for w in words] == first
+    fresh = WordClusters(clusters.folder)
+    assert [fresh.classes(w) for w in words] == first
+    assert all(len(c) == len(clusters.sizes) and all(0 <= k < n for k, n in zip(c, clusters.sizes))
+               for c in first if c)
+    assert clusters.classes("Warfarin") == clusters.classes("warfarin") == clusters.classes("WARFARIN")
+    assert clusters.sizes == tuple(sorted(clusters.sizes)) and len(set(first)) > 20  # not one class for all
+    feats = doc_features(doc.text, tokens_of(doc.text), [], clusters=clusters)
+    k = clusters.sizes[0]
+    assert all(f"c{k}={c[0]}" in fs for fs, c in zip(feats, first) if c)
+    assert feats == doc_features(doc.text, tokens_of(doc.text), [], clusters=fresh)
+
+
+@pytest.mark.shared
+def test_gazetteer_takes_the_longest_match_on_biored_text(gold: Path):
+    """Built from the train fold's spans, the gazetteer matches a test abstract left to right and
+    prefers the longest entry ("breast cancer" over "breast" / "cancer")."""
+    docs = _biored(gold)
+    train = dev_split(docs, "train")
+    gaz = Gazetteer.build([(d.text, [(e.start, e.end, e.label) for e in d.entities if e.label in BIORED_TYPES])
+                           for d in train])
+    assert gaz.entries[("breast", "cancer")][0] == "DiseaseOrPhenotypicFeature" and ("cancer",) in gaz.entries
+    text = "Risk of breast cancer and of cancer overall."
+    tokens = tokens_of(text)
+    found = [(" ".join(key), a, b) for key, a, b in gaz.matches(text, tokens)]
+    assert ("breast cancer", 2, 3) in found and ("cancer", 6, 6) in found
+    assert not any(a <= 3 <= b and (a, b) != (2, 3) for _, a, b in found)  # nothing else over "breast cancer"
+    for d in dev_split(docs, "test")[:20]:
+        hits = gaz.matches(d.text, tokens_of(d.text))
+        ends = [b for _, _, b in hits]
+        assert all(a > prev for (_, a, _), prev in zip(hits[1:], ends))  # matches never overlap
+
+
+def test_character_and_document_features():
+    text = "Imatinib and imatinib-induced hepatitis; STAT3 in IL-6 (alpha) signalling; imatinib again."
+    tokens = tokens_of(text)
+    words = [text[s:e] for s, e in tokens]
+    mentions = [Mention(0, 8, "DRUG", "Imatinib", kind="name", source="lexicon")]
+    plain = doc_features(text, tokens, mentions)
+    rich = doc_features(text, tokens, mentions, char_features=True, doc_consistency=True)
+    assert all(set(p) <= set(r) for p, r in zip(plain, rich))  # the families add features, never change any
+    assert "chem_end=nib" in rich[0] and "p5=imati" in rich[0]
+    hep = words.index("hepatitis")
+    assert "dis_end=itis" in rich[hep]
+    assert "greek" in rich[words.index("alpha")] and "alnum_mix" in rich[words.index("STAT3")]
+    # the same word elsewhere: "imatinib" (lower case) learns that the rules call it a DRUG at the start
+    later = [i for i, w in enumerate(words) if w == "imatinib"]
+    assert all("dr=DRUG" in rich[i] and "df=title" in rich[i] and "dc=2-3" in rich[i] for i in later)
+    assert "chunk_hyphen" in rich[later[0]]
+
+
+@pytest.mark.shared
+def test_an_older_model_without_the_new_flags_tags_as_before(gold: Path, tmp_path: Path):
+    """A model folder whose meta.json predates the new feature families (the first shipped
+    biored_crf's "features") loads with them off and computes exactly the old features, so it
+    tags as it did. The model is a small real CRF trained here on twelve BioRED train documents."""
+    import pycrfsuite
+
+    train = dev_split(_biored(gold), "train")[:12]
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for d in train:
+        tokens = tokens_of(d.text)
+        trainer.append(doc_features(d.text, tokens, []),
+                       tags_of(tokens, [(e.start, e.end, e.label) for e in d.entities if e.label in BIORED_TYPES]))
+    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 30})
+    trainer.train(str(tmp_path / MODEL_FILE))
+    old_features = {"use_model": False, "window": 2, "use_gazetteer": False, "second_pass": False, "folds": 5}
+    (tmp_path / "meta.json").write_text(json.dumps({"types": list(BIORED_TYPES), "features": old_features}))
+    tagger = CrfTagger(tmp_path)
+    assert tagger.settings == CrfSettings() and tagger.clusters is None
+    raw = pycrfsuite.Tagger()
+    raw.open(str(tmp_path / MODEL_FILE))
+    for d in dev_split(_biored(gold), "test")[:5]:
+        tokens = tokens_of(d.text)
+        old = doc_features(d.text, tokens, [], False, 2, None)
+        assert tagger.features(d.text, tokens, []) == old
+        assert [(m.start, m.end, m.label) for m in tagger.tag(d.text, [])] == spans_of(tokens, raw.tag(old))
+    assert CrfSettings.from_meta(CrfSettings(word_clusters=True, char_features=True).to_meta()) == CrfSettings(
+        word_clusters=True, char_features=True)
 
 
 # ---- the shipped model ------------------------------------------------------------------

@@ -4,8 +4,9 @@
 
 Data: BioRED DEV (Train+Dev), **train fold only** (`extract.gold.dev_split(docs, "train")`).
 A fixed fifth of it (by document id, the span model's `held_back`) is held back: the
-L1/L2 strengths and the feature choices (with or without the NER model's mentions as
-features) are chosen on it by exact-span macro-F1 over the scheme's types
+L1/L2 strengths and the feature choices (with or without the NER model's mentions, the
+train fold's gazetteer, MiniLM word classes, name morphology, document consistency, a
+second pass) are chosen on it by exact-span macro-F1 over the scheme's types
 (extract.evaluate.score_entities). The chosen settings are then trained again on the whole
 train fold and written with CRFsuite (L-BFGS: the same data and settings give the same
 model). The test fold is read only after the model is written, to print and record its
@@ -18,7 +19,6 @@ biased towards them, and the test fold shows what they are worth.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import sys
@@ -27,9 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from train_span_ner import held_back, load_docs  # noqa: E402  (one fifth, one loader: the span model's)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
 from pgxlit.extract.crf_ner import (  # noqa: E402
@@ -39,7 +37,7 @@ from pgxlit.extract.crf_ner import (  # noqa: E402
     CrfSettings,
     Gazetteer,
     build_command,
-    doc_features,
+    features_for,
     load_tagger,
     second_pass_features,
     spans_of,
@@ -48,13 +46,13 @@ from pgxlit.extract.crf_ner import (  # noqa: E402
 )
 from pgxlit.extract.evaluate import score_entities  # noqa: E402
 from pgxlit.extract.gold import GoldDoc, dev_split  # noqa: E402
+from pgxlit.extract.gold_folds import FOLDS, fold_of, held_back, load_docs  # noqa: E402
 from pgxlit.records import Mention  # noqa: E402
 
 TYPES: dict[str, tuple[str, ...]] = {
     # BioRED's four types that pgxlit's labels cover (organisms and cell lines are not scored)
     "biored": ("ChemicalEntity", "GeneOrGeneProduct", "SequenceVariant", "DiseaseOrPhenotypicFeature"),
 }
-FOLDS = 5
 LICENCES = {
     "biored": "weights derived from BioRED (Luo et al. 2022; see its licence at NCBI): research use",
 }
@@ -70,8 +68,14 @@ def features_of(
             return None
         return gazetteers.get(d.id) if isinstance(gazetteers, dict) else gazetteers
 
-    return [doc_features(d.text, tokens_of(d.text), mentions[d.id], settings.use_model, settings.window, gaz(d))
-            for d in docs]
+    return [features_for(settings, d.text, tokens_of(d.text), mentions[d.id], gaz(d)) for d in docs]
+
+
+def settings_of(row: dict[str, Any]) -> CrfSettings:
+    """The feature settings of a grid row."""
+    return CrfSettings(use_model=row["use_model"], use_gazetteer=row["gazetteer"], window=row["window"],
+                       word_clusters=row["word_clusters"], char_features=row["char_features"],
+                       doc_consistency=row["doc_consistency"])
 
 
 def gold_spans(docs: list[GoldDoc], types: tuple[str, ...]) -> list[tuple[str, list[tuple[int, int, str]]]]:
@@ -130,11 +134,6 @@ def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]], types: tup
     }
 
 
-def fold_of(doc_id: str, folds: int = FOLDS) -> int:
-    """A fixed fold of a document, by id (for the gazetteer's and the first pass's out-of-fold views)."""
-    return int(hashlib.sha256(f"crf-gazetteer:{doc_id}".encode()).hexdigest(), 16) % folds
-
-
 def first_pass_out_of_fold(
     docs: list[GoldDoc], xs: list[list[list[str]]], ys: list[list[str]], c1: float, c2: float, iterations: int,
     tmp: Path,
@@ -183,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--use-model", default="no", help="NER model mentions as features: no, yes or no,yes (the NER "
                     "was trained on this train fold, so its mentions look better here than on new text: off by default)")
     ap.add_argument("--gazetteer", default="no", help="the train fold's entity strings as features: no, yes or no,yes")
+    ap.add_argument("--clusters", default="no,yes", help="MiniLM word classes as features "
+                    "(corpora/models/word_clusters): no, yes or no,yes")
+    ap.add_argument("--char", default="no", help="longer affixes and name morphology as features: no, yes or no,yes")
+    ap.add_argument("--doc", default="no", help="what the same word does elsewhere in the abstract: no, yes or no,yes")
     ap.add_argument("--second-pass", default="no,yes", help="a second CRF over the first's findings: no, yes or no,yes")
     ap.add_argument("--iterations", type=int, default=150, help="L-BFGS iterations")
     args = ap.parse_args(argv)
@@ -202,11 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     c2s = [float(x) for x in args.c2.split(",")]
     uses = [u == "yes" for u in args.use_model.split(",")]
     gazs = [u == "yes" for u in args.gazetteer.split(",")]
+    families = list(itertools.product(*[[u == "yes" for u in a.split(",")] for a in (args.clusters, args.char, args.doc)]))
     fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for use, use_gaz, window in itertools.product(uses, gazs, [int(w) for w in args.window.split(",")]):
-            settings = CrfSettings(use_model=use, use_gazetteer=use_gaz, window=window)
+        for use, use_gaz, window, (clusters, char, doc) in itertools.product(
+                uses, gazs, [int(w) for w in args.window.split(",")], families):
+            settings = CrfSettings(use_model=use, use_gazetteer=use_gaz, window=window, word_clusters=clusters,
+                                   char_features=char, doc_consistency=doc)
             x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
             x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
             for c1, c2 in itertools.product(c1s, c2s):
@@ -214,14 +220,15 @@ def main(argv: list[str] | None = None) -> int:
                 path = tmp / f"m{len(grid)}.crfsuite"
                 train(x_fit, y_fit, c1, c2, args.iterations, path)
                 fig = figures(dev_docs, tag_all(path, dev_docs, x_dev, types), types)
-                row = {"use_model": use, "gazetteer": use_gaz, "window": window, "second_pass": False, "c1": c1, "c2": c2,
+                row = {"use_model": use, "gazetteer": use_gaz, "window": window, "word_clusters": clusters,
+                       "char_features": char, "doc_consistency": doc, "second_pass": False, "c1": c1, "c2": c2,
                        "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
                 grid.append(row)
                 print(json.dumps(row), flush=True)
         best = max(grid, key=lambda r: (r["held_back"]["exact_macro_f1"], -r["c1"], -r["c2"]))
         if "yes" in args.second_pass.split(","):  # a second pass over the best first pass's settings
             t = time.process_time()
-            settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"], window=best["window"])
+            settings = settings_of(best)
             x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
             x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
             oof = first_pass_out_of_fold(fit_docs, x_fit, y_fit, best["c1"], best["c2"], args.iterations, tmp)
@@ -235,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
             if row["held_back"]["exact_macro_f1"] > best["held_back"]["exact_macro_f1"]:
                 best = row
-        settings = CrfSettings(use_model=best["use_model"], use_gazetteer=best["gazetteer"], window=best["window"])
+        settings = settings_of(best)
         print(f"chosen on the held-back fifth: use_model={best['use_model']} gazetteer={best['gazetteer']} "
-              f"window={best['window']} "
+              f"window={best['window']} word_clusters={best['word_clusters']} char_features={best['char_features']} "
+              f"doc_consistency={best['doc_consistency']} "
               f"second_pass={best['second_pass']} c1={best['c1']} c2={best['c2']} "
               f"(exact macro-F1 {best['held_back']['exact_macro_f1']:.4f}); training on the whole train fold", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -262,9 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": f"{args.scheme} DEV (Train+Dev), train fold (extract.gold.dev_split, {len(train_docs)} documents); "
                 f"settings chosen on a held-back fifth ({len(dev_docs)} documents, tools/train_span_ner.held_back)",
         "licence": LICENCES[args.scheme],
-        "command": build_command(args.scheme),
-        "features": {"use_model": settings.use_model, "window": settings.window,
-                     "use_gazetteer": settings.use_gazetteer, "second_pass": best["second_pass"], "folds": FOLDS},
+        "command": " ".join(["python tools/train_crf_ner.py", *(argv if argv is not None else sys.argv[1:])]),
+        "features": {**settings.to_meta(), "second_pass": best["second_pass"], "folds": FOLDS},
         "settings": {"c1": best["c1"], "c2": best["c2"], "max_iterations": args.iterations, "algorithm": "lbfgs",
                      "labels": "BIO", "tokens": "extract.crf_ner.TOKEN_PATTERN"},
         "grid": grid,
