@@ -120,7 +120,7 @@ def retrieval(shared: Path, stock: bool = True) -> list[dict[str, object]]:
         by_pmid = passages_by_pmid(store)
         embedders = [("stock sentence-transformers", SentenceTransformerEmbedder)] if stock else []
         # "shipped": the embedder a searcher picks for this index, as `pgxlit eval qa` and `ask` do (the model
-        # the index names: `minilm-int8` for an index built with embed.quantize).
+        # the index names: `minilm-int8v3` for an index built with embed.quantize).
         for label, make in (*embedders, ("shipped", lambda _model: None)):
             embedder = make("minilm")
             searcher = Searcher(store, settings, embedder)

@@ -116,7 +116,7 @@ class EmbedSettings(Group):
     batch_size: int = Field(64, description="Passages embedded per batch")
     runtime: str = Field("auto", description='"auto" (ONNX Runtime for the shipped MiniLM on CPU, sentence-transformers '
                          'otherwise), "onnx" or "sentence-transformers"')
-    quantize: bool = Field(True, description="int8 ONNX model of the shipped MiniLM (minilm-int8 in the index): about 2x "
+    quantize: bool = Field(True, description="int8 ONNX model of the shipped MiniLM (minilm-int8v3 in the index): about 2x "
                            "the fp32 ONNX passages per CPU-s, cosine to fp32 >= 0.99 on every demo passage (docs/speed.md); "
                            "changing it needs `pgxlit index --rebuild`; false: the fp32 export")
 
