@@ -479,7 +479,7 @@ SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer")
 NESTED_SCHEMES = frozenset({"pgxcorpus"})
 # What "auto" picks per scheme: the shipped models in the order they measure on the scheme's test
 # fold (exact-span macro-F1, extract/expected/*.test.json); the linear typer is the last resort.
-MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("crf", "typer"), "pgxcorpus": ("typer",)}
+MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("crf", "typer"), "pgxcorpus": ("crf", "typer")}
 
 
 def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus") -> str:
@@ -497,7 +497,7 @@ def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyp
     """What writes a scheme's (pgxcorpus, biored) entities, chosen by `kind` or the setting
     extract.scheme_ner: "crf" (corpora/models/<scheme>_crf: nested levels for PGxCorpus), "span" (corpora/models/<scheme>_span),
     "typer" (corpora/models/<scheme>_types) or "auto" (the first shipped of MEASURED_BEST[scheme]:
-    the CRF for BioRED, the typer for PGxCorpus). None when nothing is shipped (for PGxCorpus the
+    the CRF for both; the typer when no CRF is shipped). None when nothing is shipped (for PGxCorpus the
     coarse mapping applies then)."""
     if kind is None:
         from pgxlit.config import get_settings
