@@ -98,8 +98,8 @@ class ExtractSettings(Group):
                            "or a model folder")
     scheme_ner: str = Field("auto", description="Entities in a gold corpus's own scheme (`annotate --scheme "
                             'pgxcorpus|biored`, `eval extraction --gold pgxcorpus|biored`): "auto" (per scheme, the '
-                            "shipped model that measures best on its test fold: the CRF for BioRED, the typer for "
-                            'PGxCorpus), "crf" (the CRF tagger corpora/models/<scheme>_crf; needs python-crfsuite), '
+                            'shipped model that measures best on its test fold: the CRF for both), "crf" (the CRF tagger '
+                            "corpora/models/<scheme>_crf, nested levels for PGxCorpus; needs python-crfsuite), "
                             '"typer" (rules + NER re-typed by the linear typer <scheme>_types) or "span" (the MiniLM '
                             'span model corpora/models/<scheme>_span; needs torch)')
     pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
