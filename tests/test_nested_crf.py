@@ -129,3 +129,35 @@ def test_shipped_model_on_the_test_fold(gold: Path):
     expected = tagger.meta["figures"]["test"]
     assert abs(scores.exact.macro.f1 - expected["exact_macro_f1"]) <= 0.02
     assert abs(scores.overlap.macro.f1 - expected["overlap_macro_f1"]) <= 0.02
+
+
+def test_marginal_spans_add_what_the_viterbi_path_left_out(tmp_path: Path):
+    """A real tiny CRF that tags "amb" as a type in 30 % of its training sequences: the Viterbi path
+    leaves it out, its marginal (about 0.3) brings it back under a low threshold and not under a high
+    one; a candidate that crosses a kept span of the level is not kept, one nested in it is."""
+    pycrfsuite = pytest.importorskip("pycrfsuite")
+    from pgxlit.extract.nested_crf import crosses, marginal_spans, tag_level
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for n in range(20):
+        x = [[f"w={w}"] for w in ("the", "amb", "gene", "x1")]
+        y = ["O", "B-Gene" if n % 10 < 3 else "O", "O", "B-Chem"]
+        trainer.append(x, y)
+        trainer.append([[f"w={w}"] for w in ("amb", "gene", "drug")], ["O", "B-Chem", "I-Chem"])
+    trainer.set_params({"c1": 0.0, "c2": 0.01, "max_iterations": 100, "feature.possible_transitions": True})
+    trainer.train(str(tmp_path / "m.crfsuite"))
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(tmp_path / "m.crfsuite"))
+    text = "the amb gene x1"
+    tokens = tokens_of(text)
+    viterbi, extra = tag_level(tagger, tokens, [[f"w={text[s:e]}"] for s, e in tokens], None)
+    assert viterbi == [(13, 15, "Chem")] and extra == []
+    p = tagger.marginal("B-Gene", 1)
+    assert 0.15 < p < 0.45
+    assert marginal_spans(tagger, tokens, viterbi, 0.1) == [(4, 7, "Gene")]
+    assert marginal_spans(tagger, tokens, viterbi, 0.6) == []
+    for kept, added in (([(0, 7, "Chem")], [(4, 7, "Gene")]),  # nested in a kept span: kept
+                        ([(4, 7, "Chem")], [(4, 7, "Gene")]),  # same extent, another type: kept
+                        ([(6, 12, "Chem")], [])):  # crosses a kept span: left out
+        assert marginal_spans(tagger, tokens, [*kept, (13, 15, "Chem")], 0.1) == added
+    assert crosses((0, 5), (3, 8)) and not crosses((0, 8), (3, 5)) and not crosses((0, 3), (3, 5))

@@ -13,6 +13,11 @@ in training looks like what it sees on new text. CRFsuite's L-BFGS gives the sam
 the same data and settings. The test fold is read only after the model is written, to print
 and record its figures. Every sentence goes through the pipeline pgxlit ships
 (`benchmarks.predict`) once; its rule mentions are features.
+
+The marginal threshold for spans off the Viterbi path (nested_crf.marginal_spans) is chosen last,
+on the held-back fifth with the chosen settings' fit-part levels (`--thresholds`; none unless one
+beats the paths alone). `--tune-marginal` does only that for the model already in --out and records
+it in its meta.json without retraining the shipped levels (then `--record-test`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from pgxlit.extract.nested_crf import (  # noqa: E402
     layer_file,
     layers_of,
     load_nested,
+    tag_level,
     with_stack,
 )
 from pgxlit.extract.pgxcorpus_types import PGXCORPUS_TYPES  # noqa: E402
@@ -128,13 +134,40 @@ def fit_levels(docs: list[GoldDoc], xs: Features, layers: int, c1: float, c2: fl
     return paths
 
 
-def tag_levels(paths: list[Path], docs: list[GoldDoc], xs: Features) -> list[list[Span]]:
-    """Every sentence's spans of all levels, each level reading the ones below (as NestedCrfTagger does)."""
+def tag_levels(paths: list[Path], docs: list[GoldDoc], xs: Features, threshold: float | None = None) -> list[list[Span]]:
+    """Every sentence's spans of all levels, each level reading the ones below (as NestedCrfTagger does:
+    the lower Viterbi paths, plus the spans off the path above a marginal `threshold` in the output)."""
+    import pycrfsuite
+
+    paths_found: list[list[Span]] = [[] for _ in docs]
     found: list[list[Span]] = [[] for _ in docs]
     for k, path in enumerate(paths):
-        spans = tag_with(path, docs, stacked(docs, xs, found) if k else xs)
-        found = [f + s for f, s in zip(found, spans, strict=True)]
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(path))
+        xk = stacked(docs, xs, paths_found) if k else xs
+        for i, (d, x) in enumerate(zip(docs, xk, strict=True)):
+            viterbi, extra = tag_level(tagger, tokens_of(d.text), x, threshold)
+            paths_found[i] = paths_found[i] + viterbi
+            found[i] = found[i] + viterbi + extra
+        tagger.close()
     return found
+
+
+def choose_threshold(paths: list[Path], docs: list[GoldDoc], xs: Features, thresholds: list[float]) -> dict[str, Any]:
+    """The marginal threshold with the best held-back exact macro-F1 (none, i.e. the Viterbi paths only,
+    unless one beats it; ties go to the higher threshold), and every threshold's figures."""
+    rows = []
+    for t in [None, *sorted(thresholds, reverse=True)]:
+        fig = figures(docs, as_mentions(docs, tag_levels(paths, docs, xs, t)))
+        rows.append({"threshold": t, "held_back": fig})
+        print(json.dumps(rows[-1]), flush=True)
+    best = rows[0]
+    for row in rows[1:]:
+        if row["held_back"]["exact_macro_f1"] > best["held_back"]["exact_macro_f1"]:
+            best = row
+    return {"threshold": best["threshold"], "rule": "per type, a B position with marginal P(B-type) >= threshold "
+            "run on while P(I-type) >= threshold; kept unless it crosses a kept span of its level",
+            "chosen_on": "held-back fifth, levels trained on the fit part (exact macro-F1)", "grid": rows}
 
 
 def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]]) -> dict[str, Any]:
@@ -182,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=150, help="L-BFGS iterations")
     ap.add_argument("--record-test", action="store_true", help="only read the test fold for the model already in "
                     "--out and record its figures in its meta.json (after a --skip-test run)")
+    ap.add_argument("--thresholds", default="0.5,0.4,0.3,0.25,0.2,0.15,0.1",
+                    help="marginal thresholds to try for spans off the Viterbi path ('' = none)")
+    ap.add_argument("--tune-marginal", action="store_true", help="only choose the marginal threshold for the model "
+                    "already in --out: train its settings on the fit part, tag the held-back fifth, record the "
+                    "choice in its meta.json (the shipped levels are not retrained; the test fold is not read)")
     args = ap.parse_args(argv)
+    thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
     t0 = time.process_time()
     docs = load_docs("pgxcorpus", args.shared)
     if args.record_test:
@@ -191,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     train_docs = dev_split(docs, "train")
     fit_docs = [d for d in train_docs if not held_back(d.id)]
     dev_docs = [d for d in train_docs if held_back(d.id)]
+    if args.tune_marginal:
+        tune_marginal(args.out, fit_docs, dev_docs, thresholds, args.iterations)
+        print(f"total {time.process_time() - t0:.0f} CPU-s")
+        return 0
     print(f"pgxcorpus: train fold {len(train_docs)} sentences = {len(fit_docs)} fit + {len(dev_docs)} held back",
           flush=True)
     layer_choices = [int(x) for x in args.layers.split(",")]
@@ -200,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pipeline mentions: {time.process_time() - t0:.1f} CPU-s", flush=True)
     fit_gaz, dev_gaz = jackknife(fit_docs), Gazetteer.build([(d.text, gold_spans(d)) for d in fit_docs])
     grid: list[dict[str, Any]] = []
+    level_paths: list[list[Path]] = []  # each grid row's fit-part levels
 
     def run(settings: NestedSettings, c1: float, c2: float, tmp: Path) -> dict[str, Any]:
         t = time.process_time()
@@ -208,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = tmp / f"g{len(grid)}"
         folder.mkdir()
         paths = fit_levels(fit_docs, x_fit, settings.layers, c1, c2, args.iterations, folder)
+        level_paths.append(paths)
         fig = figures(dev_docs, as_mentions(dev_docs, tag_levels(paths, dev_docs, x_dev)))
         row = {"layers": settings.layers, "window": settings.window, "gazetteer": settings.use_gazetteer,
                "cues": settings.use_cues, "c1": c1, "c2": c2, "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
@@ -230,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in layer_choices[1:]:
             run(NestedSettings(n, best["window"], best["gazetteer"], use_cues=best["cues"]), best["c1"], best["c2"], tmp)
         best = max(grid, key=key)
+        best_settings = NestedSettings(best["layers"], best["window"], best["gazetteer"], use_cues=best["cues"])
+        marginal = choose_threshold(level_paths[grid.index(best)], dev_docs,
+                                    features_of(dev_docs, mentions, best_settings, dev_gaz), thresholds)
     settings = NestedSettings(best["layers"], best["window"], best["gazetteer"], use_cues=best["cues"])
     print(f"chosen on the held-back fifth: layers={settings.layers} window={settings.window} "
           f"gazetteer={settings.use_gazetteer} cues={settings.use_cues} c1={best['c1']} c2={best['c2']} "
@@ -261,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         "grid": grid,
         "figures": {"held_back": best["held_back"]},
     }
+    if marginal["threshold"] is not None:
+        meta["figures"]["held_back"] = next(r["held_back"] for r in marginal["grid"] if r["threshold"] == marginal["threshold"])
+    meta["marginal"] = marginal
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     if args.skip_test:
         print(f"total {time.process_time() - t0:.0f} CPU-s (test fold not read; `--record-test` reads it)")
@@ -268,6 +319,28 @@ def main(argv: list[str] | None = None) -> int:
     record_test(args.out, docs)
     print(f"total {time.process_time() - t0:.0f} CPU-s")
     return 0
+
+
+def tune_marginal(folder: Path, fit_docs: list[GoldDoc], dev_docs: list[GoldDoc], thresholds: list[float],
+                  iterations: int) -> dict[str, Any]:
+    """Choose the marginal threshold of the model in `folder` as a full run does, without retraining it: its
+    settings trained on the fit part (as the grid did), the held-back fifth tagged at each threshold."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    settings = NestedSettings.from_meta(meta)
+    c1, c2 = meta["settings"]["c1"], meta["settings"]["c2"]
+    mentions = {k: v[0] for k, v in predict(fit_docs + dev_docs).items()}
+    dev_gaz = Gazetteer.build([(d.text, gold_spans(d)) for d in fit_docs])
+    with tempfile.TemporaryDirectory() as tmp_name:
+        paths = fit_levels(fit_docs, features_of(fit_docs, mentions, settings, jackknife(fit_docs)),
+                           settings.layers, c1, c2, iterations, Path(tmp_name))
+        marginal = choose_threshold(paths, dev_docs, features_of(dev_docs, mentions, settings, dev_gaz), thresholds)
+    meta["marginal"] = marginal
+    if marginal["threshold"] is not None:
+        meta["figures"]["held_back"] = next(r["held_back"] for r in marginal["grid"] if r["threshold"] == marginal["threshold"])
+        meta["figures"].pop("test", None)  # the test figures were of the Viterbi paths only: --record-test again
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(f"marginal threshold chosen on the held-back fifth: {marginal['threshold']}")
+    return marginal
 
 
 def record_test(folder: Path, docs: list[GoldDoc]) -> dict[str, Any]:
