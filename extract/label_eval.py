@@ -320,7 +320,22 @@ class RawLabelScore:
             "germline_misses_by_reason": self.miss_reasons,
             "false_pairs_not_named_in_pgx_statement": [f"[{p.label_drug}] {p.name}" for p in self.pairs
                                                        if not p.right and not p.named_pgx],
+            # what a reader needs to judge each false pair: where the label says it, and the sentence
+            "false_pair_evidence": [
+                {"label_drug": p.label_drug, "pair": p.name, "cause": p.cause, "section": p.section,
+                 "set_id": p.set_id, "sentence": p.sentence}
+                for p in self.pairs if not p.right],
+            "false_by_section": self.false_by_section(),
         }
+
+    def false_by_section(self) -> dict[str, int]:
+        """How many false pairs each label section gave (their first evidence), most first: a
+        biomarker stated outside the pharmacogenomics section is what the truth list misses most."""
+        counts: dict[str, int] = defaultdict(int)
+        for p in self.pairs:
+            if not p.right:
+                counts[p.section or "unknown"] += 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def evaluate_raw(labels: Iterable[LabelVersion], gold: dict[str, set[str]],
@@ -478,9 +493,12 @@ def format_raw(score: RawLabelScore, verdicts: dict[str, bool] | None = None) ->
     lines.append(f"  labelled, rule-judged, not the headline: {d['false_named_in_pgx_statement']} of the {d['false']} "
                  "false pairs are genes the label's own text names (symbol, protein, deficiency or variant) in a "
                  "sentence with a genotype or phenotype word, i.e. biomarkers the truth list lacks")
-    lines.append("false pairs by cause:")
+    lines.append("false pairs by cause (label drug, pair, section of the first evidence):")
     for cause, pairs in score.by_cause().items():
-        lines.append(f"  {cause} ({len(pairs)}): " + ", ".join(f"[{p.label_drug}] {p.name}" for p in pairs))
+        lines.append(f"  {cause} ({len(pairs)}): "
+                     + ", ".join(f"[{p.label_drug}] {p.name} ({p.section or 'unknown'})" for p in pairs))
+    lines.append("false pairs by section: "
+                 + (", ".join(f"{s} {n}" for s, n in score.false_by_section().items()) or "none"))
     not_named = [f"[{p.label_drug}] {p.name}" for p in score.pairs if not p.right and not p.named_pgx]
     lines.append("false pairs not named in a PGx statement: " + (", ".join(not_named) or "none"))
     lines.append("germline misses: " + (", ".join(score.misses) or "none"))

@@ -248,3 +248,27 @@ def test_a_loss_of_function_is_a_genotype_only_when_it_is_a_patients(labels) -> 
     # belzutifan works, not a patient's genotype.
     _, triples = labels("NDA215383.json")
     assert not [t for t in triples if t.pgx and t.gene == "VHL" and "Lack of functional" in t.evidence.sentence]
+
+
+# ---- the eval's false pairs, for a reader -----------------------------------------------------------
+def test_label_eval_lists_each_false_pair_with_its_section_and_sentence(labels) -> None:
+    # PLAQUENIL and AMARYL state G6PD deficiency in their precautions and warnings, not in a
+    # pharmacogenomics section: with no list row for them, each pair is false and the eval says
+    # where the label says it, so a reader can judge the pair.
+    from pgxlit.extract.label_eval import evaluate_raw, format_raw
+
+    read = [labels(name)[0] for name in ("NDA009768.json", "NDA020496.json")]
+    cache = {lv.key: list(labels(name)[1])
+             for lv, name in zip(read, ("NDA009768.json", "NDA020496.json"), strict=True)}
+    score = evaluate_raw(read, {}, cache)
+    false = [p for p in score.pairs if not p.right]
+    assert {p.name for p in false} >= {"hydroxychloroquine–G6PD", "glimepiride–G6PD"}
+    details = score.details()
+    by_section = details["false_by_section"]
+    assert sum(by_section.values()) == len(false)
+    evidence = details["false_pair_evidence"]
+    assert len(evidence) == len(false)
+    for row in evidence:
+        assert row["section"] in by_section and row["sentence"] and row["cause"]
+        assert "G6PD" in row["sentence"] or "glucose-6-phosphate" in row["sentence"].lower(), row
+    assert "false pairs by section: " in format_raw(score)
