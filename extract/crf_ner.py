@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pgxlit.extract.context_features import CONTEXT_FILE, ContextClassifier, token_vectors
 from pgxlit.extract.pgxcorpus_types import TokenStarts as _Starts
 from pgxlit.extract.word_clusters import WordClusters, load_clusters
 from pgxlit.records import Mention
@@ -367,14 +368,15 @@ def _key(text: str, tokens: Sequence[tuple[int, int]], offset: int = 0) -> tuple
 def doc_features(
     text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention], use_model: bool = False,
     window: int = 2, gazetteer: Gazetteer | None = None, *, clusters: WordClusters | None = None,
-    char_features: bool = False, doc_consistency: bool = False,
+    char_features: bool = False, doc_consistency: bool = False, context: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
     """Every token's named features: its word, its neighbours' (+-window), the chunk between spaces
     it is part of, and pgxlit's mentions and abbreviations around it. `use_model`: also the NER
     model's mentions (source "model"), else only the rules'. `clusters`: each word's distributional
     class at every granularity, its neighbours' too (extract/word_clusters.py); `char_features`:
     longer affixes and name morphology (`_char_features`, `_chunk_features`); `doc_consistency`:
-    what the same word does elsewhere in the abstract (`_doc_consistency`). All three off gives
+    what the same word does elsewhere in the abstract (`_doc_consistency`); `context`: each token's
+    features from the contextual classifier (extract/context_features.py). All off gives
     exactly the features of models trained before they existed."""
     words = [text[s:e] for s, e in tokens]
     rules = _tags_at(tokens, [m for m in mentions if m.source != "model"], "r")
@@ -400,6 +402,8 @@ def doc_features(
                     f.append(f"{side}c{sizes[0]}={cls[j][0]}")
         if docc is not None:
             f += docc[i]
+        if context is not None:
+            f += context[i]
         low = words[i].lower()
         for d in range(1, window + 1):
             for j, side in ((i - d, "-"), (i + d, "+")):
@@ -445,15 +449,17 @@ def doc_features(
 def features_for(
     settings: CrfSettings, text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention],
     gazetteer: Gazetteer | None = None, clusters: WordClusters | None = None,
+    context: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
-    """`doc_features` with the feature choices of `settings` (the gazetteer and clusters only when it
-    asks for them; clusters default to the shipped ones)."""
+    """`doc_features` with the feature choices of `settings` (the gazetteer, clusters and contextual
+    classifier features only when it asks for them; clusters default to the shipped ones)."""
     if settings.word_clusters and clusters is None:
         clusters = load_clusters()
     return doc_features(text, tokens, mentions, settings.use_model, settings.window,
                         gazetteer if settings.use_gazetteer else None,
                         clusters=clusters if settings.word_clusters else None,
-                        char_features=settings.char_features, doc_consistency=settings.doc_consistency)
+                        char_features=settings.char_features, doc_consistency=settings.doc_consistency,
+                        context=context if settings.context_classifier else None)
 
 
 def tags_of(tokens: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, str]]) -> list[str]:
@@ -499,18 +505,21 @@ class CrfSettings:
     word_clusters: bool = False
     char_features: bool = False
     doc_consistency: bool = False
+    context_classifier: bool = False
 
     @classmethod
     def from_meta(cls, features: dict[str, Any]) -> CrfSettings:
         """The settings a meta.json's "features" records; a flag it lacks is off (older models)."""
         return cls(bool(features.get("use_model", False)), int(features.get("window", 2)),
                    bool(features.get("use_gazetteer", False)), bool(features.get("word_clusters", False)),
-                   bool(features.get("char_features", False)), bool(features.get("doc_consistency", False)))
+                   bool(features.get("char_features", False)), bool(features.get("doc_consistency", False)),
+                   bool(features.get("context_classifier", False)))
 
     def to_meta(self) -> dict[str, Any]:
         return {"use_model": self.use_model, "window": self.window, "use_gazetteer": self.use_gazetteer,
                 "word_clusters": self.word_clusters, "char_features": self.char_features,
-                "doc_consistency": self.doc_consistency}
+                "doc_consistency": self.doc_consistency,
+                **({"context_classifier": True} if self.context_classifier else {})}
 
 
 class CrfTagger:
@@ -532,6 +541,10 @@ class CrfTagger:
         if self.settings.use_gazetteer:
             rows = json.loads((self.folder / GAZETTEER_FILE).read_text(encoding="utf-8"))
             self.gazetteer = Gazetteer.from_json(rows)
+        self.context: ContextClassifier | None = None
+        if self.settings.context_classifier:
+            self.context = ContextClassifier.load(self.folder / CONTEXT_FILE)
+        self._encoder: Any = None
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(self.folder / MODEL_FILE))
         self._second: Any = None
@@ -542,7 +555,15 @@ class CrfTagger:
 
     def features(self, text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention]) -> list[list[str]]:
         """The first pass's token features, with the feature choices the model was trained with."""
-        return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters)
+        context = None
+        if self.context is not None:
+            if self._encoder is None:
+                from pgxlit.extract.encoder import TokenEncoder
+
+                self._encoder = TokenEncoder()
+            vectors = token_vectors(self._encoder, [text], [tokens], self.context.layers)[0]
+            context = self.context.features(vectors)
+        return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters, context)
 
     def tag(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         """The scheme's entities of `text` (exact spans, the scheme's types), given pgxlit's mentions of it."""

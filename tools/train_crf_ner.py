@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
+from pgxlit.extract.context_features import CONTEXT_FILE, ContextClassifier, token_vectors  # noqa: E402
 from pgxlit.extract.crf_ner import (  # noqa: E402
     GAZETTEER_FILE,
     MODEL_FILE,
@@ -61,21 +62,77 @@ LICENCES = {
 def features_of(
     docs: list[GoldDoc], mentions: dict[str, list[Mention]], settings: CrfSettings,
     gazetteers: dict[str, Gazetteer] | Gazetteer | None = None,
+    contexts: dict[str, list[list[str]]] | None = None,
 ) -> list[list[list[str]]]:
-    """Each document's token features; `gazetteers`: one for all, or one per document id."""
+    """Each document's token features; `gazetteers`: one for all, or one per document id; `contexts`:
+    each document's contextual classifier features (`context_out_of_fold`, `context_of`)."""
     def gaz(d: GoldDoc) -> Gazetteer | None:
         if not settings.use_gazetteer:
             return None
         return gazetteers.get(d.id) if isinstance(gazetteers, dict) else gazetteers
 
-    return [features_for(settings, d.text, tokens_of(d.text), mentions[d.id], gaz(d)) for d in docs]
+    return [features_for(settings, d.text, tokens_of(d.text), mentions[d.id], gaz(d),
+                         context=contexts.get(d.id) if contexts is not None else None) for d in docs]
+
+
+def document_vectors(docs: list[GoldDoc], cache: Path | None, layers: tuple[int, ...] = (6,)) -> dict[str, Any]:
+    """Each document's contextual token vectors (extract/context_features.token_vectors), kept in
+    `cache` (one .npy per document and text hash) when given: encoding is the slow part."""
+    import hashlib
+
+    import numpy as np
+
+    from pgxlit.extract.encoder import TokenEncoder
+
+    def file_of(d: GoldDoc) -> Path | None:
+        if cache is None:
+            return None
+        name = "-".join(map(str, layers))
+        return cache / f"L{name}" / f"{d.id}-{hashlib.sha1(d.text.encode()).hexdigest()[:12]}.npy"
+
+    out = {}
+    todo = []
+    for d in docs:
+        f = file_of(d)
+        if f is not None and f.is_file():
+            out[d.id] = np.load(f)
+        else:
+            todo.append(d)
+    if todo:
+        vecs = token_vectors(TokenEncoder(), [d.text for d in todo], [tokens_of(d.text) for d in todo], layers)
+        for d, v in zip(todo, vecs, strict=True):
+            out[d.id] = v
+            f = file_of(d)
+            if f is not None:
+                f.parent.mkdir(parents=True, exist_ok=True)
+                np.save(f, v)
+    return out
+
+
+def context_of(train_docs: list[GoldDoc], ys: list[list[str]], docs: list[GoldDoc], vectors: dict[str, Any],
+               hidden: int = 0, layers: tuple[int, ...] = (6,)) -> tuple[ContextClassifier, dict[str, list[list[str]]]]:
+    """A classifier trained on `train_docs` and its features of `docs`."""
+    clf = ContextClassifier.train([vectors[d.id] for d in train_docs], ys, hidden=hidden, layers=layers)
+    return clf, {d.id: clf.features(vectors[d.id]) for d in docs}
+
+
+def context_out_of_fold(docs: list[GoldDoc], ys: list[list[str]], vectors: dict[str, Any], hidden: int = 0,
+                        layers: tuple[int, ...] = (6,)) -> dict[str, list[list[str]]]:
+    """Each document's classifier features from a classifier trained on the other folds only (the
+    crf's folds, `fold_of`): the CRF learns how far to trust it on text it has not seen."""
+    out: dict[str, list[list[str]]] = {}
+    for k in range(FOLDS):
+        rest = [i for i, d in enumerate(docs) if fold_of(d.id) != k]
+        mine = [d for d in docs if fold_of(d.id) == k]
+        out.update(context_of([docs[i] for i in rest], [ys[i] for i in rest], mine, vectors, hidden, layers)[1])
+    return out
 
 
 def settings_of(row: dict[str, Any]) -> CrfSettings:
     """The feature settings of a grid row."""
     return CrfSettings(use_model=row["use_model"], use_gazetteer=row["gazetteer"], window=row["window"],
                        word_clusters=row["word_clusters"], char_features=row["char_features"],
-                       doc_consistency=row["doc_consistency"])
+                       doc_consistency=row["doc_consistency"], context_classifier=row.get("context", False))
 
 
 def gold_spans(docs: list[GoldDoc], types: tuple[str, ...]) -> list[tuple[str, list[tuple[int, int, str]]]]:
@@ -186,8 +243,18 @@ def main(argv: list[str] | None = None) -> int:
                     "(corpora/models/word_clusters): no, yes or no,yes")
     ap.add_argument("--char", default="no", help="longer affixes and name morphology as features: no, yes or no,yes")
     ap.add_argument("--doc", default="no", help="what the same word does elsewhere in the abstract: no, yes or no,yes")
+    ap.add_argument("--context", default="no", help="a contextual MiniLM token classifier's predictions as features "
+                    "(extract/context_features.py): no, yes or no,yes")
+    ap.add_argument("--context-layers", default="3", help="MiniLM layers the contextual classifier reads "
+                    "(0 = input embeddings, 6 = last; comma-separated, side by side)")
+    ap.add_argument("--context-hidden", type=int, default=256, help="the contextual classifier's hidden units "
+                    "(0: a softmax layer only)")
+    ap.add_argument("--cache", type=Path, default=None, help="folder to keep the documents' MiniLM token vectors in "
+                    "(outside the repository; encoding takes minutes)")
     ap.add_argument("--second-pass", default="no,yes", help="a second CRF over the first's findings: no, yes or no,yes")
     ap.add_argument("--iterations", type=int, default=150, help="L-BFGS iterations")
+    ap.add_argument("--held-back-only", action="store_true", help="stop after the choice on the held-back fifth "
+                    "(writes nothing and never reads the test fold)")
     args = ap.parse_args(argv)
     types = TYPES[args.scheme]
     t0 = time.process_time()
@@ -205,23 +272,35 @@ def main(argv: list[str] | None = None) -> int:
     c2s = [float(x) for x in args.c2.split(",")]
     uses = [u == "yes" for u in args.use_model.split(",")]
     gazs = [u == "yes" for u in args.gazetteer.split(",")]
-    families = list(itertools.product(*[[u == "yes" for u in a.split(",")] for a in (args.clusters, args.char, args.doc)]))
+    families = list(itertools.product(*[[u == "yes" for u in a.split(",")]
+                                        for a in (args.clusters, args.char, args.doc, args.context)]))
     fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
+    fit_ctx = dev_ctx = None
+    if any(f[3] for f in families):
+        t = time.process_time()
+        layers = tuple(int(k) for k in args.context_layers.split(","))
+        vectors = document_vectors(train_docs, args.cache, layers)
+        print(f"MiniLM token vectors: {time.process_time() - t:.1f} CPU-s", flush=True)
+        t = time.process_time()
+        fit_ctx = context_out_of_fold(fit_docs, y_fit, vectors, args.context_hidden, layers)
+        dev_ctx = context_of(fit_docs, y_fit, dev_docs, vectors, args.context_hidden, layers)[1]
+        print(f"contextual classifiers: {time.process_time() - t:.1f} CPU-s", flush=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for use, use_gaz, window, (clusters, char, doc) in itertools.product(
+        for use, use_gaz, window, (clusters, char, doc, ctx) in itertools.product(
                 uses, gazs, [int(w) for w in args.window.split(",")], families):
             settings = CrfSettings(use_model=use, use_gazetteer=use_gaz, window=window, word_clusters=clusters,
-                                   char_features=char, doc_consistency=doc)
-            x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
-            x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
+                                   char_features=char, doc_consistency=doc, context_classifier=ctx)
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx)
             for c1, c2 in itertools.product(c1s, c2s):
                 t = time.process_time()
                 path = tmp / f"m{len(grid)}.crfsuite"
                 train(x_fit, y_fit, c1, c2, args.iterations, path)
                 fig = figures(dev_docs, tag_all(path, dev_docs, x_dev, types), types)
                 row = {"use_model": use, "gazetteer": use_gaz, "window": window, "word_clusters": clusters,
-                       "char_features": char, "doc_consistency": doc, "second_pass": False, "c1": c1, "c2": c2,
+                       "char_features": char, "doc_consistency": doc, "context": ctx, "second_pass": False,
+                       "c1": c1, "c2": c2,
                        "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
                 grid.append(row)
                 print(json.dumps(row), flush=True)
@@ -229,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         if "yes" in args.second_pass.split(","):  # a second pass over the best first pass's settings
             t = time.process_time()
             settings = settings_of(best)
-            x_fit = features_of(fit_docs, mentions, settings, fit_gaz)
-            x_dev = features_of(dev_docs, mentions, settings, dev_gaz)
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx)
             oof = first_pass_out_of_fold(fit_docs, x_fit, y_fit, best["c1"], best["c2"], args.iterations, tmp)
             first_dev = spans_all(tmp / f"m{grid.index(best)}.crfsuite", dev_docs, x_dev)
             path = tmp / "second.crfsuite"
@@ -245,11 +324,22 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_of(best)
         print(f"chosen on the held-back fifth: use_model={best['use_model']} gazetteer={best['gazetteer']} "
               f"window={best['window']} word_clusters={best['word_clusters']} char_features={best['char_features']} "
-              f"doc_consistency={best['doc_consistency']} "
+              f"doc_consistency={best['doc_consistency']} context={best.get('context', False)} "
               f"second_pass={best['second_pass']} c1={best['c1']} c2={best['c2']} "
               f"(exact macro-F1 {best['held_back']['exact_macro_f1']:.4f}); training on the whole train fold", flush=True)
+        if args.held_back_only:
+            return 0
         args.out.mkdir(parents=True, exist_ok=True)
-        x_train, y_train = features_of(train_docs, mentions, settings, jackknife(train_docs, types)), labels_of(train_docs, types)
+        y_train = labels_of(train_docs, types)
+        train_ctx = None
+        context_file = args.out / CONTEXT_FILE
+        if settings.context_classifier:
+            train_ctx = context_out_of_fold(train_docs, y_train, vectors, args.context_hidden, layers)
+            ContextClassifier.train([vectors[d.id] for d in train_docs], y_train, hidden=args.context_hidden,
+                                    layers=layers).save(context_file)
+        elif context_file.exists():
+            context_file.unlink()
+        x_train = features_of(train_docs, mentions, settings, jackknife(train_docs, types), train_ctx)
         train(x_train, y_train, best["c1"], best["c2"], args.iterations, args.out / MODEL_FILE)
         second_file = args.out / SECOND_PASS_FILE
         if best["second_pass"]:
