@@ -15,7 +15,9 @@ fold and kept beside the CRF as float16 (context.npz, a few tens of KB).
 
 from __future__ import annotations
 
+import copy
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +52,30 @@ def sentences_of(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_TRUNCATED: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def _up_to(model: Any, top: int) -> Any:
+    """A copy of MiniLM with only its first `top` layers (the layers above change none below: the
+    hidden states it gives are the full model's, at a fraction of the cost), kept per model."""
+    if top >= len(model.encoder.layer):
+        return model
+    copies = _TRUNCATED.setdefault(model, {})
+    if top not in copies:
+        cut = copy.deepcopy(model)
+        cut.encoder.layer = cut.encoder.layer[:top]
+        copies[top] = cut.eval()
+    return copies[top]
+
+
 def encode_layers(encoder: Any, texts: Sequence[str], layers: Sequence[int], batch_size: int = 32
                   ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each text, (offsets (n, 2), vectors (n, 384 * len(layers))) of its word pieces: the hidden
     states of MiniLM's `layers` (0 = input embeddings, 6 = last) side by side. An extract.encoder
-    TokenEncoder's tokenizer and model, batched like its `encode`."""
+    TokenEncoder's tokenizer and model, batched like its `encode`; MiniLM runs only up to the
+    highest layer asked for."""
     torch = encoder.torch
+    model = _up_to(encoder.model, max(layers))
     out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(texts)
     order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
     with torch.inference_mode():
@@ -64,7 +84,7 @@ def encode_layers(encoder: Any, texts: Sequence[str], layers: Sequence[int], bat
             enc = encoder.tokenizer([texts[k] for k in idx], padding=True, truncation=True, max_length=MAX_PIECES,
                                     return_offsets_mapping=True, return_tensors="pt")
             offsets = enc.pop("offset_mapping").numpy()
-            states = encoder.model(**enc, output_hidden_states=True).hidden_states
+            states = model(**enc, output_hidden_states=True).hidden_states
             hidden = torch.cat([states[k] for k in layers], dim=-1).numpy()
             mask = enc["attention_mask"].numpy().astype(bool)
             for r, k in enumerate(idx):

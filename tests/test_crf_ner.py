@@ -350,6 +350,7 @@ def test_token_vectors_follow_the_tokens():
     assert np.allclose(token_vectors(enc, texts[:1], tokens[:1])[0], vecs[0], atol=1e-5)
     # layers side by side: the last layer's part is what TokenEncoder.encode gives
     both = token_vectors(enc, texts, tokens, layers=(3, 6))
+    assert np.allclose(token_vectors(enc, texts, tokens, layers=(3,))[0], both[0][:, :DIM], atol=1e-5)  # cut at 3
     assert both[0].shape == (len(tokens[0]), 2 * DIM) and np.allclose(both[0][:, DIM:], vecs[0], atol=1e-5)
     offsets, last = enc.encode(texts[:1])[0]
     k = next(i for i, (s, e) in enumerate(offsets) if s == tokens[0][0][0])
