@@ -45,7 +45,7 @@ from pgxlit.extract.crf_ner import (  # noqa: E402
     tags_of,
     tokens_of,
 )
-from pgxlit.extract.evaluate import score_entities  # noqa: E402
+from pgxlit.extract.evaluate import scheme_figures  # noqa: E402
 from pgxlit.extract.gold import GoldDoc, dev_split  # noqa: E402
 from pgxlit.extract.gold_folds import FOLDS, fold_of, held_back, load_docs  # noqa: E402
 from pgxlit.records import Mention  # noqa: E402
@@ -181,14 +181,7 @@ def tag_all(model: Path, docs: list[GoldDoc], xs: list[list[list[str]]], types: 
 
 
 def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]], types: tuple[str, ...]) -> dict[str, Any]:
-    scores = score_entities(docs, predicted, lambda label: label if label in types else None)
-    d = scores.to_dict()
-    return {
-        "exact_macro_f1": round(scores.exact.macro.f1, 4),
-        "exact_micro_f1": round(scores.exact.micro.f1, 4),
-        "overlap_macro_f1": round(scores.overlap.macro.f1, 4),
-        "exact_per_type_f1": {k: v["f1"] for k, v in d["exact"]["per_label"].items()},
-    }
+    return scheme_figures(docs, predicted, types)
 
 
 def first_pass_out_of_fold(

@@ -38,7 +38,7 @@ from train_span_ner import LICENCES, held_back, load_docs  # noqa: E402  (one fi
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
 from pgxlit.extract.crf_ner import GAZETTEER_FILE, Gazetteer, spans_of, tokens_of  # noqa: E402
-from pgxlit.extract.evaluate import score_entities  # noqa: E402
+from pgxlit.extract.evaluate import scheme_figures  # noqa: E402
 from pgxlit.extract.gold import GoldDoc, dev_split  # noqa: E402
 from pgxlit.extract.nested_crf import (  # noqa: E402
     KIND,
@@ -171,14 +171,7 @@ def choose_threshold(paths: list[Path], docs: list[GoldDoc], xs: Features, thres
 
 
 def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]]) -> dict[str, Any]:
-    scores = score_entities(docs, predicted, lambda label: label if label in PGXCORPUS_TYPES else None)
-    d = scores.to_dict()
-    return {
-        "exact_macro_f1": round(scores.exact.macro.f1, 4),
-        "exact_micro_f1": round(scores.exact.micro.f1, 4),
-        "overlap_macro_f1": round(scores.overlap.macro.f1, 4),
-        "exact_per_type_f1": {k: v["f1"] for k, v in d["exact"]["per_label"].items()},
-    }
+    return scheme_figures(docs, predicted, PGXCORPUS_TYPES)
 
 
 def as_mentions(docs: list[GoldDoc], spans: list[list[Span]]) -> dict[str, list[Mention]]:
