@@ -24,6 +24,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,14 +187,15 @@ def figures(docs: list[GoldDoc], predicted: dict[str, list[Mention]], types: tup
 
 def first_pass_out_of_fold(
     docs: list[GoldDoc], xs: list[list[list[str]]], ys: list[list[str]], c1: float, c2: float, iterations: int,
-    tmp: Path,
+    tmp: Path, fold: Callable[[str], int] = fold_of,
 ) -> list[list[tuple[int, int, str]]]:
-    """Each document's first-pass spans from a model trained on the other folds only: the second pass
-    learns from first passes as wrong as they are on new text."""
+    """Each document's first-pass spans from a model trained on the other folds only (`fold`: a
+    document id's fold, of FOLDS): the second pass learns from first passes as wrong as they are on
+    new text."""
     out: list[list[tuple[int, int, str]]] = [[] for _ in docs]
     for k in range(FOLDS):
-        rest = [i for i, d in enumerate(docs) if fold_of(d.id) != k]
-        mine = [i for i, d in enumerate(docs) if fold_of(d.id) == k]
+        rest = [i for i, d in enumerate(docs) if fold(d.id) != k]
+        mine = [i for i, d in enumerate(docs) if fold(d.id) == k]
         path = tmp / f"oof{k}.crfsuite"
         train([xs[i] for i in rest], [ys[i] for i in rest], c1, c2, iterations, path)
         for i, spans in zip(mine, spans_all(path, [docs[i] for i in mine], [xs[i] for i in mine]), strict=True):

@@ -34,6 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from train_crf_ner import first_pass_out_of_fold as out_of_fold_spans  # noqa: E402  (one CRF trainer)
+from train_crf_ner import spans_all as tag_with  # noqa: E402
+from train_crf_ner import train  # noqa: E402
 from train_span_ner import LICENCES, held_back, load_docs  # noqa: E402  (one fifth, one loader)
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
@@ -86,26 +89,6 @@ def features_of(docs: list[GoldDoc], mentions: dict[str, list[Mention]], setting
     return [base_features(d.text, tokens_of(d.text), mentions[d.id], settings, gaz(d)) for d in docs]
 
 
-def train(xs: Features, ys: list[list[str]], c1: float, c2: float, iterations: int, out: Path) -> None:
-    import pycrfsuite
-
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for x, y in zip(xs, ys, strict=True):
-        trainer.append(x, y)
-    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
-    trainer.train(str(out))
-
-
-def tag_with(model: Path, docs: list[GoldDoc], xs: Features) -> list[list[Span]]:
-    import pycrfsuite
-
-    tagger = pycrfsuite.Tagger()
-    tagger.open(str(model))
-    out = [spans_of(tokens_of(d.text), tagger.tag(x)) for d, x in zip(docs, xs, strict=True)]
-    tagger.close()
-    return out
-
-
 def stacked(docs: list[GoldDoc], xs: Features, below: list[list[Span]]) -> Features:
     return [with_stack(x, tokens_of(d.text), b) for d, x, b in zip(docs, xs, below, strict=True)]
 
@@ -123,14 +106,9 @@ def fit_levels(docs: list[GoldDoc], xs: Features, layers: int, c1: float, c2: fl
         train(xk, yk, c1, c2, iterations, path)
         paths.append(path)
         if k + 1 < layers:  # this level's out-of-fold spans, for the levels above
-            for f in range(FOLDS):
-                rest = [i for i, d in enumerate(docs) if fold_of(d.id) != f]
-                mine = [i for i, d in enumerate(docs) if fold_of(d.id) == f]
-                oof = out / f"oof{k}_{f}.crfsuite"
-                train([xk[i] for i in rest], [yk[i] for i in rest], c1, c2, iterations, oof)
-                for i, spans in zip(mine, tag_with(oof, [docs[i] for i in mine], [xk[i] for i in mine]), strict=True):
-                    below[i] = below[i] + spans
-                oof.unlink()
+            with tempfile.TemporaryDirectory() as tmp:
+                oof = out_of_fold_spans(docs, xk, yk, c1, c2, iterations, Path(tmp), fold_of)
+            below = [b + spans for b, spans in zip(below, oof, strict=True)]
     return paths
 
 
