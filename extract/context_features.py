@@ -10,7 +10,8 @@ label, and its arg-max and binned probabilities become CRF features with a windo
 (the classic stacking of a dense classifier under a CRF). The CRF must learn from predictions
 as wrong as they are on new text, so its training features come from classifiers trained on
 the other folds (tools/train_crf_ner.py); the shipped classifier is trained on the whole train
-fold and kept beside the CRF as float16 (context.npz, a few tens of KB).
+fold and kept beside the CRF as float16 (context.npz, a few tens of KB). The same features, prefixed "tt",
+carry a fine-tuned token tagger's probabilities (extract/token_tagger.py, CrfSettings.token_tagger).
 """
 
 from __future__ import annotations
@@ -193,21 +194,23 @@ class ContextClassifier:
                        tuple(int(k) for k in z["layers"]), *hidden)
 
 
-def context_feature_lists(labels: Sequence[str], probs: np.ndarray) -> list[list[str]]:
+def context_feature_lists(labels: Sequence[str], probs: np.ndarray, prefix: str = "ctx") -> list[list[str]]:
     """Each token's CRF features: the classifier's arg-max label and the labels whose probability
-    reaches each of BINS, for the token and (arg-max and >0.5 only) its neighbours."""
+    reaches each of BINS, for the token and (arg-max and >0.5 only) its neighbours. `prefix` names
+    the source: "ctx" for the frozen-vector classifier here, "tt" for the fine-tuned token tagger
+    (extract/token_tagger.py), so both can feed one CRF."""
     n = len(probs)
     own: list[list[str]] = []
     for i in range(n):
-        f = [f"ctx={labels[int(probs[i].argmax())]}"]
+        f = [f"{prefix}={labels[int(probs[i].argmax())]}"]
         for k, p in enumerate(probs[i]):
-            f += [f"ctxp>{t}={labels[k]}" for t in BINS if p >= t]
+            f += [f"{prefix}p>{t}={labels[k]}" for t in BINS if p >= t]
         own.append(f)
     out = []
     for i in range(n):
         f = list(own[i])
         for j, side in ((i - 1, "-1"), (i + 1, "+1")):
             if 0 <= j < n:
-                f += [f"{side}{t}" for t in own[j] if t.startswith("ctx=") or t.startswith("ctxp>0.5=")]
+                f += [f"{side}{t}" for t in own[j] if t.startswith(f"{prefix}=") or t.startswith(f"{prefix}p>0.5=")]
         out.append(f)
     return out

@@ -14,7 +14,9 @@ input embeddings (extract/word_clusters.py), longer affixes and name morphology,
 same word does elsewhere in the abstract; and a fourth, the predictions of a small classifier over
 MiniLM's contextual token vectors (extract/context_features.py, `context_classifier`; on the
 held-back fifth with the second pass 0.8028 reading layer 3, 0.8085 reading layers 2, 4 and 6, vs
-0.7992 without: under the +0.01 asked for, so no shipped model uses it yet).
+0.7992 without: under the +0.01 asked for, so no shipped model uses it yet); and a fifth, the
+per-token probabilities of a fine-tuned MiniLM token tagger (extract/token_tagger.py,
+`token_tagger`: the name of its model folder beside the CRF's).
 
 Tokens split at every non-word character and between words (`TOKEN_PATTERN`): 70 of 33,768
 BioRED DEV edges fall inside one (0.2 %; "rDEN2Delta30", "KrasG12D"). Trained on the BioRED
@@ -36,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pgxlit.extract.context_features import CONTEXT_FILE, ContextClassifier, token_vectors
+from pgxlit.extract.context_features import CONTEXT_FILE, ContextClassifier, context_feature_lists, token_vectors
 from pgxlit.extract.pgxcorpus_types import TokenStarts as _Starts
 from pgxlit.extract.word_clusters import WordClusters, load_clusters
 from pgxlit.records import Mention
@@ -49,6 +51,7 @@ __all__ = [
     "abbreviation_pairs",
     "second_pass_features",
     "GAZETTEER_FILE",
+    "TAGGER_PREFIX",
     "CrfSettings",
     "Gazetteer",
     "CrfTagger",
@@ -67,6 +70,7 @@ TOKEN_PATTERN = r"\w+|[^\w\s]"
 MODEL_FILE = "model.crfsuite"
 SECOND_PASS_FILE = "second_pass.crfsuite"
 GAZETTEER_FILE = "gazetteer.json"
+TAGGER_PREFIX = "tt"  # feature prefix of the token tagger's probabilities (context_features.context_feature_lists)
 _TOKEN = re.compile(TOKEN_PATTERN)
 OUTSIDE = "O"
 
@@ -372,6 +376,7 @@ def doc_features(
     text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention], use_model: bool = False,
     window: int = 2, gazetteer: Gazetteer | None = None, *, clusters: WordClusters | None = None,
     char_features: bool = False, doc_consistency: bool = False, context: Sequence[Sequence[str]] | None = None,
+    tagger: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
     """Every token's named features: its word, its neighbours' (+-window), the chunk between spaces
     it is part of, and pgxlit's mentions and abbreviations around it. `use_model`: also the NER
@@ -379,7 +384,8 @@ def doc_features(
     class at every granularity, its neighbours' too (extract/word_clusters.py); `char_features`:
     longer affixes and name morphology (`_char_features`, `_chunk_features`); `doc_consistency`:
     what the same word does elsewhere in the abstract (`_doc_consistency`); `context`: each token's
-    features from the contextual classifier (extract/context_features.py). All off gives
+    features from the contextual classifier (extract/context_features.py); `tagger`: each token's
+    features from the fine-tuned token tagger (extract/token_tagger.py). All off gives
     exactly the features of models trained before they existed."""
     words = [text[s:e] for s, e in tokens]
     rules = _tags_at(tokens, [m for m in mentions if m.source != "model"], "r")
@@ -407,6 +413,8 @@ def doc_features(
             f += docc[i]
         if context is not None:
             f += context[i]
+        if tagger is not None:
+            f += tagger[i]
         low = words[i].lower()
         for d in range(1, window + 1):
             for j, side in ((i - d, "-"), (i + d, "+")):
@@ -452,17 +460,18 @@ def doc_features(
 def features_for(
     settings: CrfSettings, text: str, tokens: Sequence[tuple[int, int]], mentions: Sequence[Mention],
     gazetteer: Gazetteer | None = None, clusters: WordClusters | None = None,
-    context: Sequence[Sequence[str]] | None = None,
+    context: Sequence[Sequence[str]] | None = None, tagger: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
-    """`doc_features` with the feature choices of `settings` (the gazetteer, clusters and contextual
-    classifier features only when it asks for them; clusters default to the shipped ones)."""
+    """`doc_features` with the feature choices of `settings` (the gazetteer, clusters, contextual
+    classifier and token tagger features only when it asks for them; clusters default to the shipped ones)."""
     if settings.word_clusters and clusters is None:
         clusters = load_clusters()
     return doc_features(text, tokens, mentions, settings.use_model, settings.window,
                         gazetteer if settings.use_gazetteer else None,
                         clusters=clusters if settings.word_clusters else None,
                         char_features=settings.char_features, doc_consistency=settings.doc_consistency,
-                        context=context if settings.context_classifier else None)
+                        context=context if settings.context_classifier else None,
+                        tagger=tagger if settings.token_tagger else None)
 
 
 def tags_of(tokens: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, str]]) -> list[str]:
@@ -509,6 +518,7 @@ class CrfSettings:
     char_features: bool = False
     doc_consistency: bool = False
     context_classifier: bool = False
+    token_tagger: str = ""  # the model folder (a sibling of the CRF's) of a fine-tuned token tagger read as features
 
     @classmethod
     def from_meta(cls, features: dict[str, Any]) -> CrfSettings:
@@ -516,13 +526,14 @@ class CrfSettings:
         return cls(bool(features.get("use_model", False)), int(features.get("window", 2)),
                    bool(features.get("use_gazetteer", False)), bool(features.get("word_clusters", False)),
                    bool(features.get("char_features", False)), bool(features.get("doc_consistency", False)),
-                   bool(features.get("context_classifier", False)))
+                   bool(features.get("context_classifier", False)), str(features.get("token_tagger", "")))
 
     def to_meta(self) -> dict[str, Any]:
         return {"use_model": self.use_model, "window": self.window, "use_gazetteer": self.use_gazetteer,
                 "word_clusters": self.word_clusters, "char_features": self.char_features,
                 "doc_consistency": self.doc_consistency,
-                **({"context_classifier": True} if self.context_classifier else {})}
+                **({"context_classifier": True} if self.context_classifier else {}),
+                **({"token_tagger": self.token_tagger} if self.token_tagger else {})}
 
 
 class CrfTagger:
@@ -548,6 +559,11 @@ class CrfTagger:
         if self.settings.context_classifier:
             self.context = ContextClassifier.load(self.folder / CONTEXT_FILE)
         self._encoder: Any = None
+        self.token_tagger: Any = None
+        if self.settings.token_tagger:
+            from pgxlit.extract.token_tagger import load_tagger as load_token_tagger
+
+            self.token_tagger = load_token_tagger(self.folder.parent / self.settings.token_tagger)
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(self.folder / MODEL_FILE))
         self._second: Any = None
@@ -566,7 +582,11 @@ class CrfTagger:
                 self._encoder = TokenEncoder()
             vectors = token_vectors(self._encoder, [text], [tokens], self.context.layers)[0]
             context = self.context.features(vectors)
-        return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters, context)
+        tagger = None
+        if self.token_tagger is not None:
+            probs = self.token_tagger.probabilities([text])[0]
+            tagger = context_feature_lists(self.token_tagger.labels, probs, TAGGER_PREFIX)
+        return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters, context, tagger)
 
     def tag(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         """The scheme's entities of `text` (exact spans, the scheme's types), given pgxlit's mentions of it."""

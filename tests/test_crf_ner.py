@@ -331,6 +331,33 @@ def test_context_features_are_off_unless_a_model_asks_for_them():
     assert [set(w) - set(p) for w, p in zip(with_ctx, plain)] == [set(c) for c in context]
 
 
+def test_token_tagger_features_are_off_unless_a_model_names_a_tagger():
+    """The tagger flag (a model folder's name) is absent from older meta files and from to_meta when
+    unset; its features are the context features' under their own prefix, added only when it is set,
+    and the old "ctx" features are unchanged by the prefix argument."""
+    import numpy as np
+
+    from pgxlit.extract.context_features import context_feature_lists
+    from pgxlit.extract.crf_ner import TAGGER_PREFIX, features_for
+
+    assert CrfSettings.from_meta({"window": 2}).token_tagger == "" and "token_tagger" not in CrfSettings().to_meta()
+    on = CrfSettings(token_tagger="biored_tagger")
+    assert CrfSettings.from_meta(on.to_meta()) == on
+    labels = ("O", "B-ChemicalEntity", "I-ChemicalEntity")
+    probs = np.array([[0.1, 0.85, 0.05], [0.3, 0.1, 0.6], [0.9, 0.05, 0.05]])
+    ctx = context_feature_lists(labels, probs)
+    assert ctx == context_feature_lists(labels, probs, "ctx")
+    assert ctx[0][:2] == ["ctx=B-ChemicalEntity", "ctxp>0.2=B-ChemicalEntity"] and "+1ctx=I-ChemicalEntity" in ctx[0]
+    tt = context_feature_lists(labels, probs, TAGGER_PREFIX)
+    assert [[f.replace("tt", "ctx") for f in row] for row in tt] == ctx
+    text = "Imatinib was given"
+    tokens = tokens_of(text)
+    plain = features_for(CrfSettings(), text, tokens, [])
+    assert features_for(CrfSettings(), text, tokens, [], tagger=tt) == plain
+    with_tt = features_for(on, text, tokens, [], tagger=tt)
+    assert [set(w) - set(p) for w, p in zip(with_tt, plain)] == [set(t) for t in tt]
+
+
 def test_token_vectors_follow_the_tokens():
     """Every tagger token gets the mean of MiniLM's pieces inside it; the same word in different
     sentences gets different vectors (context), the same text the same vectors."""

@@ -31,11 +31,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
-from pgxlit.extract.context_features import CONTEXT_FILE, ContextClassifier, token_vectors  # noqa: E402
+from pgxlit.extract.context_features import (  # noqa: E402
+    CONTEXT_FILE,
+    ContextClassifier,
+    context_feature_lists,
+    token_vectors,
+)
 from pgxlit.extract.crf_ner import (  # noqa: E402
     GAZETTEER_FILE,
     MODEL_FILE,
     SECOND_PASS_FILE,
+    TAGGER_PREFIX,
     CrfSettings,
     Gazetteer,
     build_command,
@@ -63,17 +69,46 @@ LICENCES = {
 def features_of(
     docs: list[GoldDoc], mentions: dict[str, list[Mention]], settings: CrfSettings,
     gazetteers: dict[str, Gazetteer] | Gazetteer | None = None,
-    contexts: dict[str, list[list[str]]] | None = None,
+    contexts: dict[str, list[list[str]]] | None = None, taggers: dict[str, list[list[str]]] | None = None,
 ) -> list[list[list[str]]]:
     """Each document's token features; `gazetteers`: one for all, or one per document id; `contexts`:
-    each document's contextual classifier features (`context_out_of_fold`, `context_of`)."""
+    each document's contextual classifier features (`context_out_of_fold`, `context_of`); `taggers`:
+    each document's token tagger features (`tagger_features`)."""
     def gaz(d: GoldDoc) -> Gazetteer | None:
         if not settings.use_gazetteer:
             return None
         return gazetteers.get(d.id) if isinstance(gazetteers, dict) else gazetteers
 
     return [features_for(settings, d.text, tokens_of(d.text), mentions[d.id], gaz(d),
-                         context=contexts.get(d.id) if contexts is not None else None) for d in docs]
+                         context=contexts.get(d.id) if contexts is not None else None,
+                         tagger=taggers.get(d.id) if taggers is not None else None) for d in docs]
+
+
+def tagger_features(files: list[Path], docs: list[GoldDoc]) -> dict[str, list[list[str]]]:
+    """Each document's token tagger features from probabilities tools/train_token_tagger.py wrote
+    (`--probs-out`) for documents its model did not train on; every document of `docs` must be in
+    one of `files` with one row per token, or the CRF would learn from in-sample predictions."""
+    import numpy as np
+
+    probs: dict[str, Any] = {}
+    labels: tuple[str, ...] | None = None
+    for f in files:
+        with np.load(f) as z:
+            lab = tuple(str(t) for t in z["__labels__"])
+            if labels is not None and lab != labels:
+                raise ValueError(f"{f}: labels {lab} differ from those of the other probability files {labels}")
+            labels = lab
+            probs.update({k: z[k].astype(np.float32) for k in z.files if k != "__labels__"})
+    out = {}
+    for d in docs:
+        if d.id not in probs:
+            raise ValueError(f"no token tagger probabilities for document {d.id} in {', '.join(map(str, files))}; "
+                             f"write them with tools/train_token_tagger.py --probs-out (and --fold for the fit part)")
+        p = probs[d.id]
+        if len(p) != len(tokens_of(d.text)):
+            raise ValueError(f"document {d.id}: {len(p)} probability rows for {len(tokens_of(d.text))} tokens")
+        out[d.id] = context_feature_lists(labels, p, TAGGER_PREFIX)  # type: ignore[arg-type]
+    return out
 
 
 def document_vectors(docs: list[GoldDoc], cache: Path | None, layers: tuple[int, ...] = (6,)) -> dict[str, Any]:
@@ -133,7 +168,8 @@ def settings_of(row: dict[str, Any]) -> CrfSettings:
     """The feature settings of a grid row."""
     return CrfSettings(use_model=row["use_model"], use_gazetteer=row["gazetteer"], window=row["window"],
                        word_clusters=row["word_clusters"], char_features=row["char_features"],
-                       doc_consistency=row["doc_consistency"], context_classifier=row.get("context", False))
+                       doc_consistency=row["doc_consistency"], context_classifier=row.get("context", False),
+                       token_tagger=row.get("token_tagger", ""))
 
 
 def gold_spans(docs: list[GoldDoc], types: tuple[str, ...]) -> list[tuple[str, list[tuple[int, int, str]]]]:
@@ -227,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scheme", choices=sorted(TYPES), default="biored")
     ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (gold/ inside)")
-    ap.add_argument("--out", type=Path, required=True, help="model folder to write")
+    ap.add_argument("--out", type=Path, help="model folder to write (required unless --record-test)")
     ap.add_argument("--c1", default="0.05,0.1", help="L1 strengths to try (comma-separated)")
     ap.add_argument("--c2", default="0.05,0.1", help="L2 strengths to try")
     ap.add_argument("--window", default="2,3", help="context windows to try, in tokens either side")
@@ -246,14 +282,29 @@ def main(argv: list[str] | None = None) -> int:
                     "(0: a softmax layer only)")
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep the documents' MiniLM token vectors in "
                     "(outside the repository; encoding takes minutes)")
+    ap.add_argument("--tagger", default="", help="a fine-tuned token tagger's model folder (extract/token_tagger.py, "
+                    "beside --out, e.g. corpora/models/biored_tagger) whose probabilities become features")
+    ap.add_argument("--tagger-probs", default="", help="comma-separated .npz files of that tagger's probabilities for "
+                    "every train-fold document, each from a model that did not train on it "
+                    "(tools/train_token_tagger.py --probs-out, with --fold K/k for the fit part)")
+    ap.add_argument("--tagger-features", default="no,yes", help="with --tagger: its features no, yes or no,yes")
     ap.add_argument("--second-pass", default="no,yes", help="a second CRF over the first's findings: no, yes or no,yes")
     ap.add_argument("--iterations", type=int, default=150, help="L-BFGS iterations")
+    ap.add_argument("--no-test", action="store_true", help="write the model but leave the test fold unread "
+                    "(read it later, once, with --record-test)")
+    ap.add_argument("--record-test", type=Path, default=None, help="read the test fold once for this written model "
+                    "folder, record its figures in its meta.json, and stop")
     ap.add_argument("--held-back-only", action="store_true", help="stop after the choice on the held-back fifth "
                     "(writes nothing and never reads the test fold)")
     args = ap.parse_args(argv)
     types = TYPES[args.scheme]
     t0 = time.process_time()
     docs = load_docs(args.scheme, args.shared)
+    if args.record_test is not None:
+        record_test(args.record_test, docs, types)
+        return 0
+    if args.out is None:
+        ap.error("--out is required: the model folder to write")
     train_docs = dev_split(docs, "train")
     fit_docs = [d for d in train_docs if not held_back(d.id)]
     dev_docs = [d for d in train_docs if held_back(d.id)]
@@ -269,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     gazs = [u == "yes" for u in args.gazetteer.split(",")]
     families = list(itertools.product(*[[u == "yes" for u in a.split(",")]
                                         for a in (args.clusters, args.char, args.doc, args.context)]))
+    tagger_name = ""
+    tagger_ctx = None
+    tagger_uses = [False]
+    if args.tagger:
+        tagger_name = args.tagger.name
+        tagger_uses = [u == "yes" for u in args.tagger_features.split(",")]
+        tagger_ctx = tagger_features([Path(f) for f in args.tagger_probs.split(",") if f], train_docs)
     fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
     fit_ctx = dev_ctx = None
     if any(f[3] for f in families):
@@ -282,12 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"contextual classifiers: {time.process_time() - t:.1f} CPU-s", flush=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for use, use_gaz, window, (clusters, char, doc, ctx) in itertools.product(
-                uses, gazs, [int(w) for w in args.window.split(",")], families):
+        for use, use_gaz, window, (clusters, char, doc, ctx), tt in itertools.product(
+                uses, gazs, [int(w) for w in args.window.split(",")], families, tagger_uses):
             settings = CrfSettings(use_model=use, use_gazetteer=use_gaz, window=window, word_clusters=clusters,
-                                   char_features=char, doc_consistency=doc, context_classifier=ctx)
-            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx)
-            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx)
+                                   char_features=char, doc_consistency=doc, context_classifier=ctx,
+                                   token_tagger=tagger_name if tt else "")
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx, tagger_ctx)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx, tagger_ctx)
             for c1, c2 in itertools.product(c1s, c2s):
                 t = time.process_time()
                 path = tmp / f"m{len(grid)}.crfsuite"
@@ -295,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 fig = figures(dev_docs, tag_all(path, dev_docs, x_dev, types), types)
                 row = {"use_model": use, "gazetteer": use_gaz, "window": window, "word_clusters": clusters,
                        "char_features": char, "doc_consistency": doc, "context": ctx, "second_pass": False,
+                       **({"token_tagger": settings.token_tagger} if settings.token_tagger else {}),
                        "c1": c1, "c2": c2,
                        "held_back": fig, "cpu_s": round(time.process_time() - t, 1)}
                 grid.append(row)
@@ -303,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         if "yes" in args.second_pass.split(","):  # a second pass over the best first pass's settings
             t = time.process_time()
             settings = settings_of(best)
-            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx)
-            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx)
+            x_fit = features_of(fit_docs, mentions, settings, fit_gaz, fit_ctx, tagger_ctx)
+            x_dev = features_of(dev_docs, mentions, settings, dev_gaz, dev_ctx, tagger_ctx)
             oof = first_pass_out_of_fold(fit_docs, x_fit, y_fit, best["c1"], best["c2"], args.iterations, tmp)
             first_dev = spans_all(tmp / f"m{grid.index(best)}.crfsuite", dev_docs, x_dev)
             path = tmp / "second.crfsuite"
@@ -320,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chosen on the held-back fifth: use_model={best['use_model']} gazetteer={best['gazetteer']} "
               f"window={best['window']} word_clusters={best['word_clusters']} char_features={best['char_features']} "
               f"doc_consistency={best['doc_consistency']} context={best.get('context', False)} "
+              f"token_tagger={best.get('token_tagger', '') or 'no'} "
               f"second_pass={best['second_pass']} c1={best['c1']} c2={best['c2']} "
               f"(exact macro-F1 {best['held_back']['exact_macro_f1']:.4f}); training on the whole train fold", flush=True)
         if args.held_back_only:
@@ -334,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                                     layers=layers).save(context_file)
         elif context_file.exists():
             context_file.unlink()
-        x_train = features_of(train_docs, mentions, settings, jackknife(train_docs, types), train_ctx)
+        x_train = features_of(train_docs, mentions, settings, jackknife(train_docs, types), train_ctx, tagger_ctx)
         train(x_train, y_train, best["c1"], best["c2"], args.iterations, args.out / MODEL_FILE)
         second_file = args.out / SECOND_PASS_FILE
         if best["second_pass"]:
@@ -363,17 +424,34 @@ def main(argv: list[str] | None = None) -> int:
         "figures": {"held_back": best["held_back"]},
     }
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    # the test fold, read only now, with the shipped pipeline's mentions
-    test_docs = dev_split(docs, "test")
-    tagger = load_tagger(args.out)
-    test_mentions = {k: v[0] for k, v in predict(test_docs).items()}
-    test = figures(test_docs, {d.id: tagger.tag(d.text, test_mentions[d.id]) for d in test_docs}, types)
-    meta["figures"]["test"] = test
-    (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    print(f"test fold ({len(test_docs)} documents): exact macro-F1 {test['exact_macro_f1']:.4f} "
-          f"(micro {test['exact_micro_f1']:.4f}; overlap macro {test['overlap_macro_f1']:.4f}) {test['exact_per_type_f1']}")
+    if not args.no_test:
+        record_test(args.out, docs, types)
     print(f"total {time.process_time() - t0:.0f} CPU-s")
     return 0
+
+
+def record_test(folder: Path, docs: list[GoldDoc], types: tuple[str, ...]) -> None:
+    """The test fold, read only for a written model, with the shipped pipeline's mentions; its
+    figures and the tagging speed (sentences/s, at this process's torch threads) go to meta.json."""
+    from pgxlit.extract.token_tagger import split_sentences
+
+    meta_file = folder / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    test_docs = dev_split(docs, "test")
+    tagger = load_tagger(folder)
+    test_mentions = {k: v[0] for k, v in predict(test_docs).items()}
+    t = time.time()
+    found = {d.id: tagger.tag(d.text, test_mentions[d.id]) for d in test_docs}
+    seconds = time.time() - t
+    test = figures(test_docs, found, types)
+    sentences = sum(len(split_sentences(d.text)) for d in test_docs)
+    meta["figures"]["test"] = test
+    meta["speed"] = {"test_sentences": sentences, "seconds": round(seconds, 1),
+                     "sentences_per_s": round(sentences / seconds, 1), "note": "CRF tagging after pgxlit's mentions"}
+    meta_file.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(f"test fold ({len(test_docs)} documents): exact macro-F1 {test['exact_macro_f1']:.4f} "
+          f"(micro {test['exact_micro_f1']:.4f}; overlap macro {test['overlap_macro_f1']:.4f}) {test['exact_per_type_f1']}; "
+          f"{sentences / seconds:.1f} sentences/s", flush=True)
 
 
 if __name__ == "__main__":
