@@ -52,7 +52,9 @@ __all__ = [
     "layer_file",
     "layers_of",
     "level_of",
+    "marginal_scored",
     "marginal_spans",
+    "span_marginal",
     "load_nested",
     "shipped_tagger",
     "stack_features",
@@ -187,6 +189,26 @@ def marginal_spans(tagger: Any, tokens: Sequence[tuple[int, int]], kept: Sequenc
     for each type, a B position whose marginal P(B-type) reaches `threshold`, run on over the next tokens
     while P(I-type) does. Candidates go by their weakest marginal, highest first; one is kept unless it is
     already kept or crosses a kept span of this level (nesting and same extent with another type are fine)."""
+    return [(s, e, label) for s, e, label, _ in marginal_scored(tagger, tokens, kept, threshold)]
+
+
+def span_marginal(tagger: Any, tokens: Sequence[tuple[int, int]], span: Span) -> float:
+    """The weakest marginal of a span's tags (P(B-type) at its first token, P(I-type) after; call after
+    ``tagger.set``/``tag``): how sure the CRF is of the span, path or not."""
+    s, e, label = span
+    inside = [k for k, (ts, te) in enumerate(tokens) if ts < e and te > s]
+    if not inside:
+        return 0.0
+    labels = set(tagger.labels())
+    score = tagger.marginal(f"B-{label}", inside[0]) if f"B-{label}" in labels else 0.0
+    for k in inside[1:]:
+        score = min(score, tagger.marginal(f"I-{label}", k) if f"I-{label}" in labels else 0.0)
+    return float(score)
+
+
+def marginal_scored(tagger: Any, tokens: Sequence[tuple[int, int]], kept: Sequence[Span],
+                    threshold: float) -> list[tuple[int, int, str, float]]:
+    """`marginal_spans` with each span's weakest marginal."""
     labels = set(tagger.labels())
     n = len(tokens)
     candidates: list[tuple[float, int, int, str]] = []
@@ -204,12 +226,12 @@ def marginal_spans(tagger: Any, tokens: Sequence[tuple[int, int]], kept: Sequenc
                 score, j = min(score, p), j + 1
             candidates.append((score, tokens[i][0], tokens[j - 1][1], label))
     held = set(kept)
-    out: list[Span] = []
-    for _, s, e, label in sorted(candidates, key=lambda c: (-c[0], c[1], c[2], c[3])):
+    out: list[tuple[int, int, str, float]] = []
+    for score, s, e, label in sorted(candidates, key=lambda c: (-c[0], c[1], c[2], c[3])):
         if (s, e, label) in held or any(crosses((s, e), (ks, ke)) for ks, ke, _ in held):
             continue
         held.add((s, e, label))
-        out.append((s, e, label))
+        out.append((s, e, label, float(score)))
     return sorted(out)
 
 
@@ -272,6 +294,33 @@ class NestedCrfTagger:
                 paths.append(viterbi)
                 found.append(sorted(viterbi + extra))
         return found
+
+    def tag_scored(self, text: str, mentions: Sequence[Mention], threshold: float | None = None,
+                   ) -> list[tuple[int, int, str, float, bool]]:
+        """Every span of every level with the CRF's own confidence: (start, end, type, weakest marginal,
+        on the Viterbi path?). Spans off the path are the marginal step's at `threshold` (default: the
+        model's; None in meta = paths only). What extract/span_vote.py weighs against another tagger."""
+        tokens = tokens_of(text)
+        if not tokens:
+            return []
+        cut = self.threshold if threshold is None else threshold
+        x = base_features(text, tokens, mentions, self.settings, self.gazetteer)
+        paths: list[list[Span]] = []
+        out: dict[tuple[int, int, str], tuple[float, bool]] = {}
+        with self._lock:
+            for k, tagger in enumerate(self._taggers):
+                below = [s for layer in paths for s in layer]
+                viterbi = spans_of(tokens, tagger.tag(with_stack(x, tokens, below) if k else x))
+                paths.append(viterbi)
+                for span in viterbi:
+                    p = span_marginal(tagger, tokens, span)
+                    if span not in out or not out[span][1] or out[span][0] < p:
+                        out[span] = (p, True)
+                if cut is not None:
+                    for s, e, label, p in marginal_scored(tagger, tokens, viterbi, cut):
+                        if (s, e, label) not in out:
+                            out[(s, e, label)] = (p, False)
+        return sorted((s, e, label, p, path) for (s, e, label), (p, path) in out.items() if label in self.types)
 
     def tag(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         """The scheme's entities of `text` (exact spans, nested, the scheme's types), given pgxlit's mentions of it."""

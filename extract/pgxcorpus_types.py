@@ -22,7 +22,9 @@ The weights are derived from PGxCorpus (CC BY-NC 4.0): non-commercial use only.
 
 Models that read every token themselves sit behind the same `retype` contract: the MiniLM span
 model (`SpanTyper`) and the CRF taggers (`CrfTyper`): for PGxCorpus, whose entities nest, that is
-extract/nested_crf.py's stacked levels (`NESTED_SCHEMES`), for BioRED crf_ner's one BIO layer.
+extract/nested_crf.py's stacked levels (`NESTED_SCHEMES`), for BioRED crf_ner's one BIO layer; and
+`VoteTyper`, the CRF's and the span model's spans voted into one set (extract/span_vote.py, the rule
+chosen on the held-back fifth by tools/choose_span_vote.py, kept in corpora/models/<scheme>_vote).
 
 The same mechanism learns BioRED's scheme (its four types that pgxlit's labels cover,
 its span edges; corpora/models/biored_types, trained on the BioRED train fold), which
@@ -61,6 +63,9 @@ __all__ = [
     "shipped_typer",
     "SpanTyper",
     "CrfTyper",
+    "VoteTyper",
+    "crf_scores",
+    "relate_on",
     "MEASURED_BEST",
     "TokenStarts",
     "attach_rules",
@@ -416,6 +421,9 @@ def to_pgxcorpus(
     typed, carried = typer.retype(text, mentions, relations)
     if relate is None:
         return typed, carried
+    keep = getattr(typer, "candidates_for_relations", None)
+    if keep is not None:
+        return typed, relate_on(text, typed, keep(typed), relate)
     coarse = [replace(m, label=_COARSE.get(m.label) or m.label) for m in typed]
     return typed, list(relate(text, coarse))
 
@@ -474,7 +482,60 @@ class CrfTyper(SpanTyper):
         return attach_rules(self.tagger.tag(text, mentions), mentions, relations)
 
 
-SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer")
+def crf_scores(spans: Sequence[tuple[int, int, str, float, bool]], mapping: str = "path") -> list[tuple[int, int, str, float]]:
+    """The nested CRF's scored spans (NestedCrfTagger.tag_scored) as one vote score each: "path" = 1 on
+    the Viterbi path and the weakest marginal off it; "marginal" = the weakest marginal always."""
+    if mapping not in ("path", "marginal"):
+        raise ValueError(f"a CRF score mapping is 'path' or 'marginal', not {mapping!r}")
+    return [(s, e, label, 1.0 if path and mapping == "path" else p) for s, e, label, p, path in spans]
+
+
+def relate_on(text: str, typed: Sequence[Mention], candidate: Sequence[bool], relate: Relate) -> list[RelationMention]:
+    """Relations judged by `relate` among the typed mentions marked as candidates only (their coarse
+    labels), indexed into `typed`: spans a tagger is unsure of stay entities without proposing pairs."""
+    idx = [i for i, c in enumerate(candidate) if c]
+    coarse = [replace(typed[i], label=_COARSE.get(typed[i].label) or typed[i].label) for i in idx]
+    return [replace(r, head=idx[r.head], tail=idx[r.tail]) for r in relate(text, coarse)]
+
+
+# Mention.source of a vote's span that is on the CRF's Viterbi path or given by both taggers, and of the others
+VOTE_SURE, VOTE_EXTRA = "vote", "vote_extra"
+
+
+class VoteTyper(SpanTyper):
+    """The nested CRF and the MiniLM span model voted into one span set (extract/span_vote.py; the rule
+    and how it was chosen in corpora/models/<scheme>_vote/meta.json), behind the `retype` contract."""
+
+    def __init__(self, crf: Any, span: Any, rule: Any, meta: dict[str, Any]) -> None:
+        self.tagger = crf
+        self.span = span
+        self.rule = rule
+        self.meta = meta
+        self.classes = [NONE, *crf.types]
+        self.crf_score = str(meta.get("crf_score") or "path")
+        self.crf_floor = float(meta.get("crf_marginal_floor", 0.1))
+        self.span_floor = float(meta.get("span_floor", 0.05))
+        # which spans may start relations: "all", or "sure" (on the CRF's path or given by both)
+        self.relation_candidates = str(meta.get("relation_candidates", "all"))
+
+    def retype(
+        self, text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = ()
+    ) -> tuple[list[Mention], list[RelationMention]]:
+        from pgxlit.extract.span_vote import vote
+
+        raw = self.tagger.tag_scored(text, mentions, threshold=self.crf_floor)
+        path = {(s, e, label) for s, e, label, _, on in raw if on}
+        voted = vote(crf_scores(raw, self.crf_score), self.span.tag_document_scored(text, self.span_floor), self.rule)
+        found = [Mention(v.start, v.end, v.label, text[v.start:v.end],
+                         source=VOTE_SURE if v.agreed or (v.start, v.end, v.label) in path else VOTE_EXTRA)
+                 for v in voted]
+        return attach_rules(found, mentions, relations)
+
+    def candidates_for_relations(self, typed: Sequence[Mention]) -> list[bool]:
+        return [self.relation_candidates == "all" or m.source != VOTE_EXTRA for m in typed]
+
+
+SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer", "vote")
 # Schemes whose entities nest, so their "crf" is extract/nested_crf.py's stacked levels, not one BIO layer.
 NESTED_SCHEMES = frozenset({"pgxcorpus"})
 # What "auto" picks per scheme: the shipped models in the order they measure on the scheme's test
@@ -484,6 +545,9 @@ MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("crf", "typer"), "pgxcor
 
 def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus") -> str:
     """Which model wrote a scheme's entities, in words for a report line."""
+    if isinstance(typer, VoteTyper):
+        return (f"a vote of the CRF tagger and the MiniLM span model (corpora/models/{scheme}_crf, "
+                f"{scheme}_span, {scheme}_vote)")
     if isinstance(typer, CrfTyper):
         return f"the CRF tagger (corpora/models/{scheme}_crf)"
     if isinstance(typer, SpanTyper):
@@ -516,6 +580,8 @@ def shipped_typer(scheme: str = "pgxcorpus", kind: str | None = None) -> FineTyp
 def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | None:
     """One kind of scheme model when it is shipped; a missing CRF or span model the setting asks
     for is an error that says how to build it."""
+    if kind == "vote":
+        return _shipped_vote(scheme, required)
     if kind in ("crf", "span"):
         import importlib
 
@@ -533,3 +599,28 @@ def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | 
         return None
     folder = default_model_dir(scheme)
     return load_typer(folder) if (folder / "model.json").is_file() else None
+
+
+def vote_dir(scheme: str = "pgxcorpus") -> Path:
+    """``corpora/models/<scheme>_vote`` of the checkout or of the installed package."""
+    return shipped(f"models/{scheme}_vote", "meta.json")
+
+
+def _shipped_vote(scheme: str, required: bool) -> VoteTyper | None:
+    """The vote of a scheme's CRF and span model when the vote and both models are shipped."""
+    from pgxlit.extract.span_vote import load_rule
+
+    folder = vote_dir(scheme)
+    meta_file = folder / "meta.json"
+    adopted = meta_file.is_file() and json.loads(meta_file.read_text(encoding="utf-8")).get("rule") is not None
+    crf = _shipped(scheme, "crf", required=False) if adopted else None
+    span = _shipped(scheme, "span", required=False) if adopted else None
+    if crf is None or span is None:
+        if required:
+            raise FileNotFoundError(f"extract.scheme_ner is 'vote' but {scheme} lacks a chosen vote rule "
+                                    f"({meta_file}), its CRF or its span model; build it with `python "
+                                    f"tools/choose_span_vote.py --shared ../shared --out corpora/models/{scheme}_vote` "
+                                    "or set PGXLIT_EXTRACT_SCHEME_NER=crf")
+        return None
+    rule, meta = load_rule(folder)
+    return VoteTyper(crf.tagger, span.tagger, rule, meta)

@@ -329,10 +329,11 @@ class SpanTagger:
             probs = torch.softmax(logits, dim=-1).numpy()
         return enc, probs
 
-    def tag(self, texts: Sequence[str], batch_size: int = 16, threshold: float | None = None) -> list[list[Mention]]:
-        """Each sentence's mentions (label = one of the scheme's types, exact span, source "span_ner")."""
+    def tag_scored(self, texts: Sequence[str], batch_size: int = 16,
+                   threshold: float | None = None) -> list[list[tuple[int, int, str, float]]]:
+        """Each sentence's decoded spans with their probability: (start, end, type, probability)."""
         cut = self.threshold if threshold is None else threshold
-        out: list[list[Mention]] = [[] for _ in texts]
+        out: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
@@ -341,9 +342,19 @@ class SpanTagger:
             for r, k in enumerate(idx):
                 sel = np.nonzero(rows == r)[0]
                 cands = [(enc.chars[i][1], enc.chars[i][2]) for i in sel]
-                for s, e, label, _p in decode(cands, probs[sel], self.scheme.classes, cut, self.scheme.nested):
-                    out[k].append(Mention(s, e, label, texts[k][s:e], source="span_ner"))
+                out[k] = decode(cands, probs[sel], self.scheme.classes, cut, self.scheme.nested)
         return out
+
+    def tag(self, texts: Sequence[str], batch_size: int = 16, threshold: float | None = None) -> list[list[Mention]]:
+        """Each sentence's mentions (label = one of the scheme's types, exact span, source "span_ner")."""
+        return [[Mention(s, e, label, text[s:e], source="span_ner") for s, e, label, _p in found]
+                for text, found in zip(texts, self.tag_scored(texts, batch_size, threshold), strict=True)]
+
+    def tag_document_scored(self, text: str, threshold: float | None = None) -> list[tuple[int, int, str, float]]:
+        """`tag_document` with each span's probability."""
+        sentences = split_sentences(text) if self.scheme.split else [(0, len(text))]
+        found = self.tag_scored([text[s:e] for s, e in sentences], threshold=threshold)
+        return [(a + s, b + s, label, p) for (s, _), spans in zip(sentences, found) for a, b, label, p in spans]
 
     def tag_document(self, text: str) -> list[Mention]:
         """A text's mentions with its offsets: sentence by sentence when the scheme was trained on

