@@ -2,6 +2,10 @@
 
     tokenizer   scispaCy's rule tokenizer (keeps HLA-B*57:01, rs9923231 whole)
     sentencizer spaCy's rule sentence splitter (fast; pysbd is 15x slower here)
+    pgx_headings            a sentence start at a label subsection heading with no period before it
+                            ("… ( 2.4 , 8.7 ) 2.1 Dosing Information …"; extract/boundaries.py). After the
+                            sentencizer, so it only adds starts (the sentencizer also keeps a start set
+                            before it, with its default overwrite=False)
     pgx_abbreviations       scispaCy's abbreviation detector, brackets found faster
                             (extract/abbreviations.py); short forms inherit the long form's entity
     pgx_entities            lexicon matcher + grammars (this module)
@@ -38,7 +42,7 @@ from pgxlit.extract import grammars
 from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
 from pgxlit.records import Mention, RelationMention
 
-DEFAULT_COMPONENTS = ("sentencizer", "pgx_abbreviations", "pgx_entities")
+DEFAULT_COMPONENTS = ("sentencizer", "pgx_headings", "pgx_abbreviations", "pgx_entities")
 
 if not Doc.has_extension("pgx_mentions"):
     Doc.set_extension("pgx_mentions", default=None)
@@ -162,6 +166,7 @@ def build_nlp(
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
     import pgxlit.extract.abbreviations  # noqa: F401  (registers "pgx_abbreviations")
+    import pgxlit.extract.boundaries  # noqa: F401  (registers "pgx_headings")
 
     nlp = spacy.blank("en")
     with warnings.catch_warnings():
@@ -289,7 +294,7 @@ def _pipe_annotations(texts: Iterable[str], nlp: Language, batch_size: int = 64)
 HANDOVER = Path("handover") / "rule-annotations"  # under $PGXLIT_HOME
 # The code the rule pipeline runs: an edit of any of them gives other annotations, so another version.
 RULE_MODULES = ("pgxlit.extract.pipeline", "pgxlit.extract.grammars", "pgxlit.extract.lexicons",
-                "pgxlit.extract.abbreviations", "pgxlit.records")
+                "pgxlit.extract.abbreviations", "pgxlit.extract.boundaries", "pgxlit.records")
 
 
 @lru_cache(maxsize=1)
