@@ -230,9 +230,10 @@ def rules_nlp() -> Language:
 @lru_cache(maxsize=1)
 def extractor_name() -> str:
     """Recorded with every triple, so a rerun with another model re-extracts. 0.3: label tables
-    are read cell by cell (extract/table_facts.py)."""
+    are read cell by cell (extract/table_facts.py); 0.4: label sentences stop at subsection
+    headings (extract/boundaries.py), so stored label evidence is cut again."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.3"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.4"
 
 
 @dataclass(frozen=True, slots=True)
