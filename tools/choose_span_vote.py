@@ -44,6 +44,8 @@ from pgxlit.records import Mention  # noqa: E402
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 19))
+CRF_FLOOR = 0.1  # the CRF's spans off its path are offered down to this marginal; the vote decides
+SPAN_FLOOR = 0.05  # the span model's spans are offered down to this probability
 
 
 def fit_part_crf(folder: Path, shipped: Path, fit_docs: list[GoldDoc], mentions: dict[str, list[Mention]]) -> Path:
@@ -95,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     crf = load_nested(fit_part_crf(args.crf_fit, default_model_dir("pgxcorpus"), fit_docs, mentions))
     span = load_tagger(args.span or span_dir("pgxcorpus"))
     print(f"fit-part CRF and span model ready ({time.process_time() - t0:.0f} CPU-s)", flush=True)
-    crf_raw = {d.id: crf.tag_scored(d.text, mentions[d.id], threshold=0.1) for d in dev_docs}
-    span_raw = dict(zip([d.id for d in dev_docs], span.tag_scored([d.text for d in dev_docs], threshold=0.05), strict=True))
+    crf_raw = {d.id: crf.tag_scored(d.text, mentions[d.id], threshold=CRF_FLOOR) for d in dev_docs}
+    span_raw = dict(zip([d.id for d in dev_docs], span.tag_scored([d.text for d in dev_docs], threshold=SPAN_FLOOR), strict=True))
     t_crf = crf.threshold
     rows: list[dict[str, Any]] = []
 
@@ -167,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         "adopted": adopted, "min_gain": args.min_gain, "gain": round(gain, 4),
         "baseline": base, "best": best, "span_alone": span_alone,
         "rule": {k: best[k] for k in ("weight", "threshold", "one_type_per_extent")} if best is not base else None,
-        "crf_score": best.get("crf_score"), "relations_held_back": rel_rows,
-        "command": "python tools/choose_span_vote.py --shared ../shared --out " + str(args.out),
+        "crf_score": best.get("crf_score"), "crf_marginal_floor": CRF_FLOOR, "span_floor": SPAN_FLOOR,
+        "relation_candidates": "all", "relations_held_back": rel_rows,
+        "command": "python tools/choose_span_vote.py " + " ".join(sys.argv[1:]),
         "licence": "a rule over two models derived from PGxCorpus (CC BY-NC 4.0): non-commercial use only",
         "cpu_seconds": round(time.process_time() - t0, 1),
     }

@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--n-upper", type=int, default=2, help="top MiniLM layers fine-tuned (the rest frozen)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: two trainings share two cores)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--lr-note", default=None, help="how the learning rate was chosen (kept in meta.json)")
     ap.add_argument("--init", type=Path, help="continue from the weights of a model folder of the same scheme "
                     "(no warm-up); its meta's history is kept")
     args = ap.parse_args()
@@ -264,7 +265,7 @@ def main() -> None:
         "name": args.out.name,
         "kind": "span_ner",
         "scheme": args.scheme,
-        "build_command": build_command(args.scheme) + (f" --epochs {args.epochs}" if args.epochs != 20 else ""),
+        "build_command": "python tools/train_span_ner.py " + " ".join(sys.argv[1:]),
         "argv": sys.argv[1:],
         "date": dt.date.today().isoformat(),
         "python": platform.python_version(),
@@ -285,6 +286,7 @@ def main() -> None:
                   "hidden": 256, "width_dim": 32},
         "training": {"epochs_run": len(history), "best_epoch": best_epoch, "batch": args.batch, "lr": args.lr,
                      "head_lr": args.head_lr, "none_weight": args.none_weight, "seed": args.seed, "threads": min(2, args.threads), "history": history,
+                     "lr_choice": args.lr_note,
                      "continued_from": str(args.init) if args.init else None, "history_before": previous},
         "figures": {"held_back_exact_macro_f1": round(f1, 4), "held_back_per_type": per_type,
                     "threshold_sweep": {str(t): round(v[0], 4) for t, v in sweep.items()}},
