@@ -98,10 +98,12 @@ class ExtractSettings(Group):
                            "or a model folder")
     scheme_ner: str = Field("auto", description="Entities in a gold corpus's own scheme (`annotate --scheme "
                             'pgxcorpus|biored`, `eval extraction --gold pgxcorpus|biored`): "auto" (per scheme, the '
-                            'shipped model that measures best on its test fold: the CRF for both), "crf" (the CRF tagger '
+                            'shipped model that measures best on its test fold: the vote for PGxCorpus, the CRF for '
+                            'BioRED), "crf" (the CRF tagger '
                             "corpora/models/<scheme>_crf, nested levels for PGxCorpus; needs python-crfsuite), "
-                            '"typer" (rules + NER re-typed by the linear typer <scheme>_types) or "span" (the MiniLM '
-                            'span model corpora/models/<scheme>_span; needs torch)')
+                            '"typer" (rules + NER re-typed by the linear typer <scheme>_types), "span" (the MiniLM '
+                            'span model corpora/models/<scheme>_span; needs torch) or "vote" (the CRF and the span '
+                            'model voted, rule in corpora/models/<scheme>_vote; needs both)')
     pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
                                 "carry a PGx MeSH heading")
 
