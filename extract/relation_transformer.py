@@ -38,7 +38,6 @@ cues the sparse model uses.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import split_for_fine_tuning
+from pgxlit.extract.encoder import offline_transformers, split_for_fine_tuning
 from pgxlit.extract.relation_model import (
     PAIR_HEAD_LABELS,
     TypedClassifier,
@@ -109,8 +108,7 @@ def build_net(base: str, n_upper: int, n_classes: int, arch: str = "inline"):
     "levitated": the sentence once, plus two marker tokens per pair (cheaper, measured weaker)."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline_transformers()
     torch = _torch()
     from torch import nn
     from transformers import AutoModel

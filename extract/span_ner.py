@@ -28,7 +28,6 @@ weights derived from PGxCorpus or BioRED are for non-commercial use (CC BY-NC 4.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import minilm_path, split_for_fine_tuning
+from pgxlit.extract.encoder import minilm_path, offline_transformers, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -145,8 +144,7 @@ def build_command(scheme: str) -> str:
 def build_net(n_classes: int, max_width: int, n_upper: int = 2, base: str | None = None):
     """MiniLM with its piece embeddings and lower layers frozen, its top `n_upper` layers trained,
     and a span head over [first piece, last piece, mean of pieces, width embedding]."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline_transformers()
     import torch
     from torch import nn
     from transformers import AutoModel
@@ -293,8 +291,7 @@ class SpanTagger:
             scheme = folder.name.removesuffix("_span")
             raise FileNotFoundError(f"no span model in {folder} (meta.json or {WEIGHTS_FILE} missing); "
                                     f"build it with `{build_command(scheme)}`")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        offline_transformers()
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
