@@ -268,6 +268,10 @@ class TokenTagger:
         """A text's mentions of the scheme's types (exact spans on token edges, source "tagger")."""
         return self.tag_many([text])[0]
 
+    def tag_document(self, text: str) -> list[Mention]:
+        """The span model's name for `tag` (pgxcorpus_types.SpanTyper calls it): sentences are cut here."""
+        return self.tag(text)
+
     def tag_many(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Mention]]:
         return [mentions_of(t, p, self.labels, self.types) for t, p in zip(texts, self.probabilities(texts, batch_size))]
 

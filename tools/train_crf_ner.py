@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     tagger_ctx = None
     tagger_uses = [False]
     if args.tagger:
-        tagger_name = args.tagger.name
+        tagger_name = Path(args.tagger).name
         tagger_uses = [u == "yes" for u in args.tagger_features.split(",")]
         tagger_ctx = tagger_features([Path(f) for f in args.tagger_probs.split(",") if f], train_docs)
     fit_gaz, dev_gaz = jackknife(fit_docs, types), Gazetteer.build(gold_spans(fit_docs, types))
@@ -423,6 +423,13 @@ def main(argv: list[str] | None = None) -> int:
         "grid": grid,
         "figures": {"held_back": best["held_back"]},
     }
+    if settings.token_tagger:
+        meta["token_tagger"] = {
+            "folder": settings.token_tagger,
+            "training_features": "per-token probabilities of every train-fold document from a tagger that did not "
+                                 "train on it (" + args.tagger_probs + "): the fit part out of fold "
+                                 "(tools/train_token_tagger.py --fold K/k), the held-back fifth from the shipped tagger, "
+                                 "trained on the fit part"}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     if not args.no_test:
         record_test(args.out, docs, types)

@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); the fifth extract.gold_folds.held_back "
                      "keeps out picks the epoch; the model is trained on the other four fifths",
                      "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs), "fit_sentences": len(fit),
-                     "fold": args.fold or None},
+                     "out_of_fold": args.fold or None},
             "model": {"types": list(types), "labels": list(labels), "tokens": "extract.crf_ner.TOKEN_PATTERN",
                       "token_vector": "first word piece", "decoding": "Viterbi under BIO constraints",
                       "n_upper": args.n_upper},
