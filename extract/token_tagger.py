@@ -24,7 +24,6 @@ torch on one thread by default.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract.crf_ner import OUTSIDE, spans_of, tokens_of
-from pgxlit.extract.encoder import minilm_path, split_for_fine_tuning
+from pgxlit.extract.encoder import minilm_path, offline_transformers, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -105,8 +104,7 @@ def split_sentences(text: str, keep_whole: Sequence[tuple[int, int]] = ()) -> li
 def build_net(n_labels: int, n_upper: int = 6, base: str | None = None, dropout: float = 0.1) -> Any:
     """MiniLM with its piece embeddings (and the layers below the top `n_upper`) frozen and a linear
     layer over each token's first word piece."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline_transformers()
     import torch
     from torch import nn
     from transformers import AutoModel
@@ -235,8 +233,7 @@ class TokenTagger:
             scheme = folder.name.removesuffix("_tagger")
             raise FileNotFoundError(f"no token tagger in {folder} (meta.json or {WEIGHTS_FILE} missing); "
                                     f"build it with `{build_command(scheme)}`")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        offline_transformers()
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
