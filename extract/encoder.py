@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,21 @@ def split_for_fine_tuning(bert: Any, n_upper: int) -> tuple[Any, Any, Any]:
     for p in [*bert.embeddings.parameters(), *lower.parameters()]:
         p.requires_grad_(False)
     return bert.embeddings, lower, upper
+
+
+def load_fine_tuned(net: Any, path: Path, trained: tuple[str, ...], rebuild: str) -> None:
+    """Load a shipped model's fp16 tensors (its fine-tuned parts; the frozen ones came from the package)
+    into `net` as float32, and put it in eval mode. A file that lacks a tensor of the `trained` parts, or
+    holds one the net does not have, was written for another network: say so and how to rebuild it."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    lacking = [k for k in missing if k.startswith(trained)]
+    if unexpected or lacking:
+        raise ValueError(f"{path} does not fit this model (missing {lacking[:3]}, unexpected {unexpected[:3]}); "
+                         f"rebuild it with `{rebuild}`")
+    net.eval()
 
 
 def default_encoder() -> TokenEncoder:

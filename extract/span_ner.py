@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import minilm_path, offline_transformers, split_for_fine_tuning
+from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -293,7 +293,6 @@ class SpanTagger:
                                     f"build it with `{build_command(scheme)}`")
         offline_transformers()
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
         self.torch = torch
@@ -307,12 +306,7 @@ class SpanTagger:
         base = minilm_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
         self.net = build_net(len(self.scheme.classes), self.max_width, int(model["n_upper"]), base)
-        state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
-        if unexpected or any(k.startswith(("upper.", "width.", "head.")) for k in missing):
-            raise ValueError(f"{folder / WEIGHTS_FILE} does not fit the span net (missing {missing[:3]}, "
-                             f"unexpected {unexpected[:3]}); rebuild it with `{build_command(self.scheme.name)}`")
-        self.net.eval()
+        load_fine_tuned(self.net, folder / WEIGHTS_FILE, ("upper.", "width.", "head."), build_command(self.scheme.name))
         self._lock = threading.Lock()
 
     @property

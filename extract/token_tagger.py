@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract.crf_ner import OUTSIDE, spans_of, tokens_of
-from pgxlit.extract.encoder import minilm_path, offline_transformers, split_for_fine_tuning
+from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -235,7 +235,6 @@ class TokenTagger:
                                     f"build it with `{build_command(scheme)}`")
         offline_transformers()
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
         self.torch = torch
@@ -249,12 +248,7 @@ class TokenTagger:
         base = minilm_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
         self.net = build_net(len(self.labels), int(model["n_upper"]), base)
-        state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
-        if unexpected or any(k.startswith(("upper.", "head.")) for k in missing):
-            raise ValueError(f"{folder / WEIGHTS_FILE} does not fit the token tagger (missing {missing[:3]}, "
-                             f"unexpected {unexpected[:3]}); rebuild it with `{build_command(self.meta['scheme'])}`")
-        self.net.eval()
+        load_fine_tuned(self.net, folder / WEIGHTS_FILE, ("upper.", "head."), build_command(self.meta["scheme"]))
         self._lock = threading.Lock()
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:

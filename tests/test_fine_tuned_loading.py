@@ -1,0 +1,48 @@
+"""extract.encoder.load_fine_tuned: a shipped model's fine-tuned tensors load into its net, and a file
+written for another network is refused with the command that rebuilds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+from pgxlit.extract.encoder import load_fine_tuned  # noqa: E402
+
+
+class _Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = torch.nn.Linear(3, 3)  # comes from the base package, never in the file
+        self.upper = torch.nn.Linear(3, 4)
+        self.head = torch.nn.Linear(4, 2)
+
+
+def _save(tmp_path: Path, tensors: dict) -> Path:
+    path = tmp_path / "weights.safetensors"
+    safetensors_torch.save_file({k: v.detach().half().contiguous() for k, v in tensors.items()}, str(path))
+    return path
+
+
+def test_fine_tuned_parts_load_as_float32_and_eval(tmp_path: Path) -> None:
+    source = _Net()
+    path = _save(tmp_path, {k: v for k, v in source.state_dict().items() if not k.startswith("frozen.")})
+    net = _Net().train()
+    load_fine_tuned(net, path, ("upper.", "head."), "python tools/train_x.py")
+    assert not net.training
+    assert net.head.weight.dtype == torch.float32
+    assert torch.allclose(net.head.weight, source.head.weight.half().float())
+    assert not torch.allclose(net.frozen.weight, source.frozen.weight)  # left as the base gave it
+
+
+def test_a_file_for_another_net_is_refused_with_the_rebuild_command(tmp_path: Path) -> None:
+    source = _Net()
+    lacking_head = _save(tmp_path, {k: v for k, v in source.state_dict().items() if k.startswith("upper.")})
+    with pytest.raises(ValueError, match=r"missing \['head\.weight'.*python tools/train_x\.py"):
+        load_fine_tuned(_Net(), lacking_head, ("upper.", "head."), "python tools/train_x.py")
+    extra = _save(tmp_path, {**{k: v for k, v in source.state_dict().items()}, "other.weight": torch.zeros(2)})
+    with pytest.raises(ValueError, match=r"unexpected \['other\.weight'\]"):
+        load_fine_tuned(_Net(), extra, ("upper.", "head."), "python tools/train_x.py")
