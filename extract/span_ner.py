@@ -27,7 +27,6 @@ weights derived from PGxCorpus or BioRED are for non-commercial use (CC BY-NC 4.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, split_for_fine_tuning
+from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, shipped_meta, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -286,18 +285,14 @@ class SpanTagger:
 
     def __init__(self, folder: str | Path, threads: int = 2) -> None:
         folder = Path(folder)
-        meta_file = folder / "meta.json"
-        if not meta_file.is_file() or not (folder / WEIGHTS_FILE).is_file():
-            scheme = folder.name.removesuffix("_span")
-            raise FileNotFoundError(f"no span model in {folder} (meta.json or {WEIGHTS_FILE} missing); "
-                                    f"build it with `{build_command(scheme)}`")
+        meta = shipped_meta(folder, WEIGHTS_FILE, "span model", build_command(folder.name.removesuffix("_span")))
         offline_transformers()
         import torch
         from transformers import AutoTokenizer
 
         self.torch = torch
         torch.set_num_threads(min(threads, torch.get_num_threads()) if threads else torch.get_num_threads())
-        self.meta: dict[str, Any] = json.loads(meta_file.read_text(encoding="utf-8"))
+        self.meta: dict[str, Any] = meta
         model = self.meta["model"]
         self.scheme = Scheme(self.meta["scheme"], tuple(model["types"]), model["token_pattern"], bool(model["nested"]),
                              bool(model.get("split_sentences", SCHEMES[self.meta["scheme"]].split)))

