@@ -38,7 +38,7 @@ from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from pgxlit.extract.pipeline import doc_text
+from pgxlit.extract.tokenizer import doc_text
 
 MAX_SECTION = 17  # PLR full prescribing information: sections 1-17
 _LEAD = re.compile(r"\s*(\d{1,2})(?:\.(\d{1,2}))?(?:\.(\d{1,2}))?\.?\s+(?=[A-Z])")

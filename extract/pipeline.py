@@ -1,6 +1,6 @@
 """The spaCy pipeline that finds PGx entities, built from registered factories.
 
-    tokenizer   scispaCy's rule tokenizer (keeps HLA-B*57:01, rs9923231 whole)
+    tokenizer   scispaCy's rule tokenizer (keeps HLA-B*57:01, rs9923231 whole; extract/tokenizer.py)
     sentencizer spaCy's rule sentence splitter (fast; pysbd is 15x slower here)
     pgx_headings            a sentence start at a label subsection heading with no period before it
                             ("… ( 2.4 , 8.7 ) 2.1 Dosing Information …"; extract/boundaries.py). After the
@@ -38,8 +38,10 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pgxlit.extract import boundaries  # noqa: F401  (registers "pgx_headings")
 from pgxlit.extract import grammars
 from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons
+from pgxlit.extract.tokenizer import doc_text, rule_tokenizer
 from pgxlit.records import Mention, RelationMention
 
 DEFAULT_COMPONENTS = ("sentencizer", "pgx_headings", "pgx_abbreviations", "pgx_entities")
@@ -69,31 +71,6 @@ class PgxEntityRecognizer:
         if doc.has_extension("abbreviations") and getattr(doc._, "abbreviations", None):
             mentions = apply_abbreviations(doc, mentions)
         return set_mentions(doc, mentions)
-
-
-class _KeepText:
-    """The tokenizer, keeping the input string on the doc: `doc.text` rebuilds it token by token
-    (measured: a sixth of the rule pipeline's time went to that and to `Span.text`)."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-
-    def __call__(self, text: str) -> Doc:
-        doc = self.tokenizer(text)
-        doc.user_data[_TEXT_KEY] = text
-        return doc
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.tokenizer, name)
-
-
-_TEXT_KEY = "pgx_text"
-
-
-def doc_text(doc: Doc) -> str:
-    """The doc's text (the tokenizer's input when our pipeline made it; spaCy keeps it exact)."""
-    text = doc.user_data.get(_TEXT_KEY)
-    return text if text is not None else doc.text
 
 
 def set_mentions(doc: Doc, mentions: list[Mention]) -> Doc:
@@ -163,15 +140,10 @@ def build_nlp(
 ) -> Language:
     """A blank English pipeline with scispaCy's tokenizer, the named components and, given a
     model folder, the trained NER after the rules (it fills what they miss)."""
-    from scispacy.custom_tokenizer import combined_rule_tokenizer
-
     import pgxlit.extract.abbreviations  # noqa: F401  (registers "pgx_abbreviations")
-    import pgxlit.extract.boundaries  # noqa: F401  (registers "pgx_headings")
 
     nlp = spacy.blank("en")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # a regex warning inside spaCy's tokenizer build
-        nlp.tokenizer = _KeepText(combined_rule_tokenizer(nlp))
+    nlp.tokenizer = rule_tokenizer(nlp)
     for component in components:
         config = {"generic_variants": generic_variants} if component == "pgx_entities" else {}
         nlp.add_pipe(component, config=config)
@@ -295,7 +267,8 @@ def _pipe_annotations(texts: Iterable[str], nlp: Language, batch_size: int = 64)
 HANDOVER = Path("handover") / "rule-annotations"  # under $PGXLIT_HOME
 # The code the rule pipeline runs: an edit of any of them gives other annotations, so another version.
 RULE_MODULES = ("pgxlit.extract.pipeline", "pgxlit.extract.grammars", "pgxlit.extract.lexicons",
-                "pgxlit.extract.abbreviations", "pgxlit.extract.boundaries", "pgxlit.records")
+                "pgxlit.extract.abbreviations", "pgxlit.extract.boundaries", "pgxlit.extract.tokenizer",
+                "pgxlit.records")
 
 
 @lru_cache(maxsize=1)
