@@ -348,10 +348,12 @@ class TransformerRelationModel(TypedClassifier):
         if blend and blend.get("weight", 1.0) < 1.0:
             from pgxlit.extract.relation_model import RelationModel, default_model_dir as sparse_dir
 
+            # A blend names another sparse folder only for held-back comparisons (one that never saw that fold).
+            sparse_folder = Path(blend["sparse_folder"]) if blend.get("sparse_folder") else sparse_dir()
             try:
-                sparse = RelationModel.load(sparse_dir())
+                sparse = RelationModel.load(sparse_folder)
             except FileNotFoundError as e:
-                raise FileNotFoundError(f"{folder} blends with the sparse model corpora/models/pgx_rel, which is missing: {e}") from e
+                raise FileNotFoundError(f"{folder} blends with the sparse model {sparse_folder}, which is missing: {e}") from e
             weight, chosen = blend["weight"], blend
         return cls(net, AutoTokenizer.from_pretrained(base), m["classes"], [tuple(p) for p in m["label_pairs"]],
                    chosen["threshold"], chosen.get("thresholds"), m.get("temperature", 1.0), meta, sparse, weight)

@@ -151,3 +151,21 @@ def test_test_fold_figures_match_meta(model, shared) -> None:
     variant = "blend" if model.weight < 1.0 else "transformer"
     want = model.meta["figures_test_fold"][variant]["a_gold_entities"]["model"]["typed_micro"]["f1"]
     assert typed == pytest.approx(want, abs=0.01)
+
+
+def test_blend_can_name_the_sparse_folder_it_blends_with(model, tmp_path) -> None:
+    """Held-back comparisons blend with a sparse model that never saw that fold (meta.json blend.sparse_folder)."""
+    import shutil
+
+    from pgxlit.extract.relation_model import RelationModel
+
+    if model.meta.get("blend", {}).get("weight", 1.0) >= 1.0:
+        pytest.skip("the shipped model does not blend")
+    other = tmp_path / "pgx_rel_copy"
+    shutil.copytree(sparse_dir(), other)
+    meta = {**model.meta, "blend": {**model.meta["blend"], "sparse_folder": str(other)}}
+    blended = rtf.TransformerRelationModel.from_meta(meta, rtf.default_model_dir())
+    assert blended.sparse is RelationModel.load(other) and blended.sparse is not model.sparse
+    meta["blend"]["sparse_folder"] = str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        rtf.TransformerRelationModel.from_meta(meta, rtf.default_model_dir())

