@@ -589,6 +589,15 @@ class CrfTagger:
             tagger = context_feature_lists(self.token_tagger.labels, probs, TAGGER_PREFIX)
         return features_for(self.settings, text, tokens, mentions, self.gazetteer, self.clusters, context, tagger)
 
+    def _last_pass(self, text: str, tokens: Sequence[tuple[int, int]], feats: list[list[str]]) -> tuple[Any, list[str]]:
+        """The Viterbi tags of the last pass (the second when the model has one) and that pass's tagger,
+        still holding the sequence (call under the lock: its marginals are read next)."""
+        tags = self._tagger.tag(feats)
+        if self._second is None:
+            return self._tagger, tags
+        again = second_pass_features(text, tokens, spans_of(tokens, tags))
+        return self._second, self._second.tag([f + g for f, g in zip(feats, again)])
+
     def tag(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
         """The scheme's entities of `text` (exact spans, the scheme's types), given pgxlit's mentions of it."""
         tokens = tokens_of(text)
@@ -596,12 +605,32 @@ class CrfTagger:
             return []
         feats = self.features(text, tokens, mentions)
         with self._lock:
-            tags = self._tagger.tag(feats)
-            if self._second is not None:
-                again = second_pass_features(text, tokens, spans_of(tokens, tags))
-                tags = self._second.tag([f + g for f, g in zip(feats, again)])
+            _, tags = self._last_pass(text, tokens, feats)
         return [Mention(s, e, label, text[s:e], source="crf") for s, e, label in spans_of(tokens, tags)
                 if label in self.types]
+
+    def tag_scored(self, text: str, mentions: Sequence[Mention], threshold: float | None = 0.1,
+                   ) -> list[tuple[int, int, str, float, bool]]:
+        """Every span with the last pass's own confidence: (start, end, type, weakest marginal, on the Viterbi
+        path?); spans off the path are runs of marginals >= `threshold` that cross no path span (None: the path
+        only). The same contract as extract/nested_crf.py's, so extract/span_vote.py can weigh either CRF
+        against the span model."""
+        from pgxlit.extract.nested_crf import marginal_scored, span_marginal  # nested_crf builds on this module
+
+        tokens = tokens_of(text)
+        if not tokens:
+            return []
+        feats = self.features(text, tokens, mentions)
+        out: dict[tuple[int, int, str], tuple[float, bool]] = {}
+        with self._lock:
+            tagger, tags = self._last_pass(text, tokens, feats)
+            path = spans_of(tokens, tags)
+            for span in path:
+                out[span] = (span_marginal(tagger, tokens, span), True)
+            if threshold is not None:
+                for s, e, label, p in marginal_scored(tagger, tokens, path, threshold):
+                    out.setdefault((s, e, label), (p, False))
+        return sorted((s, e, label, p, on) for (s, e, label), (p, on) in out.items() if label in self.types)
 
 
 _CACHE: dict[Path, CrfTagger] = {}

@@ -320,10 +320,12 @@ class SpanTagger:
             probs = torch.softmax(logits, dim=-1).numpy()
         return enc, probs
 
-    def tag_scored(self, texts: Sequence[str], batch_size: int = 16,
-                   threshold: float | None = None) -> list[list[tuple[int, int, str, float]]]:
-        """Each sentence's decoded spans with their probability: (start, end, type, probability)."""
+    def tag_scored(self, texts: Sequence[str], batch_size: int = 16, threshold: float | None = None,
+                   nested: bool | None = None) -> list[list[tuple[int, int, str, float]]]:
+        """Each sentence's decoded spans with their probability: (start, end, type, probability); `nested`
+        True lets a flat scheme's spans hold one another too (alternatives offered to a vote that keeps one)."""
         cut = self.threshold if threshold is None else threshold
+        nests = self.scheme.nested if nested is None else nested
         out: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
         for b in range(0, len(order), batch_size):
@@ -333,7 +335,7 @@ class SpanTagger:
             for r, k in enumerate(idx):
                 sel = np.nonzero(rows == r)[0]
                 cands = [(enc.chars[i][1], enc.chars[i][2]) for i in sel]
-                out[k] = decode(cands, probs[sel], self.scheme.classes, cut, self.scheme.nested)
+                out[k] = decode(cands, probs[sel], self.scheme.classes, cut, nests)
         return out
 
     def tag(self, texts: Sequence[str], batch_size: int = 16, threshold: float | None = None) -> list[list[Mention]]:
@@ -341,10 +343,11 @@ class SpanTagger:
         return [[Mention(s, e, label, text[s:e], source="span_ner") for s, e, label, _p in found]
                 for text, found in zip(texts, self.tag_scored(texts, batch_size, threshold), strict=True)]
 
-    def tag_document_scored(self, text: str, threshold: float | None = None) -> list[tuple[int, int, str, float]]:
-        """`tag_document` with each span's probability."""
+    def tag_document_scored(self, text: str, threshold: float | None = None,
+                            nested: bool | None = None) -> list[tuple[int, int, str, float]]:
+        """`tag_document` with each span's probability (`nested`: as in `tag_scored`)."""
         sentences = split_sentences(text) if self.scheme.split else [(0, len(text))]
-        found = self.tag_scored([text[s:e] for s, e in sentences], threshold=threshold)
+        found = self.tag_scored([text[s:e] for s, e in sentences], threshold=threshold, nested=nested)
         return [(a + s, b + s, label, p) for (s, _), spans in zip(sentences, found) for a, b, label, p in spans]
 
     def tag_document(self, text: str) -> list[Mention]:

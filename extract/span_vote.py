@@ -1,4 +1,4 @@
-"""Two entity taggers' spans voted into one set: nested spans allowed, crossing spans never.
+"""Two entity taggers' spans voted into one set: crossing spans never; nested spans where the scheme nests.
 
 Why: PGxCorpus's nested CRF (extract/nested_crf.py) is precise on short, name-like spans (genes,
 drugs, haplotypes) and the MiniLM span model (extract/span_ner.py) reads long, meaning-defined
@@ -9,9 +9,10 @@ The rule is one general mechanism, not a per-type or per-sentence choice: each t
 its spans a score in [0, 1] (the CRF: 1 on its Viterbi path, its weakest marginal off it; the span
 model: its probability); a span's vote is ``weight * first + (1 - weight) * second`` (0 for a tagger
 that did not give it), and spans are kept best vote first while the vote reaches ``threshold``,
-skipping one that crosses a kept span or (``one_type_per_extent``) repeats a kept extent with another
-type. `weight` and `threshold` are chosen on the held-back fifth of the train fold
-(tools/choose_span_vote.py) and kept in the vote's meta.json. Nothing here knows a scheme or a type.
+skipping one that crosses a kept span, (``one_type_per_extent``) repeats a kept extent with another
+type, or (``nested`` off, a flat scheme such as BioRED's) overlaps a kept span at all. `weight` and
+`threshold` are chosen on the held-back fifth of the train fold (tools/choose_span_vote.py) and kept
+in the vote's meta.json. Nothing here knows a scheme or a type.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class VoteRule:
     weight: float = 0.5  # the first tagger's share of a span's vote; the second gets 1 - weight
     threshold: float = 0.5  # the vote a span needs to be kept
     one_type_per_extent: bool = True  # one type per (start, end): the better-voted one
+    nested: bool = True  # a kept span may hold another (PGxCorpus); False: no two kept spans overlap (BioRED)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.weight <= 1.0:
@@ -44,7 +46,8 @@ class VoteRule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VoteRule:
-        return cls(float(data["weight"]), float(data["threshold"]), bool(data.get("one_type_per_extent", True)))
+        return cls(float(data["weight"]), float(data["threshold"]), bool(data.get("one_type_per_extent", True)),
+                   bool(data.get("nested", True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ def vote(first: Sequence[Scored], second: Sequence[Scored], rule: VoteRule) -> l
             break
         if rule.one_type_per_extent and (s, e) in extents:
             continue
-        if any(crosses((s, e), (k.start, k.end)) for k in kept):
+        if any(crosses((s, e), (k.start, k.end)) or (not rule.nested and s < k.end and k.start < e) for k in kept):
             continue
         kept.append(Voted(s, e, label, round(v, 6), a, b))
         extents.add((s, e))

@@ -223,6 +223,27 @@ def test_shipped_model_finds_entities_and_keeps_rule_ids():
     assert isinstance(shipped_typer("biored", "crf"), CrfTyper)
 
 
+def test_shipped_model_scores_its_spans_for_a_vote():
+    """tag_scored: the Viterbi path is exactly what tag() finds, each span with its weakest marginal in
+    (0, 1]; spans off the path clear the floor and cross no path span (what extract/span_vote.py weighs)."""
+    from pgxlit.extract.span_vote import crosses
+
+    tagger = _shipped()
+    text = ("The CYP2C19 rs4244285 variant reduced the response to clopidogrel in patients with "
+            "coronary artery disease.")
+    rules = [Mention(4, 11, "GENE", "CYP2C19", norm="HGNC:2621", kind="symbol", source="lexicon"),
+             Mention(12, 21, "VARIANT", "rs4244285", norm="rs4244285", kind="rsid", source="grammar"),
+             Mention(54, 65, "DRUG", "clopidogrel", norm="PA449053|clopidogrel", kind="name", source="lexicon")]
+    scored = tagger.tag_scored(text, rules, threshold=0.05)
+    path = [(s, e, lab) for s, e, lab, _, on in scored if on]
+    assert path == sorted((m.start, m.end, m.label) for m in tagger.tag(text, rules))
+    assert all(0.0 < p <= 1.0 for _, _, _, p, on in scored if on)
+    off = [(s, e, lab, p) for s, e, lab, p, on in scored if not on]
+    assert all(p >= 0.05 and not any(crosses((s, e), (a, b)) for a, b, _ in path) for s, e, lab, p in off)
+    assert [x for x in tagger.tag_scored(text, rules, threshold=None) if not x[4]] == []
+    assert scored == tagger.tag_scored(text, rules, threshold=0.05)
+
+
 @pytest.mark.shared
 def test_shipped_model_on_the_test_fold(gold: Path):
     """Exact-span figures on the BioRED test fold as the model's meta.json records them (tolerance

@@ -117,6 +117,24 @@ def test_span_typer_carries_ids_and_relations_onto_its_spans():
     assert all(0 <= r["head"] < len(out["entities"]) and 0 <= r["tail"] < len(out["entities"]) for r in out["relations"])
 
 
+def test_a_span_model_offers_nested_spans_or_flat_ones_when_asked():
+    """`nested` overrides the scheme's decoding (a flat scheme's alternatives for a vote): flat never
+    overlaps, nested never crosses, and the default is the scheme's own."""
+    from pgxlit.extract.span_vote import crosses
+
+    tagger = _shipped("pgxcorpus")
+    texts = ["The CYP2C19*2 allele reduced the antiplatelet response to clopidogrel in patients with "
+             "coronary artery disease .", "CYP2D6 poor metabolizers had higher plasma concentrations of tamoxifen ."]
+    flat = tagger.tag_scored(texts, threshold=0.05, nested=False)
+    nested = tagger.tag_scored(texts, threshold=0.05, nested=True)
+    assert tagger.tag_scored(texts, threshold=0.05) == nested  # PGxCorpus nests
+    for spans in flat:
+        assert all(not (a[0] < b[1] and b[0] < a[1]) for i, a in enumerate(spans) for b in spans[i + 1:])
+    for spans in nested:
+        assert all(not crosses(a[:2], b[:2]) for a in spans for b in spans)
+    assert sum(map(len, nested)) >= sum(map(len, flat)) > 0
+
+
 def test_whole_train_fold_refit_refuses_to_run_without_the_settings_chosen_before():
     """A refit on the whole train fold has nothing held back, so it must be told the threshold and
     the run that chose it; the tool stops before reading any data when either is missing."""
