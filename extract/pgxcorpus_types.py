@@ -500,8 +500,9 @@ VOTE_SURE, VOTE_EXTRA = "vote", "vote_extra"
 
 
 class VoteTyper(SpanTyper):
-    """The nested CRF and the MiniLM span model voted into one span set (extract/span_vote.py; the rule
-    and how it was chosen in corpora/models/<scheme>_vote/meta.json), behind the `retype` contract."""
+    """A scheme's CRF (nested for PGxCorpus, flat for BioRED: both answer `tag_scored`) and its MiniLM span
+    model voted into one span set (extract/span_vote.py; the rule and how it was chosen in
+    corpora/models/<scheme>_vote/meta.json), behind the `retype` contract."""
 
     def __init__(self, crf: Any, span: Any, rule: Any, meta: dict[str, Any]) -> None:
         self.tagger = crf
@@ -512,6 +513,7 @@ class VoteTyper(SpanTyper):
         self.crf_score = str(meta.get("crf_score") or "path")
         self.crf_floor = float(meta.get("crf_marginal_floor", 0.1))
         self.span_floor = float(meta.get("span_floor", 0.05))
+        self.span_nested = meta.get("span_nested")  # None: the span model's spans as it decodes them
 
     def retype(
         self, text: str, mentions: Sequence[Mention], relations: Sequence[RelationMention] = ()
@@ -520,7 +522,8 @@ class VoteTyper(SpanTyper):
 
         raw = self.tagger.tag_scored(text, mentions, threshold=self.crf_floor)
         path = {(s, e, label) for s, e, label, _, on in raw if on}
-        voted = vote(crf_scores(raw, self.crf_score), self.span.tag_document_scored(text, self.span_floor), self.rule)
+        offered = self.span.tag_document_scored(text, self.span_floor, self.span_nested)
+        voted = vote(crf_scores(raw, self.crf_score), offered, self.rule)
         found = [Mention(v.start, v.end, v.label, text[v.start:v.end],
                          source=VOTE_SURE if v.agreed or (v.start, v.end, v.label) in path else VOTE_EXTRA)
                  for v in voted]

@@ -83,3 +83,47 @@ def test_shipped_taggers_voted_on_test_sentences(gold: Path):
                          for k in kept)
             assert survives or beaten
     assert both_seen >= 8  # the taggers agree on most names in eight sentences
+
+
+def test_a_flat_rule_keeps_no_two_overlapping_spans():
+    # "BRCA1 mutation carriers": the CRF's gene inside the span model's variant; a flat scheme keeps one
+    crf = [(0, 5, "GeneOrGeneProduct", 1.0)]
+    span = [(0, 14, "SequenceVariant", 0.7), (0, 5, "GeneOrGeneProduct", 0.6), (15, 23, "Disease", 0.5)]
+    nested = vote(crf, span, VoteRule(0.5, 0.3))
+    assert _spans(nested) == [(0, 14, "SequenceVariant"), (0, 5, "GeneOrGeneProduct")]
+    flat = vote(crf, span, VoteRule(0.5, 0.2, nested=False))
+    assert _spans(flat) == [(0, 5, "GeneOrGeneProduct"), (15, 23, "Disease")]  # 0.8 beats 0.35, then the rest
+    assert all(not (a.start < b.end and b.start < a.end) for a in flat for b in flat if a is not b)
+    # the span model's variant wins when the CRF weighs less and its own gene is unsure
+    assert _spans(vote(crf, [(0, 14, "SequenceVariant", 0.9)], VoteRule(0.2, 0.2, nested=False))) == [
+        (0, 14, "SequenceVariant")]
+
+
+def test_a_rule_written_before_flat_schemes_reads_as_nested():
+    old = {"weight": 0.4, "threshold": 0.4, "one_type_per_extent": True}  # corpora/models/pgxcorpus_vote's keys
+    assert VoteRule.from_json(old) == VoteRule(0.4, 0.4, True, True)
+    assert VoteRule.from_json(VoteRule(0.3, 0.5, True, False).to_json()).nested is False
+
+
+def test_the_chooser_tries_flat_rules_for_a_flat_scheme_and_needs_the_fit_part_tagger(tmp_path: Path):
+    """tools/choose_span_vote.py: a flat scheme's grid holds only flat rules (one type per extent is implied),
+    a nested scheme's both extent choices; a fit-part copy of a CRF that reads a token tagger is refused
+    without the fit-part tagger and its out-of-fold probabilities (else the CRF would read in-sample ones)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import choose_span_vote
+
+    flat = choose_span_vote.rules_grid(False)
+    nested = choose_span_vote.rules_grid(True)
+    assert flat and all(not r.nested and r.one_type_per_extent for r in flat)
+    assert len(nested) == 2 * len(flat) and all(r.nested for r in nested)
+    shipped = tmp_path / "biored_crf"
+    shipped.mkdir()
+    (shipped / "meta.json").write_text(json.dumps({
+        "types": ["ChemicalEntity"], "features": {"token_tagger": "biored_tagger", "second_pass": True},
+        "settings": {"c1": 0.05, "c2": 0.05, "max_iterations": 5}}))
+    with pytest.raises(SystemExit, match="--tagger-fit"):
+        choose_span_vote.fit_part_flat_crf(tmp_path / "fit", shipped, [], {}, None, [])
+    assert not (tmp_path / "fit").exists()
