@@ -160,3 +160,16 @@ def test_shipped_pgxcorpus_span_model_says_how_it_was_fitted():
     assert meta["training"]["lr"] == chooser["training"]["lr"]
     assert meta["training"]["epochs_run"] == chooser["training"]["best_epoch"]
     assert chooser["figures"]["held_back_exact_macro_f1"] > 0
+
+
+def test_shipped_biored_span_model_says_it_was_fitted_on_the_fit_part_only():
+    """The shipped BioRED span model is the held-back run itself (no refit): its meta says so, holds the
+    fifth it chose its epoch and threshold on, and carries BioRED's licence."""
+    meta_path = default_model_dir("biored") / "meta.json"
+    if not meta_path.is_file():
+        pytest.skip(f"no span model shipped in {meta_path.parent}")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["scheme"] == "biored" and meta["refit"].startswith("none")
+    assert meta["data"]["held_back_documents"] > 0 and meta["data"]["fit_documents"] > meta["data"]["held_back_documents"]
+    assert meta["training"]["best_epoch"] <= meta["training"]["epochs_run"] and meta["model"]["nested"] is False
+    assert "BioRED" in meta["licence"] and meta["figures"]["held_back_exact_macro_f1"] > 0

@@ -127,3 +127,43 @@ def test_the_chooser_tries_flat_rules_for_a_flat_scheme_and_needs_the_fit_part_t
     with pytest.raises(SystemExit, match="--tagger-fit"):
         choose_span_vote.fit_part_flat_crf(tmp_path / "fit", shipped, [], {}, None, [])
     assert not (tmp_path / "fit").exists()
+
+
+@pytest.mark.shared
+def test_shipped_biored_vote_keeps_flat_spans_on_test_abstracts(gold: Path):
+    """BioRED's vote (flat CRF + span model, corpora/models/biored_vote): on five real test-fold abstracts
+    no two kept spans overlap, every span is one of the four types on its own text, the rule is a flat
+    one, and the same abstract gives the same spans twice."""
+    from pgxlit.extract.benchmarks import predict
+    from pgxlit.extract.gold import dev_split, read_biored
+    from pgxlit.extract.pgxcorpus_types import VoteTyper, shipped_typer, vote_dir
+
+    if not (vote_dir("biored") / "meta.json").is_file():
+        pytest.skip("no BioRED vote shipped")
+    typer = shipped_typer("biored", "vote")
+    assert isinstance(typer, VoteTyper) and typer.rule.nested is False
+    docs = dev_split([d for f in sorted((gold / "biored").glob("*.PubTator")) for d in read_biored(f)], "test")[:5]
+    predicted = predict(docs)
+    for d in docs:
+        typed, _ = typer.retype(d.text, predicted[d.id][0], predicted[d.id][1])
+        assert typed and all(m.label in typer.classes[1:] and m.text == d.text[m.start:m.end] for m in typed)
+        assert all(not (a.start < b.end and b.start < a.end) for i, a in enumerate(typed) for b in typed[i + 1:])
+        assert typer.retype(d.text, predicted[d.id][0])[0] == typed
+
+
+def test_shipped_biored_vote_was_adopted_by_its_bar():
+    """corpora/models/biored_vote/meta.json: a flat rule, adopted only because it beat the fit-part CRF on the
+    held-back fifth by the bar it records, with every row it was chosen from."""
+    import json
+
+    from pgxlit.extract.pgxcorpus_types import vote_dir
+
+    meta_file = vote_dir("biored") / "meta.json"
+    if not meta_file.is_file():
+        pytest.skip("no BioRED vote shipped")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    assert meta["adopted"] and meta["rule"]["nested"] is False
+    base, best = meta["baseline"]["held_back"]["exact_macro_f1"], meta["best"]["held_back"]["exact_macro_f1"]
+    assert best - base >= meta["min_gain"] and meta["gain"] == pytest.approx(best - base, abs=1e-4)
+    rows = meta["held_back_rows"]
+    assert max(r["held_back"]["exact_macro_f1"] for r in rows) == best and len(rows) > 100

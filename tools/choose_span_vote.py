@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "crf_score": best.get("crf_score"), "crf_marginal_floor": CRF_FLOOR, "span_floor": SPAN_FLOOR,
         **({} if nested else {"span_nested": best.get("span_nested")}),
         "relation_candidates": "all", "relations_held_back": rel_rows,
+        "held_back_rows": [{k: v for k, v in r.items() if k != "rule" or v != "vote"} for r in rows],
         "command": "python tools/choose_span_vote.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "licence": VOTE_LICENCES[scheme],
         "cpu_seconds": round(time.process_time() - t0, 1),
