@@ -36,7 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, shipped_meta, split_for_fine_tuning
+from pgxlit.extract.encoder import (
+    inference_threads,
+    load_fine_tuned,
+    minilm_path,
+    offline_transformers,
+    shipped_meta,
+    split_for_fine_tuning,
+)
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -283,7 +290,7 @@ def decode(
 class SpanTagger:
     """A shipped span model: sentences in, the scheme's typed mentions out."""
 
-    def __init__(self, folder: str | Path, threads: int = 2) -> None:
+    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
         folder = Path(folder)
         meta = shipped_meta(folder, WEIGHTS_FILE, "span model", build_command(folder.name.removesuffix("_span")))
         offline_transformers()
@@ -291,7 +298,7 @@ class SpanTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        torch.set_num_threads(min(threads, torch.get_num_threads()) if threads else torch.get_num_threads())
+        torch.set_num_threads(inference_threads(threads))
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]
         self.scheme = Scheme(self.meta["scheme"], tuple(model["types"]), model["token_pattern"], bool(model["nested"]),

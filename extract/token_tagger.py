@@ -18,9 +18,10 @@ themselves reads the whole sentence at every token. This tagger:
 Built by ``python tools/train_token_tagger.py --scheme biored`` on the BioRED DEV train fold only
 (the epoch chosen on the same held-back fifth as the CRF, extract/gold_folds.held_back); the
 weights are derived from BioRED (research use), the MiniLM base is Apache-2.0. Inference runs
-torch on up to two threads by default, as the span model does (on the 2-core machine, 60 BioRED
-test abstracts: 9.6 s wall on one thread, 5.1 s on two, the same CPU seconds); a trainer that
-shares the machine passes `threads=1`.
+torch on up to two threads by default, as the span model does, and on one when other work already
+fills the cores (`encoder.inference_threads`): on the idle 2-core machine 60 BioRED test abstracts
+took 9.6 s wall on one thread and 5.1 s on two, but beside other jobs two threads were 3-25 times
+slower than one. A trainer that shares the machine passes `threads=1`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract.crf_ner import OUTSIDE, spans_of, tokens_of
-from pgxlit.extract.encoder import load_fine_tuned, minilm_path, offline_transformers, shipped_meta, split_for_fine_tuning
+from pgxlit.extract.encoder import (
+    inference_threads,
+    load_fine_tuned,
+    minilm_path,
+    offline_transformers,
+    shipped_meta,
+    split_for_fine_tuning,
+)
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
 
@@ -227,7 +235,7 @@ def viterbi(probs: np.ndarray, labels: Sequence[str]) -> list[str]:
 class TokenTagger:
     """A shipped token tagger: texts in, per-token probabilities or the scheme's mentions out."""
 
-    def __init__(self, folder: str | Path, threads: int = 2) -> None:
+    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
         folder = Path(folder)
         meta = shipped_meta(folder, WEIGHTS_FILE, "token tagger", build_command(folder.name.removesuffix("_tagger")))
         offline_transformers()
@@ -235,7 +243,7 @@ class TokenTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        torch.set_num_threads(min(threads, torch.get_num_threads()) if threads else torch.get_num_threads())
+        torch.set_num_threads(inference_threads(threads))
         self.folder = folder
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]

@@ -1,5 +1,6 @@
 """extract.encoder.load_fine_tuned: a shipped model's fine-tuned tensors load into its net, and a file
-written for another network is refused with the command that rebuilds it."""
+written for another network is refused with the command that rebuilds it; inference_threads leaves
+cores other work uses alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from pgxlit.extract.encoder import load_fine_tuned  # noqa: E402
+from pgxlit.extract.encoder import inference_threads, load_fine_tuned  # noqa: E402
 
 
 class _Net(torch.nn.Module):
@@ -46,3 +47,17 @@ def test_a_file_for_another_net_is_refused_with_the_rebuild_command(tmp_path: Pa
     extra = _save(tmp_path, {**{k: v for k, v in source.state_dict().items()}, "other.weight": torch.zeros(2)})
     with pytest.raises(ValueError, match=r"unexpected \['other\.weight'\]"):
         load_fine_tuned(_Net(), extra, ("upper.", "head."), "python tools/train_x.py")
+
+
+def test_inference_threads_drop_to_one_when_other_work_fills_the_cores() -> None:
+    assert inference_threads(None, cores=2, load=0.1) == 2  # idle: two threads halve the wall time
+    assert inference_threads(None, cores=2, load=1.0) == 1  # one core busy elsewhere
+    assert inference_threads(None, cores=2, load=3.5) == 1  # oversubscribed: never below one
+    assert inference_threads(1, cores=8, load=0.0) == 1  # an explicit one is kept
+    assert inference_threads(4, cores=8, load=5.0) == 3  # the idle cores, rounded
+    assert inference_threads(None, cores=1, load=0.0) == 1  # never more than the cores
+
+
+def test_inference_threads_reads_the_machine_by_default() -> None:
+    n = inference_threads()
+    assert 1 <= n <= 2
