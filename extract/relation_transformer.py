@@ -328,10 +328,9 @@ class TransformerRelationModel(TypedClassifier):
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from pgxlit.extract.encoder import minilm_path
+        from pgxlit.extract.encoder import inference_threads, minilm_path
 
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(inference_threads(threads))
         m = meta["model"]
         try:
             base = minilm_path()
