@@ -666,7 +666,7 @@ def test_pgxcorpus_scheme_headline_on_the_test_fold(pgx_docs):
 def test_biored_typer_is_shipped_with_biored_types():
     from pgxlit.extract.pgxcorpus_types import NONE, shipped_typer
 
-    typer = shipped_typer("biored", "typer")  # the default for BioRED is the CRF (tests/test_crf_ner.py)
+    typer = shipped_typer("biored", "typer")  # the fast choice; the default for BioRED is the vote (tests/test_span_vote.py)
     assert typer is not None and typer.head.classes == [
         NONE, "ChemicalEntity", "GeneOrGeneProduct", "SequenceVariant", "DiseaseOrPhenotypicFeature"]
     text = "The CYP2C19 rs4244285 variant reduced clopidogrel response ."
