@@ -147,29 +147,19 @@ def test_whole_train_fold_refit_refuses_to_run_without_the_settings_chosen_befor
     assert done.returncode == 2 and "--chosen-by" in done.stderr
 
 
-def test_shipped_pgxcorpus_span_model_says_how_it_was_fitted():
-    """The shipped PGxCorpus span model is the refit on the whole train fold: its meta names the
-    fit data, and the held-back run that chose its learning rate, epoch and threshold."""
-    meta_path = default_model_dir("pgxcorpus") / "meta.json"
+@pytest.mark.parametrize("scheme", ["pgxcorpus", "biored"])
+def test_shipped_span_models_say_how_they_were_fitted(scheme: str):
+    """Both shipped span models are refits on the whole train fold: their meta names the fit data,
+    the held-back run that chose the learning rate, epoch and threshold, and the gold's licence."""
+    meta_path = default_model_dir(scheme) / "meta.json"
     if not meta_path.is_file():
         pytest.skip(f"no span model shipped in {meta_path.parent}")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     chooser = meta["chosen_by"]
+    assert meta["scheme"] == scheme and meta["model"]["nested"] is (scheme == "pgxcorpus")
     assert meta["data"]["held_back_sentences"] == 0 and meta["data"]["fit_sentences"] > chooser["data"]["fit_sentences"]
     assert meta["model"]["threshold"] == chooser["model"]["threshold"]
     assert meta["training"]["lr"] == chooser["training"]["lr"]
     assert meta["training"]["epochs_run"] == chooser["training"]["best_epoch"]
     assert chooser["figures"]["held_back_exact_macro_f1"] > 0
-
-
-def test_shipped_biored_span_model_says_it_was_fitted_on_the_fit_part_only():
-    """The shipped BioRED span model is the held-back run itself (no refit): its meta says so, holds the
-    fifth it chose its epoch and threshold on, and carries BioRED's licence."""
-    meta_path = default_model_dir("biored") / "meta.json"
-    if not meta_path.is_file():
-        pytest.skip(f"no span model shipped in {meta_path.parent}")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    assert meta["scheme"] == "biored" and meta["refit"].startswith("none")
-    assert meta["data"]["held_back_documents"] > 0 and meta["data"]["fit_documents"] > meta["data"]["held_back_documents"]
-    assert meta["training"]["best_epoch"] <= meta["training"]["epochs_run"] and meta["model"]["nested"] is False
-    assert "BioRED" in meta["licence"] and meta["figures"]["held_back_exact_macro_f1"] > 0
+    assert ("BioRED" if scheme == "biored" else "PGxCorpus") in meta["licence"]
