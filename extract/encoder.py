@@ -38,19 +38,39 @@ def offline_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def other_running() -> float:
+    """How many other threads want a core right now: the kernel's runnable count (/proc/loadavg,
+    instantaneous, so a process's own earlier work does not count as it does in the load average)
+    less the caller; elsewhere the 1-minute load average."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return float(max(0, int(f.read().split()[3].split("/")[0]) - 1))
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 def inference_threads(wanted: int | None = None, cores: int | None = None, load: float | None = None) -> int:
     """Torch threads for a shipped model's inference: `wanted` (None: up to two), but one when the
     machine's other work already fills the cores. On the 2-core machine a MiniLM forward pass took
     0.022 s on one thread and 0.079 s on two with both cores busy (0.56 s at load 3-4), while on an
-    idle machine two threads halve the wall time. `cores` and `load` (1-minute load average) are read
-    from the machine when not given."""
+    idle machine two threads halve the wall time. `cores` and `load` (other work wanting a core,
+    `other_running`) are read from the machine when not given."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        load = other_running()
     want = max(1, min(wanted or 2, cores))
     idle = cores - load
     return want if idle >= want - 0.5 else max(1, min(want, int(idle + 0.5)))
+
+
+def use_inference_threads(torch: Any, wanted: int | None = None) -> None:
+    """Set torch's threads to `inference_threads(wanted)` now. Shipped models call it before each
+    call's forward passes, not once at load: other work that starts later (a CI run, a second
+    extraction) would otherwise find two threads fighting it for two cores."""
+    n = inference_threads(wanted)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def minilm_path() -> str:

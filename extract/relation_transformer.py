@@ -328,9 +328,9 @@ class TransformerRelationModel(TypedClassifier):
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from pgxlit.extract.encoder import inference_threads, minilm_path
+        from pgxlit.extract.encoder import minilm_path, use_inference_threads
 
-        torch.set_num_threads(inference_threads(threads))
+        use_inference_threads(torch, threads)
         m = meta["model"]
         try:
             base = minilm_path()

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from pgxlit.extract.encoder import (
-    inference_threads,
     load_fine_tuned,
     minilm_path,
     offline_transformers,
     shipped_meta,
     split_for_fine_tuning,
+    use_inference_threads,
 )
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
@@ -298,7 +298,8 @@ class SpanTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        torch.set_num_threads(inference_threads(threads))
+        self.threads = threads
+        use_inference_threads(torch, threads)
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]
         self.scheme = Scheme(self.meta["scheme"], tuple(model["types"]), model["token_pattern"], bool(model["nested"]),
@@ -322,6 +323,7 @@ class SpanTagger:
             return enc, np.zeros((0, len(self.scheme.classes)), dtype=np.float32)
         torch = self.torch
         with self._lock, torch.inference_mode():
+            use_inference_threads(torch, self.threads)
             states = self.net.lower_states(enc.input_ids, enc.attention_mask)
             logits = self.net(states, enc.attention_mask, torch.from_numpy(enc.spans))
             probs = torch.softmax(logits, dim=-1).numpy()

@@ -36,12 +36,12 @@ import numpy as np
 
 from pgxlit.extract.crf_ner import OUTSIDE, spans_of, tokens_of
 from pgxlit.extract.encoder import (
-    inference_threads,
     load_fine_tuned,
     minilm_path,
     offline_transformers,
     shipped_meta,
     split_for_fine_tuning,
+    use_inference_threads,
 )
 from pgxlit.records import Mention
 from pgxlit.shipped import shipped
@@ -243,7 +243,8 @@ class TokenTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        torch.set_num_threads(inference_threads(threads))
+        self.threads = threads
+        use_inference_threads(torch, threads)
         self.folder = folder
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]
@@ -257,6 +258,8 @@ class TokenTagger:
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """For each text, (len(tokens_of(text)), labels) probabilities; a token the model cannot reach is O."""
+        with self._lock:
+            use_inference_threads(self.torch, self.threads)
         return predict_probabilities(self.net, self.tokenizer, texts, self.labels, batch_size, self._lock)
 
     def tag(self, text: str) -> list[Mention]:

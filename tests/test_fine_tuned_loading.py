@@ -1,6 +1,6 @@
 """extract.encoder.load_fine_tuned: a shipped model's fine-tuned tensors load into its net, and a file
-written for another network is refused with the command that rebuilds it; inference_threads leaves
-cores other work uses alone."""
+written for another network is refused with the command that rebuilds it; the models' torch threads
+leave cores other work uses alone."""
 
 from __future__ import annotations
 
@@ -61,3 +61,20 @@ def test_inference_threads_drop_to_one_when_other_work_fills_the_cores() -> None
 def test_inference_threads_reads_the_machine_by_default() -> None:
     n = inference_threads()
     assert 1 <= n <= 2
+
+
+def test_other_running_reads_a_count_of_other_threads() -> None:
+    from pgxlit.extract.encoder import other_running
+
+    assert other_running() >= 0
+
+
+def test_use_inference_threads_sets_torch_before_each_call() -> None:
+    from pgxlit.extract.encoder import use_inference_threads
+
+    before = torch.get_num_threads()
+    try:
+        use_inference_threads(torch, 1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
