@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlit.extract.encoder import offline_transformers, split_for_fine_tuning
+from pgxlit.extract.encoder import offline_transformers, split_for_fine_tuning, use_inference_threads
 from pgxlit.extract.relation_model import (
     PAIR_HEAD_LABELS,
     TypedClassifier,
@@ -295,6 +295,7 @@ class TransformerRelationModel(TypedClassifier):
         self.temperature = float(temperature)
         self.meta = meta or {}
         self._lock = threading.Lock()
+        self.threads: int | None = None  # torch threads asked for (None: extract.encoder picks per call)
         # Optional blend with the sparse model (relation_model.RelationModel): P = weight * P_transformer
         # + (1 - weight) * P_sparse, weight chosen on the held-back part (meta.json "blend").
         self.sparse = sparse
@@ -328,7 +329,7 @@ class TransformerRelationModel(TypedClassifier):
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from pgxlit.extract.encoder import minilm_path, use_inference_threads
+        from pgxlit.extract.encoder import minilm_path
 
         use_inference_threads(torch, threads)
         m = meta["model"]
@@ -357,8 +358,10 @@ class TransformerRelationModel(TypedClassifier):
             except FileNotFoundError as e:
                 raise FileNotFoundError(f"{folder} blends with the sparse model {sparse_folder}, which is missing: {e}") from e
             weight, chosen = blend["weight"], blend
-        return cls(net, AutoTokenizer.from_pretrained(base), m["classes"], [tuple(p) for p in m["label_pairs"]],
-                   chosen["threshold"], chosen.get("thresholds"), m.get("temperature", 1.0), meta, sparse, weight)
+        model = cls(net, AutoTokenizer.from_pretrained(base), m["classes"], [tuple(p) for p in m["label_pairs"]],
+                    chosen["threshold"], chosen.get("thresholds"), m.get("temperature", 1.0), meta, sparse, weight)
+        model.threads = threads
+        return model
 
     # -- scoring --
 
@@ -372,6 +375,7 @@ class TransformerRelationModel(TypedClassifier):
         enc = encode(self.tokenizer, sentence)
         items = pair_inputs(enc, mentions, pairs)
         with self._lock, torch.inference_mode():
+            use_inference_threads(torch, self.threads)
             ids = torch.tensor([enc.input_ids])
             states = self.net.lower_states(ids, torch.ones_like(ids))[0]
             for lo in range(0, n, CHUNK_PAIRS):
