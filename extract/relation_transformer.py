@@ -331,7 +331,6 @@ class TransformerRelationModel(TypedClassifier):
 
         from pgxlit.extract.encoder import minilm_path
 
-        use_inference_threads(torch, threads)
         m = meta["model"]
         try:
             base = minilm_path()

@@ -298,8 +298,7 @@ class SpanTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        self.threads = threads
-        use_inference_threads(torch, threads)
+        self.threads = threads  # torch threads asked for; extract.encoder picks them before each call
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]
         self.scheme = Scheme(self.meta["scheme"], tuple(model["types"]), model["token_pattern"], bool(model["nested"]),

@@ -243,8 +243,7 @@ class TokenTagger:
         from transformers import AutoTokenizer
 
         self.torch = torch
-        self.threads = threads
-        use_inference_threads(torch, threads)
+        self.threads = threads  # torch threads asked for; extract.encoder picks them before each call
         self.folder = folder
         self.meta: dict[str, Any] = meta
         model = self.meta["model"]

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_crf_ner as flat  # noqa: E402
 from train_pgxcorpus_crf import features_of, fit_levels, gold_spans, jackknife  # noqa: E402
-from train_span_ner import LICENCES, held_back, load_docs  # noqa: E402
+from train_span_ner import held_back, load_docs  # noqa: E402
 
 from pgxlit.extract.benchmarks import predict  # noqa: E402
 from pgxlit.extract.crf_ner import GAZETTEER_FILE, MODEL_FILE, SECOND_PASS_FILE, CrfSettings, Gazetteer  # noqa: E402

@@ -52,19 +52,19 @@ FOLDS = {
 }
 
 
-def fitted_on(model: Any) -> str:
-    """What the relation classifier under test was fitted on, as its meta.json says (the rules: nothing)."""
-    if model is None:
+def fitted_on(meta: dict[str, Any] | None, sparse_meta: dict[str, Any] | None = None) -> str:
+    """What a relation classifier was fitted on, as its meta.json says (None: the rules, nothing);
+    `sparse_meta`: the meta of the sparse model a blend reads."""
+    if meta is None:
         return "rules: nothing fitted"
-    meta = getattr(model, "meta", None) or {}
     if meta.get("what"):
         return meta["what"]
     data = meta.get("data") or {}
     fold = data.get("fold") or (data.get("typed") or {}).get("fold") or "?"
     blend = meta.get("blend") or {}
     if blend.get("weight", 1.0) < 1.0:
-        sparse = getattr(getattr(model, "sparse", None), "meta", None) or {}
-        fold += f"; blended (weight {blend['weight']}) with the sparse model: {sparse.get('what') or 'the shipped one, whole train fold'}"
+        fold += (f"; blended (weight {blend['weight']}) with the sparse model: "
+                 f"{(sparse_meta or {}).get('what') or 'the shipped one, whole train fold'}")
     return fold
 
 
@@ -289,9 +289,12 @@ def main(argv: list[str] | None = None) -> int:
             pass
     predict = rules.relate if model is None else (lambda s, m: model.predict(s, m, threshold=threshold))
     docs = _docs(a.shared, a.fold)
+    sparse = getattr(model, "sparse", None)  # the sparse model a transformer blend reads
     t0 = time.perf_counter()
     result: dict[str, Any] = {"relations": a.relations, "fold": a.fold, "fold_is": FOLDS[a.fold],
-                              "relations_fitted_on": fitted_on(model), "sentences": len(docs),
+                              "relations_fitted_on": fitted_on(None if model is None else model.meta,
+                                                               None if sparse is None else sparse.meta),
+                              "sentences": len(docs),
                               "gold_entities": summary(gold_entity_scores(docs, predict))}
     result["gold_entities"]["seconds"] = round(time.perf_counter() - t0, 1)
     result["gold_entities"]["sentences_per_second"] = round(len(docs) / max(result["gold_entities"]["seconds"], 1e-9), 1)

@@ -378,6 +378,7 @@ def write_held_sparse(a: argparse.Namespace, log=print) -> Path:
     log(f"wrote {out}: the sparse model's typed head fitted on {len(gold_fit)} + {len(pipe_fit)} sentences (held-back fifth left out)")
     return out
 
+
 BLEND_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
