@@ -170,6 +170,29 @@ def load_fine_tuned(net: Any, path: Path, trained: tuple[str, ...], rebuild: str
     net.eval()
 
 
+def transfer_upper_layers(net: Any, folder: Path, n_upper: int) -> dict[str, Any]:
+    """Start `net`'s fine-tuned MiniLM layers ("upper.*") from another fine-tuned model's folder (any
+    task or scheme: its meta.json and weights), leaving the net's own heads fresh: transfer from a
+    larger corpus. Refuses a folder that fine-tuned another number of layers. Returns what was loaded
+    from, for the new model's meta.json."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    theirs = meta.get("model", {}).get("n_upper")
+    if theirs != n_upper:
+        raise ValueError(f"{folder} fine-tuned {theirs} MiniLM layers, not {n_upper}: transfer needs the same number")
+    weights = [f for f in folder.glob("*.safetensors")]
+    if len(weights) != 1:
+        raise ValueError(f"{folder} should hold one .safetensors file, not {len(weights)}")
+    upper = {k: v.float() for k, v in load_file(str(weights[0])).items() if k.startswith("upper.")}
+    lacking = [k for k in net.state_dict() if k.startswith("upper.") and k not in upper]
+    if lacking or not upper:
+        raise ValueError(f"{weights[0]} lacks {len(lacking)} of this net's fine-tuned layer tensors (e.g. {lacking[:1]})")
+    net.load_state_dict(upper, strict=False)
+    return {"folder": str(folder), "tensors": len(upper),
+            **{k: meta.get(k) for k in ("name", "kind", "scheme", "build_command", "data", "licence")}}
+
+
 def default_encoder() -> TokenEncoder:
     return TokenEncoder()
 

@@ -163,3 +163,48 @@ def test_shipped_span_models_say_how_they_were_fitted(scheme: str):
     assert meta["training"]["epochs_run"] == chooser["training"]["best_epoch"]
     assert chooser["figures"]["held_back_exact_macro_f1"] > 0
     assert ("BioRED" if scheme == "biored" else "PGxCorpus") in meta["licence"]
+
+
+def test_transfer_starts_the_encoder_from_another_scheme_and_leaves_the_head_fresh(tmp_path: Path):
+    """A PGxCorpus span net starts its six fine-tuned layers from the shipped BioRED span model; its head
+    does not (another scheme, other classes); a folder that fine-tuned another number of layers is refused."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from pgxlit.extract.encoder import transfer_upper_layers
+    from pgxlit.extract.span_ner import build_net
+
+    source = default_model_dir("biored")
+    n_upper = json.loads((source / "meta.json").read_text(encoding="utf-8"))["model"]["n_upper"]
+    net = build_net(len(SCHEMES["pgxcorpus"].classes), 15, n_upper)
+    head_before = {k: v.clone() for k, v in net.state_dict().items() if k.startswith("head.")}
+    loaded = transfer_upper_layers(net, source, n_upper)
+    assert loaded["scheme"] == "biored" and loaded["licence"] and loaded["tensors"] > 0
+    theirs = load_file(str(next(source.glob("*.safetensors"))))
+    mine = net.state_dict()
+    uppers = [k for k in mine if k.startswith("upper.")]
+    assert uppers and all(torch.equal(mine[k], theirs[k].float()) for k in uppers)
+    assert all(torch.equal(mine[k], v) for k, v in head_before.items())
+
+    fewer = tmp_path / "two_layers"
+    fewer.mkdir()
+    meta = json.loads((source / "meta.json").read_text(encoding="utf-8"))
+    meta["model"]["n_upper"] = 2
+    (fewer / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    save_file({k: v for k, v in theirs.items() if k.startswith("upper.0.")}, str(fewer / "weights.safetensors"))
+    with pytest.raises(ValueError, match="fine-tuned 2 MiniLM layers, not 6"):
+        transfer_upper_layers(net, fewer, n_upper)
+    meta["model"]["n_upper"] = n_upper  # says six, holds one: refused too
+    (fewer / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="lacks"):
+        transfer_upper_layers(net, fewer, n_upper)
+
+
+def test_the_train_fold_splits_into_five_disjoint_held_back_parts():
+    from pgxlit.extract.gold_folds import held_back
+
+    ids = [f"{pmid}_{k}" for pmid in range(10000000, 10000400, 7) for k in range(3)]
+    parts = [{i for i in ids if held_back(i, part)} for part in range(5)]
+    assert parts[0] == {i for i in ids if held_back(i)}  # part 0 is the one settings were chosen on
+    assert sum(len(p) for p in parts) == len(ids) and set().union(*parts) == set(ids)
+    assert all(0.1 < len(p) / len(ids) < 0.3 for p in parts)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import train_relations as tr  # noqa: E402
 
 from pgxlit.extract.evaluate import PGXMINE_TO_PGXLIT, score_relations, to_mentions  # noqa: E402
-from pgxlit.extract.encoder import minilm_provenance  # noqa: E402
+from pgxlit.extract.encoder import minilm_provenance, transfer_upper_layers  # noqa: E402
 from pgxlit.extract.gold import dev_split, read_pgxcorpus, read_pgxmine  # noqa: E402
 from pgxlit.extract.relation_model import NONE, RELATION_TYPES, SYMMETRIC_TYPES, class_of  # noqa: E402
 from pgxlit.extract.relation_transformer import (  # noqa: E402
@@ -157,7 +157,7 @@ def build_command(a: argparse.Namespace) -> str:
     tool's defaults, spelled out (the run itself may have written elsewhere first)."""
     parts = [BUILD_COMMAND]
     defaults = parser().parse_args([])
-    for flag in ("n_upper", "arch", "neg_keep", "epochs", "lr", "head_lr", "batch_tokens", "seed", "eval_from",
+    for flag in ("n_upper", "arch", "neg_keep", "epochs", "lr", "head_lr", "batch_tokens", "seed", "init_encoder", "eval_from",
                  "threads", "minutes"):
         if getattr(a, flag) != getattr(defaults, flag):
             parts.append(f"--{flag.replace('_', '-')} {getattr(a, flag)}")
@@ -221,6 +221,9 @@ def train(a: argparse.Namespace, log=print) -> dict[str, Any]:
     base = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     net = build_net(base, a.n_upper, len(CLASSES), a.arch)
+    encoder_from = transfer_upper_layers(net, a.init_encoder.resolve(), a.n_upper) if a.init_encoder else None
+    if encoder_from:
+        log(f"encoder layers from {a.init_encoder} ({encoder_from['scheme']}, {encoder_from['tensors']} tensors)")
     d = prepare(a, net, tokenizer, log)
     gold_fit, gold_held, pipe_fit, pipe_held = d.gold_fit, d.gold_held, d.pipe_fit, d.pipe_held
     label_pairs, counts, held_ex = d.label_pairs, d.counts, d.held_ex
@@ -324,10 +327,11 @@ def train(a: argparse.Namespace, log=print) -> dict[str, Any]:
             "candidates": "gold-entity pairs + rule-pipeline mention pairs with projected labels (as tools/train_relations.py)",
             "counts": {k: {"sentences": v[0], "pairs": v[1], "relations": v[2]} for k, v in counts.items()},
             "class_counts_fit": dict(sorted(Counter(lab for s in gold_fit + pipe_fit for lab in s.labels).items())),
-            "licence": "CC BY-NC 4.0 (non-commercial): the weights are derived from PGxCorpus",
+            "licence": "CC BY-NC 4.0 (non-commercial): the weights are derived from PGxCorpus" + (
+                f"; the encoder layers started from {encoder_from['folder']} ({encoder_from['licence']})" if encoder_from else ""),
         },
         "settings": {"seed": a.seed, "epochs_max": a.epochs, "neg_keep": a.neg_keep, "best_epoch": best_epoch, "lr_upper": a.lr,
-                     "lr_head": a.head_lr, "batch_tokens": a.batch_tokens, "threads": a.threads,
+                     "lr_head": a.head_lr, "batch_tokens": a.batch_tokens, "threads": a.threads, "encoder_from": encoder_from,
                      "optimizer": "AdamW wd 0.01, linear warmup 10% then linear decay, grad clip 1.0, dropout 0.1",
                      "selection": "epoch: best held-back mean of typed micro-F1 (gold entities, pipeline mentions) "
                                   "over thresholds; temperature: min log-loss on held-back; thresholds as the sparse model"},
@@ -563,6 +567,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the markers and the classifier")
     p.add_argument("--batch-tokens", type=int, default=4096, help="padded positions (words + markers) per batch")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--init-encoder", type=Path, default=None,
+                   help="start the fine-tuned MiniLM layers from another fine-tuned model folder with the same --n-upper "
+                        "(e.g. corpora/models/biored_span: transfer from BioRED's entities); markers and classifier start fresh")
     p.add_argument("--eval-from", type=int, default=3, help="first epoch scored on the held-back part")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--minutes", type=float, default=60.0, help="stop after the epoch that passes this budget")

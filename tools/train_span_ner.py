@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgxlit.extract.encoder import minilm_provenance
+from pgxlit.extract.encoder import minilm_provenance, transfer_upper_layers
 from pgxlit.extract.gold import GoldDoc, dev_split
 from pgxlit.extract.gold_folds import held_back, load_docs  # noqa: F401  (re-exported: tools/train_crf_ner.py and others import them from here)
 from pgxlit.extract.span_ner import (
@@ -161,6 +161,12 @@ def main() -> None:
     ap.add_argument("--lr-note", default=None, help="how the learning rate was chosen (kept in meta.json)")
     ap.add_argument("--init", type=Path, help="continue from the weights of a model folder of the same scheme "
                     "(no warm-up); its meta's history is kept")
+    ap.add_argument("--init-encoder", type=Path, help="start the fine-tuned MiniLM layers from another span model folder "
+                    "(any scheme, same --n-upper), e.g. corpora/models/biored_span: transfer from a larger corpus; "
+                    "the width embedding and the head start fresh")
+    ap.add_argument("--held-part", type=int, default=0, choices=range(5),
+                    help="which fifth of the train fold to hold back (0: the one settings are chosen on; 1-4 to "
+                    "check a choice on other fifths)")
     ap.add_argument("--whole-train-fold", action="store_true",
                     help="refit on the whole train fold with settings chosen before: runs exactly --epochs, "
                     "keeps the last state, decodes at --threshold; needs --threshold and --chosen-by")
@@ -187,8 +193,8 @@ def main() -> None:
     scheme = SCHEMES[args.scheme]
 
     train_docs = dev_split(load_docs(args.scheme, args.shared), "train")  # the test fold is never read here
-    fit_docs = [d for d in train_docs if args.whole_train_fold or not held_back(d.id)]
-    dev_docs = [d for d in train_docs if not args.whole_train_fold and held_back(d.id)]
+    fit_docs = [d for d in train_docs if args.whole_train_fold or not held_back(d.id, args.held_part)]
+    dev_docs = [d for d in train_docs if not args.whole_train_fold and held_back(d.id, args.held_part)]
     fit, lost_fit = examples_of(fit_docs, scheme)
     dev, lost_dev = examples_of(dev_docs, scheme)
     max_width = max_width_of(fit, scheme.token_pattern, args.width_quantile)
@@ -205,6 +211,13 @@ def main() -> None:
 
         net.load_state_dict({k: v.float() for k, v in load_file(str(args.init / WEIGHTS_FILE)).items()}, strict=False)
         previous = json.loads((args.init / "meta.json").read_text(encoding="utf-8"))["training"]["history"]
+    encoder_from = None
+    if args.init_encoder:
+        try:
+            encoder_from = transfer_upper_layers(net, args.init_encoder, args.n_upper)
+        except (OSError, ValueError) as err:
+            ap.error(f"--init-encoder: {err}")
+        print(f"encoder layers from {args.init_encoder} ({encoder_from['scheme']}, {encoder_from['tensors']} tensors)", flush=True)
     bert_params = [p for n, p in net.named_parameters() if n.startswith("upper.")]
     head_params = [p for n, p in net.named_parameters() if n.startswith(("width.", "head."))]
     t0 = time.time()
@@ -294,7 +307,7 @@ def main() -> None:
         "weights_bytes": weights.stat().st_size,
         "data": {"corpus": args.scheme, "fold": "train (extract.gold.dev_split); " + (
                  "fit = whole train fold, nothing held back (epoch, threshold and learning rate fixed before: see chosen_by)"
-                 if args.whole_train_fold else "a fifth by document id held back for the epoch and the threshold"), "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs),
+                 if args.whole_train_fold else f"a fifth by document id (part {args.held_part}) held back for the epoch and the threshold"), "fit_documents": len(fit_docs), "held_back_documents": len(dev_docs),
                  "fit_sentences": len(fit), "held_back_sentences": len(dev),
                  "gold_spans_out_of_reach": lost_fit + lost_dev},
         "model": {"types": list(scheme.types), "token_pattern": scheme.token_pattern, "nested": scheme.nested,
@@ -304,10 +317,12 @@ def main() -> None:
         "training": {"epochs_run": len(history), "best_epoch": best_epoch, "batch": args.batch, "lr": args.lr,
                      "head_lr": args.head_lr, "none_weight": args.none_weight, "seed": args.seed, "threads": min(2, args.threads), "history": history,
                      "lr_choice": args.lr_note,
-                     "continued_from": str(args.init) if args.init else None, "history_before": previous},
+                     "continued_from": str(args.init) if args.init else None, "history_before": previous,
+                     "encoder_from": encoder_from},
         "figures": {"held_back_exact_macro_f1": round(f1, 4) if f1 is not None else None, "held_back_per_type": per_type,
                     "threshold_sweep": {str(t): round(v[0], 4) for t, v in sweep.items()}},
-        "licence": LICENCES[args.scheme],
+        "licence": LICENCES[args.scheme] + (f"; its encoder layers started from {encoder_from['folder']} "
+                                             f"({encoder_from['licence']})" if encoder_from else ""),
     }
     if args.whole_train_fold:
         chooser = json.loads((args.chosen_by / "meta.json").read_text(encoding="utf-8"))
