@@ -276,6 +276,20 @@ def collate(states_list, items_list):
 
 # ---- the model ----------------------------------------------------------------
 
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    meta_file, weights = folder / "meta.json", folder / WEIGHTS_FILE
+    if not meta_file.is_file() or not weights.is_file():
+        raise FileNotFoundError(
+            f"no fine-tuned relation model in {folder} (meta.json or {WEIGHTS_FILE} missing); "
+            f"build it with `{BUILD_COMMAND}`"
+        )
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    if meta.get("kind") != KIND:
+        raise ValueError(f"{meta_file}: kind {meta.get('kind')!r} is not {KIND!r}")
+    return meta
+
+
 _CACHE: dict[Path, TransformerRelationModel] = {}
 _LOCK = threading.Lock()
 
@@ -304,22 +318,24 @@ class TransformerRelationModel(TypedClassifier):
     # -- persistence --
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int | None = None) -> TransformerRelationModel:
-        """The model folder at `path` (default: the shipped ``corpora/models/pgx_rel_tf``), loaded once per folder."""
+    def load(cls, path: str | Path | None = None, threads: int | None = None,
+             sparse_folder: str | Path | None = None) -> TransformerRelationModel:
+        """The model folder at `path` (default: the shipped ``corpora/models/pgx_rel_tf``), loaded once per folder.
+        `sparse_folder`: blend with that sparse model instead of the one meta.json names (held-back
+        comparisons: the copy ``tools/train_relation_transformer.py --held-sparse DIR`` writes never saw
+        the fifth the blend was chosen on, the shipped one did); such a model is not cached."""
         folder = model_folder(path, default_model_dir())
+        if sparse_folder is not None:
+            meta = _read_meta(folder)
+            blend = meta.get("blend") or {}
+            if blend.get("weight", 1.0) >= 1.0:
+                raise ValueError(f"{folder} does not blend with a sparse model (meta.json has no blend weight < 1)")
+            meta["blend"] = {**blend, "sparse_folder": str(Path(sparse_folder).resolve())}
+            return cls.from_meta(meta, folder, threads)
         with _LOCK:
             if folder in _CACHE:
                 return _CACHE[folder]
-            meta_file, weights = folder / "meta.json", folder / WEIGHTS_FILE
-            if not meta_file.is_file() or not weights.is_file():
-                raise FileNotFoundError(
-                    f"no fine-tuned relation model in {folder} (meta.json or {WEIGHTS_FILE} missing); "
-                    f"build it with `{BUILD_COMMAND}`"
-                )
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            if meta.get("kind") != KIND:
-                raise ValueError(f"{meta_file}: kind {meta.get('kind')!r} is not {KIND!r}")
-            model = cls.from_meta(meta, folder, threads)
+            model = cls.from_meta(_read_meta(folder), folder, threads)
             _CACHE[folder] = model
             return model
 

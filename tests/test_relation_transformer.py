@@ -170,3 +170,29 @@ def test_blend_can_name_the_sparse_folder_it_blends_with(model, tmp_path) -> Non
     meta["blend"]["sparse_folder"] = str(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         rtf.TransformerRelationModel.from_meta(meta, rtf.default_model_dir())
+
+
+def test_load_blends_over_another_sparse_folder_without_touching_the_cached_model(model, tmp_path) -> None:
+    """Held-back comparisons (tools/eval_relations.py --sparse-folder): the shipped blend over another sparse
+    model folder, e.g. the --held-sparse copy; the shipped model stays cached as it was."""
+    import shutil
+
+    from pgxlit.extract.relation_model import RelationModel
+
+    if model.meta.get("blend", {}).get("weight", 1.0) >= 1.0:
+        pytest.skip("the shipped model does not blend")
+    other = tmp_path / "pgx_rel_copy"
+    shutil.copytree(sparse_dir(), other)
+    held = rtf.TransformerRelationModel.load(sparse_folder=other)
+    assert held is not model and held.sparse is RelationModel.load(other)
+    assert (held.weight, held.threshold, held.thresholds) == (model.weight, model.threshold, model.thresholds)
+    assert held.meta["blend"]["sparse_folder"] == str(other.resolve())
+    assert rtf.TransformerRelationModel.load() is model and model.sparse is RelationModel.load(sparse_dir())
+    # A model that does not blend has no sparse model to replace.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / rtf.WEIGHTS_FILE).symlink_to(rtf.default_model_dir() / rtf.WEIGHTS_FILE)
+    meta = {k: v for k, v in model.meta.items() if k != "blend"}
+    (alone / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="does not blend"):
+        rtf.TransformerRelationModel.load(alone, sparse_folder=other)
