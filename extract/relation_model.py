@@ -386,7 +386,10 @@ def pair_features(
             f += [f"{tag}={w}" for w in sorted(set(words))]
     if surroundings:
         f += surrounding_features(ctx, i, j, lp, labels_in)
-    return f
+    # Each name once: the heads are fitted on 0/1 features (train_relations.matrix), and LinearHead.scores
+    # adds a weight per listing, so a name listed twice (two mentions of one label containing an end, a
+    # word both one and three before the pair) counted twice at run time only.
+    return list(dict.fromkeys(f))
 
 
 _CLAUSE_CUTS = (";", ":", " which ", " while ", " whereas ", " but ", " although ")
