@@ -208,3 +208,46 @@ def test_the_train_fold_splits_into_five_disjoint_held_back_parts():
     assert parts[0] == {i for i in ids if held_back(i)}  # part 0 is the one settings were chosen on
     assert sum(len(p) for p in parts) == len(ids) and set().union(*parts) == set(ids)
     assert all(0.1 < len(p) / len(ids) < 0.3 for p in parts)
+
+
+def test_an_ensemble_averages_its_members_and_refuses_members_it_cannot_average(tmp_path: Path):
+    """tools/build_span_ensemble.py: the shipped PGxCorpus span model twice is an ensemble whose mean
+    probabilities are the model's own, written with the threshold its chooser picked; a BioRED member,
+    or choosing a threshold with members that held nothing back, is refused with the reason."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import build_span_ensemble as be
+
+    from pgxlit.extract.span_ner import SpanTagger
+
+    single = default_model_dir("pgxcorpus")
+    if not (single / "meta.json").is_file():
+        pytest.skip("no PGxCorpus span model shipped")
+    twin = tmp_path / "twin"
+    shutil.copytree(single, twin)
+    chooser = tmp_path / "chooser"
+    chooser.mkdir()
+    (chooser / "meta.json").write_text(json.dumps({"members": [{}, {}], "model": {"threshold": 0.35},
+                                                   "figures": {"held_back_exact_macro_f1": 0.6}}), encoding="utf-8")
+    out = tmp_path / "ens"
+    assert be.main(["--scheme", "pgxcorpus", "--out", str(out), "--members", str(single), str(twin),
+                    "--chosen-by", str(chooser)]) == 0
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["model"]["threshold"] == 0.35 and [m["weights"] for m in meta["members"]] == [
+        "weights.safetensors", "weights_1.safetensors"]
+    text = ["Carriers of CYP2C19*2 had lower clopidogrel active metabolite exposure."]
+    enc_one, p_one = SpanTagger(single).probabilities(text)
+    ensemble = SpanTagger(out)
+    enc_two, p_two = ensemble.probabilities(text)
+    assert len(ensemble.nets) == 2 and enc_one.chars == enc_two.chars
+    assert np.allclose(p_one, p_two, atol=1e-6)
+
+    with pytest.raises(SystemExit, match="not pgxcorpus"):
+        be.main(["--scheme", "pgxcorpus", "--out", str(tmp_path / "x"), "--members", str(single),
+                 str(default_model_dir("biored")), "--chosen-by", str(chooser)])
+    with pytest.raises(SystemExit) as refused:  # refits held nothing back: no fifth to choose a threshold on
+        be.main(["--scheme", "pgxcorpus", "--out", str(tmp_path / "y"), "--members", str(single), str(twin)])
+    assert refused.value.code == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
