@@ -177,6 +177,8 @@ def main() -> None:
     ap.add_argument("--chosen-by", type=Path, help="model folder of the held-back run that chose the settings "
                     "(its meta's data, training and figures are kept in the refit's meta.json)")
     args = ap.parse_args()
+    if args.init and args.init_encoder:
+        ap.error("--init continues a model of this scheme, --init-encoder starts from another one's layers: pick one")
     if args.whole_train_fold and (args.threshold is None or args.chosen_by is None):
         ap.error("--whole-train-fold needs --threshold and --chosen-by (the settings are chosen on the held-back fifth first)")
 
