@@ -181,7 +181,7 @@ def transfer_upper_layers(net: Any, folder: Path, n_upper: int) -> dict[str, Any
     theirs = meta.get("model", {}).get("n_upper")
     if theirs != n_upper:
         raise ValueError(f"{folder} fine-tuned {theirs} MiniLM layers, not {n_upper}: transfer needs the same number")
-    weights = [f for f in folder.glob("*.safetensors")]
+    weights = sorted(folder.glob("*.safetensors"))
     if len(weights) != 1:
         raise ValueError(f"{folder} should hold one .safetensors file, not {len(weights)}")
     upper = {k: v.float() for k, v in load_file(str(weights[0])).items() if k.startswith("upper.")}

@@ -20,11 +20,6 @@ trained 25 epochs on 1 thread at learning rate 1e-4 (5e-5: 0.5335), best epoch 2
 macro-F1 0.5561 (the 2-layer model before: 0.457); test fold 0.481 (before: 0.401). PGxCorpus's
 default is now its vote with the nested CRF (extract/span_vote.py, `pgxcorpus_types.VoteTyper`).
 
-A folder may hold an ensemble: meta.json "members" names several weight files of nets trained
-with the same settings (say one from MiniLM, one whose layers started from another corpus's span
-model, tools/train_span_ner.py --init-encoder); the tagger averages their class probabilities
-and decodes the mean at the ensemble's own threshold (tools/build_span_ensemble.py chooses it).
-
 Words are the scheme's own tokens (`SCHEMES[...].token_pattern`), so every gold edge of the
 train fold is a candidate edge. Built by ``python tools/train_span_ner.py --scheme pgxcorpus|biored``;
 weights derived from PGxCorpus or BioRED are for non-commercial use (CC BY-NC 4.0 for PGxCorpus).
@@ -62,7 +57,6 @@ __all__ = [
     "default_model_dir",
     "encode_batch",
     "load_tagger",
-    "member_files",
     "shipped_tagger",
     "split_sentences",
     "words_of",
@@ -293,14 +287,8 @@ def decode(
 # ---- the tagger -------------------------------------------------------------------
 
 
-def member_files(meta: dict[str, Any]) -> list[str]:
-    """The weight files of a span model folder: its ensemble's members, or the one net."""
-    return [m["weights"] for m in meta.get("members") or [{"weights": WEIGHTS_FILE}]]
-
-
 class SpanTagger:
-    """A shipped span model (one net, or an ensemble whose probabilities are averaged): sentences in,
-    the scheme's typed mentions out."""
+    """A shipped span model: sentences in, the scheme's typed mentions out."""
 
     def __init__(self, folder: str | Path, threads: int | None = None) -> None:
         folder = Path(folder)
@@ -319,14 +307,8 @@ class SpanTagger:
         self.threshold = float(model["threshold"])
         base = minilm_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
-        self.nets = []
-        for weights in member_files(meta):
-            if not (folder / weights).is_file():
-                raise FileNotFoundError(f"{folder} names the ensemble member {weights} but lacks it; rebuild it with "
-                                        "tools/build_span_ensemble.py (see its meta.json build_command)")
-            net = build_net(len(self.scheme.classes), self.max_width, int(model["n_upper"]), base)
-            load_fine_tuned(net, folder / weights, ("upper.", "width.", "head."), build_command(self.scheme.name))
-            self.nets.append(net)
+        self.net = build_net(len(self.scheme.classes), self.max_width, int(model["n_upper"]), base)
+        load_fine_tuned(self.net, folder / WEIGHTS_FILE, ("upper.", "width.", "head."), build_command(self.scheme.name))
         self._lock = threading.Lock()
 
     @property
@@ -334,20 +316,16 @@ class SpanTagger:
         return self.scheme.types
 
     def probabilities(self, texts: Sequence[str]) -> tuple[Encoded, np.ndarray]:
-        """Every candidate span of a batch of sentences and its class probabilities (an ensemble's mean)."""
+        """Every candidate span of a batch of sentences and its class probabilities."""
         enc = encode_batch(self.tokenizer, texts, self.scheme.token_pattern, self.max_width)
         if len(enc.spans) == 0:
             return enc, np.zeros((0, len(self.scheme.classes)), dtype=np.float32)
         torch = self.torch
         with self._lock, torch.inference_mode():
             use_inference_threads(torch, self.threads)
-            spans = torch.from_numpy(enc.spans)
-            total = None
-            for net in self.nets:
-                states = net.lower_states(enc.input_ids, enc.attention_mask)
-                p = torch.softmax(net(states, enc.attention_mask, spans), dim=-1)
-                total = p if total is None else total + p
-            probs = (total / len(self.nets)).numpy()
+            states = self.net.lower_states(enc.input_ids, enc.attention_mask)
+            logits = self.net(states, enc.attention_mask, torch.from_numpy(enc.spans))
+            probs = torch.softmax(logits, dim=-1).numpy()
         return enc, probs
 
     def tag_scored(self, texts: Sequence[str], batch_size: int = 16, threshold: float | None = None,

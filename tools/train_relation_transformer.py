@@ -221,8 +221,12 @@ def train(a: argparse.Namespace, log=print) -> dict[str, Any]:
     base = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     net = build_net(base, a.n_upper, len(CLASSES), a.arch)
-    encoder_from = transfer_upper_layers(net, a.init_encoder.resolve(), a.n_upper) if a.init_encoder else None
-    if encoder_from:
+    encoder_from = None
+    if a.init_encoder:
+        try:
+            encoder_from = transfer_upper_layers(net, a.init_encoder.resolve(), a.n_upper)
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"--init-encoder: {err}") from err
         log(f"encoder layers from {a.init_encoder} ({encoder_from['scheme']}, {encoder_from['tensors']} tensors)")
     d = prepare(a, net, tokenizer, log)
     gold_fit, gold_held, pipe_fit, pipe_held = d.gold_fit, d.gold_held, d.pipe_fit, d.pipe_held
