@@ -502,15 +502,13 @@ VOTE_SURE, VOTE_EXTRA = "vote", "vote_extra"
 class VoteTyper(SpanTyper):
     """A scheme's CRF (nested for PGxCorpus, flat for BioRED: both answer `tag_scored`) and its MiniLM span
     model voted into one span set (extract/span_vote.py; the rule and how it was chosen in
-    corpora/models/<scheme>_vote/meta.json), or decided by a stack fitted on both taggers' held-back
-    spans (extract/span_stack.py, corpora/models/<scheme>_stack), behind the `retype` contract."""
+    corpora/models/<scheme>_vote/meta.json), behind the `retype` contract."""
 
-    def __init__(self, crf: Any, span: Any, rule: Any, meta: dict[str, Any], stack: Any = None) -> None:
+    def __init__(self, crf: Any, span: Any, rule: Any, meta: dict[str, Any]) -> None:
         self.tagger = crf
         self.span = span
         self.rule = rule
         self.meta = meta
-        self.stack = stack  # extract/span_stack.SpanStack: decides instead of the rule when given
         self.classes = [NONE, *crf.types]
         self.crf_score = str(meta.get("crf_score") or "path")
         self.crf_floor = float(meta.get("crf_marginal_floor", 0.1))
@@ -525,15 +523,14 @@ class VoteTyper(SpanTyper):
         raw = self.tagger.tag_scored(text, mentions, threshold=self.crf_floor)
         path = {(s, e, label) for s, e, label, _, on in raw if on}
         offered = self.span.tag_document_scored(text, self.span_floor, self.span_nested)
-        voted = (self.stack.decide(text, raw, offered) if self.stack is not None
-                 else vote(crf_scores(raw, self.crf_score), offered, self.rule))
+        voted = vote(crf_scores(raw, self.crf_score), offered, self.rule)
         found = [Mention(v.start, v.end, v.label, text[v.start:v.end],
                          source=VOTE_SURE if v.agreed or (v.start, v.end, v.label) in path else VOTE_EXTRA)
                  for v in voted]
         return attach_rules(found, mentions, relations)
 
 
-SCHEME_NER_CHOICES = ("auto", "crf", "span", "stack", "typer", "vote")
+SCHEME_NER_CHOICES = ("auto", "crf", "span", "typer", "vote")
 # Schemes whose entities nest, so their "crf" is extract/nested_crf.py's stacked levels, not one BIO layer.
 NESTED_SCHEMES = frozenset({"pgxcorpus"})
 # What "auto" picks per scheme: the shipped models in the order they measure on the scheme's test
@@ -546,9 +543,6 @@ MEASURED_BEST: dict[str, tuple[str, ...]] = {"biored": ("vote", "crf", "typer"),
 
 def describe_typer(typer: FineTyper | SpanTyper | None, scheme: str = "pgxcorpus") -> str:
     """Which model wrote a scheme's entities, in words for a report line."""
-    if isinstance(typer, VoteTyper) and typer.stack is not None:
-        return (f"the CRF tagger and the MiniLM span model decided by the span stack (corpora/models/{scheme}_crf, "
-                f"{scheme}_span, {scheme}_stack)")
     if isinstance(typer, VoteTyper):
         return (f"a vote of the CRF tagger and the MiniLM span model (corpora/models/{scheme}_crf, "
                 f"{scheme}_span, {scheme}_vote)")
@@ -587,8 +581,6 @@ def _shipped(scheme: str, kind: str, required: bool) -> FineTyper | SpanTyper | 
     for is an error that says how to build it."""
     if kind == "vote":
         return _shipped_vote(scheme, required)
-    if kind == "stack":
-        return _shipped_stack(scheme, required)
     if kind in ("crf", "span"):
         import importlib
 
@@ -631,27 +623,3 @@ def _shipped_vote(scheme: str, required: bool) -> VoteTyper | None:
         return None
     rule, meta = load_rule(folder)
     return VoteTyper(crf.tagger, span.tagger, rule, meta)
-
-
-def stack_dir(scheme: str = "pgxcorpus") -> Path:
-    """``corpora/models/<scheme>_stack`` of the checkout or of the installed package."""
-    return shipped(f"models/{scheme}_stack", "meta.json")
-
-
-def _shipped_stack(scheme: str, required: bool) -> VoteTyper | None:
-    """The vote's two taggers decided by the span stack, when the stack (adopted) and the vote are shipped."""
-    from pgxlit.extract.span_stack import load_stack
-
-    found = load_stack(stack_dir(scheme))
-    typer = _shipped_vote(scheme, required=False) if found is not None else None
-    if typer is None:
-        if required:
-            raise FileNotFoundError(f"extract.scheme_ner is 'stack' but {scheme} lacks an adopted span stack "
-                                    f"({stack_dir(scheme)}/meta.json) or the vote it stands on; build it with `python "
-                                    f"tools/train_span_stack.py --shared ../shared --out corpora/models/{scheme}_stack --part ...` "
-                                    "or set PGXLIT_EXTRACT_SCHEME_NER=vote")
-        return None
-    stack, _ = found
-    if tuple(stack.types) != tuple(typer.tagger.types):
-        raise ValueError(f"{stack_dir(scheme)} was fitted for the types {', '.join(stack.types)}, not the CRF's")
-    return VoteTyper(typer.tagger, typer.span, typer.rule, typer.meta, stack)

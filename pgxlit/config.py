@@ -102,9 +102,8 @@ class ExtractSettings(Group):
                             'BioRED), "crf" (the CRF tagger '
                             "corpora/models/<scheme>_crf, nested levels for PGxCorpus; needs python-crfsuite), "
                             '"typer" (rules + NER re-typed by the linear typer <scheme>_types), "span" (the MiniLM '
-                            'span model corpora/models/<scheme>_span; needs torch), "vote" (the CRF and the span '
-                            'model voted, rule in corpora/models/<scheme>_vote; needs both) or "stack" (both '
-                            "models' spans decided by the logistic stack in corpora/models/<scheme>_stack)")
+                            'span model corpora/models/<scheme>_span; needs torch) or "vote" (the CRF and the span '
+                            'model voted, rule in corpora/models/<scheme>_vote; needs both)')
     pgx_prefilter: bool = Field(False, description="Extract only abstracts that name a drug and a genetic factor or "
                                 "carry a PGx MeSH heading")
 
