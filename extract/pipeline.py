@@ -203,9 +203,10 @@ def rules_nlp() -> Language:
 def extractor_name() -> str:
     """Recorded with every triple, so a rerun with another model re-extracts. 0.3: label tables
     are read cell by cell (extract/table_facts.py); 0.4: label sentences stop at subsection
-    headings (extract/boundaries.py), so stored label evidence is cut again."""
+    headings (extract/boundaries.py), so stored label evidence is cut again; 0.5: an abstract's
+    triples name only drugs the lexicons know (extract/triples.abstract_drug)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.4"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.5"
 
 
 @dataclass(frozen=True, slots=True)

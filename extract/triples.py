@@ -184,6 +184,29 @@ def drug_of(mention: Mention, subject: Subject | None = None) -> tuple[str, str 
     return mention.text.lower(), None
 
 
+def abstract_drug(mention: Mention) -> tuple[str, str] | None:
+    """(name, PharmGKB id) of a drug an abstract's triple may name, else None.
+
+    A rule mention carries its lexicon entry; a mention only the trained NER found ("CsA", "EFV")
+    is looked up in the lexicons by its text (plural or singular: "antidepressant" is PharmGKB's
+    "antidepressants"). What the lexicons do not know is no drug for a triple: on the recorded
+    abstracts those were mostly diseases, viruses and measures written short (HCV, T2DM, INR, SVR,
+    BSA), statistics ("p<0.0001") and lipids. A lab analyte, nutrient or endogenous compound
+    (glucose, dopamine, ATP) is no drug either, as in labels."""
+    lex = load_lexicons()
+    if mention.norm and "|" in mention.norm:
+        pid, name = mention.norm.split("|", 1)
+    else:
+        text = " ".join(mention.text.split())
+        found = lex.normalise_drug(text)
+        if found is None and len(text) > 4 and not text.isupper():  # an acronym ("TONIC" trial) has no plural
+            found = lex.normalise_drug(text[:-1] if text.lower().endswith("s") else text + "s")
+        if found is None:
+            return None
+        pid, name = found
+    return None if lex.is_not_a_drug(name) else (name, pid)
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """The implicit subject of a label's sentences: the label's own drug, and the names the
@@ -253,8 +276,12 @@ def sentence_triples(
         return []
     # "urea" inside "urea cycle disorders" is no drug.
     drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
+    named: dict[int, tuple[str, str]] = {}
     if subject is not None:
         drugs = label_subjects(sent.text, drugs, subject)
+    else:  # an abstract: only drugs the lexicons know
+        named = {id(m): found for m in drugs if (found := abstract_drug(m)) is not None}
+        drugs = [m for m in drugs if id(m) in named]
     if not drugs and subject is None:
         return []  # an abstract sentence without a drug has no triple
     effect = rel.effect_of(sent.text, section)
@@ -274,7 +301,7 @@ def sentence_triples(
         judged = {frozenset((r.head, r.tail)): r for r in model.predict(sent.text, mentions, threshold, only=wanted)}
     if drugs:
         for d in drugs:
-            name, pid = drug_of(d, subject)
+            name, pid = named[id(d)] if subject is None else drug_of(d, subject)
             for f in factors:
                 r = judged.get(frozenset((index[id(d)], index[id(f)]))) if judged and id(f) in index else None
                 if r is not None:  # the classifier's verdict and calibrated probability

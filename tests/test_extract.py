@@ -258,3 +258,33 @@ def test_cue_patterns_match_as_ignorecase_did() -> None:
                  "a and b inhibit", "testing", "Tests", "SJSX", "protests", ""):
         assert bool(cue.search(text)) == bool(reference.search(text)), text
     assert cue.pattern == pattern  # the relation model's cue fingerprint reads the pattern as written
+
+
+def test_abstract_triples_name_only_drugs_the_lexicons_know(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) where the trained NER calls a virus, a measure or a
+    statistic a drug (HCV beside IL28B, INR beside acenocoumarol's genes, "p<0.0001", T2DM, glucose): every
+    triple names a drug with a PharmGKB id that is no lab analyte, and the real drugs of the same
+    abstracts stay (acenocoumarol; "CsA" read as cyclosporine; "antidepressant" as PharmGKB's class)."""
+    import io
+
+    from pgxlit.extract.lexicons import load_lexicons
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    wanted = {"19387461": "efetch_batch_066.xml", "15790782": "efetch_batch_034.xml",
+              "18195729": "efetch_batch_060.xml", "18589174": "efetch_batch_031.xml",
+              "18693052": "efetch_batch_010.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    abstracts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                abstracts[pmid] = record
+    assert set(abstracts) == set(wanted)
+    lex = load_lexicons()
+    found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
+    everything = [t for ts in found.values() for t in ts]
+    assert everything and all(t.drug_id and not lex.is_not_a_drug(t.drug) for t in everything)
+    assert not {t.drug for t in everything} & {"hcv", "inr", "p<0.0001", "t2dm", "glucose", "csa"}
+    assert {t.drug for t in found["15790782"] if t.pgx} >= {"acenocoumarol"}
+    assert "cyclosporine" in {t.drug for t in found["18589174"]}
+    assert "antidepressants" in {t.drug for t in found["18195729"]}
