@@ -194,9 +194,8 @@ def abstract_drug(mention: Mention) -> tuple[str, str] | None:
     BSA), statistics ("p<0.0001") and lipids. A lab analyte, nutrient or endogenous compound
     (glucose, dopamine, ATP) is no drug either, as in labels."""
     lex = load_lexicons()
-    if mention.norm and "|" in mention.norm:
-        pid, name = mention.norm.split("|", 1)
-    else:
+    name, pid = drug_of(mention)
+    if pid is None:
         text = " ".join(mention.text.split())
         found = lex.normalise_drug(text)
         if found is None and len(text) > 4 and not text.isupper():  # an acronym ("TONIC" trial) has no plural
