@@ -204,9 +204,10 @@ def extractor_name() -> str:
     """Recorded with every triple, so a rerun with another model re-extracts. 0.3: label tables
     are read cell by cell (extract/table_facts.py); 0.4: label sentences stop at subsection
     headings (extract/boundaries.py), so stored label evidence is cut again; 0.5: an abstract's
-    triples name only drugs the lexicons know (extract/triples.abstract_drug)."""
+    triples name only drugs the lexicons know (extract/triples.abstract_drug); 0.6: hyphenated
+    compounds are split ("LTG-related" -> "LTG", "-related"; extract/tokenizer.split_compounds)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.5"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.6"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,25 +8,74 @@ import it, and neither imports the other at load time.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-__all__ = ["KeepText", "doc_text", "rule_tokenizer"]
+__all__ = ["KeepText", "doc_text", "rule_tokenizer", "split_compounds"]
 
 _TEXT_KEY = "pgx_text"
 
 
+# Participles and adjectives that follow a name in a hyphenated compound ("warfarin-induced",
+# "CYP2D6-mediated", "HER2-positive"). PGxCorpus, the trained NER's training text, is split at entity
+# edges ("amiodarone -induced hepatotoxicity"); running text is not, and the compound stayed one token,
+# so the NER tagged "LTG-related" whole and the abbreviation detector missed "sirolimus (SRL)-based".
+_COMPOUND_TAILS = (
+    "induced|related|associated|based|mediated|dependent|independent|treated|pretreated|positive|negative|"
+    "resistant|sensitive|refractory|responsive|intolerant|tolerant|naive|naïve|infected|coinfected|"
+    "monoinfected|exposed|deficient|mutated|mutant|expressing|overexpressing|containing|targeted|"
+    "selective|specific|linked|regulated|stimulated|inhibited|receiving|sparing|carrying"
+)
+_COMPOUND = re.compile(rf"(?<=[\w)\]*])-(?:{_COMPOUND_TAILS})\b", re.IGNORECASE)
+_COMPOUND_END = re.compile(rf"(?<=[\w)\]*])-(?:{_COMPOUND_TAILS})$", re.IGNORECASE)
+# "(SRL)-based": an abbreviation in brackets before the tail (not "(S)-warfarin": two characters or more)
+_BRACKETED = re.compile(r"\(([^()\s]{2,12})\)")
+
+
+def _pieces(word: str) -> list[str] | None:
+    """How one token "<head>-<tail>" splits (head, then "-tail"; a bracketed head into its brackets and
+    the abbreviation), or None when it is no such compound."""
+    match = _COMPOUND_END.search(word)
+    if match is None or match.start() < 2:
+        return None
+    head, tail = word[: match.start()], word[match.start() :]
+    bracketed = _BRACKETED.fullmatch(head)
+    if bracketed:
+        return ["(", bracketed.group(1), ")", tail]
+    return [head, tail]
+
+
+def split_compounds(doc: Doc, text: str) -> Doc:
+    """Split each "<name>-<tail>" token (`_COMPOUND_TAILS`) of `doc`, made from `text`, into the name
+    and "-<tail>", as PGxCorpus writes them; character offsets and the text stay the same."""
+    splits = []
+    for match in _COMPOUND.finditer(text):
+        span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+        if span is not None and len(span) == 1 and (pieces := _pieces(span[0].text)):
+            if not splits or splits[-1][0].i != span[0].i:  # "drug-related-induced": one split per token
+                splits.append((span[0], pieces))
+    if splits:
+        with doc.retokenize() as retokenizer:
+            for token, pieces in splits:
+                retokenizer.split(token, pieces, heads=[(token, i) for i in range(len(pieces))])
+    return doc
+
+
 class KeepText:
-    """A tokenizer wrapper that stores its input string in `doc.user_data`."""
+    """A tokenizer wrapper that stores its input string in `doc.user_data` and splits compounds
+    (`split_compounds`)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Doc:
         doc = self.tokenizer(text)
+        if _COMPOUND.search(text):
+            doc = split_compounds(doc, text)
         doc.user_data[_TEXT_KEY] = text
         return doc
 
