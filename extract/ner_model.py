@@ -41,6 +41,7 @@ are untouched). The model is loaded once per folder and process.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -151,6 +152,11 @@ def _copy(doc: Doc, vocab: Any, rule_mentions: Sequence[Mention] | None = None) 
     return copy
 
 
+# A drug or gene name has a letter: the model also tagged "4.13±1.54", "®" and "× 10(-8" as
+# drugs, and no gold name of PGxCorpus or BioRED is without one.
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+
+
 def predict_mentions(
     model: _Model, docs: Sequence[Doc], labels: Iterable[str] | None = None, batch_size: int = 128
 ) -> list[list[Mention]]:
@@ -166,7 +172,7 @@ def predict_mentions(
         copies = [_copy(d, model.nlp.vocab, (d._.pgx_mentions or []) if model.rule_features else None) for d in docs]
         for i, done in enumerate(head.pipe(copies, batch_size=batch_size)):
             for ent in done.ents:
-                if ent.label_ in keep:
+                if ent.label_ in keep and (ent.label_ not in INNER_LABELS or _HAS_LETTER.search(ent.text)):
                     out[i].append(Mention(ent.start_char, ent.end_char, ent.label_, ent.text, source="model"))
     for ms in out:
         ms.sort(key=lambda m: (m.start, -m.end))

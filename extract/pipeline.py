@@ -205,9 +205,10 @@ def extractor_name() -> str:
     are read cell by cell (extract/table_facts.py); 0.4: label sentences stop at subsection
     headings (extract/boundaries.py), so stored label evidence is cut again; 0.5: an abstract's
     triples name only drugs the lexicons know (extract/triples.abstract_drug); 0.6: hyphenated
-    compounds are split ("LTG-related" -> "LTG", "-related"; extract/tokenizer.split_compounds)."""
+    compounds are split ("LTG-related" -> "LTG", "-related"; extract/tokenizer.split_compounds); 0.7: a
+    co-medication is no subject of an abstract's genes (extract/triples.abstract_subjects)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.6"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.7"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ drugs named in the sentence are subjects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from spacy.language import Language
@@ -278,9 +278,9 @@ def sentence_triples(
     named: dict[int, tuple[str, str]] = {}
     if subject is not None:
         drugs = label_subjects(sent.text, drugs, subject)
-    else:  # an abstract: only drugs the lexicons know
+    else:  # an abstract: only drugs the lexicons know, and not a co-medication beside the drug studied
         named = {id(m): found for m in drugs if (found := abstract_drug(m)) is not None}
-        drugs = [m for m in drugs if id(m) in named]
+        drugs = abstract_subjects(sent.text, [m for m in drugs if id(m) in named], named)
     if not drugs and subject is None:
         return []  # an abstract sentence without a drug has no triple
     effect = rel.effect_of(sent.text, section)
@@ -346,6 +346,37 @@ def sentence_triples(
     # A gene-only triple adds nothing when the same sentence names a variant of that gene for the drug.
     specific = {(t.drug, t.gene) for t in found.values() if t.variant}
     return [t for k, t in found.items() if t.variant or (t.drug, t.gene) not in specific]
+
+
+# ---- whose PGx is it? (abstracts) --------------------------------------------------------------
+# A drug written as a co-medication: "rifampin coadministration", "concomitant rifampicin use", "in
+# the presence of rifampicin-based TB treatment", "phenytoin co-administration", and a drug coordinated
+# after one ("co-administration of phenobarbital and/or carbamazepine"). "Receiving X", "X-based" and
+# "with or without X" are not cues: in abstracts they mostly name the drug studied or a trial's arm
+# ("patients receiving oxycodone", "oxaliplatin-based chemotherapy", "with or without telaprevir").
+_COMEDICATION_BEFORE = re.compile(
+    r"(?:co-?administ\w*|co-?treat\w*|co-?medicat\w*|concomitant(?:ly)?(?:\s+(?:use|administered|given|treatment))?|"
+    r"in the presence (?:or absence )?of|presence or absence of|addition of|interaction with)"
+    r"\s+(?:of\s+)?(?:the\s+)?(?:[\w-]+(?:\s*,\s*|\s+(?:and/or|or|and)\s+)){0,2}$",  # "of phenobarbital and/or [carbamazepine]"
+    re.IGNORECASE)
+_COMEDICATION_AFTER = re.compile(r"^\s*(?:\([\w-]+\)\s*)?(?:co-?administ|co-?treat|co-?medicat)", re.IGNORECASE)
+
+
+def _is_comedication(sentence: str, drug: Mention) -> bool:
+    return bool(_COMEDICATION_BEFORE.search(sentence, max(0, drug.start - 60), drug.start)
+                or _COMEDICATION_AFTER.match(sentence[drug.end: drug.end + 40]))
+
+
+def abstract_subjects(sentence: str, drugs: Sequence[Mention], named: Mapping[int, tuple[str, str]]) -> list[Mention]:
+    """The drug mentions of an abstract sentence that may be subjects of its genetic factors: a drug
+    every mention of which is written as a co-medication is none when another drug of the sentence
+    is not ("CYP2B6 G516T polymorphism but not rifampin coadministration influences ... efavirenz")."""
+    partners = {named[id(m)][0] for m in drugs if _is_comedication(sentence, m)}
+    if not partners:
+        return list(drugs)
+    partners -= {named[id(m)][0] for m in drugs if not _is_comedication(sentence, m)}
+    kept = [m for m in drugs if named[id(m)][0] not in partners]
+    return kept if kept else list(drugs)
 
 
 # ---- whose PGx is it? (labels) -----------------------------------------------------------------

@@ -181,10 +181,17 @@ def test_inhibitor_statements_stay_non_pgx() -> None:
 
 def test_a_pgx_mention_of_the_gene_makes_the_pair_pgx() -> None:
     # Provigil label, 7: the first CYP2D6 is a genotype ("deficient in"), the second an interaction word.
-    found = _triples("In individuals deficient in the CYP2D6 enzyme, the levels of CYP2D6 substrates which have "
-                     "ancillary routes of elimination through CYP2C19, such as tricyclic antidepressants and "
-                     "selective serotonin reuptake inhibitors, may be increased by co-administration of modafinil.")
+    from pgxlit.extract.triples import Subject
+
+    sentence = ("In individuals deficient in the CYP2D6 enzyme, the levels of CYP2D6 substrates which have "
+                "ancillary routes of elimination through CYP2C19, such as tricyclic antidepressants and "
+                "selective serotonin reuptake inhibitors, may be increased by co-administration of modafinil.")
+    [sentences] = list(annotate_texts([sentence]))
+    provigil = Subject("modafinil", "PA450530", frozenset({"modafinil", "provigil"}))
+    found = [t for s in sentences for t in sentence_triples(s, EVIDENCE, provigil, None)]
     assert any(t.drug == "modafinil" and t.gene == "CYP2D6" and t.pgx for t in found)
+    # In an abstract, where no drug is the document's own, the co-administered drug is no subject.
+    assert not any(t.drug == "modafinil" for t in _triples(sentence))
 
 
 def test_label_statuses_take_the_gene_the_label_ties_them_to() -> None:
@@ -288,3 +295,64 @@ def test_abstract_triples_name_only_drugs_the_lexicons_know(shared: Path) -> Non
     assert {t.drug for t in found["15790782"] if t.pgx} >= {"acenocoumarol"}
     assert "cyclosporine" in {t.drug for t in found["18589174"]}
     assert "antidepressants" in {t.drug for t in found["18195729"]}
+
+
+def test_a_co_medication_is_no_subject_of_an_abstracts_genes(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) that study a drug's PGx beside a co-medication
+    ("rifampin coadministration", "concomitant rifampin", "Concomitant Use of Voriconazole",
+    "phenytoin co-administration"): the co-medication is not paired with the genes of the sentences
+    that write it so, and the drug studied keeps its triples, as does a drug "receiving" names."""
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    wanted = {"19124658": "efetch_batch_038.xml", "18728241": "efetch_batch_081.xml",
+              "25565672": "efetch_batch_068.xml", "26790665": "efetch_batch_052.xml",
+              "21209234": "efetch_batch_053.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    abstracts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                abstracts[pmid] = record
+    assert set(abstracts) == set(wanted)
+    found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
+
+    def pairs(pmid: str, cue: str) -> set[tuple[str, str | None]]:
+        return {(t.drug, t.gene) for t in found[pmid] if cue in t.evidence.sentence}
+
+    title = pairs("19124658", "but not rifampin coadministration")
+    assert ("efavirenz", "CYP2B6") in title and not any(d == "rifampin" for d, _ in title)
+    aim = pairs("18728241", "receiving concomitant rifampin")
+    assert ("efavirenz", "CYP2B6") in aim and not any(d == "rifampin" for d, _ in aim)
+    voriconazole = pairs("25565672", "Concomitant Use of Voriconazole")
+    assert ("tacrolimus", "CYP3A5") in voriconazole and not any(d == "voriconazole" for d, _ in voriconazole)
+    formula = pairs("26790665", "phenytoin co-administration")
+    assert ("lamotrigine", "UGT1A4") in formula  # "the co-administration of phenobarbital and/or carbamazepine"
+    assert not {"phenytoin", "phenobarbital", "carbamazepine"} & {d for d, _ in formula}
+    assert ("oxycodone", "CYP3A5") in pairs("21209234", "cancer patients receiving oxycodone")
+
+
+def test_a_drug_or_gene_name_has_a_letter(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) where the trained NER tagged "× 10", "×" and "®"
+    as genes or drugs next to p-values and a trade mark: no drug or gene mention is without a letter,
+    and the abstracts' real genes and drugs are still found."""
+    import io
+    import re
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+    from pgxlit.extract.triples import abstract_text
+
+    wanted = {"23609393": "efetch_batch_006.xml", "26425837": "efetch_batch_006.xml",
+              "23974086": "efetch_batch_004.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    texts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                texts[pmid] = abstract_text(record)
+    assert set(texts) == set(wanted)
+    for pmid, sentences in zip(texts, annotate_texts(texts.values()), strict=True):
+        names = [m for s in sentences for m in s.mentions if m.label in ("DRUG", "GENE")]
+        assert names, pmid
+        assert all(re.search(r"[^\W\d_]", m.text) for m in names), [m.text for m in names]
