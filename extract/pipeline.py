@@ -206,9 +206,10 @@ def extractor_name() -> str:
     headings (extract/boundaries.py), so stored label evidence is cut again; 0.5: an abstract's
     triples name only drugs the lexicons know (extract/triples.abstract_drug); 0.6: hyphenated
     compounds are split ("LTG-related" -> "LTG", "-related"; extract/tokenizer.split_compounds); 0.7: a
-    co-medication is no subject of an abstract's genes (extract/triples.abstract_subjects)."""
+    co-medication is no subject of an abstract's genes (extract/triples.abstract_subjects); 0.8: the trained
+    NER retrained on the split tokens (corpora/models/pgx_ner)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.7"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.8"
 
 
 @dataclass(frozen=True, slots=True)
