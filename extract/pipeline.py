@@ -207,9 +207,10 @@ def extractor_name() -> str:
     triples name only drugs the lexicons know (extract/triples.abstract_drug); 0.6: hyphenated
     compounds are split ("LTG-related" -> "LTG", "-related"; extract/tokenizer.split_compounds); 0.7: a
     co-medication is no subject of an abstract's genes (extract/triples.abstract_subjects); 0.8: the trained
-    NER retrained on the split tokens (corpora/models/pgx_ner)."""
+    NER retrained on the split tokens (corpora/models/pgx_ner); 0.9: a gene written as an "anti-" drug
+    class's target is no genetic factor (extract/triples.is_drug_target)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.8"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.9"
 
 
 @dataclass(frozen=True, slots=True)

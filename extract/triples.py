@@ -131,6 +131,16 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
     return (nearest[1], nearest[2]) if nearest else (None, None)
 
 
+# "anti-TNF agents", "anti-EGFR plus irinotecan", "anti-VEGF therapy": the gene is what a class of drugs
+# acts on, named as the drug; no genetic factor, and no gene for a variant nearby to borrow.
+_ANTI = re.compile(r"\banti-?\s?$", re.IGNORECASE)
+
+
+def is_drug_target(sentence: str, m: Mention) -> bool:
+    """Is this gene mention written as the target of an "anti-" drug class?"""
+    return m.label == "GENE" and bool(_ANTI.search(sentence, max(0, m.start - 6), m.start))
+
+
 def is_genetic_factor(m: Mention) -> bool:
     """Rule mentions of genes, variants, alleles and metabolizer statuses; from the trained NER only
     genes, alleles and variants. Its PHENOTYPE spans are drug responses ("toxicity", "plasma
@@ -265,7 +275,7 @@ def sentence_triples(
     `status_gene`, the gene the passage has already tied a status to ("CYP2D6 PMs" ... "For
     PMs, AUC ..."); else a pharmacogene named in the sentence; else `context_gene`, the PGx gene
     the surrounding text was last about."""
-    mentions = sent.mentions
+    mentions = [m for m in sent.mentions if not is_drug_target(sent.text, m)]
     factors = [m for m in mentions if is_genetic_factor(m)]
     taken = {(m.start, m.end) for m in factors if m.norm}
     conditions = [c for c in find_conditions(sent.text) if (c.start, c.end) not in taken]

@@ -356,3 +356,31 @@ def test_a_drug_or_gene_name_has_a_letter(shared: Path) -> None:
         names = [m for s in sentences for m in s.mentions if m.label in ("DRUG", "GENE")]
         assert names, pmid
         assert all(re.search(r"[^\W\d_]", m.text) for m in names), [m.text for m in names]
+
+
+def test_an_anti_drug_class_target_is_no_genetic_factor(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) about "anti-TNF medications" and "anti-EGFR plus
+    irinotecan": TNF and EGFR there are what the drugs act on, so the sIL-6R variant does not borrow TNF
+    and irinotecan is not paired with EGFR; a TNF genotype written as one ("TNF-308AA genotype") still
+    gives etanercept–TNF."""
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    wanted = {"19926672": "efetch_batch_064.xml", "18713756": "efetch_batch_045.xml",
+              "23959273": "efetch_batch_079.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    abstracts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                abstracts[pmid] = record
+    assert set(abstracts) == set(wanted)
+    found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
+
+    def pairs(pmid: str, cue: str) -> set[tuple[str, str | None]]:
+        return {(t.drug, t.gene) for t in found[pmid] if cue in t.evidence.sentence}
+
+    assert not {g for _, g in pairs("19926672", "the sIL-6R A358C polymorphism")} & {"TNF"}
+    assert ("etanercept", "TNF") in pairs("18713756", "After stratification by anti-TNF agent")
+    assert ("irinotecan", "EGFR") not in {(t.drug, t.gene) for t in found["23959273"]}
