@@ -131,6 +131,12 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
     return (nearest[1], nearest[2]) if nearest else (None, None)
 
 
+# A compound named as part of a protein: "glutamate receptor", "reduced folate carrier", "nitric oxide
+# synthase", "5-hydroxytryptamine receptor 1B". ("Allopurinol transporter" stays: a transporter of the
+# drug; "carriers" are people.)
+_PROTEIN_HEAD = re.compile(r"[\s-]*(?:receptors?|synthase|carrier)\b", re.IGNORECASE)
+
+
 # "anti-TNF agents", "anti-EGFR plus irinotecan", "anti-VEGF therapy": the gene is what a class of drugs
 # acts on, named as the drug; no genetic factor, and no gene for a variant nearby to borrow.
 _ANTI = re.compile(r"\banti-?\s?$", re.IGNORECASE)
@@ -284,7 +290,8 @@ def sentence_triples(
     if not factors or _NOT_HUMAN_GENETICS.search(sent.text):
         return []
     # "urea" inside "urea cycle disorders" is no drug.
-    drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)]
+    drugs = [m for m in mentions if m.label == "DRUG" and not any(c.start <= m.start < c.end for c in conditions)
+             and not _PROTEIN_HEAD.match(sent.text, m.end)]
     named: dict[int, tuple[str, str]] = {}
     if subject is not None:
         drugs = label_subjects(sent.text, drugs, subject)

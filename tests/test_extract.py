@@ -384,3 +384,31 @@ def test_an_anti_drug_class_target_is_no_genetic_factor(shared: Path) -> None:
     assert not {g for _, g in pairs("19926672", "the sIL-6R A358C polymorphism")} & {"TNF"}
     assert ("etanercept", "TNF") in pairs("18713756", "After stratification by anti-TNF agent")
     assert ("irinotecan", "EGFR") not in {(t.drug, t.gene) for t in found["23959273"]}
+
+
+def test_a_compound_inside_a_protein_name_is_no_drug(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018): "reduced folate carrier 1 polymorphisms" is no
+    folic acid beside methotrexate, "Metabotropic glutamate receptor (GRM3)" no glutamate; "ABCG2 (BCRP)
+    as an allopurinol transporter" keeps allopurinol, the drug it carries."""
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    wanted = {"16462575": "efetch_batch_010.xml", "19451915": "efetch_batch_062.xml",
+              "25676789": "efetch_batch_057.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    abstracts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                abstracts[pmid] = record
+    assert set(abstracts) == set(wanted)
+    found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
+
+    def drugs(pmid: str, cue: str) -> set[str]:
+        return {t.drug for t in found[pmid] if cue in t.evidence.sentence}
+
+    folate = drugs("16462575", "reduced folate carrier 1 polymorphisms")
+    assert "methotrexate" in folate and "folic acid" not in folate
+    assert "l-glutamic acid" not in drugs("19451915", "Metabotropic glutamate receptor (GRM3) SNP")
+    assert "allopurinol" in drugs("25676789", "as an allopurinol transporter")
