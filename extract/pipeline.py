@@ -209,9 +209,10 @@ def extractor_name() -> str:
     co-medication is no subject of an abstract's genes (extract/triples.abstract_subjects); 0.8: the trained
     NER retrained on the split tokens (corpora/models/pgx_ner); 0.9: a gene written as an "anti-" drug
     class's target is no genetic factor (extract/triples.is_drug_target); 0.10: a compound named as part of
-    a protein ("glutamate receptor", "reduced folate carrier") is no drug of a triple."""
+    a protein ("glutamate receptor", "reduced folate carrier") is no drug of a triple; 0.11: a bare variant
+    takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.10"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.11"
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,8 +85,15 @@ def is_table_soup(sentence: str) -> bool:
     return (n >= 40 and numeric >= 0.15) or (n >= 100 and numeric >= 0.05)
 
 
-def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str | None, str | None]:
-    """(symbol, HGNC id) of a genetic factor; a bare variant takes the nearest gene in the sentence."""
+# A gene written right after a bare variant as its own: "rs2242480 (in CYP3A4)", "rs776746 of CYP3A5".
+_STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+)?)?|\s+(?:in|of|on|at|within)\s+(?:the\s+)?")
+
+
+def gene_of(
+    factor: Mention, sentence_mentions: Sequence[Mention], sentence: str | None = None
+) -> tuple[str | None, str | None]:
+    """(symbol, HGNC id) of a genetic factor; a bare variant takes the gene written right after it as
+    its own (with `sentence`: "rs2242480 (in CYP3A4)"), else the nearest gene in the sentence."""
     lex = load_lexicons()
     if factor.label == "GENE" and factor.norm and "|" in factor.norm:
         hgnc, symbol = factor.norm.split("|", 1)
@@ -112,6 +119,12 @@ def gene_of(factor: Mention, sentence_mentions: Sequence[Mention]) -> tuple[str 
         found = lex.normalise_gene(candidate)
         if found:
             return found[1], found[0]
+    if sentence is not None and factor.label == "VARIANT":
+        for m in sentence_mentions:
+            if (m.label == "GENE" and m.norm and "|" in m.norm and m.start >= factor.end
+                    and _STATED_GENE_GAP.fullmatch(sentence, factor.end, m.start)):
+                hgnc, symbol = m.norm.split("|", 1)
+                return symbol, hgnc
     # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
     # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby.
     nearest: tuple[int, str, str] | None = None
@@ -340,7 +353,7 @@ def sentence_triples(
         elif factor.label == "PHENOTYPE" and not _own_gene(factor) and status_gene is not None:
             symbol, hgnc = status_gene  # the pharmacogene the passage's statuses are about
         else:
-            symbol, hgnc = gene_of(factor, mentions)
+            symbol, hgnc = gene_of(factor, mentions, sent.text)
             if symbol is None and factor.label == "PHENOTYPE" and context_gene is not None:
                 symbol, hgnc = context_gene
         variant = variant_of(factor)

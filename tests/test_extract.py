@@ -412,3 +412,34 @@ def test_a_compound_inside_a_protein_name_is_no_drug(shared: Path) -> None:
     assert "methotrexate" in folate and "folic acid" not in folate
     assert "l-glutamic acid" not in drugs("19451915", "Metabotropic glutamate receptor (GRM3) SNP")
     assert "allopurinol" in drugs("25676789", "as an allopurinol transporter")
+
+
+def test_a_variant_takes_the_gene_written_as_its_own(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) that list variants with their genes: "rs3814637 (in
+    CYP2C19) and rs2242480 (in CYP3A4)", "rs628031 and rs683369 polymorphisms of SLC22A1 and rs776746 of
+    CYP3A5". Each variant's triple names the gene written for it, not the nearest other one."""
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    wanted = {"21692828": "efetch_batch_026.xml", "29427770": "efetch_batch_002.xml"}
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    abstracts = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                abstracts[pmid] = record
+    assert set(abstracts) == set(wanted)
+    found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
+
+    def genes(pmid: str, cue: str) -> dict[str, set[str | None]]:
+        out: dict[str, set[str | None]] = {}
+        for t in found[pmid]:
+            if cue in t.evidence.sentence and t.variant:
+                out.setdefault(t.variant, set()).add(t.gene)
+        return out
+
+    warfarin = genes("21692828", "rs3814637 (in CYP2C19) and rs2242480 (in CYP3A4)")
+    assert warfarin["rs3814637"] == {"CYP2C19"} and warfarin["rs2242480"] == {"CYP3A4"}
+    imatinib = genes("29427770", "polymorphisms of SLC22A1 and rs776746 of CYP3A5")
+    assert imatinib["rs776746"] == {"CYP3A5"} and imatinib["rs628031"] == {"SLC22A1"}
