@@ -29,6 +29,23 @@ def _triples(sentence: str):
     return [t for s in sentences for t in sentence_triples(s, EVIDENCE, None, None)]
 
 
+def _recorded_abstracts(shared: Path, wanted: dict[str, str]) -> dict[str, Abstract]:
+    """The recorded PubMed records (../shared/corpora/pubmed/efetch/pharmgkb_vda_2018) with these PMIDs,
+    each read from the efetch batch file named beside it."""
+    import io
+
+    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
+
+    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
+    found = {}
+    for pmid, name in wanted.items():
+        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
+            if isinstance(record, Abstract) and record.pmid == pmid:
+                found[pmid] = record
+    assert set(found) == set(wanted), f"not in the recorded batches: {sorted(set(wanted) - set(found))}"
+    return found
+
+
 def test_clopidogrel_label_sentence_gives_a_cited_pgx_triple() -> None:
     # Plavix label (NDA020839, v27), boxed warning.
     sentence = ("Plavix at recommended doses forms less of the active metabolite and so has a reduced effect on "
@@ -272,21 +289,12 @@ def test_abstract_triples_name_only_drugs_the_lexicons_know(shared: Path) -> Non
     statistic a drug (HCV beside IL28B, INR beside acenocoumarol's genes, "p<0.0001", T2DM, glucose): every
     triple names a drug with a PharmGKB id that is no lab analyte, and the real drugs of the same
     abstracts stay (acenocoumarol; "CsA" read as cyclosporine; "antidepressant" as PharmGKB's class)."""
-    import io
-
     from pgxlit.extract.lexicons import load_lexicons
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
 
     wanted = {"19387461": "efetch_batch_066.xml", "15790782": "efetch_batch_034.xml",
               "18195729": "efetch_batch_060.xml", "18589174": "efetch_batch_031.xml",
               "18693052": "efetch_batch_010.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    abstracts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                abstracts[pmid] = record
-    assert set(abstracts) == set(wanted)
+    abstracts = _recorded_abstracts(shared, wanted)
     lex = load_lexicons()
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
     everything = [t for ts in found.values() for t in ts]
@@ -302,20 +310,10 @@ def test_a_co_medication_is_no_subject_of_an_abstracts_genes(shared: Path) -> No
     ("rifampin coadministration", "concomitant rifampin", "Concomitant Use of Voriconazole",
     "phenytoin co-administration"): the co-medication is not paired with the genes of the sentences
     that write it so, and the drug studied keeps its triples, as does a drug "receiving" names."""
-    import io
-
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
-
     wanted = {"19124658": "efetch_batch_038.xml", "18728241": "efetch_batch_081.xml",
               "25565672": "efetch_batch_068.xml", "26790665": "efetch_batch_052.xml",
               "21209234": "efetch_batch_053.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    abstracts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                abstracts[pmid] = record
-    assert set(abstracts) == set(wanted)
+    abstracts = _recorded_abstracts(shared, wanted)
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
 
     def pairs(pmid: str, cue: str) -> set[tuple[str, str | None]]:
@@ -337,21 +335,13 @@ def test_a_drug_or_gene_name_has_a_letter(shared: Path) -> None:
     """Recorded PubMed abstracts (pharmgkb_vda_2018) where the trained NER tagged "× 10", "×" and "®"
     as genes or drugs next to p-values and a trade mark: no drug or gene mention is without a letter,
     and the abstracts' real genes and drugs are still found."""
-    import io
     import re
 
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
     from pgxlit.extract.triples import abstract_text
 
     wanted = {"23609393": "efetch_batch_006.xml", "26425837": "efetch_batch_006.xml",
               "23974086": "efetch_batch_004.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    texts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                texts[pmid] = abstract_text(record)
-    assert set(texts) == set(wanted)
+    texts = {pmid: abstract_text(a) for pmid, a in _recorded_abstracts(shared, wanted).items()}
     for pmid, sentences in zip(texts, annotate_texts(texts.values()), strict=True):
         names = [m for s in sentences for m in s.mentions if m.label in ("DRUG", "GENE")]
         assert names, pmid
@@ -363,19 +353,9 @@ def test_an_anti_drug_class_target_is_no_genetic_factor(shared: Path) -> None:
     irinotecan": TNF and EGFR there are what the drugs act on, so the sIL-6R variant does not borrow TNF
     and irinotecan is not paired with EGFR; a TNF genotype written as one ("TNF-308AA genotype") still
     gives etanercept–TNF."""
-    import io
-
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
-
     wanted = {"19926672": "efetch_batch_064.xml", "18713756": "efetch_batch_045.xml",
               "23959273": "efetch_batch_079.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    abstracts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                abstracts[pmid] = record
-    assert set(abstracts) == set(wanted)
+    abstracts = _recorded_abstracts(shared, wanted)
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
 
     def pairs(pmid: str, cue: str) -> set[tuple[str, str | None]]:
@@ -390,19 +370,9 @@ def test_a_compound_inside_a_protein_name_is_no_drug(shared: Path) -> None:
     """Recorded PubMed abstracts (pharmgkb_vda_2018): "reduced folate carrier 1 polymorphisms" is no
     folic acid beside methotrexate, "Metabotropic glutamate receptor (GRM3)" no glutamate; "ABCG2 (BCRP)
     as an allopurinol transporter" keeps allopurinol, the drug it carries."""
-    import io
-
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
-
     wanted = {"16462575": "efetch_batch_010.xml", "19451915": "efetch_batch_062.xml",
               "25676789": "efetch_batch_057.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    abstracts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                abstracts[pmid] = record
-    assert set(abstracts) == set(wanted)
+    abstracts = _recorded_abstracts(shared, wanted)
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
 
     def drugs(pmid: str, cue: str) -> set[str]:
@@ -418,18 +388,8 @@ def test_a_variant_takes_the_gene_written_as_its_own(shared: Path) -> None:
     """Recorded PubMed abstracts (pharmgkb_vda_2018) that list variants with their genes: "rs3814637 (in
     CYP2C19) and rs2242480 (in CYP3A4)", "rs628031 and rs683369 polymorphisms of SLC22A1 and rs776746 of
     CYP3A5". Each variant's triple names the gene written for it, not the nearest other one."""
-    import io
-
-    from pgxlit.ingest.pubmed_xml import iter_pubmed_xml
-
     wanted = {"21692828": "efetch_batch_026.xml", "29427770": "efetch_batch_002.xml"}
-    folder = shared / "corpora/pubmed/efetch/pharmgkb_vda_2018"
-    abstracts = {}
-    for pmid, name in wanted.items():
-        for record in iter_pubmed_xml(io.BytesIO((folder / name).read_bytes()), name):
-            if isinstance(record, Abstract) and record.pmid == pmid:
-                abstracts[pmid] = record
-    assert set(abstracts) == set(wanted)
+    abstracts = _recorded_abstracts(shared, wanted)
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
 
     def genes(pmid: str, cue: str) -> dict[str, set[str | None]]:
