@@ -30,8 +30,9 @@ _COMPOUND_TAILS = (
     "monoinfected|exposed|deficient|mutated|mutant|expressing|overexpressing|containing|targeted|"
     "selective|specific|linked|regulated|stimulated|inhibited|receiving|sparing|carrying"
 )
-_COMPOUND = re.compile(rf"(?<=[\w)\]*])-(?:{_COMPOUND_TAILS})\b", re.IGNORECASE)
-_COMPOUND_END = re.compile(rf"(?<=[\w)\]*])-(?:{_COMPOUND_TAILS})$", re.IGNORECASE)
+_TAIL = rf"(?<=[\w)\]*])-(?:{_COMPOUND_TAILS})"
+_COMPOUND = re.compile(_TAIL + r"\b", re.IGNORECASE)  # anywhere in a text
+_COMPOUND_END = re.compile(_TAIL + "$", re.IGNORECASE)  # ending one token
 # "(SRL)-based": an abbreviation in brackets before the tail (not "(S)-warfarin": two characters or more)
 _BRACKETED = re.compile(r"\(([^()\s]{2,12})\)")
 
@@ -73,9 +74,7 @@ class KeepText:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Doc:
-        doc = self.tokenizer(text)
-        if _COMPOUND.search(text):
-            doc = split_compounds(doc, text)
+        doc = split_compounds(self.tokenizer(text), text)
         doc.user_data[_TEXT_KEY] = text
         return doc
 

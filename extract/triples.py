@@ -401,12 +401,11 @@ def abstract_subjects(sentence: str, drugs: Sequence[Mention], named: Mapping[in
     """The drug mentions of an abstract sentence that may be subjects of its genetic factors: a drug
     every mention of which is written as a co-medication is none when another drug of the sentence
     is not ("CYP2B6 G516T polymorphism but not rifampin coadministration influences ... efavirenz")."""
-    partners = {named[id(m)][0] for m in drugs if _is_comedication(sentence, m)}
-    if not partners:
-        return list(drugs)
-    partners -= {named[id(m)][0] for m in drugs if not _is_comedication(sentence, m)}
+    cued = {id(m): _is_comedication(sentence, m) for m in drugs}
+    partners = ({named[id(m)][0] for m in drugs if cued[id(m)]}
+                - {named[id(m)][0] for m in drugs if not cued[id(m)]})
     kept = [m for m in drugs if named[id(m)][0] not in partners]
-    return kept if kept else list(drugs)
+    return kept or list(drugs)
 
 
 # ---- whose PGx is it? (labels) -----------------------------------------------------------------
