@@ -61,7 +61,7 @@ class PgxEntityRecognizer:
     def find(self, text: str) -> list[Mention]:
         found: list[Mention] = []
         if self.matcher is not None:
-            found += self.matcher.find(text)
+            found += [m for m in self.matcher.find(text) if not is_trade_name_misread(m, text)]
         if self.use_grammars:
             found += grammars.find_all(text, generic=self.generic_variants)
         return grammars.resolve_overlaps(found)
@@ -71,6 +71,22 @@ class PgxEntityRecognizer:
         if doc.has_extension("abbreviations") and getattr(doc._, "abbreviations", None):
             mentions = apply_abbreviations(doc, mentions)
         return set_mentions(doc, mentions)
+
+
+# A trade name glued by a hyphen to the word before it is part of that word, not the drug: "P-selectin"
+# (a protein, not Selectin, a pravastatin brand). A trade name followed by "trial" or "study" names the
+# study ("the SPIRIT trial"). Generic names are never read so, and a trade name before a hyphenated
+# tail stays a drug ("Adriamycin-induced", "formalin-fixed").
+_GLUED_BEFORE = re.compile(r"[A-Za-z0-9]-$")
+_STUDY_AFTER = re.compile(r"[\s-]+(?:trials?|study|studies|investigators|group)\b", re.IGNORECASE)
+
+
+def is_trade_name_misread(mention: Mention, text: str) -> bool:
+    """A trade-name lexicon hit in running text that is no drug: the tail of a hyphenated word, or a study's name."""
+    if mention.label != "DRUG" or mention.kind != "trade":
+        return False
+    return bool(_GLUED_BEFORE.search(text, max(0, mention.start - 2), mention.start)
+                or _STUDY_AFTER.match(text, mention.end))
 
 
 def set_mentions(doc: Doc, mentions: list[Mention]) -> Doc:
@@ -210,9 +226,11 @@ def extractor_name() -> str:
     NER retrained on the split tokens (corpora/models/pgx_ner); 0.9: a gene written as an "anti-" drug
     class's target is no genetic factor (extract/triples.is_drug_target); 0.10: a compound named as part of
     a protein ("glutamate receptor", "reduced folate carrier") is no drug of a triple; 0.11: a bare variant
-    takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of)."""
+    takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of); 0.12: a
+    bracketed variant takes the gene its brackets follow, an HLA serotype its locus, and a trade name
+    written in lower case or naming a trial is no drug (is_trade_name_misread)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.11"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.12"
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,9 @@ def gene_of(
     if factor.norm:
         head = factor.norm.split("*")[0] if "*" in factor.norm else factor.norm.split(":")[0]
         head = head.split(" ")[0]
+        serotype = _HLA_SEROTYPE.fullmatch(head)
+        if serotype:
+            head = serotype.group(1)
         if head and not head.startswith("rs") and head[0].isalpha():
             candidate = head
     if candidate:
@@ -125,6 +128,9 @@ def gene_of(
                     and _STATED_GENE_GAP.fullmatch(sentence, factor.end, m.start)):
                 hgnc, symbol = m.norm.split("|", 1)
                 return symbol, hgnc
+        headed = _bracket_head(factor, sentence_mentions, sentence)
+        if headed is not None:
+            return headed
     # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
     # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby.
     nearest: tuple[int, str, str] | None = None
@@ -133,15 +139,69 @@ def gene_of(
             continue
         if factor.label == "PHENOTYPE" and not _is_pharmacogene(m):
             continue
-        found = None
-        if m.label == "GENE" and m.norm and "|" in m.norm:
-            found = tuple(reversed(m.norm.split("|", 1)))
-        elif m.label == "ALLELE" and m.norm and "*" in m.norm:
-            hit = lex.normalise_gene(m.norm.split("*")[0])
-            found = (hit[1], hit[0]) if hit else None
+        found = _named_gene(m)
         if found and (nearest is None or abs(m.start - factor.start) < nearest[0]):
             nearest = (abs(m.start - factor.start), found[0], found[1])
     return (nearest[1], nearest[2]) if nearest else (None, None)
+
+
+def _named_gene(mention: Mention) -> tuple[str, str] | None:
+    """(symbol, HGNC id) a gene mention names, or an allele by its gene ("DPYD*2A")."""
+    if mention.label == "GENE" and mention.norm and "|" in mention.norm:
+        hgnc, symbol = mention.norm.split("|", 1)
+        return symbol, hgnc
+    if mention.label == "ALLELE" and mention.norm and "*" in mention.norm:
+        hit = load_lexicons().normalise_gene(mention.norm.split("*")[0])
+        return (hit[1], hit[0]) if hit else None
+    return None
+
+
+def _bracket_head(factor: Mention, mentions: Sequence[Mention], sentence: str) -> tuple[str, str] | None:
+    """The gene a bracketed variant elaborates: one named inside the same brackets, else the gene
+    written just before them in the same phrase ("c-Myc genotypes (rs4645974 and rs4645943),
+    CYP4F2 ..." gives MYC, not the nearer CYP4F2). None when the variant is not in brackets or no
+    gene heads them."""
+    depth = 0
+    opening = -1
+    for i in range(factor.start - 1, -1, -1):
+        ch = sentence[i]
+        if ch in ")]":
+            depth += 1
+        elif ch in "([":
+            if depth == 0:
+                opening = i
+                break
+            depth -= 1
+    if opening < 0:
+        return None
+    closing = _closing_bracket(sentence, opening)
+    inside = [(abs(m.start - factor.start), g) for m in mentions
+              if m is not factor and opening < m.start and m.end <= closing and (g := _named_gene(m))]
+    if inside:
+        return min(inside)[1]
+    before = [(m.end, g) for m in mentions if m.end <= opening and (g := _named_gene(m))
+              and _HEAD_GAP.fullmatch(sentence, m.end, opening)]
+    return max(before)[1] if before else None
+
+
+def _closing_bracket(text: str, opening: int) -> int:
+    """Where the bracket opened at `opening` closes (the text's end when it does not)."""
+    depth = 0
+    for i in range(opening, len(text)):
+        if text[i] in "([":
+            depth += 1
+        elif text[i] in ")]":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text)
+
+
+# Between a gene and the bracket that elaborates it: the rest of one short phrase ("genotypes for
+# 5.2% ", "gene polymorphism "), never a list break (a comma, a semicolon, "and", "or") or a clause.
+_HEAD_GAP = re.compile(r"(?:(?![,;]|\b(?:and|or|but|whereas|while|than|versus|vs)\b)[^()\[\]]){0,40}", re.IGNORECASE)
+# An HLA serotype names its locus's gene: "HLA-A2" -> HLA-A, "HLA-Cw6" -> HLA-C.
+_HLA_SEROTYPE = re.compile(r"(HLA-[ABC])w?\d{1,3}")
 
 
 # A compound named as part of a protein: "glutamate receptor", "reduced folate carrier", "nitric oxide
@@ -386,7 +446,8 @@ def sentence_triples(
 # ("patients receiving oxycodone", "oxaliplatin-based chemotherapy", "with or without telaprevir").
 _COMEDICATION_BEFORE = re.compile(
     r"(?:co-?administ\w*|co-?treat\w*|co-?medicat\w*|concomitant(?:ly)?(?:\s+(?:use|administered|given|treatment))?|"
-    r"in the presence (?:or absence )?of|presence or absence of|addition of|interaction with)"
+    r"in the presence (?:(?:or|and) (?:in )?(?:the )?absence )?of|presence (?:or|and) absence of|addition of|"
+    r"interaction with)"
     r"\s+(?:of\s+)?(?:the\s+)?(?:[\w-]+(?:\s*,\s*|\s+(?:and/or|or|and)\s+)){0,2}$",  # "of phenobarbital and/or [carbamazepine]"
     re.IGNORECASE)
 _COMEDICATION_AFTER = re.compile(r"^\s*(?:\([\w-]+\)\s*)?(?:co-?administ|co-?treat|co-?medicat)", re.IGNORECASE)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from pgxlit.cli import app
 from pgxlit.config import get_settings
 from pgxlit.extract.annotate import annotate_lines
-from pgxlit.extract.pipeline import annotate_texts
+from pgxlit.extract.pipeline import annotate_texts, default_nlp
 from pgxlit.extract.run import run_extraction
 from pgxlit.extract.pipeline import extractor_name
 from pgxlit.extract.triples import label_triples, sentence_triples, triples_for
@@ -308,11 +308,11 @@ def test_abstract_triples_name_only_drugs_the_lexicons_know(shared: Path) -> Non
 def test_a_co_medication_is_no_subject_of_an_abstracts_genes(shared: Path) -> None:
     """Recorded PubMed abstracts (pharmgkb_vda_2018) that study a drug's PGx beside a co-medication
     ("rifampin coadministration", "concomitant rifampin", "Concomitant Use of Voriconazole",
-    "phenytoin co-administration"): the co-medication is not paired with the genes of the sentences
+    "phenytoin co-administration", "in the presence and in the absence of rifampicin-based TB treatment"): the co-medication is not paired with the genes of the sentences
     that write it so, and the drug studied keeps its triples, as does a drug "receiving" names."""
     wanted = {"19124658": "efetch_batch_038.xml", "18728241": "efetch_batch_081.xml",
               "25565672": "efetch_batch_068.xml", "26790665": "efetch_batch_052.xml",
-              "21209234": "efetch_batch_053.xml"}
+              "21209234": "efetch_batch_053.xml", "24316028": "efetch_batch_075.xml"}
     abstracts = _recorded_abstracts(shared, wanted)
     found = {pmid: triples_for(a) for pmid, a in abstracts.items()}
 
@@ -329,6 +329,8 @@ def test_a_co_medication_is_no_subject_of_an_abstracts_genes(shared: Path) -> No
     assert ("lamotrigine", "UGT1A4") in formula  # "the co-administration of phenobarbital and/or carbamazepine"
     assert not {"phenytoin", "phenobarbital", "carbamazepine"} & {d for d, _ in formula}
     assert ("oxycodone", "CYP3A5") in pairs("21209234", "cancer patients receiving oxycodone")
+    both = pairs("24316028", "in the presence and in the absence of rifampicin-based TB treatment")
+    assert ("efavirenz", "CYP2B6") in both and not any(d == "rifampin" for d, _ in both)
 
 
 def test_a_drug_or_gene_name_has_a_letter(shared: Path) -> None:
@@ -403,3 +405,50 @@ def test_a_variant_takes_the_gene_written_as_its_own(shared: Path) -> None:
     assert warfarin["rs3814637"] == {"CYP2C19"} and warfarin["rs2242480"] == {"CYP3A4"}
     imatinib = genes("29427770", "polymorphisms of SLC22A1 and rs776746 of CYP3A5")
     assert imatinib["rs776746"] == {"CYP3A5"} and imatinib["rs628031"] == {"SLC22A1"}
+
+
+def test_a_bracketed_variant_belongs_to_the_gene_its_brackets_follow(shared: Path) -> None:
+    """Recorded PubMed abstracts (pharmgkb_vda_2018) that list variants in brackets after their gene:
+    "c-Myc genotypes for 5.2% (rs4645974 for 2.4% and rs4645943 for 2.8%), CYP4F2 genotype",
+    "OCT1 (rs12208357 and rs72552763), HNF1A (rs2464196)", "ABCB1 [c.1236C>T (rs1128503), ...]", and
+    an HLA serotype ("HLA-A2", "HLA-B17") that names its own locus. Before, each took the nearest gene
+    in the sentence (CYP4F2, HNF1A, CYP3A5, HLA-C)."""
+    wanted = {"26249541": "efetch_batch_052.xml", "28834135": "efetch_batch_067.xml",
+              "24240480": "efetch_batch_063.xml", "28444425": "efetch_batch_035.xml"}
+    found = {pmid: triples_for(a) for pmid, a in _recorded_abstracts(shared, wanted).items()}
+
+    def genes(pmid: str) -> dict[str, set[str | None]]:
+        out: dict[str, set[str | None]] = {}
+        for t in found[pmid]:
+            if t.variant:
+                out.setdefault(t.variant, set()).add(t.gene)
+        return out
+
+    assert genes("26249541")["rs4645943"] == {"MYC"}
+    metformin = genes("28834135")
+    assert metformin["rs72552763"] == {"SLC22A1"} and metformin["rs2464196"] == {"HNF1A"}
+    assert genes("24240480")["c.3435C>T"] == {"ABCB1"}
+    hla = genes("28444425")
+    assert hla["HLA-A2"] == {"HLA-A"} and hla["HLA-B17"] == {"HLA-B"}
+
+
+def test_a_trade_name_inside_a_hyphenated_word_or_naming_a_trial_is_no_drug(shared: Path) -> None:
+    """Recorded abstracts where a trade name of the drug lexicon is part of another word or a study's
+    name: "P-selectin" (Selectin, a pravastatin brand), "the SPIRIT trial" (an ethanol product). Neither
+    is a drug subject; the drugs the abstracts study (clopidogrel, fenofibrate, simvastatin, imatinib)
+    still are."""
+    wanted = {"16607077": "efetch_batch_006.xml", "17337040": "efetch_batch_007.xml",
+              "24123600": "efetch_batch_039.xml"}
+    found = {pmid: {t.drug for t in triples_for(a)} for pmid, a in _recorded_abstracts(shared, wanted).items()}
+    assert "pravastatin" not in found["16607077"] | found["17337040"]
+    assert {"fenofibrate", "simvastatin"} <= found["16607077"] and "clopidogrel" in found["17337040"]
+    assert "ethanol" not in found["24123600"] and "imatinib" in found["24123600"]
+
+
+def test_a_trade_name_before_a_hyphenated_tail_stays_a_drug() -> None:
+    # "adriamycin", "streptozotocin" and "formalin" are trade terms of the lexicon that BioRED and
+    # PGxCorpus annotate as chemicals
+    sentence = ("Adriamycin-induced cardiotoxicity, streptozotocin-treated rats and formalin-fixed tissue were "
+                "studied in CYP2D6 poor metabolizers.")
+    drugs = {m.text for m in default_nlp()(sentence)._.pgx_mentions if m.label == "DRUG"}
+    assert {"Adriamycin", "streptozotocin", "formalin"} <= drugs
