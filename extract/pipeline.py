@@ -228,9 +228,10 @@ def extractor_name() -> str:
     a protein ("glutamate receptor", "reduced folate carrier") is no drug of a triple; 0.11: a bare variant
     takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of); 0.12: a
     bracketed variant takes the gene its brackets follow, an HLA serotype its locus, and a trade name
-    written in lower case or naming a trial is no drug (is_trade_name_misread)."""
+    glued after a hyphen or naming a trial is no drug (is_trade_name_misread); 0.13: a sentence that ends
+    in a capital letter ("681G-->A.") ends there (extract/tokenizer.split_final_periods)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.12"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.13"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-__all__ = ["KeepText", "doc_text", "rule_tokenizer", "split_compounds"]
+__all__ = ["KeepText", "doc_text", "rule_tokenizer", "split_compounds", "split_final_periods"]
 
 _TEXT_KEY = "pgx_text"
 
@@ -66,15 +66,52 @@ def split_compounds(doc: Doc, text: str) -> Doc:
     return doc
 
 
+# A sentence that ends in a token ending with a capital letter keeps its period on that token
+# ("681G-->A.", "C/C.", "hepatitis C."), where the sentencizer never sees it, so two sentences read as one.
+_CAPITAL_PERIOD = re.compile(r"(?<=[A-Z])\.(?=\s+[A-Z])")
+_NOTATION_SYMBOLS = frozenset(">→/=")  # "-1639G > A.", "G → A."
+_DOTTED = re.compile(r"(?:[A-Za-z]{1,2}\.){2,}")  # "U.S.", "Ph.D.": an abbreviation, its period its own
+
+
+def split_final_periods(doc: Doc, text: str) -> Doc:
+    """Split the sentence-ending period off a token that ends "<capital letter>." ("3435C>T.", "CL/F.",
+    "c.3435C-->T.", "hepatitis C.") when a capitalised word follows; an initial ("Lopez, J. R.") and a
+    dotted abbreviation ("U.S.") keep theirs. Offsets and text stay the same."""
+    splits = []
+    for match in _CAPITAL_PERIOD.finditer(text):
+        span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+        if span is None or len(span) != 1:
+            continue
+        token = span[0]
+        word = token.text
+        if len(word) < 2 or token.idx + len(word) != match.end() or _DOTTED.fullmatch(word):
+            continue
+        if len(word) == 2 and token.i > 0 and not _closes_word(doc[token.i - 1]):
+            continue  # "J." after a name or an initial
+        splits.append(token)
+    if splits:
+        with doc.retokenize() as retokenizer:
+            for token in splits:
+                retokenizer.split(token, [token.text[:-1], "."], heads=[(token, 0), (token, 1)])
+    return doc
+
+
+def _closes_word(previous: Any) -> bool:
+    """Whether a one-letter token after `previous` ends a term, not an initial: glued to it
+    ("3435C", ">", "T."), after a symbol ("-1639G > A.") or after a lower-case word ("hepatitis C.",
+    "vitamin K.")."""
+    return not previous.whitespace_ or previous.text[:1].islower() or previous.text[-1:] in _NOTATION_SYMBOLS
+
+
 class KeepText:
-    """A tokenizer wrapper that stores its input string in `doc.user_data` and splits compounds
-    (`split_compounds`)."""
+    """A tokenizer wrapper that stores its input string in `doc.user_data`, splits compounds
+    (`split_compounds`) and sentence-ending periods glued to a capital (`split_final_periods`)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Doc:
-        doc = split_compounds(self.tokenizer(text), text)
+        doc = split_final_periods(split_compounds(self.tokenizer(text), text), text)
         doc.user_data[_TEXT_KEY] = text
         return doc
 

@@ -1,4 +1,5 @@
-"""The pipeline tokenizer splits "<name>-induced"-style compounds the way PGxCorpus writes them."""
+"""The pipeline tokenizer splits "<name>-induced"-style compounds the way PGxCorpus writes them, and
+the period of a sentence that ends in a capital letter."""
 
 from __future__ import annotations
 
@@ -48,3 +49,34 @@ def test_a_bracketed_short_form_before_a_tail_is_an_abbreviation() -> None:
 def test_a_token_with_two_tails_splits_once() -> None:
     doc = rules_nlp()("drug-related-induced rash")
     assert [t.text for t in doc] == ["drug-related", "-induced", "rash"]
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        # the first from PMID 16267764 (pharmgkb_vda_2018), the others shortened from recorded abstracts
+        ("Among nelfinavir recipients, a trend toward decreased virologic failure was associated with the "
+         "polymorphism CYP2C19 681G-->A. Genetic variants predict plasma exposure to efavirenz and nelfinavir.",
+         "Among nelfinavir recipients, a trend toward decreased virologic failure was associated with the "
+         "polymorphism CYP2C19 681G-->A."),
+        ("ABCB1 c.3435C-->T. The relationship was examined.", "ABCB1 c.3435C-->T."),
+        ("Carriers of ABCB1 3435C>T. Pain was scored.", "Carriers of ABCB1 3435C>T."),
+        ("The VKORC1 c.-1639G > A. The A allele was common.", "The VKORC1 c.-1639G > A."),
+        ("Patients had chronic hepatitis C. The IL28B genotype was studied.", "Patients had chronic hepatitis C."),
+        ("Tacrolimus CL/F. The CYP3A5 genotype explained it.", "Tacrolimus CL/F."),
+    ],
+)
+def test_a_sentence_ending_in_a_capital_letter_ends_there(text: str, first: str) -> None:
+    doc = rules_nlp()(text)
+    assert next(iter(doc.sents)).text == first
+    assert doc.text == text and all(text[t.idx : t.idx + len(t.text)] == t.text for t in doc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Reported by Lopez, J. R. Nonspecific effects were seen.", "Made in the U.S. The drug was given.",
+     "Smith J. Brown K. and colleagues studied it."],
+)
+def test_initials_and_dotted_abbreviations_keep_their_period(text: str) -> None:
+    doc = rules_nlp()(text)
+    assert len(list(doc.sents)) == 1
