@@ -61,7 +61,8 @@ class PgxEntityRecognizer:
     def find(self, text: str) -> list[Mention]:
         found: list[Mention] = []
         if self.matcher is not None:
-            found += [m for m in self.matcher.find(text) if not is_trade_name_misread(m, text)]
+            found += [m for m in self.matcher.find(text)
+                      if not is_trade_name_misread(m, text) and not is_glued_gene(m, text)]
         if self.use_grammars:
             found += grammars.find_all(text, generic=self.generic_variants)
         return grammars.resolve_overlaps(found)
@@ -87,6 +88,17 @@ def is_trade_name_misread(mention: Mention, text: str) -> bool:
         return False
     return bool(_GLUED_BEFORE.search(text, max(0, mention.start - 2), mention.start)
                 or _STUDY_AFTER.match(text, mention.end))
+
+
+# A subtype number in brackets ("beta(1)", "alpha(2A)") glued to what follows is part of one name.
+_SUBTYPE_BEFORE = re.compile(r"\(\d{1,2}[A-Z]?\)$")
+
+
+def is_glued_gene(mention: Mention, text: str) -> bool:
+    """A gene symbol written straight after a bracketed subtype number is the tail of a longer name, not
+    that gene: "beta(1)AR" is the beta-1 adrenergic receptor, not AR (the androgen receptor). A marker
+    list keeps its genes ("CD4(+)CD25(+)")."""
+    return mention.label == "GENE" and bool(_SUBTYPE_BEFORE.search(text, max(0, mention.start - 6), mention.start))
 
 
 def set_mentions(doc: Doc, mentions: list[Mention]) -> Doc:
@@ -229,9 +241,11 @@ def extractor_name() -> str:
     takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of); 0.12: a
     bracketed variant takes the gene its brackets follow, an HLA serotype its locus, and a trade name
     glued after a hyphen or naming a trial is no drug (is_trade_name_misread); 0.13: a sentence that ends
-    in a capital letter ("681G-->A.") ends there (extract/tokenizer.split_final_periods)."""
+    in a capital letter ("681G-->A.") ends there (extract/tokenizer.split_final_periods); 0.14: an abstract's
+    variant written without its gene takes the gene the abstract gave it before (triples.variant_key), and
+    a gene symbol glued to a closing bracket ("beta(1)AR") is no gene (is_glued_gene)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.13"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.14"
 
 
 @dataclass(frozen=True, slots=True)

@@ -349,11 +349,13 @@ def sentence_triples(
     section: str | None,
     context_gene: tuple[str, str] | None = None,
     status_gene: tuple[str, str] | None = None,
+    known_variants: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Triple]:
     """Triples of one sentence. A metabolizer status that names no gene of its own takes
     `status_gene`, the gene the passage has already tied a status to ("CYP2D6 PMs" ... "For
     PMs, AUC ..."); else a pharmacogene named in the sentence; else `context_gene`, the PGx gene
-    the surrounding text was last about."""
+    the surrounding text was last about. A variant whose sentence names no gene for it takes the
+    gene `known_variants` (`variant_key`) gives it, what the text before wrote it with."""
     mentions = [m for m in sent.mentions if not is_drug_target(sent.text, m)]
     factors = [m for m in mentions if is_genetic_factor(m)]
     taken = {(m.start, m.end) for m in factors if m.norm}
@@ -417,6 +419,8 @@ def sentence_triples(
             if symbol is None and factor.label == "PHENOTYPE" and context_gene is not None:
                 symbol, hgnc = context_gene
         variant = variant_of(factor)
+        if symbol is None and factor.label == "VARIANT" and known_variants and variant:
+            symbol, hgnc = known_variants.get(variant_key(variant), (None, None))
         if symbol is None and (variant is None or factor.kind not in ("rsid",)):
             continue  # a change with no human gene in sight (e.g. viral resistance mutations) is no PGx triple
         if factor.label == "PHENOTYPE" and symbol is None:
@@ -825,13 +829,34 @@ def abstract_triples(abstract: Abstract, nlp: Language | None = None) -> list[Tr
 
 def triples_of_abstract(abstract: Abstract, sentences: Sequence[SentenceAnnotation]) -> list[Triple]:
     out: list[Triple] = []
+    genes_of: dict[str, set[tuple[str, str]]] = {}  # variant_key -> the genes earlier sentences gave it
     for sent in sentences:
         evidence = Evidence(
             source="pubmed", sentence=sent.text, start=sent.start, end=sent.end, pmid=abstract.pmid,
             year=abstract.pub_year,
         )
-        out += sentence_triples(sent, evidence, None, None)
+        known = {key: next(iter(genes)) for key, genes in genes_of.items() if len(genes) == 1}
+        found = sentence_triples(sent, evidence, None, None, known_variants=known)
+        for t in found:
+            if t.variant and t.gene and t.gene_id:
+                genes_of.setdefault(variant_key(t.variant), set()).add((t.gene, t.gene_id))
+        out += found
     return out
+
+
+_POSITION = re.compile(r"(?:[cgp]\.)?(-?\d+)(?=[ACGT]|del|ins|dup|$)")
+
+
+def variant_key(variant: str) -> str:
+    """What two spellings of one variant share within an abstract: an rsID as it is, a nucleotide change
+    by its position ("C3435T", "3435C>T", "3435CC", "3435 TT" -> "3435"), any other notation as written."""
+    if variant.startswith("rs"):
+        return variant
+    written = variant.replace(" ", "")
+    if written[:1] in ("A", "C", "G", "T") and written[1:2].isdigit():
+        written = written[1:]  # "C3435T"
+    match = _POSITION.match(written)
+    return match.group(1) if match else variant
 
 
 def abstract_text(abstract: Abstract) -> str:

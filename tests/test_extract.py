@@ -452,3 +452,25 @@ def test_a_trade_name_before_a_hyphenated_tail_stays_a_drug() -> None:
                 "studied in CYP2D6 poor metabolizers.")
     drugs = {m.text for m in default_nlp()(sentence)._.pgx_mentions if m.label == "DRUG"}
     assert {"Adriamycin", "streptozotocin", "formalin"} <= drugs
+
+
+def test_a_variant_keeps_the_gene_the_abstract_gave_it_before(shared: Path) -> None:
+    """Recorded abstracts that write a variant with its gene once and then alone: "ABCB1 C3435T ...
+    Patients with 3435CC genotype will require a higher dose of CsA"; "rs776746 in CYP3A5 ... Rs776746
+    is associated with concentrations of TAC". The later sentence's triple takes that gene."""
+    wanted = {"25536375": "efetch_batch_016.xml", "24352002": "efetch_batch_096.xml"}
+    found = {pmid: triples_for(a) for pmid, a in _recorded_abstracts(shared, wanted).items()}
+    later = {(t.variant, t.gene) for t in found["25536375"] if t.evidence.sentence.startswith("Patients with 3435CC")}
+    assert ("3435CC", "ABCB1") in later and ("3435TT", "ABCB1") in later
+    alone = {(t.variant, t.gene) for t in found["24352002"] if t.evidence.sentence.startswith("Rs776746 is associated")}
+    assert alone == {("rs776746", "CYP3A5")}
+
+
+def test_a_gene_symbol_glued_to_a_bracketed_subtype_is_no_gene(shared: Path) -> None:
+    """"beta(1)AR" and "β(1)AR" (recorded abstracts 17541557, 21311897) are the beta-1 adrenergic
+    receptor, not AR, the androgen receptor; a marker list keeps its genes."""
+    wanted = {"17541557": "efetch_batch_049.xml", "21311897": "efetch_batch_027.xml"}
+    for abstract in _recorded_abstracts(shared, wanted).values():
+        assert not any(t.gene == "AR" for t in triples_for(abstract))
+    genes = {m.text for m in default_nlp()("CD4(+)CD25(+)FoxP3(+) Tregs")._.pgx_mentions if m.label == "GENE"}
+    assert "CD25" in genes
