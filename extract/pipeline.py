@@ -61,8 +61,8 @@ class PgxEntityRecognizer:
     def find(self, text: str) -> list[Mention]:
         found: list[Mention] = []
         if self.matcher is not None:
-            found += [m for m in self.matcher.find(text)
-                      if not is_trade_name_misread(m, text) and not is_glued_gene(m, text)]
+            found += [m for m in self.matcher.find(text) if not is_trade_name_misread(m, text)
+                      and not is_glued_gene(m, text) and not is_genotype_letters(m, text)]
         if self.use_grammars:
             found += grammars.find_all(text, generic=self.generic_variants)
         return grammars.resolve_overlaps(found)
@@ -99,6 +99,23 @@ def is_glued_gene(mention: Mention, text: str) -> bool:
     that gene: "beta(1)AR" is the beta-1 adrenergic receptor, not AR (the androgen receptor). A marker
     list keeps its genes ("CD4(+)CD25(+)")."""
     return mention.label == "GENE" and bool(_SUBTYPE_BEFORE.search(text, max(0, mention.start - 6), mention.start))
+
+
+# A gene symbol spelled in nucleotide letters (GC, TG, AGT, CAT) is a genotype or haplotype when the text
+# writes it as one: before "genotype(s)", "haplotype(s)", "allele(s)" or "carriers" ("the +405 GC
+# genotype"), beside another such string ("TT/TG", "GG + GC", "AGT or CGC haplotypes"), or straight
+# after a variant's name ("rs1049174 GC polymorphism", "LCS-6 TG").
+_NUCLEOTIDES = re.compile(r"[ACGT]{2,4}")
+_GENOTYPE_AFTER = re.compile(r"\s*(?:(?:/|\+|or|vs\.?|and)\s*[ACGT]{1,4}\b|(?:genotypes?|haplotypes?|alleles?|carriers?)\b)")
+_GENOTYPE_BEFORE = re.compile(r"(?:\b[ACGT]{1,4}\s*(?:/|\+|or|vs\.?|and)|\brs\d+|[+-]\d+|\b\d+)\s*$")
+
+
+def is_genotype_letters(mention: Mention, text: str) -> bool:
+    """A gene symbol in nucleotide letters that the text writes as a genotype, not the gene."""
+    if mention.label != "GENE" or not _NUCLEOTIDES.fullmatch(mention.text):
+        return False
+    return bool(_GENOTYPE_AFTER.match(text, mention.end)
+                or _GENOTYPE_BEFORE.search(text, max(0, mention.start - 20), mention.start))
 
 
 def set_mentions(doc: Doc, mentions: list[Mention]) -> Doc:
@@ -243,9 +260,11 @@ def extractor_name() -> str:
     glued after a hyphen or naming a trial is no drug (is_trade_name_misread); 0.13: a sentence that ends
     in a capital letter ("681G-->A.") ends there (extract/tokenizer.split_final_periods); 0.14: an abstract's
     variant written without its gene takes the gene the abstract gave it before (triples.variant_key), and
-    a gene symbol glued to a closing bracket ("beta(1)AR") is no gene (is_glued_gene)."""
+    a gene symbol glued to a bracketed subtype number ("beta(1)AR") is no gene (is_glued_gene); 0.15: a gene
+    symbol in nucleotide letters written as a genotype ("rs1049174 GC", "TT/TG") is no gene
+    (is_genotype_letters)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.14"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.15"
 
 
 @dataclass(frozen=True, slots=True)

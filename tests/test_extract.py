@@ -474,3 +474,20 @@ def test_a_gene_symbol_glued_to_a_bracketed_subtype_is_no_gene(shared: Path) -> 
         assert not any(t.gene == "AR" for t in triples_for(abstract))
     genes = {m.text for m in default_nlp()("CD4(+)CD25(+)FoxP3(+) Tregs")._.pgx_mentions if m.label == "GENE"}
     assert "CD25" in genes
+
+
+def test_genotype_letters_are_no_gene(shared: Path) -> None:
+    """"rs1049174 GC polymorphism" (recorded abstract 28004016) is a genotype of KLRK1's variant, not GC
+    (the vitamin D binding protein gene); "TT/TG genotypes" and "AGT or CGC haplotypes" are genotypes
+    and haplotypes. The AGT gene written as a gene stays a gene."""
+    wanted = {"28004016": "efetch_batch_098.xml"}
+    (abstract,) = _recorded_abstracts(shared, wanted).values()
+    assert not any(t.gene == "GC" for t in triples_for(abstract))
+    nlp = default_nlp()
+
+    def genes(text: str) -> set[str]:
+        return {m.text for m in nlp(text)._.pgx_mentions if m.label == "GENE"}
+
+    assert "TG" not in genes("Carriers of IL28B rs8099917 TT/TG genotypes responded less to ribavirin.")
+    assert "AGT" not in genes("Patients harboring 2 copies of AGT or CGC haplotypes had lower clearance.")
+    assert "AGT" in genes("The M235T polymorphism of the AGT gene was detected in patients on enalapril.")
