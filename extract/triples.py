@@ -124,10 +124,9 @@ def gene_of(
             return found[1], found[0]
     if sentence is not None and factor.label == "VARIANT":
         for m in sentence_mentions:
-            if (m.label == "GENE" and m.norm and "|" in m.norm and m.start >= factor.end
+            if (m.label == "GENE" and m.start >= factor.end and (stated := _named_gene(m))
                     and _STATED_GENE_GAP.fullmatch(sentence, factor.end, m.start)):
-                hgnc, symbol = m.norm.split("|", 1)
-                return symbol, hgnc
+                return stated
         headed = _bracket_head(factor, sentence_mentions, sentence)
         if headed is not None:
             return headed
@@ -161,20 +160,10 @@ def _bracket_head(factor: Mention, mentions: Sequence[Mention], sentence: str) -
     written just before them in the same phrase ("c-Myc genotypes (rs4645974 and rs4645943),
     CYP4F2 ..." gives MYC, not the nearer CYP4F2). None when the variant is not in brackets or no
     gene heads them."""
-    depth = 0
-    opening = -1
-    for i in range(factor.start - 1, -1, -1):
-        ch = sentence[i]
-        if ch in ")]":
-            depth += 1
-        elif ch in "([":
-            if depth == 0:
-                opening = i
-                break
-            depth -= 1
-    if opening < 0:
+    brackets = _enclosing_brackets(sentence, factor.start)
+    if brackets is None:
         return None
-    closing = _closing_bracket(sentence, opening)
+    opening, closing = brackets
     inside = [(abs(m.start - factor.start), g) for m in mentions
               if m is not factor and opening < m.start and m.end <= closing and (g := _named_gene(m))]
     if inside:
@@ -184,17 +173,26 @@ def _bracket_head(factor: Mention, mentions: Sequence[Mention], sentence: str) -
     return max(before)[1] if before else None
 
 
-def _closing_bracket(text: str, opening: int) -> int:
-    """Where the bracket opened at `opening` closes (the text's end when it does not)."""
-    depth = 0
-    for i in range(opening, len(text)):
+def _enclosing_brackets(text: str, position: int) -> tuple[int, int] | None:
+    """(opening, closing) offsets of the innermost brackets open at `position` (closing = the text's
+    end when they never close), or None when no bracket is open there."""
+    opened: list[int] = []
+    for i, ch in enumerate(text[:position]):
+        if ch in "([":
+            opened.append(i)
+        elif ch in ")]" and opened:
+            opened.pop()
+    if not opened:
+        return None
+    depth = len(opened)
+    for i in range(position, len(text)):
         if text[i] in "([":
             depth += 1
         elif text[i] in ")]":
             depth -= 1
-            if depth == 0:
-                return i
-    return len(text)
+            if depth < len(opened):
+                return opened[-1], i
+    return opened[-1], len(text)
 
 
 # Between a gene and the bracket that elaborates it: the rest of one short phrase ("genotypes for
