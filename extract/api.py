@@ -21,9 +21,9 @@ __all__ = ["GENETIC_LABELS", "is_pharmacogene", "label_text_pgx_triples", "last_
 
 def is_pharmacogene(symbol: str) -> bool:
     """A gene whose metabolizer status or alleles labels and papers act on (CYP2D6, DPYD, HLA-B, ...)."""
-    from pgxlit.extract.triples import STATUS_GENES
+    from pgxlit.extract import factor_genes
 
-    return symbol in STATUS_GENES or symbol.startswith("HLA-")
+    return factor_genes.is_pharmacogene(symbol)
 
 
 def pharmacogene_of(m: Mention) -> tuple[str, str] | None:

@@ -255,11 +255,11 @@ def extractor_name() -> str:
     NER retrained on the split tokens (corpora/models/pgx_ner); 0.9: a gene written as an "anti-" drug
     class's target is no genetic factor (extract/triples.is_drug_target); 0.10: a compound named as part of
     a protein ("glutamate receptor", "reduced folate carrier") is no drug of a triple; 0.11: a bare variant
-    takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/triples.gene_of); 0.12: a
+    takes the gene written right after it ("rs2242480 (in CYP3A4)"; extract/factor_genes.gene_of); 0.12: a
     bracketed variant takes the gene its brackets follow, an HLA serotype its locus, and a trade name
     glued after a hyphen or naming a trial is no drug (is_trade_name_misread); 0.13: a sentence that ends
     in a capital letter ("681G-->A.") ends there (extract/tokenizer.split_final_periods); 0.14: an abstract's
-    variant written without its gene takes the gene the abstract gave it before (triples.variant_key), and
+    variant written without its gene takes the gene the abstract gave it before (factor_genes.variant_key), and
     a gene symbol glued to a bracketed subtype number ("beta(1)AR") is no gene (is_glued_gene); 0.15: a gene
     symbol in nucleotide letters written as a genotype ("rs1049174 GC", "TT/TG") is no gene
     (is_genotype_letters)."""

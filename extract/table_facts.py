@@ -98,7 +98,8 @@ def _mentions(text: str) -> tuple[Mention, ...]:
 
 def _genes_named(text: str) -> list[tuple[str, str]]:
     """(symbol, HGNC id) of each gene the text names itself, alone or inside an allele, in order."""
-    from pgxlit.extract.triples import gene_of, is_genetic_factor
+    from pgxlit.extract.factor_genes import gene_of
+    from pgxlit.extract.triples import is_genetic_factor
 
     out: list[tuple[str, str]] = []
     mentions = _mentions(text)
@@ -112,9 +113,9 @@ def _genes_named(text: str) -> list[tuple[str, str]]:
 
 
 def _pharmacogenes(text: str) -> list[tuple[str, str]]:
-    from pgxlit.extract.triples import STATUS_GENES
+    from pgxlit.extract.factor_genes import is_pharmacogene
 
-    return [(s, h) for s, h in _genes_named(text) if s in STATUS_GENES or s.startswith("HLA-")]
+    return [(s, h) for s, h in _genes_named(text) if is_pharmacogene(s)]
 
 
 def _variant_rsids(table: Table, gene: str) -> set[str]:
@@ -135,7 +136,8 @@ def header_factors(header: str, table: Table, table_gene: tuple[str, str] | None
     gene. A gene alone is no factor. A factor that names no gene of its own takes the gene its
     header names, else `table_gene` (the one pharmacogene the table is about, if only one). In a
     `status_table` (one about metabolizer status or phenotype) "Poor (n=10)" and "PM" are statuses."""
-    from pgxlit.extract.triples import gene_of, is_genetic_factor, variant_of
+    from pgxlit.extract.factor_genes import gene_of
+    from pgxlit.extract.triples import is_genetic_factor, variant_of
 
     text = header
     if status_table:

@@ -15,7 +15,7 @@ from spacy.language import Language
 
 from pgxlit.extract import relations as rel
 from pgxlit.extract.conditions import find_conditions
-from pgxlit.extract.grammars import GENE_ALLELE_GENES
+from pgxlit.extract.factor_genes import STATUS_GENES, gene_of, is_pharmacogene, names_pharmacogene, variant_key
 from pgxlit.extract.lexicons import SALT_WORDS, DictionaryMatcher, load_lexicons
 from pgxlit.extract.pipeline import (
     SentenceAnnotation,
@@ -85,123 +85,6 @@ def is_table_soup(sentence: str) -> bool:
     return (n >= 40 and numeric >= 0.15) or (n >= 100 and numeric >= 0.05)
 
 
-# A gene written right after a bare variant as its own: "rs2242480 (in CYP3A4)", "rs776746 of CYP3A5".
-_STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+)?)?|\s+(?:in|of|on|at|within)\s+(?:the\s+)?")
-
-
-def gene_of(
-    factor: Mention, sentence_mentions: Sequence[Mention], sentence: str | None = None
-) -> tuple[str | None, str | None]:
-    """(symbol, HGNC id) of a genetic factor; a bare variant takes the gene written right after it as
-    its own (with `sentence`: "rs2242480 (in CYP3A4)"), else the nearest gene in the sentence."""
-    lex = load_lexicons()
-    if factor.label == "GENE" and factor.norm and "|" in factor.norm:
-        hgnc, symbol = factor.norm.split("|", 1)
-        return symbol, hgnc
-    if factor.label == "GENE" and not factor.norm:  # a model mention: normalise its text if we can
-        found = lex.normalise_gene(factor.text)
-        return (found[1], found[0]) if found else (None, None)
-    if factor.source == "model":
-        # A model phrase ("CYP2D6 genotype", "polymorphisms in DPYD") names its gene inside it, or has none.
-        inside = [m for m in sentence_mentions if m is not factor and m.label == "GENE" and m.norm
-                  and "|" in m.norm and factor.start <= m.start and m.end <= factor.end]
-        if inside:
-            hgnc, symbol = inside[0].norm.split("|", 1)
-            return symbol, hgnc
-        return None, None
-    candidate = None
-    if factor.norm:
-        head = factor.norm.split("*")[0] if "*" in factor.norm else factor.norm.split(":")[0]
-        head = head.split(" ")[0]
-        serotype = _HLA_SEROTYPE.fullmatch(head)
-        if serotype:
-            head = serotype.group(1)
-        if head and not head.startswith("rs") and head[0].isalpha():
-            candidate = head
-    if candidate:
-        found = lex.normalise_gene(candidate)
-        if found:
-            return found[1], found[0]
-    if sentence is not None and factor.label == "VARIANT":
-        for m in sentence_mentions:
-            if (m.label == "GENE" and m.start >= factor.end and (stated := _named_gene(m))
-                    and _STATED_GENE_GAP.fullmatch(sentence, factor.end, m.start)):
-                return stated
-        headed = _bracket_head(factor, sentence_mentions, sentence)
-        if headed is not None:
-            return headed
-    # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
-    # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby.
-    nearest: tuple[int, str, str] | None = None
-    for m in sentence_mentions:
-        if m is factor:
-            continue
-        if factor.label == "PHENOTYPE" and not _is_pharmacogene(m):
-            continue
-        found = _named_gene(m)
-        if found and (nearest is None or abs(m.start - factor.start) < nearest[0]):
-            nearest = (abs(m.start - factor.start), found[0], found[1])
-    return (nearest[1], nearest[2]) if nearest else (None, None)
-
-
-def _named_gene(mention: Mention) -> tuple[str, str] | None:
-    """(symbol, HGNC id) a gene mention names, or an allele by its gene ("DPYD*2A")."""
-    if mention.label == "GENE" and mention.norm and "|" in mention.norm:
-        hgnc, symbol = mention.norm.split("|", 1)
-        return symbol, hgnc
-    if mention.label == "ALLELE" and mention.norm and "*" in mention.norm:
-        hit = load_lexicons().normalise_gene(mention.norm.split("*")[0])
-        return (hit[1], hit[0]) if hit else None
-    return None
-
-
-def _bracket_head(factor: Mention, mentions: Sequence[Mention], sentence: str) -> tuple[str, str] | None:
-    """The gene a bracketed variant elaborates: one named inside the same brackets, else the gene
-    written just before them in the same phrase ("c-Myc genotypes (rs4645974 and rs4645943),
-    CYP4F2 ..." gives MYC, not the nearer CYP4F2). None when the variant is not in brackets or no
-    gene heads them."""
-    brackets = _enclosing_brackets(sentence, factor.start)
-    if brackets is None:
-        return None
-    opening, closing = brackets
-    inside = [(abs(m.start - factor.start), g) for m in mentions
-              if m is not factor and opening < m.start and m.end <= closing and (g := _named_gene(m))]
-    if inside:
-        return min(inside)[1]
-    before = [(m.end, g) for m in mentions if m.end <= opening and (g := _named_gene(m))
-              and _HEAD_GAP.fullmatch(sentence, m.end, opening)]
-    return max(before)[1] if before else None
-
-
-def _enclosing_brackets(text: str, position: int) -> tuple[int, int] | None:
-    """(opening, closing) offsets of the innermost brackets open at `position` (closing = the text's
-    end when they never close), or None when no bracket is open there."""
-    opened: list[int] = []
-    for i, ch in enumerate(text[:position]):
-        if ch in "([":
-            opened.append(i)
-        elif ch in ")]" and opened:
-            opened.pop()
-    if not opened:
-        return None
-    depth = len(opened)
-    for i in range(position, len(text)):
-        if text[i] in "([":
-            depth += 1
-        elif text[i] in ")]":
-            depth -= 1
-            if depth < len(opened):
-                return opened[-1], i
-    return opened[-1], len(text)
-
-
-# Between a gene and the bracket that elaborates it: the rest of one short phrase ("genotypes for
-# 5.2% ", "gene polymorphism "), never a list break (a comma, a semicolon, "and", "or") or a clause.
-_HEAD_GAP = re.compile(r"(?:(?![,;]|\b(?:and|or|but|whereas|while|than|versus|vs)\b)[^()\[\]]){0,40}", re.IGNORECASE)
-# An HLA serotype names its locus's gene: "HLA-A2" -> HLA-A, "HLA-Cw6" -> HLA-C.
-_HLA_SEROTYPE = re.compile(r"(HLA-[ABC])w?\d{1,3}")
-
-
 # A compound named as part of a protein: "glutamate receptor", "reduced folate carrier", "nitric oxide
 # synthase", "5-hydroxytryptamine receptor 1B". ("Allopurinol transporter" stays: a transporter of the
 # drug; "carriers" are people.)
@@ -233,16 +116,6 @@ def _own_gene(factor: Mention) -> bool:
     if len(words) > 2:
         return words[0].isupper()
     return len(words) == 2 and words[0].isupper() and load_lexicons().normalise_gene(words[0]) is not None
-
-
-# Genes whose metabolizer status labels and papers talk about. CYP3A4 has star alleles but its
-# "poor metabolizers" are almost never meant; next to a bare status it is the wrong guess.
-STATUS_GENES = GENE_ALLELE_GENES - {"CYP3A4"}
-
-
-def _is_pharmacogene(m: Mention) -> bool:
-    symbol = (m.norm or "").split("|")[-1].split("*")[0]
-    return symbol in STATUS_GENES or symbol.startswith("HLA-")
 
 
 def variant_of(factor: Mention) -> str | None:
@@ -717,7 +590,7 @@ def _adjacent_pharmacogene(factor: Mention, mentions: Sequence[Mention], within:
     best: tuple[int, str, str] | None = None
     for m in mentions:
         gene = None
-        if m.label == "GENE" and m.norm and "|" in m.norm and _is_pharmacogene(m):
+        if m.label == "GENE" and m.norm and "|" in m.norm and names_pharmacogene(m):
             gene = tuple(reversed(m.norm.split("|", 1)))
         elif m is not factor and m.label == "PHENOTYPE" and _own_gene(m):  # "deficient in CYP2D6"
             found = lex.normalise_gene(m.norm.split(" ")[0])
@@ -734,7 +607,7 @@ def _last_pgx_gene(mentions: Sequence[Mention]) -> tuple[str, str] | None:
     for m in reversed(mentions):
         if m.label == "GENE" and m.norm and "|" in m.norm:
             hgnc, symbol = m.norm.split("|", 1)
-            if symbol in STATUS_GENES or symbol.startswith("HLA-"):
+            if is_pharmacogene(symbol):
                 return symbol, hgnc
     return None
 
@@ -840,21 +713,6 @@ def triples_of_abstract(abstract: Abstract, sentences: Sequence[SentenceAnnotati
                 genes_of.setdefault(variant_key(t.variant), set()).add((t.gene, t.gene_id))
         out += found
     return out
-
-
-_POSITION = re.compile(r"(?:[cgp]\.)?(-?\d+)(?=[ACGT]|del|ins|dup|$)")
-
-
-def variant_key(variant: str) -> str:
-    """What two spellings of one variant share within an abstract: an rsID as it is, a nucleotide change
-    by its position ("C3435T", "3435C>T", "3435CC", "3435 TT" -> "3435"), any other notation as written."""
-    if variant.startswith("rs"):
-        return variant
-    written = variant.replace(" ", "")
-    if written[:1] in ("A", "C", "G", "T") and written[1:2].isdigit():
-        written = written[1:]  # "C3435T"
-    match = _POSITION.match(written)
-    return match.group(1) if match else variant
 
 
 def abstract_text(abstract: Abstract) -> str:
