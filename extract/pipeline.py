@@ -136,6 +136,7 @@ def apply_abbreviations(doc: Doc, mentions: list[Mention]) -> list[Mention]:
     "poor metabolizers (PMs)": every later "PMs" becomes a PHENOTYPE; a short
     form whose long form is no entity of ours keeps what the lexicon said.
     """
+    mentions = _gene_names_kept(doc, mentions)
     by_span = {(m.start, m.end): m for m in mentions}
     added: list[Mention] = []
     for short in doc._.abbreviations:
@@ -156,6 +157,33 @@ def apply_abbreviations(doc: Doc, mentions: list[Mention]) -> list[Mention]:
     if not added:
         return mentions
     return sorted([*mentions, *added], key=lambda m: (m.start, m.end))
+
+
+def _gene_names_kept(doc: Doc, mentions: list[Mention]) -> list[Mention]:
+    """A drug word inside the long form of a gene symbol is part of the gene's name, not a drug:
+    "selectin E (SELE)" is no pravastatin (Selectin), "dopamine receptor D2 (DRD2)" no dopamine. Only a
+    drug that leaves words of the long form outside it is refused: "oxytocin (OXT)" may name the hormone.
+    Where the refused drug was the long form's only mention, the long form becomes a mention of the gene."""
+    refused: set[tuple[int, int]] = set()
+    named: list[Mention] = []
+    for short in doc._.abbreviations:
+        long_form = short._.long_form
+        if long_form is None:
+            continue
+        lo, hi = long_form.start_char, long_form.end_char
+        gene = next((m for m in mentions if m.label == "GENE" and m.source == "lexicon"
+                     and (m.start, m.end) == (short.start_char, short.end_char)), None)
+        inside = [m for m in mentions if lo <= m.start and m.end <= hi]
+        if gene is None or any(m.label == "GENE" for m in inside):
+            continue
+        drugs = {(m.start, m.end) for m in inside if m.label == "DRUG" and (m.start, m.end) != (lo, hi)}
+        if drugs and not any(m.start < hi and lo < m.end and (m.start, m.end) not in drugs for m in mentions):
+            named.append(Mention(lo, hi, "GENE", long_form.text, gene.norm, "long_form", "abbreviation"))
+        refused |= drugs
+    if not refused:
+        return mentions
+    kept = [m for m in mentions if m.label != "DRUG" or (m.start, m.end) not in refused]
+    return sorted([*kept, *named], key=lambda m: (m.start, m.end))
 
 
 @Language.factory(
@@ -262,9 +290,11 @@ def extractor_name() -> str:
     variant written without its gene takes the gene the abstract gave it before (factor_genes.variant_key), and
     a gene symbol glued to a bracketed subtype number ("beta(1)AR") is no gene (is_glued_gene); 0.15: a gene
     symbol in nucleotide letters written as a genotype ("rs1049174 GC", "TT/TG") is no gene
-    (is_genotype_letters)."""
+    (is_genotype_letters); 0.16: a drug word inside the long form of a gene symbol is part of the gene's name
+    ("selectin E (SELE)"; _gene_names_kept), and a variant written after a gene name nothing identifies
+    borrows no other gene (factor_genes._unknown_gene_before)."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.15"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.16"
 
 
 @dataclass(frozen=True, slots=True)

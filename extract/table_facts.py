@@ -33,7 +33,7 @@ from pgxlit.records import Evidence, LabelVersion, Mention, Section, Table, Trip
 if TYPE_CHECKING:
     from pgxlit.extract.triples import Subject
 
-# Appended to the extractor name on every table triple ("rules+ner+rel-0.15+table"); the store's
+# Appended to the extractor name on every table triple ("rules+ner+rel-0.16+table"); the store's
 # extraction state uses the plain name, whose version was raised when table reading was added.
 TABLE_READER = "table"
 MAX_LABEL = 60  # a row's label cell ("Dose 600 mg (24 h)", "First occurrence"); a longer one is an instruction

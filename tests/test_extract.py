@@ -491,3 +491,40 @@ def test_genotype_letters_are_no_gene(shared: Path) -> None:
     assert "TG" not in genes("Carriers of IL28B rs8099917 TT/TG genotypes responded less to ribavirin.")
     assert "AGT" not in genes("Patients harboring 2 copies of AGT or CGC haplotypes had lower clearance.")
     assert "AGT" in genes("The M235T polymorphism of the AGT gene was detected in patients on enalapril.")
+
+
+def test_drug_word_in_a_gene_symbols_long_form_is_no_drug(shared: Path) -> None:
+    """A drug word inside the long form of a gene symbol is part of the gene's name (recorded abstracts):
+    "selectin E (SELE)" is not pravastatin (whose trade name is Selectin), "Flavin-containing
+    monooxygenase 3 (FMO3)" not riboflavin, "corticotropin-releasing hormone receptor 1 (CRHR1)" not
+    corticotropin. A long form that is the drug and nothing else stays a drug: "oxytocin (OXT)"."""
+    wanted = {"24980946": "efetch_batch_007.xml", "25224784": "efetch_batch_084.xml", "22249355": "efetch_batch_101.xml",
+              "22706620": "efetch_batch_012.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    drugs = {pmid: {t.drug for t in triples_for(a)} for pmid, a in abstracts.items()}
+    assert "pravastatin" not in drugs["24980946"]
+    assert "riboflavin" not in drugs["25224784"]
+    assert "corticotropin" not in drugs["22249355"]
+    assert "duloxetine" in drugs["22249355"]
+    # the long form left without its drug word names the gene: "endothelial nitric oxide synthase (eNOS)"
+    assert {("enalapril", "NOS3"), ("enalapril", "BDKRB2")} <= {(t.drug, t.gene) for t in triples_for(abstracts["22706620"])}
+    nlp = default_nlp()
+    found = {m.text for m in nlp("Plasma oxytocin (OXT) levels rose after intranasal oxytocin.")._.pgx_mentions
+             if m.label == "DRUG"}
+    assert "oxytocin" in found
+
+
+def test_a_variant_after_an_unknown_genes_name_borrows_no_gene(shared: Path) -> None:
+    """"alpha-adducin gene Gly460Trp and angiotensin I-converting enzyme (ACE) gene I/D" (recorded abstract
+    15773232): Gly460Trp is alpha-adducin's, a gene the lexicons cannot name, so it does not borrow ACE,
+    the nearest gene they know. A variant after a known gene's name keeps it."""
+    (abstract,) = _recorded_abstracts(shared, {"15773232": "efetch_batch_019.xml"}).values()
+    assert not any(t.variant == "p.Gly460Trp" and t.gene == "ACE" for t in triples_for(abstract))
+    assert any(t.gene == "ACE" and t.drug == "benazepril" for t in triples_for(abstract))
+    from pgxlit.extract.factor_genes import gene_of
+
+    nlp = default_nlp()
+    text = "The MDR1 gene C3435T polymorphism was associated with tacrolimus trough levels."
+    mentions = nlp(text)._.pgx_mentions
+    (variant,) = [m for m in mentions if m.label == "VARIANT"]
+    assert gene_of(variant, mentions, text)[0] == "ABCB1"
