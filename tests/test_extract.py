@@ -528,3 +528,17 @@ def test_a_variant_after_an_unknown_genes_name_borrows_no_gene(shared: Path) -> 
     mentions = nlp(text)._.pgx_mentions
     (variant,) = [m for m in mentions if m.label == "VARIANT"]
     assert gene_of(variant, mentions, text)[0] == "ABCB1"
+
+
+def test_a_drug_synonym_spelled_like_a_gene_symbol_is_the_gene(shared: Path) -> None:
+    """"IL-1RN genotypes" (recorded abstract 21054464, an H. pylori eradication study) name the IL1RN gene,
+    not anakinra, whose PharmGKB synonyms include "IL-1RN": the lexicon build drops drug synonyms that spell
+    an approved gene symbol (tools/build_lexicons.py), and the gene keeps them as aliases."""
+    from pgxlit.extract.lexicons import normalise_drug, normalise_gene
+
+    assert normalise_drug("IL-1RN") is None and normalise_drug("anakinra") is not None
+    assert normalise_gene("IL-1RN") == ("HGNC:6000", "IL1RN")
+    (abstract,) = _recorded_abstracts(shared, {"21054464": "efetch_batch_009.xml"}).values()
+    pairs = {(t.drug, t.gene) for t in triples_for(abstract)}
+    assert not any(drug == "anakinra" for drug, _ in pairs)
+    assert ("omeprazole", "IL1RN") in pairs

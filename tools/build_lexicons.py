@@ -749,6 +749,8 @@ def build_drugs(shared: Path, words: Counter, gene_symbols: set[str],
             elif any(t.upper() in unambiguous_symbols and (t.isupper() or any(c.isdigit() for c in t))
                      for t in tokens(term)) and low != e["name"]:
                 drop = "contains a gene symbol"
+            elif tkind != "name" and re.sub(r"[\W_]", "", term).upper() in unambiguous_symbols:
+                drop = "spells a gene symbol"  # "IL-1RN" (anakinra), "IL-11" (oprelvekin): the text names the gene
             elif tkind == "trade" and all(
                 (w.isalpha() and words[w.lower()] >= COMMON_WORD_MIN) or len(w) <= 1
                 for w in term.split()
@@ -945,7 +947,9 @@ deterministic (same inputs, same bytes).
 - Filtering: `[INN-French]`-style suffixes removed; terms of 3 characters or fewer dropped except
   the whitelisted abbreviations (`DRUG_ABBREVIATIONS`: 5-FU, 6-MP, 6-TG, INH, MTX, CBZ, VPA, EFV,
   CsA, …, matched case-sensitively); lists, combinations and long chemical names dropped; terms
-  containing a gene symbol dropped (`CYP3A4 inhibitors` stays a gene mention); trade names
+  containing a gene symbol dropped (`CYP3A4 inhibitors` stays a gene mention), and synonyms that spell an
+  approved gene symbol once case and hyphens are set aside (`IL-1RN` for anakinra, `IL-11` for
+  oprelvekin, `FGF-7` for palifermin: the text names the gene); trade names
   made only of common words (`Today`, `Alli`, `Plan B`, `Allay`) and synonyms that are common
   words dropped, plus the hand list `DRUG_STOP`; a term two chemicals share at the same rank
   goes to the chemical it names, else it is dropped. Matching is case-insensitive except the
