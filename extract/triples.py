@@ -96,9 +96,17 @@ _PROTEIN_HEAD = re.compile(r"[\s-]*(?:receptors?|synthase|carrier)\b", re.IGNORE
 _ANTI = re.compile(r"\banti-?\s?$", re.IGNORECASE)
 
 
-def is_drug_target(sentence: str, m: Mention) -> bool:
-    """Is this gene mention written as the target of an "anti-" drug class?"""
-    return m.label == "GENE" and bool(_ANTI.search(sentence, max(0, m.start - 6), m.start))
+# "a dopamine transporter inhibitor", "5-HT2A antagonists", "GLP-1 receptor agonists": the gene names a class of
+# drugs by what they act on.
+_TARGETED_BY = re.compile(r"[\s-]*(?:receptor\s+)?(?:inhibitors?|antagonists?|agonists?|blockers?)\b", re.IGNORECASE)
+
+
+def is_drug_target(sentence: str, m: Mention, inhibitor_classes: bool = False) -> bool:
+    """Is this gene mention written as the target of an "anti-" drug class, or (with `inhibitor_classes`) of an
+    inhibitor, antagonist, agonist or blocker class ("a dopamine transporter inhibitor")? Label text keeps the
+    latter: "strong CYP2D6 inhibitors" statements are its drug interactions (triples, not PGx)."""
+    return m.label == "GENE" and bool(_ANTI.search(sentence, max(0, m.start - 6), m.start)
+                                      or (inhibitor_classes and _TARGETED_BY.match(sentence, m.end)))
 
 
 def is_genetic_factor(m: Mention) -> bool:
@@ -227,7 +235,7 @@ def sentence_triples(
     PMs, AUC ..."); else a pharmacogene named in the sentence; else `context_gene`, the PGx gene
     the surrounding text was last about. A variant whose sentence names no gene for it takes the
     gene `known_variants` (`variant_key`) gives it, what the text before wrote it with."""
-    mentions = [m for m in sent.mentions if not is_drug_target(sent.text, m)]
+    mentions = [m for m in sent.mentions if not is_drug_target(sent.text, m, inhibitor_classes=subject is None)]
     factors = [m for m in mentions if is_genetic_factor(m)]
     taken = {(m.start, m.end) for m in factors if m.norm}
     conditions = [c for c in find_conditions(sent.text) if (c.start, c.end) not in taken]

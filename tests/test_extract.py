@@ -542,3 +542,20 @@ def test_a_drug_synonym_spelled_like_a_gene_symbol_is_the_gene(shared: Path) -> 
     pairs = {(t.drug, t.gene) for t in triples_for(abstract)}
     assert not any(drug == "anakinra" for drug, _ in pairs)
     assert ("omeprazole", "IL1RN") in pairs
+
+
+def test_a_gene_named_as_an_inhibitor_class_is_no_genetic_factor_in_abstracts(shared: Path) -> None:
+    """"methylphenidate (a dopamine transporter inhibitor)" (recorded abstract 25805645) and "aspirin and P2Y12
+    receptor antagonists" (27937053) name drug classes by their targets, not genes that vary; their genetic
+    factors (PEAR1) keep their triples. Label text keeps "strong CYP2D6 inhibitors" as interaction triples."""
+    wanted = {"25805645": "efetch_batch_078.xml", "27937053": "efetch_batch_094.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    pairs = {pmid: {(t.drug, t.gene) for t in triples_for(a)} for pmid, a in abstracts.items()}
+    assert not any("transporter inhibitor" in t.evidence.sentence for t in triples_for(abstracts["25805645"]))
+    assert ("aspirin", "P2RY12") not in pairs["27937053"]
+    assert ("aspirin", "PEAR1") in pairs["27937053"]
+    from pgxlit.extract.triples import is_drug_target
+
+    sentence = "Reduce the dose when coadministered with strong CYP2D6 inhibitors."
+    cyp = next(m for m in default_nlp()(sentence)._.pgx_mentions if m.label == "GENE")
+    assert is_drug_target(sentence, cyp, inhibitor_classes=True) and not is_drug_target(sentence, cyp)
