@@ -66,6 +66,16 @@ _TRIGGERS: tuple[tuple[str, CuePattern], ...] = tuple(
     )
 )
 _NEGATION = CuePattern(r"\b(no|not|neither|nor|without|absence of|lack of|failed to|unlikely|n't)\b")
+# Negations read after the relation model was trained, so kept out of its features (PairSignals.negated, which
+# relation_model.cues_fingerprint covers) and added only to abstract triples (PairSignals.denies; in a label
+# "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association):
+# "None of the ABCB1 polymorphisms ..." negates its clause; "irrespective of ABCB1 genotype", "independent of the OCT1 genotype": negates only the factor it governs, not a
+# clause that is adjusted for something else ("associated with dose, independent of sex") nor an effect it keeps
+# ("independent of the influence of CYP2C9*2").
+_REGARDLESS = re.compile(r"\b(?:irrespective|regardless|independent(?:ly)?)\s+of\s+(?!(?:the\s+)?(?:influence|effects?|impact)\b)",
+                         re.IGNORECASE)
+_REGARDLESS_REACH = 60
+_NONE_OF = re.compile(r"\bnone of\b", re.IGNORECASE)
 _HEDGE = CuePattern(
     r"\b(may|might|could|possibl\w*|potential\w*|suggest\w*|likely|appear\w*|hypothes\w*|whether|"
     r"unclear|unknown|investigat\w*|evaluat\w*|assess\w*|aim\w*|explor\w*)\b"
@@ -99,10 +109,16 @@ class PairSignals:
 
     relation: str
     trigger_between: bool
-    negated: bool
+    negated: bool  # the clause's negation cue, a feature of the relation model
     hedged: bool
     pgx_cue: bool
     distance: int
+    factor_negated: bool = False  # "none of ...", or the factor governed by "irrespective of"
+
+    @property
+    def denies(self) -> bool:
+        """Does a study's sentence say the pair is not related (an abstract triple's `negated`)?"""
+        return self.negated or self.factor_negated
 
 
 def effect_of(sentence: str, section: str | None = None) -> str:
@@ -132,6 +148,15 @@ def _pgx_cue_in(sentence: str) -> bool:
     return bool(_PGX_CUES.search(sentence))
 
 
+def _governed_by_regardless(sentence: str, factor: Mention) -> bool:
+    """Is the factor the object of "irrespective / regardless / independent(ly) of" (within a short phrase)?"""
+    for m in _REGARDLESS.finditer(sentence, max(0, factor.start - _REGARDLESS_REACH - 30), factor.start):
+        gap = sentence[m.end():factor.start]
+        if len(gap) <= _REGARDLESS_REACH and not re.search(r"[,;:.]", gap):
+            return True
+    return False
+
+
 def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
     text, is_between = _window(sentence, drug, factor)
     relation = "isAssociatedWith"
@@ -158,6 +183,9 @@ def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         hedged=bool(_HEDGE.search(clause)),
         pgx_cue=factor.label in ("ALLELE", "VARIANT") or _pgx_cue_in(sentence),
         distance=hi.start - lo.end,
+        # the relation model may hand the pair over factor first: whichever is not the drug is the factor
+        factor_negated=bool(_NONE_OF.search(clause)) or any(
+            m.label != "DRUG" and _governed_by_regardless(sentence, m) for m in (drug, factor)),
     )
 
 

@@ -275,13 +275,15 @@ def sentence_triples(
             for f in factors:
                 r = judged.get(frozenset((index[id(d)], index[id(f)]))) if judged and id(f) in index else None
                 if r is not None:  # the classifier's verdict and calibrated probability
-                    pairs.append((name, pid, r.type, round(r.confidence, 2), r.negated, r.hedged, f))
+                    negated = r.negated or (subject is None and rel.signals(sent.text, d, f).factor_negated)
+                    pairs.append((name, pid, r.type, round(r.confidence, 2), negated, r.hedged, f))
                     continue
                 # No verdict (no model, or the model saw no relation): the rules, with less confidence
                 # when the model disagreed, so `--min-confidence` can drop them.
                 sig = rel.signals(sent.text, d, f)
                 conf = rel.confidence_of(sig, f) * (0.6 if model is not None and id(f) in index else 1.0)
-                pairs.append((name, pid, sig.relation, round(conf, 2), sig.negated, sig.hedged, f))
+                pairs.append((name, pid, sig.relation, round(conf, 2), sig.denies if subject is None else sig.negated,
+                              sig.hedged, f))
     elif subject is not None:
         for f in factors:
             sig = _implicit_signals(sent.text, f)

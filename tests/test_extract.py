@@ -559,3 +559,29 @@ def test_a_gene_named_as_an_inhibitor_class_is_no_genetic_factor_in_abstracts(sh
     sentence = "Reduce the dose when coadministered with strong CYP2D6 inhibitors."
     cyp = next(m for m in default_nlp()(sentence)._.pgx_mentions if m.label == "GENE")
     assert is_drug_target(sentence, cyp, inhibitor_classes=True) and not is_drug_target(sentence, cyp)
+
+
+def test_none_of_and_irrespective_of_deny_an_abstracts_pair(shared: Path) -> None:
+    """Recorded abstracts: "None of the genotypes in ABCB1 1236 C>T, ... correlated with plasma dolutegravir
+    concentration" (28858994) and "response to clopidogrel is independent of ... CYP2C19 genetic variants"
+    (24504666) are negated triples. "independent of the influence of VKORC1 1173C>T and CYP2C9*2" (20716240)
+    keeps those factors' effect, so their triples stay positive. A label's "regardless of HLA-B*5701 status,
+    discontinue" is an instruction and is not negated."""
+    wanted = {"24504666": "efetch_batch_002.xml", "28858994": "efetch_batch_057.xml", "20716240": "efetch_batch_073.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    dolutegravir = [t for t in triples_for(abstracts["28858994"]) if t.drug == "dolutegravir" and "None of" in t.evidence.sentence]
+    assert dolutegravir and all(t.negated for t in dolutegravir)
+    clopidogrel = [t for t in triples_for(abstracts["24504666"])
+                   if (t.drug, t.gene) == ("clopidogrel", "CYP2C19") and "independent of" in t.evidence.sentence]
+    assert clopidogrel and all(t.negated for t in clopidogrel)
+    kept = [t for t in triples_for(abstracts["20716240"]) if t.variant in ("CYP2C9*2", "1173C>T")
+            and "independent of the influence" in t.evidence.sentence]
+    assert kept and not any(t.negated for t in kept)
+    from pgxlit.extract.relations import signals
+
+    sentence = "Discontinue ZIAGEN immediately if a hypersensitivity reaction is suspected, regardless of HLA-B*5701 status."
+    mentions = default_nlp()(sentence)._.pgx_mentions
+    drug = next(m for m in mentions if m.label == "DRUG")
+    allele = next(m for m in mentions if m.label in ("ALLELE", "VARIANT", "GENE"))
+    s = signals(sentence, drug, allele)
+    assert s.factor_negated and not s.negated  # the label path records s.negated
