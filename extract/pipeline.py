@@ -294,7 +294,8 @@ def extractor_name() -> str:
     ("selectin E (SELE)"; _gene_names_kept), and a variant written after a gene name nothing identifies
     borrows no other gene (factor_genes._unknown_gene_before); with it the lexicons drop drug synonyms that spell a
     gene symbol ("IL-1RN"), and an abstract's gene named as an inhibitor class's target is no genetic factor
-    (is_drug_target), and "none of" or "irrespective of X genotype" negates an abstract's pair (PairSignals.denies)."""
+    (is_drug_target), "none of" or "irrespective of X genotype" negates an abstract's pair (PairSignals.denies),
+    and a gene written "-positive" or "-negative" is a tumour's marker with or without a tumour word."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
     return name + ("+rel" if relation_model() is not None else "") + "-0.16"
 

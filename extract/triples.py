@@ -314,9 +314,13 @@ def sentence_triples(
             confidence=confidence, pgx=origin != "somatic" and is_pgx(sent.text, factor, mentions, symbol),
             evidence=evidence, extractor=extractor_name(), origin=origin,
         )
-        if key in found:  # one triple per drug, gene and variant: the surest, PGx when any mention is
+        if key in found:  # one triple per drug, gene and variant: the surest, PGx when any mention is,
+            # and a tumour's marker when one mention is and none is germline ("HER2-negative ... HER2 status")
             best, other = (triple, found[key]) if found[key].confidence < triple.confidence else (found[key], triple)
-            triple = replace(best, pgx=best.pgx or other.pgx) if other.pgx and not best.pgx else best
+            if {best.origin, other.origin} == {"somatic", "unknown"}:
+                triple = replace(best, origin="somatic", pgx=False)
+            else:
+                triple = replace(best, pgx=best.pgx or other.pgx) if other.pgx and not best.pgx else best
         found[key] = triple
     # A gene-only triple adds nothing when the same sentence names a variant of that gene for the drug.
     specific = {(t.drug, t.gene) for t in found.values() if t.variant}
@@ -459,6 +463,10 @@ _TUMOUR_STATUS = re.compile(
 _TUMOUR_MARK = re.compile(
     r"[\s-]*(?:\(\w+\)\s*)?(?:over-?express|amplif|positiv|negativ|fusion|rearrang|V600|exon\b|wild[- ]type|\+)",
     re.IGNORECASE)
+# Of those, the marks no germline genotype is written with: a cell's or tumour's status even where the sentence
+# names its cancer only by an abbreviation ("HER2-positive mBC patients", "HER2-negative patients were randomized").
+# ("UGT2B10-overexpressing HEK293 cells" are a test system, so overexpression still needs a tumour word.)
+_STATUS_MARK = re.compile(r"[\s-]*(?:\(\w+\)\s*)?(?:amplif|positiv|negativ|fusion|rearrang)", re.IGNORECASE)
 
 
 def origin_of(sentence: str, factor: Mention, mentions: Sequence[Mention], symbol: str | None) -> str:
@@ -467,8 +475,9 @@ def origin_of(sentence: str, factor: Mention, mentions: Sequence[Mention], symbo
     gene (HER2-positive, BRAF V600E mutation) in a sentence about a tumour makes it somatic."""
     if factor.label == "PHENOTYPE" or factor.label == "ALLELE":
         return "germline"
-    if (factor.label == "GENE" and factor.kind != "condition" and _TUMOUR_MARK.match(sentence, factor.end)
-            and not (symbol or "").startswith("HLA") and _TUMOUR.search(sentence)):
+    if (factor.label == "GENE" and factor.kind != "condition" and not (symbol or "").startswith("HLA")
+            and (_STATUS_MARK.match(sentence, factor.end)
+                 or (_TUMOUR_MARK.match(sentence, factor.end) and _TUMOUR.search(sentence)))):
         return "somatic"  # "germline BRCA-mutated HER2-negative breast cancer": HER2 is the tumour's
     if _GERMLINE.search(sentence):
         return "germline"

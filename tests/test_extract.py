@@ -585,3 +585,16 @@ def test_none_of_and_irrespective_of_deny_an_abstracts_pair(shared: Path) -> Non
     allele = next(m for m in mentions if m.label in ("ALLELE", "VARIANT", "GENE"))
     s = signals(sentence, drug, allele)
     assert s.factor_negated and not s.negated  # the label path records s.negated
+
+
+def test_a_tumour_status_is_somatic_without_a_tumour_word(shared: Path) -> None:
+    """"HER2-positive mBC patients treated with lapatinib" (recorded abstract 21989330) names the tumour only by
+    an abbreviation; "-positive" after the gene still makes ERBB2 the tumour's marker, not a germline PGx pair.
+    In 19692684 the EGFR triple's two mentions, one somatic ("Activating mutations in ... (EGFR)"), make one
+    somatic triple, not a PGx one."""
+    wanted = {"21989330": "efetch_batch_021.xml", "19692684": "efetch_batch_031.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    her2 = [t for t in triples_for(abstracts["21989330"]) if (t.drug, t.gene) == ("lapatinib", "ERBB2")]
+    assert her2 and all(t.origin == "somatic" and not t.pgx for t in her2)
+    egfr = [t for t in triples_for(abstracts["19692684"]) if t.gene == "EGFR" and "Activating mutations" in t.evidence.sentence]
+    assert egfr and all(t.origin == "somatic" and not t.pgx for t in egfr)
