@@ -295,7 +295,8 @@ def extractor_name() -> str:
     borrows no other gene (factor_genes._unknown_gene_before); with it the lexicons drop drug synonyms that spell a
     gene symbol ("IL-1RN"), and an abstract's gene named as an inhibitor class's target is no genetic factor
     (is_drug_target), "none of" or "irrespective of X genotype" negates an abstract's pair (PairSignals.denies),
-    and a gene written "-positive" or "-negative" is a tumour's marker with or without a tumour word."""
+    a gene written "-positive" or "-negative" is a tumour's marker with or without a tumour word, and a "not"
+    that is part of an instruction ("do not administer") or of "not been studied" denies nothing."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
     return name + ("+rel" if relation_model() is not None else "") + "-0.16"
 

@@ -76,6 +76,16 @@ _REGARDLESS = re.compile(r"\b(?:irrespective|regardless|independent(?:ly)?)\s+of
                          re.IGNORECASE)
 _REGARDLESS_REACH = 60
 _NONE_OF = re.compile(r"\bnone of\b", re.IGNORECASE)
+# A negation that is part of an instruction, or of "not (yet) studied", denies nothing: "Do not administer KRYSTEXXA
+# to patients with G6PD deficiency" is a contraindication, "the daily dose should not exceed 36 mg" a limit, "has
+# not been studied in PMs" leaves the effect open. Like the cues above it is kept out of the model's features.
+_INSTRUCTION_NOT = re.compile(
+    r"\b(?:do|does)\s+not\s+(?:administer|use|take|give|prescribe|start|initiate|exceed|breastfeed|restart|"
+    r"re-?challenge|co-?administer)\w*"
+    r"|\b(?:should|must|shall)\s+not\b"
+    r"|\bnot\s+(?:to\s+)?(?:be\s+)?(?:recommended|exceed\w*|administered|prescribed|breastfeed\w*)\b"
+    r"|\b(?:has|have|had)\s+not\s+(?:yet\s+)?been\s+(?:\w+\s+)?(?:studied|evaluated|established|investigated|assessed)\b",
+    re.IGNORECASE)
 _HEDGE = CuePattern(
     r"\b(may|might|could|possibl\w*|potential\w*|suggest\w*|likely|appear\w*|hypothes\w*|whether|"
     r"unclear|unknown|investigat\w*|evaluat\w*|assess\w*|aim\w*|explor\w*)\b"
@@ -114,11 +124,17 @@ class PairSignals:
     pgx_cue: bool
     distance: int
     factor_negated: bool = False  # "none of ...", or the factor governed by "irrespective of"
+    instruction_only: bool = False  # the clause's only negation is an instruction ("do not administer") or "not studied"
+
+    @property
+    def says_not(self) -> bool:
+        """Does the sentence deny the pair (a label triple's `negated`), not merely instruct or leave it unstudied?"""
+        return self.negated and not self.instruction_only
 
     @property
     def denies(self) -> bool:
-        """Does a study's sentence say the pair is not related (an abstract triple's `negated`)?"""
-        return self.negated or self.factor_negated
+        """Does a study's sentence deny the pair (an abstract triple's `negated`)?"""
+        return self.says_not or self.factor_negated
 
 
 def effect_of(sentence: str, section: str | None = None) -> str:
@@ -186,6 +202,7 @@ def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         # the relation model may hand the pair over factor first: whichever is not the drug is the factor
         factor_negated=bool(_NONE_OF.search(clause)) or any(
             m.label != "DRUG" and _governed_by_regardless(sentence, m) for m in (drug, factor)),
+        instruction_only=bool(_INSTRUCTION_NOT.search(clause)) and not _NEGATION.search(_INSTRUCTION_NOT.sub(" ", clause)),
     )
 
 

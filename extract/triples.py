@@ -218,7 +218,7 @@ def label_subject(label: LabelVersion) -> Subject | None:
 def _implicit_signals(sentence: str, factor: Mention) -> rel.PairSignals:
     pseudo = Mention(0, 0, "DRUG", "")
     s = rel.signals(sentence, pseudo, factor)
-    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0)
+    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0, instruction_only=s.instruction_only)
 
 
 def sentence_triples(
@@ -274,21 +274,20 @@ def sentence_triples(
             name, pid = named[id(d)] if subject is None else drug_of(d, subject)
             for f in factors:
                 r = judged.get(frozenset((index[id(d)], index[id(f)]))) if judged and id(f) in index else None
+                sig = rel.signals(sent.text, d, f)
+                negated = sig.denies if subject is None else sig.says_not  # a study's wider denials; see relations
                 if r is not None:  # the classifier's verdict and calibrated probability
-                    negated = r.negated or (subject is None and rel.signals(sent.text, d, f).factor_negated)
                     pairs.append((name, pid, r.type, round(r.confidence, 2), negated, r.hedged, f))
                     continue
                 # No verdict (no model, or the model saw no relation): the rules, with less confidence
                 # when the model disagreed, so `--min-confidence` can drop them.
-                sig = rel.signals(sent.text, d, f)
                 conf = rel.confidence_of(sig, f) * (0.6 if model is not None and id(f) in index else 1.0)
-                pairs.append((name, pid, sig.relation, round(conf, 2), sig.denies if subject is None else sig.negated,
-                              sig.hedged, f))
+                pairs.append((name, pid, sig.relation, round(conf, 2), negated, sig.hedged, f))
     elif subject is not None:
         for f in factors:
             sig = _implicit_signals(sent.text, f)
             pairs.append((subject.name, subject.drug_id, sig.relation, rel.confidence_of(sig, f),
-                          sig.negated, sig.hedged, f))
+                          sig.says_not, sig.hedged, f))
     for name, pid, relation, confidence, negated, hedged, factor in pairs:
         close = _adjacent_pharmacogene(factor, mentions) if factor.label == "PHENOTYPE" else None
         if close is not None and not _own_gene(factor):

@@ -598,3 +598,21 @@ def test_a_tumour_status_is_somatic_without_a_tumour_word(shared: Path) -> None:
     assert her2 and all(t.origin == "somatic" and not t.pgx for t in her2)
     egfr = [t for t in triples_for(abstracts["19692684"]) if t.gene == "EGFR" and "Activating mutations" in t.evidence.sentence]
     assert egfr and all(t.origin == "somatic" and not t.pgx for t in egfr)
+
+
+def test_an_instruction_or_an_unstudied_effect_is_not_a_denial() -> None:
+    """Label wording: "Do not administer ... to patients with G6PD deficiency" is a contraindication and "should not
+    exceed" a dose limit, "have not been evaluated" leaves the effect open: none of them denies the pair, which the
+    curator export would print as "is not associated with". A real denial stays negated."""
+    from pgxlit.extract.relations import signals
+
+    for sentence in ("Do not administer rasburicase to patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
+                     "In CYP2D6 poor metabolizers the daily dose of tetrabenazine should not exceed 50 mg.",
+                     "The pharmacokinetics of celecoxib have not been evaluated in subjects with CYP2C9*5."):
+        found = [t for t in _triples(sentence) if t.gene in ("G6PD", "CYP2D6", "CYP2C9")]
+        assert found and not any(t.negated for t in found), sentence
+    sentence = "Do not administer rasburicase: the CYP2C9*3 allele was not associated with its clearance."
+    mentions = default_nlp()(sentence)._.pgx_mentions
+    drug = next(m for m in mentions if m.label == "DRUG")
+    allele = next(m for m in mentions if m.label == "ALLELE")
+    assert signals(sentence, drug, allele).says_not  # the other clause's plain "not" still denies
