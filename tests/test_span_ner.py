@@ -127,7 +127,10 @@ def test_a_span_model_offers_nested_spans_or_flat_ones_when_asked():
              "coronary artery disease .", "CYP2D6 poor metabolizers had higher plasma concentrations of tamoxifen ."]
     flat = tagger.tag_scored(texts, threshold=0.05, nested=False)
     nested = tagger.tag_scored(texts, threshold=0.05, nested=True)
-    assert tagger.tag_scored(texts, threshold=0.05) == nested  # PGxCorpus nests
+    default = tagger.tag_scored(texts, threshold=0.05)  # PGxCorpus nests: the same spans, the same scores
+    assert [[x[:3] for x in spans] for spans in default] == [[x[:3] for x in spans] for spans in nested]
+    # two forward passes may differ in the last float bits when torch's kernels split work differently under load
+    assert [x[3] for spans in default for x in spans] == pytest.approx([x[3] for spans in nested for x in spans], abs=1e-5)
     for spans in flat:
         assert all(not (a[0] < b[1] and b[0] < a[1]) for i, a in enumerate(spans) for b in spans[i + 1:])
     for spans in nested:
