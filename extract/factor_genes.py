@@ -32,7 +32,8 @@ def names_pharmacogene(m: Mention) -> bool:
 # A gene written right after a bare variant as its own: "rs2242480 (in CYP3A4)", "rs776746 of CYP3A5".
 _STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+)?)?|\s+(?:in|of|on|at|within)\s+(?:the\s+)?")
 # A variant written straight after "<name> gene" is that gene's ("alpha-adducin gene Gly460Trp").
-_GENE_WORD_BEFORE = re.compile(r"\b(?!(?:the|this|that|each|same|candidate|a|one|its|their)\s)[\w-]+\s+genes?\s+$", re.IGNORECASE)
+_GENE_WORD_BEFORE = re.compile(r"\b(?!(?:the|this|that|each|same|candidate|a|one|its|their)\s)[\w-]+\s+genes?\s+$",
+                               re.IGNORECASE)
 _GENE_GAP = re.compile(r"\s+(?:genes?\s+)?")
 
 
@@ -98,11 +99,12 @@ def _unknown_gene_before(factor: Mention, sentence_mentions: Sequence[Mention], 
     Gly460Trp", "alpha-adducin gene Gly460Trp")? Then it is that gene's variant, and borrowing the nearest
     gene they know would name the wrong one."""
     lex = load_lexicons()
-    before = [m for m in sentence_mentions if m.end <= factor.start and _GENE_GAP.fullmatch(sentence, m.end, factor.start)]
+    before = [m for m in sentence_mentions
+              if m.end <= factor.start and _GENE_GAP.fullmatch(sentence, m.end, factor.start)]
     if before:
         # a gene the lexicons cannot name, or a name the trained NER read but nothing identifies (it tagged
         # "alpha-adducin" a drug); a known drug or gene before the variant leaves the choice to the rules below
-        return all(m.label in ("GENE", "DRUG", "ALLELE") and named_gene(m) is None and not m.norm
+        return all(m.label in ("GENE", "DRUG", "ALLELE") and not m.norm
                    and not lex.normalise_gene(m.text) and not lex.normalise_drug(m.text) for m in before)
     return _GENE_WORD_BEFORE.search(sentence, max(0, factor.start - 60), factor.start) is not None
 

@@ -68,13 +68,15 @@ _TRIGGERS: tuple[tuple[str, CuePattern], ...] = tuple(
 _NEGATION = CuePattern(r"\b(no|not|neither|nor|without|absence of|lack of|failed to|unlikely|n't)\b")
 # Negations read after the relation model was trained, so kept out of its features (PairSignals.negated, which
 # relation_model.cues_fingerprint covers) and added only to abstract triples (PairSignals.denies; in a label
-# "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association):
-# "None of the ABCB1 polymorphisms ..." negates its clause; "irrespective of ABCB1 genotype", "independent of the OCT1 genotype": negates only the factor it governs, not a
-# clause that is adjusted for something else ("associated with dose, independent of sex") nor an effect it keeps
-# ("independent of the influence of CYP2C9*2").
-_REGARDLESS = re.compile(r"\b(?:irrespective|regardless|independent(?:ly)?)\s+of\s+(?!(?:the\s+)?(?:influence|effects?|impact)\b)",
-                         re.IGNORECASE)
+# "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association). "None of the
+# ABCB1 polymorphisms ..." negates its clause. "Irrespective of ABCB1 genotype" negates only the factor it
+# governs: not a clause adjusted for something else ("associated with dose, independent of sex"), nor an effect
+# it keeps ("independent of the influence of CYP2C9*2").
+_REGARDLESS = re.compile(
+    r"\b(?:irrespective|regardless|independent(?:ly)?)\s+of\s+(?!(?:the\s+)?(?:influence|effects?|impact)\b)",
+    re.IGNORECASE)
 _REGARDLESS_REACH = 60
+_PHRASE_BREAK = re.compile(r"[,;:.]")
 _NONE_OF = re.compile(r"\bnone of\b", re.IGNORECASE)
 # A negation that is part of an instruction, or of "not (yet) studied", denies nothing: "Do not administer KRYSTEXXA
 # to patients with G6PD deficiency" is a contraindication, "the daily dose should not exceed 36 mg" a limit, "has
@@ -84,7 +86,8 @@ _INSTRUCTION_NOT = re.compile(
     r"re-?challenge|co-?administer)\w*"
     r"|\b(?:should|must|shall)\s+not\b"
     r"|\bnot\s+(?:to\s+)?(?:be\s+)?(?:recommended|exceed\w*|administered|prescribed|breastfeed\w*)\b"
-    r"|\b(?:has|have|had)\s+not\s+(?:yet\s+)?been\s+(?:\w+\s+)?(?:studied|evaluated|established|investigated|assessed)\b",
+    r"|\b(?:has|have|had)\s+not\s+(?:yet\s+)?been\s+(?:\w+\s+)?"
+    r"(?:studied|evaluated|established|investigated|assessed)\b",
     re.IGNORECASE)
 _HEDGE = CuePattern(
     r"\b(may|might|could|possibl\w*|potential\w*|suggest\w*|likely|appear\w*|hypothes\w*|whether|"
@@ -124,7 +127,7 @@ class PairSignals:
     pgx_cue: bool
     distance: int
     factor_negated: bool = False  # "none of ...", or the factor governed by "irrespective of"
-    instruction_only: bool = False  # the clause's only negation is an instruction ("do not administer") or "not studied"
+    instruction_only: bool = False  # the clause's only negation is an instruction or "not studied"
 
     @property
     def says_not(self) -> bool:
@@ -168,7 +171,7 @@ def _governed_by_regardless(sentence: str, factor: Mention) -> bool:
     """Is the factor the object of "irrespective / regardless / independent(ly) of" (within a short phrase)?"""
     for m in _REGARDLESS.finditer(sentence, max(0, factor.start - _REGARDLESS_REACH - 30), factor.start):
         gap = sentence[m.end():factor.start]
-        if len(gap) <= _REGARDLESS_REACH and not re.search(r"[,;:.]", gap):
+        if len(gap) <= _REGARDLESS_REACH and not _PHRASE_BREAK.search(gap):
             return True
     return False
 
@@ -202,7 +205,8 @@ def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         # the relation model may hand the pair over factor first: whichever is not the drug is the factor
         factor_negated=bool(_NONE_OF.search(clause)) or any(
             m.label != "DRUG" and _governed_by_regardless(sentence, m) for m in (drug, factor)),
-        instruction_only=bool(_INSTRUCTION_NOT.search(clause)) and not _NEGATION.search(_INSTRUCTION_NOT.sub(" ", clause)),
+        instruction_only=(bool(_INSTRUCTION_NOT.search(clause))
+                          and not _NEGATION.search(_INSTRUCTION_NOT.sub(" ", clause))),
     )
 
 
