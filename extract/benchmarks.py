@@ -102,6 +102,31 @@ def pgxcorpus_scheme_scores(
     return data, lines
 
 
+def negation_scores(docs: list[GoldDoc]) -> dict[str, Any]:
+    """Is each gold relation negated? PGxCorpus marks a denied relation with a "neg" note; pgxlit's answer is
+    an abstract triple's `negated` (`relations.PairSignals.denies`) for the relation's two gold entities.
+    Every gold relation whose two ends have pgxlit labels counts, not only drug–gene ones."""
+    tp = fp = fn = pairs = 0
+    for doc in docs:
+        entities = {e.id: e for e in doc.entities}
+        for r in doc.relations:
+            ends = [entities[r.head], entities[r.tail]]
+            mentions = [Mention(e.start, e.end, label, e.text) for e in ends
+                        if (label := PGXCORPUS_TO_PGXLIT.get(e.label)) is not None]
+            if len(mentions) < 2:
+                continue
+            drug, factor = sorted(mentions, key=lambda m: m.label != "DRUG")
+            said = rel.signals(doc.text, drug, factor).denies
+            pairs += 1
+            tp += said and r.negated
+            fp += said and not r.negated
+            fn += r.negated and not said
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r_ = tp / (tp + fn) if tp + fn else 0.0
+    return {"relations": pairs, "gold_negated": tp + fn, "said_negated": tp + fp, "precision": round(p, 4),
+            "recall": round(r_, 4), "f1": round(2 * p * r_ / (p + r_), 4) if p + r_ else 0.0}
+
+
 def pgxmine_scores(docs: list[GoldDoc]) -> list[tuple[float, bool, bool]]:
     """(score, negated by the rules, gold) for every gold chemical–variant pair of the sentences."""
     out: list[tuple[float, bool, bool]] = []
@@ -179,6 +204,13 @@ def evaluate(gold: str, path: Path, fold: str = "test") -> tuple[dict[str, Any],
             f"coarse (extra row; pgxlit's 6 labels, PGxCorpus types folded): entity macro-F1 exact "
             f"{entities.exact.macro.f1:.3f}, overlap {entities.overlap.macro.f1:.3f}; "
             f"typed relation F1 (overlap spans) {relations.typed.micro.f1:.3f}"
+        )
+        negation = negation_scores(docs)
+        result["negation"] = negation
+        lines.append(
+            f"negation (extra row; gold entities given): of {negation['relations']} gold relations "
+            f"{negation['gold_negated']} are negated, pgxlit says {negation['said_negated']}: "
+            f"P {negation['precision']:.3f} R {negation['recall']:.3f} F1 {negation['f1']:.3f}"
         )
         lines += ["", "coarse entities (pgxlit labels)", format_table(entities),
                   "coarse relations (any entity pair)", format_table(relations)]

@@ -296,9 +296,12 @@ def extractor_name() -> str:
     gene symbol ("IL-1RN"), and an abstract's gene named as an inhibitor class's target is no genetic factor
     (is_drug_target), "none of" or "irrespective of X genotype" negates an abstract's pair (PairSignals.denies),
     a gene written "-positive" or "-negative" is a tumour's marker with or without a tumour word, and a "not"
-    that is part of an instruction ("do not administer") or of "not been studied" denies nothing."""
+    that is part of an instruction ("do not administer") or of "not been studied" denies nothing; 0.17: a negation
+    denies a pair only within its scope (extract/negation.py): not one that describes the factor ("no function
+    allele"), the people studied ("who did not have known G6PD deficiency"), another mention of a contrast ("but not
+    atenolol"), what is unknown or unavailable, or a failed effect stated as a risk ("may not be effective")."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.16"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.17"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pgxlit.extract import negation
 from pgxlit.records import Mention, RelationMention
 from pgxlit.sections import DEFAULT_EFFECT
 
@@ -65,30 +66,7 @@ _TRIGGERS: tuple[tuple[str, CuePattern], ...] = tuple(
         ("isAssociatedWith", r"\b(associat\w*|correlat\w*|linked|link\b|relationship|related)"),
     )
 )
-_NEGATION = CuePattern(r"\b(no|not|neither|nor|without|absence of|lack of|failed to|unlikely|n't)\b")
-# Negations read after the relation model was trained, so kept out of its features (PairSignals.negated, which
-# relation_model.cues_fingerprint covers) and added only to abstract triples (PairSignals.denies; in a label
-# "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association). "None of the
-# ABCB1 polymorphisms ..." negates its clause. "Irrespective of ABCB1 genotype" negates only the factor it
-# governs: not a clause adjusted for something else ("associated with dose, independent of sex"), nor an effect
-# it keeps ("independent of the influence of CYP2C9*2").
-_REGARDLESS = re.compile(
-    r"\b(?:irrespective|regardless|independent(?:ly)?)\s+of\s+(?!(?:the\s+)?(?:influence|effects?|impact)\b)",
-    re.IGNORECASE)
-_REGARDLESS_REACH = 60
-_PHRASE_BREAK = re.compile(r"[,;:.]")
-_NONE_OF = re.compile(r"\bnone of\b", re.IGNORECASE)
-# A negation that is part of an instruction, or of "not (yet) studied", denies nothing: "Do not administer KRYSTEXXA
-# to patients with G6PD deficiency" is a contraindication, "the daily dose should not exceed 36 mg" a limit, "has
-# not been studied in PMs" leaves the effect open. Like the cues above it is kept out of the model's features.
-_INSTRUCTION_NOT = re.compile(
-    r"\b(?:do|does)\s+not\s+(?:administer|use|take|give|prescribe|start|initiate|exceed|breastfeed|restart|"
-    r"re-?challenge|co-?administer)\w*"
-    r"|\b(?:should|must|shall)\s+not\b"
-    r"|\bnot\s+(?:to\s+)?(?:be\s+)?(?:recommended|exceed\w*|administered|prescribed|breastfeed\w*)\b"
-    r"|\b(?:has|have|had)\s+not\s+(?:yet\s+)?been\s+(?:\w+\s+)?"
-    r"(?:studied|evaluated|established|investigated|assessed)\b",
-    re.IGNORECASE)
+_NEGATION = CuePattern(negation.CUE_WORDS)
 _HEDGE = CuePattern(
     r"\b(may|might|could|possibl\w*|potential\w*|suggest\w*|likely|appear\w*|hypothes\w*|whether|"
     r"unclear|unknown|investigat\w*|evaluat\w*|assess\w*|aim\w*|explor\w*)\b"
@@ -113,7 +91,7 @@ _PGX_CUES = CuePattern(
 )
 # Sections of a label that are evidence of the effect when the sentence itself says little.
 SECTION_EFFECT = DEFAULT_EFFECT
-_CLAUSE_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b|\bhowever\b", re.IGNORECASE)
+_CLAUSE_BREAK = negation.CLAUSE_BREAK
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +105,13 @@ class PairSignals:
     pgx_cue: bool
     distance: int
     factor_negated: bool = False  # "none of ...", or the factor governed by "irrespective of"
-    instruction_only: bool = False  # the clause's only negation is an instruction or "not studied"
+    denied: bool = False  # a negation in the pair's own clause denies the pair (negation.denial)
 
     @property
     def says_not(self) -> bool:
-        """Does the sentence deny the pair (a label triple's `negated`), not merely instruct or leave it unstudied?"""
-        return self.negated and not self.instruction_only
+        """Does the sentence deny the pair (a label triple's `negated`), not merely describe, instruct or
+        leave it unstudied?"""
+        return self.denied
 
     @property
     def denies(self) -> bool:
@@ -167,15 +146,6 @@ def _pgx_cue_in(sentence: str) -> bool:
     return bool(_PGX_CUES.search(sentence))
 
 
-def _governed_by_regardless(sentence: str, factor: Mention) -> bool:
-    """Is the factor the object of "irrespective / regardless / independent(ly) of" (within a short phrase)?"""
-    for m in _REGARDLESS.finditer(sentence, max(0, factor.start - _REGARDLESS_REACH - 30), factor.start):
-        gap = sentence[m.end():factor.start]
-        if len(gap) <= _REGARDLESS_REACH and not _PHRASE_BREAK.search(gap):
-            return True
-    return False
-
-
 def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
     text, is_between = _window(sentence, drug, factor)
     relation = "isAssociatedWith"
@@ -202,11 +172,11 @@ def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         hedged=bool(_HEDGE.search(clause)),
         pgx_cue=factor.label in ("ALLELE", "VARIANT") or _pgx_cue_in(sentence),
         distance=hi.start - lo.end,
-        # the relation model may hand the pair over factor first: whichever is not the drug is the factor
-        factor_negated=bool(_NONE_OF.search(clause)) or any(
-            m.label != "DRUG" and _governed_by_regardless(sentence, m) for m in (drug, factor)),
-        instruction_only=(bool(_INSTRUCTION_NOT.search(clause))
-                          and not _NEGATION.search(_INSTRUCTION_NOT.sub(" ", clause))),
+        # Read after the relation model was trained, so kept out of its features (`negated` above, which
+        # relation_model.cues_fingerprint covers). Only abstract triples read `factor_negated` (PairSignals.denies):
+        # in a label "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association.
+        factor_negated=negation.factor_negated(sentence, drug, factor),
+        denied=negation.denial(sentence, drug, factor),
     )
 
 

@@ -218,7 +218,7 @@ def label_subject(label: LabelVersion) -> Subject | None:
 def _implicit_signals(sentence: str, factor: Mention) -> rel.PairSignals:
     pseudo = Mention(0, 0, "DRUG", "")
     s = rel.signals(sentence, pseudo, factor)
-    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0, instruction_only=s.instruction_only)
+    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0, denied=s.denied)
 
 
 def sentence_triples(

@@ -600,6 +600,26 @@ def test_a_tumour_status_is_somatic_without_a_tumour_word(shared: Path) -> None:
     assert egfr and all(t.origin == "somatic" and not t.pgx for t in egfr)
 
 
+def test_a_contrasted_not_denies_only_its_own_mention(shared: Path) -> None:
+    """Recorded abstracts: "predict the DBP response to irbesartan, but not to atenolol" (12359989) denies atenolol,
+    not irbesartan; "CYP2C9*5, *6, *8 and *11 variants, but not CYP2C9*9, are associated with a decreased phenytoin
+    metabolism" (16220110) denies *9 only. A denial with its own wording stays: "little or no effect on the acute
+    rejection rates" (22786571) and "though not achieving the significance level" (27262302)."""
+    wanted = {"12359989": "efetch_batch_069.xml", "16220110": "efetch_batch_027.xml",
+              "22786571": "efetch_batch_029.xml", "27262302": "efetch_batch_003.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    irbesartan = [t for t in triples_for(abstracts["12359989"])
+                  if (t.drug, t.gene) == ("irbesartan", "CYP2C9") and "but not to atenolol" in t.evidence.sentence]
+    assert irbesartan and not any(t.negated for t in irbesartan)
+    phenytoin = {t.variant: t.negated for t in triples_for(abstracts["16220110"])
+                 if t.drug == "phenytoin" and "but not CYP2C9*9" in t.evidence.sentence}
+    assert phenytoin.get("CYP2C9*11") is False and phenytoin.get("CYP2C9*9") is True
+    little = [t for t in triples_for(abstracts["22786571"]) if "little or no effect" in t.evidence.sentence and t.gene]
+    assert little and all(t.negated for t in little)
+    trend = [t for t in triples_for(abstracts["27262302"]) if "not achieving the significance" in t.evidence.sentence]
+    assert trend and all(t.negated for t in trend)
+
+
 def test_an_instruction_or_an_unstudied_effect_is_not_a_denial() -> None:
     """Label wording: "Do not administer ... to patients with G6PD deficiency" is a contraindication and "should not
     exceed" a dose limit, "have not been evaluated" leaves the effect open: none of them denies the pair, which the
