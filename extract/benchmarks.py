@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pgxlit.extract import negation
 from pgxlit.extract import relations as rel
 from pgxlit.extract.evaluate import (
     BIORED_TO_PGXLIT,
@@ -104,19 +105,19 @@ def pgxcorpus_scheme_scores(
 
 def negation_scores(docs: list[GoldDoc]) -> dict[str, Any]:
     """Is each gold relation negated? PGxCorpus marks a denied relation with a "neg" note; pgxlit's answer is
-    an abstract triple's `negated` (`relations.PairSignals.denies`) for the relation's two gold entities.
-    Every gold relation whose two ends have pgxlit labels counts, not only drug–gene ones."""
+    an abstract triple's `negated` (`negation.triple_negated`) for the relation's two gold entities, with the
+    sentence's other gold entities as its mentions. Every gold relation whose two ends have pgxlit labels
+    counts, not only drug–gene ones."""
     tp = fp = fn = pairs = 0
     for doc in docs:
         entities = {e.id: e for e in doc.entities}
+        as_mention = {i: Mention(e.start, e.end, label, e.text) for i, e in entities.items()
+                      if (label := PGXCORPUS_TO_PGXLIT.get(e.label)) is not None}
         for r in doc.relations:
-            ends = [entities[r.head], entities[r.tail]]
-            mentions = [Mention(e.start, e.end, label, e.text) for e in ends
-                        if (label := PGXCORPUS_TO_PGXLIT.get(e.label)) is not None]
-            if len(mentions) < 2:
+            if r.head not in as_mention or r.tail not in as_mention:
                 continue
-            drug, factor = sorted(mentions, key=lambda m: m.label != "DRUG")
-            said = rel.signals(doc.text, drug, factor).denies
+            drug, factor = sorted((as_mention[r.head], as_mention[r.tail]), key=lambda m: m.label != "DRUG")
+            said = negation.triple_negated(doc.text, drug, factor, tuple(as_mention.values()), study=True)
             pairs += 1
             tp += said and r.negated
             fp += said and not r.negated

@@ -35,6 +35,7 @@ _STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+
 _GENE_WORD_BEFORE = re.compile(r"\b(?!(?:the|this|that|each|same|candidate|a|one|its|their)\s)[\w-]+\s+genes?\s+$",
                                re.IGNORECASE)
 _GENE_GAP = re.compile(r"\s+(?:genes?\s+)?")
+_OPEN_BRACKET = re.compile(r"\s*[(\[]\s*")  # "ENOX1(rs9594987)", "GENE [rs1]"
 
 
 def gene_of(
@@ -81,17 +82,38 @@ def gene_of(
         if _unknown_gene_before(factor, sentence_mentions, sentence):
             return None, None
     # Otherwise the nearest gene named in the sentence, on its own or inside an allele ("DPYD*2A").
-    # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby.
+    # A bare metabolizer status only borrows a pharmacogene, never e.g. a transporter named nearby; a bare variant
+    # never a gene written with its own variant in brackets ("ENOX1(rs9594987), rs10108210, and rs703297").
     nearest: tuple[int, str, str] | None = None
     for m in sentence_mentions:
         if m is factor:
             continue
         if factor.label == "PHENOTYPE" and not names_pharmacogene(m):
             continue
+        if factor.label == "VARIANT" and sentence is not None and _holds_own_variant(m, factor, sentence_mentions, sentence):
+            continue
         found = named_gene(m)
         if found and (nearest is None or abs(m.start - factor.start) < nearest[0]):
             nearest = (abs(m.start - factor.start), found[0], found[1])
     return (nearest[1], nearest[2]) if nearest else (None, None)
+
+
+def _holds_own_variant(gene: Mention, factor: Mention, sentence_mentions: Sequence[Mention], sentence: str) -> bool:
+    """Is the gene written with another variant of its own in brackets straight after it ("ENOX1(rs9594987)"), and
+    the factor outside those brackets ("ABCB1 [c.1236C>T (rs1128503), ...]" keeps rs1128503)?"""
+    if gene.label != "GENE":
+        return False
+    opened = _OPEN_BRACKET.match(sentence, gene.end)
+    if opened is None or not any(v is not factor and v.label in ("VARIANT", "ALLELE") and v.start == opened.end()
+                                 for v in sentence_mentions):
+        return False
+    depth, close = 0, len(sentence)
+    for i in range(opened.end() - 1, len(sentence)):
+        depth += sentence[i] in "([" and 1 or (-1 if sentence[i] in ")]" else 0)
+        if depth == 0:
+            close = i
+            break
+    return not opened.end() <= factor.start < close
 
 
 def _unknown_gene_before(factor: Mention, sentence_mentions: Sequence[Mention], sentence: str) -> bool:

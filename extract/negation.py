@@ -29,16 +29,19 @@ X") and a factor governed by "irrespective / regardless / independent of".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from pgxlit.records import Mention
 
-__all__ = ["CLAUSE_BREAK", "CUE_WORDS", "clause_bounds", "denial", "factor_negated"]
+__all__ = ["CLAUSE_BREAK", "CUE_WORDS", "clause_bounds", "denial", "factor_negated", "triple_negated"]
 
 CUE_WORDS = r"\b(no|not|neither|nor|without|absence of|lack of|failed to|unlikely|n't)\b"
 _CUES = re.compile(CUE_WORDS, re.IGNORECASE)
 _CUES_LOWER = re.compile(CUE_WORDS)  # on lowercased text: an alternation of words runs several times faster
 CLAUSE_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b|\bhowever\b", re.IGNORECASE)
+# "In liver, but not kidney transplant patients, ..." is a contrast inside the clause, not the start of a new one.
+_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b(?!\s+not\b)|\bhowever\b", re.IGNORECASE)
 _CONCESSIVE = re.compile(r"\b(?:although|though|while)\b(?!\s+not\b)", re.IGNORECASE)  # "although not X," is a contrast
 _TAIL = 40
 
@@ -54,9 +57,9 @@ _INSTRUCTION = (
 )
 _UNSTUDIED = (
     r"\bnot\s+(?:yet\s+|been\s+|systematically\s+|formally\s+|well\s+|fully\s+|adequately\s+){0,3}"
-    r"(?:studied|evaluated|established|investigated|assessed|elucidated|understood|clear)\b"
+    r"(?:studied|evaluated|established|investigated|assessed|elucidated|understood|clear|explained|characteri[sz]ed)\b"
     r"|\bnot\s+(?:yet\s+|fully\s+|well\s+)?known\b(?!\s+to\b)"
-    r"|\bno\s+(?:\w+\s+){0,2}(?:data|information)\b"
+    r"|\bno\s+(?:\w+\s+){0,2}(?:data|information|studies)\b"
     r"|\bnot\s+(?:currently\s+|yet\s+|commercially\s+|widely\s+|routinely\s+)?available\b"
     r"|\bnot\s+(?:been\s+)?(?:tested|genotyped|screened)\b"
     r"|\b(?:testing|screening|genotyping)\s+(?:was|were|is|are|has|have)\s+(?:\w+\s+)?not\s+(?:been\s+)?"
@@ -76,7 +79,7 @@ _NOT_A_DENIAL = re.compile(
         r"\blittle\s*(?:or|-?\s*to\s*-?)\s*no\b(?!\s+(?:\w+\s+)?(?:effects?|influence|impact|associations?|"
         r"differences?|changes?|role|correlation|relationship|contribution)\b)",
         r"\b(?:no|lack\s+of|absence\s+of|loss\s+of)\s+(?:the\s+)?(?:" + _MEASURE_WORDS + r"[\w-]+\s+){0,2}?"
-        r"(?:activity|function|expression|enzyme|protein|metabolite)\b",
+        r"(?:activity|function|expression|enzyme|protein|[\w-]*metabolites?)\b",
         r"\b(?:do|does|did)\s+not\s+express\w*|\bnot\s+expressing\b",
         r"\bnot\s+(?:measurable|detectable|quantifiable)\b",
         r"\b(?:or|carrying|carry|carried|with|having|had)\s+no\s+(?:[\w*-]+\s+)?(?:alleles?|copies|variants?)\b",
@@ -84,7 +87,7 @@ _NOT_A_DENIAL = re.compile(
         # who was studied or treated
         r"\bwho\s+(?:\w+\s+)?(?:do|does|did|were|was|are|is|had|have|has)\s*(?:not|n't)\b",
         r"\b(?:not|never)\s+(?:carrying|having|harbou?ring|taking|receiving|treated\s+with|exposed\s+to)\b",
-        r"\b(?:patients|subjects|individuals|people|carriers|those|volunteers|children|adults|women|men)\s+without\b",
+        r"\b(?:patients|subjects|individuals|people|carriers|those|volunteers|children|adults|women|men)\s+(?:without|not)\b",
         r"\b(?:taking|receiving|using)\s+no\b",
         r"\b(?:or|and)\s+without\b",
         r"\bwithout\s+(?:[\w*:/-]+\s+){0,3}?(?:testing|screening|genotyping|consideration|compromising|regard)\b",
@@ -98,25 +101,32 @@ _NOT_A_DENIAL = re.compile(
         # a failed effect stated as a risk
         r"\b(?:may|might|could|can|will|would)\s*(?:not|n't)\s+" + _FAILED,
         r"\bcannot\s+" + _FAILED,
+        r"\bnot\s+(?:been\s+)?(?:proven|shown|established|considered)\s+(?:to\s+be\s+)?safe\b",
+        r"\bno\s+(?:\w+\s+){1,3}(?:has|have)\s+been\s+(?:proven|shown|established)\s+(?:to\s+be\s+)?safe\b",
+        r"\bto\s+(?:obtain|achieve|maintain|reach)\b[^,;.]{0,60}?\bwithout\b",
     )),
     re.IGNORECASE,
 )
-# "but not X", "although not in the ticlopidine group", ", not chronically": the "not" negates what follows it, up to
-# the next verb, sentence-level break or new phrase ("but not a KIT exon 11 insertion or point mutation, KIT exon 9
-# mutation, ..., or wild-type tumor" is one list). It contrasts that part with the rest of the clause, so it denies
-# a pair with one mention there and one outside, not a pair wholly outside or wholly inside it.
-_CONTRAST = re.compile(r"(?:\bbut|\balthough|\bthough|\byet|\band|,)\s+not\b(?!\s+(?:only|just)\b)", re.IGNORECASE)
-_CONTRAST_END = re.compile(
-    r"[;:.\[\]]|\b(?:is|are|was|were|be|been|did|does|do|has|have|had|showed?|can|could|may|might|will|would|"
-    r"should)\b|,\s+(?=(?:in|among|within|which|who|although|though|while|as|whereas|suggesting|indicating|"
-    r"respectively|consistent)\b)", re.IGNORECASE)
+# "but not X", "although not in the ticlopidine group", ", not ABCB1 genotype": the "not" contrasts the mentions
+# listed right after it ("but not CYP2B6, CYP2C9, CYP2D6, CYP3A5, nor CYP3A7 polymorphisms") with the rest of the
+# clause, so it denies a pair with one mention in that list and one outside, and no other pair.
+_CONTRAST = re.compile(r"(?:\bbut|\balthough|\bthough|\byet|\band|,|\()\s*not\b(?!\s+(?:only|just)\b)", re.IGNORECASE)
+_LIST_REACH = 60
+# Between two items of the list: "CYP2B6, CYP2C9, ..., nor CYP3A7", "at OPRM1 and UGT2B7", "acute GVHD, younger age,
+# CYP3A5 or MDR1" (a short item that is no mention may sit between); the list's kind (drug or not) ends it.
+_LIST_GAP = re.compile(r"[\s,/]*(?:[\w-]+[\s,/]+){0,3}?(?:(?:and/or|and|or|nor)\s+)?(?:(?:at|in|of|to|for|with|on|either)\s+)?"
+                       r"(?:the\s+)?", re.IGNORECASE)
+_LIST_BREAK = re.compile(
+    r"[;:.()\[\]]|\b(?:is|are|was|were|be|been|did|does|do|has|have|had|showed?|can|could|may|might|will|would|"
+    r"should)\b", re.IGNORECASE)
 # A result that is not significant is denied, whatever wording around it would otherwise be set aside ("even if it was
 # not significant", "though not achieving the significance level", "but failed to reach statistical significance").
 _NOT_SIGNIFICANT = re.compile(
     r"\b(?:no|not|failed\s+to)\s+(?:[\w-]+\s+){0,2}?(?:statistical(?:ly)?\s+)?significan\w*",
     re.IGNORECASE)
+_GOVERNS_FACTOR = re.compile(r"\b(?:absence\s+of|lack\s+of|without)\s+(?:the\s+|a\s+|an\s+|any\s+)?$", re.IGNORECASE)
 # After the pair its clause also ends where a comment on something else begins (", which is not offset by ...").
-_TAIL_BREAK = re.compile(CLAUSE_BREAK.pattern + r"|,\s+(?:which|who)\b", re.IGNORECASE)
+_TAIL_BREAK = re.compile(_BREAK.pattern + r"|,\s+(?:which|who)\b", re.IGNORECASE)
 
 # "None of the ABCB1 polymorphisms ..." negates its clause. "Irrespective of ABCB1 genotype" negates only the factor it
 # governs: not a clause adjusted for something else ("associated with dose, independent of sex"), nor an effect it
@@ -134,7 +144,7 @@ _GOVERNING_WORDS = re.compile(r"none of|irrespective|regardless|independent")  #
 def clause_bounds(sentence: str, a: Mention, b: Mention) -> tuple[int, int]:
     """Where the pair's own clause starts and ends (see the module's docstring)."""
     lo, hi = sorted((a, b), key=lambda m: m.start)
-    start = max((m.end() for m in CLAUSE_BREAK.finditer(sentence, 0, lo.start)), default=0)
+    start = max((m.end() for m in _BREAK.finditer(sentence, 0, lo.start)), default=0)
     for m in _CONCESSIVE.finditer(sentence, start, lo.start):
         comma = sentence.find(",", m.end(), lo.start)
         if comma != -1:
@@ -165,25 +175,52 @@ def _has_cue(text: str) -> bool:
     return _CUES_LOWER.search(text) is not None
 
 
-def denial(sentence: str, a: Mention, b: Mention) -> bool:
-    """Is there a negation in the pair's own clause that denies the pair?"""
+def _contrasted(sentence: str, after: int, mentions: Sequence[Mention]) -> list[Mention]:
+    """The mentions listed right after a contrast's "not": the first within reach with no break before it, then
+    those of its kind (drug or not) that follow it, each joined to the one before by list words only."""
+    listed: list[Mention] = []
+    edge = after
+    for m in sorted(mentions, key=lambda m: (m.start, -m.end)):
+        if m.start < after or m.label == "DISEASE" or (m.source == "model" and m.label == "PHENOTYPE"):
+            continue  # a drug response or a disease ("response to either fluoxetine", "kidney transplant") is no item
+        if listed and m.start < listed[-1].end:  # nested in the last one ("ADRB1" in "ADRB1 Ser49Ser")
+            listed.append(m)
+            continue
+        gap = sentence[edge:m.start]
+        if not listed and (len(gap) > _LIST_REACH or _LIST_BREAK.search(gap) or "," in gap):
+            break  # "In liver, but not kidney transplant patients, ABCB1 ...": the list ended before ABCB1
+        if listed and (len(gap) > _LIST_REACH // 2 or _LIST_BREAK.search(gap) or not _LIST_GAP.fullmatch(gap)
+                       or (m.label == "DRUG") != (listed[0].label == "DRUG")):
+            break
+        listed.append(m)
+        edge = m.end
+    return listed
+
+
+def denial(sentence: str, a: Mention, b: Mention, mentions: Sequence[Mention] = ()) -> bool:
+    """Is there a negation in the pair's own clause that denies the pair? `mentions`: the sentence's mentions,
+    for the lists a contrast's "not" names (without them only the pair's own two are seen)."""
     if not _has_cue(_lowered(sentence)):
         return False
     start, end = clause_bounds(sentence, a, b)
     clause = sentence[start:end]
     if not _has_cue(clause.lower()):
         return False
-    contrasts = []
-    for m in _CONTRAST.finditer(clause):
-        stop = _CONTRAST_END.search(clause, m.end())
-        scope = (start + m.start(), start + (stop.start() if stop else len(clause)))
-        if sum(scope[0] <= x.start < scope[1] for x in (a, b)) != 1:
-            contrasts.append((m.start(), scope[1] - start))
     if _NOT_SIGNIFICANT.search(clause):  # "did not reach significance" denies whatever else the clause says
         return True
     # The phrases set aside are read a little past the clause's end: "or a no function DPYD variant" cut after "no".
-    own = _blanked(sentence[start:min(len(sentence), end + _TAIL)], contrasts)
+    own = sentence[start:min(len(sentence), end + _TAIL)]
     spans = [(m.start(), m.end()) for pattern in (_INSTRUCTION_NOT, _NOT_A_DENIAL) for m in pattern.finditer(own)]
+    pair = {(a.start, a.end), (b.start, b.end)}
+    for m in _CONTRAST.finditer(clause):
+        listed = _contrasted(sentence, start + m.end(), mentions or (a, b))
+        if len(pair & {(x.start, x.end) for x in listed}) != 1:  # the list's own "nor" goes with it
+            spans.append((m.start(), max([m.end()] + [x.end - start for x in listed])))
+    for x in (a, b):  # "the absence of TYMS 1494 del6", "without HLA-B*5701": a genotype group, not a denial
+        if x.label != "DRUG" and start <= x.start:
+            g = _GOVERNS_FACTOR.search(sentence, max(start, x.start - 40), x.start)
+            if g is not None:
+                spans.append((g.start() - start, g.end() - start))
     return bool(_CUES.search(_blanked(own, spans), 0, len(clause)))
 
 
@@ -205,3 +242,10 @@ def factor_negated(sentence: str, drug: Mention, factor: Mention) -> bool:
     if _NONE_OF.search(sentence, start, end) and not any(_governed(_EXCEPT, sentence, m) for m in factors):
         return True
     return any(_governed(_REGARDLESS, sentence, m) for m in factors)
+
+
+def triple_negated(sentence: str, drug: Mention, factor: Mention, mentions: Sequence[Mention], study: bool) -> bool:
+    """A triple's `negated`: its sentence denies the pair; in a study's abstract (`study`) also "none of" and
+    "irrespective of X genotype". In a label "regardless of HLA-B*5701 status, discontinue" is an instruction that
+    holds for everyone, not a denied association."""
+    return denial(sentence, drug, factor, mentions) or (study and factor_negated(sentence, drug, factor))

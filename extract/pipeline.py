@@ -294,14 +294,17 @@ def extractor_name() -> str:
     ("selectin E (SELE)"; _gene_names_kept), and a variant written after a gene name nothing identifies
     borrows no other gene (factor_genes._unknown_gene_before); with it the lexicons drop drug synonyms that spell a
     gene symbol ("IL-1RN"), and an abstract's gene named as an inhibitor class's target is no genetic factor
-    (is_drug_target), "none of" or "irrespective of X genotype" negates an abstract's pair (PairSignals.denies),
+    (is_drug_target), "none of" or "irrespective of X genotype" negates an abstract's pair (negation.factor_negated),
     a gene written "-positive" or "-negative" is a tumour's marker with or without a tumour word, and a "not"
     that is part of an instruction ("do not administer") or of "not been studied" denies nothing; 0.17: a negation
     denies a pair only within its scope (extract/negation.py): not one that describes the factor ("no function
     allele"), the people studied ("who did not have known G6PD deficiency"), another mention of a contrast ("but not
-    atenolol"), what is unknown or unavailable, or a failed effect stated as a risk ("may not be effective")."""
+    atenolol"), what is unknown or unavailable, or a failed effect stated as a risk ("may not be effective"); 0.18:
+    "no dose proven safe" is a risk, "but not X," a contrast inside its clause, "absence of X" a genotype group, a
+    gene written as a cell system ("OCT1-overexpressing HEK293 cells") is no genetic factor in abstracts, and a bare
+    variant borrows no gene written with its own bracketed variant ("ENOX1(rs9594987), rs703297")."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.17"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.18"
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,23 +100,10 @@ class PairSignals:
 
     relation: str
     trigger_between: bool
-    negated: bool  # the clause's negation cue, a feature of the relation model
+    negated: bool  # the clause's plain negation cue, a feature of the relation model (triples: extract/negation.py)
     hedged: bool
     pgx_cue: bool
     distance: int
-    factor_negated: bool = False  # "none of ...", or the factor governed by "irrespective of"
-    denied: bool = False  # a negation in the pair's own clause denies the pair (negation.denial)
-
-    @property
-    def says_not(self) -> bool:
-        """Does the sentence deny the pair (a label triple's `negated`), not merely describe, instruct or
-        leave it unstudied?"""
-        return self.denied
-
-    @property
-    def denies(self) -> bool:
-        """Does a study's sentence deny the pair (an abstract triple's `negated`)?"""
-        return self.says_not or self.factor_negated
 
 
 def effect_of(sentence: str, section: str | None = None) -> str:
@@ -172,11 +159,6 @@ def _signals(sentence: str, drug: Mention, factor: Mention) -> PairSignals:
         hedged=bool(_HEDGE.search(clause)),
         pgx_cue=factor.label in ("ALLELE", "VARIANT") or _pgx_cue_in(sentence),
         distance=hi.start - lo.end,
-        # Read after the relation model was trained, so kept out of its features (`negated` above, which
-        # relation_model.cues_fingerprint covers). Only abstract triples read `factor_negated` (PairSignals.denies):
-        # in a label "regardless of HLA-B*5701 status, discontinue" is an instruction, not a denied association.
-        factor_negated=negation.factor_negated(sentence, drug, factor),
-        denied=negation.denial(sentence, drug, factor),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from spacy.language import Language
 
+from pgxlit.extract import negation
 from pgxlit.extract import relations as rel
 from pgxlit.extract.conditions import find_conditions
 from pgxlit.extract.factor_genes import STATUS_GENES, gene_of, is_pharmacogene, names_pharmacogene, variant_key
@@ -101,12 +102,20 @@ _ANTI = re.compile(r"\banti-?\s?$", re.IGNORECASE)
 _TARGETED_BY = re.compile(r"[\s-]*(?:receptor\s+)?(?:inhibitors?|antagonists?|agonists?|blockers?)\b", re.IGNORECASE)
 
 
+# "OCT1-overexpressing HEK293 cells", "CYP2D6-transfected cells": a test system made to express the gene, in which a
+# drug's uptake or metabolism is measured; the gene is the drug's transporter or enzyme there, not a genetic factor.
+# Plain "expressing" is left alone: "CYP3A5-expressing recipients" are a genotype group (CYP3A5*1 carriers).
+_EXPRESSION_SYSTEM = re.compile(r"[\s-]*(?:over-?expressing|transfected|transduced)\b", re.IGNORECASE)
+
+
 def is_drug_target(sentence: str, m: Mention, inhibitor_classes: bool = False) -> bool:
-    """Is this gene mention written as the target of an "anti-" drug class, or (with `inhibitor_classes`) of an
-    inhibitor, antagonist, agonist or blocker class ("a dopamine transporter inhibitor")? Label text keeps the
-    latter: "strong CYP2D6 inhibitors" statements are its drug interactions (triples, not PGx)."""
+    """Is this gene mention written as the target of an "anti-" drug class, or (with `inhibitor_classes`, in
+    abstracts) of an inhibitor, antagonist, agonist or blocker class ("a dopamine transporter inhibitor") or as a
+    cell system made to express it ("OCT1-overexpressing HEK293 cells")? Label text keeps the latter two: "strong
+    CYP2D6 inhibitors" statements are its drug interactions (triples, not PGx)."""
     return m.label == "GENE" and bool(_ANTI.search(sentence, max(0, m.start - 6), m.start)
-                                      or (inhibitor_classes and _TARGETED_BY.match(sentence, m.end)))
+                                      or (inhibitor_classes and (_TARGETED_BY.match(sentence, m.end)
+                                                                 or _EXPRESSION_SYSTEM.match(sentence, m.end))))
 
 
 def is_genetic_factor(m: Mention) -> bool:
@@ -215,10 +224,12 @@ def label_subject(label: LabelVersion) -> Subject | None:
     return None
 
 
+_LABEL_DRUG = Mention(0, 0, "DRUG", "")  # a label sentence that does not name the label's drug is still about it
+
+
 def _implicit_signals(sentence: str, factor: Mention) -> rel.PairSignals:
-    pseudo = Mention(0, 0, "DRUG", "")
-    s = rel.signals(sentence, pseudo, factor)
-    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0, denied=s.denied)
+    s = rel.signals(sentence, _LABEL_DRUG, factor)
+    return rel.PairSignals(s.relation, False, s.negated, s.hedged, s.pgx_cue, 0)
 
 
 def sentence_triples(
@@ -275,7 +286,7 @@ def sentence_triples(
             for f in factors:
                 r = judged.get(frozenset((index[id(d)], index[id(f)]))) if judged and id(f) in index else None
                 sig = rel.signals(sent.text, d, f)
-                negated = sig.denies if subject is None else sig.says_not  # a study's wider denials; see relations
+                negated = negation.triple_negated(sent.text, d, f, mentions, study=subject is None)
                 if r is not None:  # the classifier's verdict and calibrated probability
                     pairs.append((name, pid, r.type, round(r.confidence, 2), negated, r.hedged, f))
                     continue
@@ -287,7 +298,7 @@ def sentence_triples(
         for f in factors:
             sig = _implicit_signals(sent.text, f)
             pairs.append((subject.name, subject.drug_id, sig.relation, rel.confidence_of(sig, f),
-                          sig.says_not, sig.hedged, f))
+                          negation.denial(sent.text, _LABEL_DRUG, f, mentions), sig.hedged, f))
     for name, pid, relation, confidence, negated, hedged, factor in pairs:
         close = _adjacent_pharmacogene(factor, mentions) if factor.label == "PHENOTYPE" else None
         if close is not None and not _own_gene(factor):

@@ -577,14 +577,14 @@ def test_none_of_and_irrespective_of_deny_an_abstracts_pair(shared: Path) -> Non
     kept = [t for t in triples_for(abstracts["20716240"]) if t.variant in ("CYP2C9*2", "1173C>T")
             and "independent of the influence" in t.evidence.sentence]
     assert kept and not any(t.negated for t in kept)
-    from pgxlit.extract.relations import signals
+    from pgxlit.extract.negation import triple_negated
 
     sentence = "Discontinue ZIAGEN immediately if a hypersensitivity reaction is suspected, regardless of HLA-B*5701 status."
     mentions = default_nlp()(sentence)._.pgx_mentions
     drug = next(m for m in mentions if m.label == "DRUG")
     allele = next(m for m in mentions if m.label in ("ALLELE", "VARIANT", "GENE"))
-    s = signals(sentence, drug, allele)
-    assert s.factor_negated and not s.negated  # the label path records s.negated
+    assert triple_negated(sentence, drug, allele, mentions, study=True)
+    assert not triple_negated(sentence, drug, allele, mentions, study=False)  # a label's instruction
 
 
 def test_a_tumour_status_is_somatic_without_a_tumour_word(shared: Path) -> None:
@@ -603,9 +603,11 @@ def test_a_tumour_status_is_somatic_without_a_tumour_word(shared: Path) -> None:
 def test_a_contrasted_not_denies_only_its_own_mention(shared: Path) -> None:
     """Recorded abstracts: "predict the DBP response to irbesartan, but not to atenolol" (12359989) denies atenolol,
     not irbesartan; "CYP2C9*5, *6, *8 and *11 variants, but not CYP2C9*9, are associated with a decreased phenytoin
-    metabolism" (16220110) denies *9 only. A denial with its own wording stays: "little or no effect on the acute
-    rejection rates" (22786571) and "though not achieving the significance level" (27262302)."""
-    wanted = {"12359989": "efetch_batch_069.xml", "16220110": "efetch_batch_027.xml",
+    metabolism" (16220110) denies *9 only, and "In liver, but not kidney transplant patients, homozygous ABCB1 T-T-T
+    haplotype carriers needed higher TAC doses" (21698374) denies nothing of the liver patients' pair. A denial with
+    its own wording stays: "little or no effect on the acute rejection rates" (22786571) and "though not achieving
+    the significance level" (27262302)."""
+    wanted = {"12359989": "efetch_batch_069.xml", "16220110": "efetch_batch_027.xml", "21698374": "efetch_batch_016.xml",
               "22786571": "efetch_batch_029.xml", "27262302": "efetch_batch_003.xml"}
     abstracts = _recorded_abstracts(shared, wanted)
     irbesartan = [t for t in triples_for(abstracts["12359989"])
@@ -614,17 +616,32 @@ def test_a_contrasted_not_denies_only_its_own_mention(shared: Path) -> None:
     phenytoin = {t.variant: t.negated for t in triples_for(abstracts["16220110"])
                  if t.drug == "phenytoin" and "but not CYP2C9*9" in t.evidence.sentence}
     assert phenytoin.get("CYP2C9*11") is False and phenytoin.get("CYP2C9*9") is True
+    liver = [t for t in triples_for(abstracts["21698374"])
+             if (t.drug, t.gene) == ("tacrolimus", "ABCB1") and "In liver, but not kidney" in t.evidence.sentence]
+    assert liver and not any(t.negated for t in liver)
     little = [t for t in triples_for(abstracts["22786571"]) if "little or no effect" in t.evidence.sentence and t.gene]
     assert little and all(t.negated for t in little)
     trend = [t for t in triples_for(abstracts["27262302"]) if "not achieving the significance" in t.evidence.sentence]
     assert trend and all(t.negated for t in trend)
 
 
+def test_a_cell_system_is_no_genetic_factor_and_a_bracketed_variant_keeps_its_gene(shared: Path) -> None:
+    """Recorded abstracts: "Both tropisetron and ondansetron inhibited ASP(+) uptake in OCT1-overexpressing HEK293
+    cells" (20921968) measures a drug on a transporter made to be expressed, not a genetic factor; in
+    "ENOX1(rs9594987), rs10108210, and rs703297 gene polymorphisms" (27339827) the bare rsIDs are not ENOX1's."""
+    wanted = {"20921968": "efetch_batch_099.xml", "27339827": "efetch_batch_071.xml"}
+    abstracts = _recorded_abstracts(shared, wanted)
+    oct1 = [t for t in triples_for(abstracts["20921968"]) if "OCT1-overexpressing HEK293" in t.evidence.sentence]
+    assert not oct1
+    listed = {t.variant: t.gene for t in triples_for(abstracts["27339827"]) if "ENOX1(rs9594987)" in t.evidence.sentence}
+    assert listed.get("rs703297", "missing") is None and listed.get("rs10108210", "missing") is None
+
+
 def test_an_instruction_or_an_unstudied_effect_is_not_a_denial() -> None:
     """Label wording: "Do not administer ... to patients with G6PD deficiency" is a contraindication and "should not
     exceed" a dose limit, "have not been evaluated" leaves the effect open: none of them denies the pair, which the
     curator export would print as "is not associated with". A real denial stays negated."""
-    from pgxlit.extract.relations import signals
+    from pgxlit.extract.negation import denial
 
     for sentence in ("Do not administer rasburicase to patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
                      "In CYP2D6 poor metabolizers the daily dose of tetrabenazine should not exceed 50 mg.",
@@ -635,4 +652,4 @@ def test_an_instruction_or_an_unstudied_effect_is_not_a_denial() -> None:
     mentions = default_nlp()(sentence)._.pgx_mentions
     drug = next(m for m in mentions if m.label == "DRUG")
     allele = next(m for m in mentions if m.label == "ALLELE")
-    assert signals(sentence, drug, allele).says_not  # the other clause's plain "not" still denies
+    assert denial(sentence, drug, allele, mentions)  # the other clause's plain "not" still denies

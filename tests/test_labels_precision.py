@@ -309,6 +309,9 @@ def test_a_negation_that_describes_the_factor_or_the_people_studied_denies_nothi
         ("METHYLENE BLUE", "PROVAYBLUE", "warnings_and_cautions",
          "PROVAYBLUE ® may not be effective in patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
          "G6PD"),
+        # XELODA (NDA020896), warnings_and_cautions: "no dose proven safe" is the risk itself.
+        ("CAPECITABINE", "XELODA", "warnings_and_cautions",
+         "No XELODA dose has been proven safe for patients with complete DPD deficiency.", "DPYD"),
         # Toviaz (NDA022030), drug_interactions: "not taking ketoconazole" says who was compared.
         ("FESOTERODINE FUMARATE", "Toviaz", "drug_interactions",
          "Compared with CYP2D6 extensive metabolizers not taking ketoconazole, further increases in the exposure to "
