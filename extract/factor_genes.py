@@ -35,7 +35,7 @@ _STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+
 _GENE_WORD_BEFORE = re.compile(r"\b(?!(?:the|this|that|each|same|candidate|a|one|its|their)\s)[\w-]+\s+genes?\s+$",
                                re.IGNORECASE)
 _GENE_GAP = re.compile(r"\s+(?:genes?\s+)?")
-_OPEN_BRACKET = re.compile(r"\s*[(\[]\s*")  # "ENOX1(rs9594987)", "GENE [rs1]"
+_OPEN_BRACKET = re.compile(r"\s*([(\[])\s*")  # "ENOX1(rs9594987)", "GENE [rs1]"
 
 
 def gene_of(
@@ -107,13 +107,9 @@ def _holds_own_variant(gene: Mention, factor: Mention, sentence_mentions: Sequen
     if opened is None or not any(v is not factor and v.label in ("VARIANT", "ALLELE") and v.start == opened.end()
                                  for v in sentence_mentions):
         return False
-    depth, close = 0, len(sentence)
-    for i in range(opened.end() - 1, len(sentence)):
-        depth += sentence[i] in "([" and 1 or (-1 if sentence[i] in ")]" else 0)
-        if depth == 0:
-            close = i
-            break
-    return not opened.end() <= factor.start < close
+    bracket = opened.start(1)
+    close = _enclosing_brackets(sentence, bracket + 1)[1]  # the bracket's own close, past nested ones
+    return not bracket < factor.start < close
 
 
 def _unknown_gene_before(factor: Mention, sentence_mentions: Sequence[Mention], sentence: str) -> bool:
@@ -148,16 +144,18 @@ def _bracket_head(factor: Mention, mentions: Sequence[Mention], sentence: str) -
     CYP4F2 ..." gives MYC, not the nearer CYP4F2). None when the variant is not in brackets or no
     gene heads them."""
     brackets = _enclosing_brackets(sentence, factor.start)
-    if brackets is None:
-        return None
-    opening, closing = brackets
-    inside = [(abs(m.start - factor.start), g) for m in mentions
-              if m is not factor and opening < m.start and m.end <= closing and (g := named_gene(m))]
-    if inside:
-        return min(inside)[1]
-    before = [(m.end, g) for m in mentions if m.end <= opening and (g := named_gene(m))
-              and _HEAD_GAP.fullmatch(sentence, m.end, opening)]
-    return max(before)[1] if before else None
+    while brackets is not None:  # innermost first, then outward: "ABCB1 [c.2677G>T/A (rs2032582), ...]"
+        opening, closing = brackets
+        inside = [(abs(m.start - factor.start), g) for m in mentions
+                  if m is not factor and opening < m.start and m.end <= closing and (g := named_gene(m))]
+        if inside:
+            return min(inside)[1]
+        before = [(m.end, g) for m in mentions if m.end <= opening and (g := named_gene(m))
+                  and _HEAD_GAP.fullmatch(sentence, m.end, opening)]
+        if before:
+            return max(before)[1]
+        brackets = _enclosing_brackets(sentence, opening)
+    return None
 
 
 def _enclosing_brackets(text: str, position: int) -> tuple[int, int] | None:

@@ -302,9 +302,10 @@ def extractor_name() -> str:
     atenolol"), what is unknown or unavailable, or a failed effect stated as a risk ("may not be effective"); 0.18:
     "no dose proven safe" is a risk, "but not X," a contrast inside its clause, "absence of X" a genotype group, a
     gene written as a cell system ("OCT1-overexpressing HEK293 cells") is no genetic factor in abstracts, and a bare
-    variant borrows no gene written with its own bracketed variant ("ENOX1(rs9594987), rs703297")."""
+    variant borrows no gene written with its own bracketed variant ("ENOX1(rs9594987), rs703297"); 0.19: a variant
+    in nested brackets takes the gene heading the outer ones ("ABCB1 [c.2677G>T/A (rs2032582), ...]")."""
     name = "rules+ner" if "pgx_ner_model" in default_nlp().pipe_names else "rules"
-    return name + ("+rel" if relation_model() is not None else "") + "-0.18"
+    return name + ("+rel" if relation_model() is not None else "") + "-0.19"
 
 
 @dataclass(frozen=True, slots=True)

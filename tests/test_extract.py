@@ -628,13 +628,17 @@ def test_a_contrasted_not_denies_only_its_own_mention(shared: Path) -> None:
 def test_a_cell_system_is_no_genetic_factor_and_a_bracketed_variant_keeps_its_gene(shared: Path) -> None:
     """Recorded abstracts: "Both tropisetron and ondansetron inhibited ASP(+) uptake in OCT1-overexpressing HEK293
     cells" (20921968) measures a drug on a transporter made to be expressed, not a genetic factor; in
-    "ENOX1(rs9594987), rs10108210, and rs703297 gene polymorphisms" (27339827) the bare rsIDs are not ENOX1's."""
-    wanted = {"20921968": "efetch_batch_099.xml", "27339827": "efetch_batch_071.xml"}
+    "ENOX1(rs9594987), rs10108210, and rs703297 gene polymorphisms" (27339827) the bare rsIDs are not ENOX1's; in
+    "ABCB1 [c.1236C>T (rs1128503), c.2677G>T/A (rs2032582), c.3435C>T (rs1045642)] and CYP3A5*3" (24240480) every
+    rsID inside ABCB1's brackets is ABCB1's, not the nearer CYP3A5's."""
+    wanted = {"20921968": "efetch_batch_099.xml", "27339827": "efetch_batch_071.xml", "24240480": "efetch_batch_063.xml"}
     abstracts = _recorded_abstracts(shared, wanted)
     oct1 = [t for t in triples_for(abstracts["20921968"]) if "OCT1-overexpressing HEK293" in t.evidence.sentence]
     assert not oct1
     listed = {t.variant: t.gene for t in triples_for(abstracts["27339827"]) if "ENOX1(rs9594987)" in t.evidence.sentence}
     assert listed.get("rs703297", "missing") is None and listed.get("rs10108210", "missing") is None
+    abcb1 = {t.variant: t.gene for t in triples_for(abstracts["24240480"]) if "ABCB1 [c.1236C>T" in t.evidence.sentence}
+    assert all(abcb1.get(rs) == "ABCB1" for rs in ("rs1128503", "rs2032582", "rs1045642")), abcb1
 
 
 def test_an_instruction_or_an_unstudied_effect_is_not_a_denial() -> None:
