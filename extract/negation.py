@@ -15,7 +15,8 @@ triple read from them as "not associated" tells a curator the opposite of the te
 - they are instructions: "Do not administer", "should not exceed", "not recommended";
 - they state a failed effect as a risk: "may not be effective in patients with G6PD deficiency".
 
-`denial` sets those aside and asks whether a negation cue is left in the pair's own clause. The clause
+`denial` sets those aside and asks whether a negation cue is left in the pair's own clause; the sentence's
+mentions tell which ones a contrast's "not" lists ("but not CYP2B6, CYP2C9, nor CYP3A7"). The clause
 is the relation rules' clause (from the last clause break before the pair to the end of the word 40
 characters after it), cut at a clause break after the pair and started after a concessive clause that
 ends before the pair ("Although none of ..., a set of rare variants ..."). A result that is not
@@ -112,8 +113,8 @@ _NOT_A_DENIAL = re.compile(
 # clause, so it denies a pair with one mention in that list and one outside, and no other pair.
 _CONTRAST = re.compile(r"(?:\bbut|\balthough|\bthough|\byet|\band|,|\()\s*not\b(?!\s+(?:only|just)\b)", re.IGNORECASE)
 _LIST_REACH = 60
-# Between two items of the list: "CYP2B6, CYP2C9, ..., nor CYP3A7", "at OPRM1 and UGT2B7", "acute GVHD, younger age,
-# CYP3A5 or MDR1" (a short item that is no mention may sit between); the list's kind (drug or not) ends it.
+# Between two items of the list: "CYP2B6, CYP2C9, ..., nor CYP3A7", "at OPRM1 and UGT2B7", "IL1RN, TNFA, or IL10"
+# (a short item that is no mention may sit between); the list's kind (drug or not) ends it.
 _LIST_GAP = re.compile(r"[\s,/]*(?:[\w-]+[\s,/]+){0,3}?(?:(?:and/or|and|or|nor)\s+)?(?:(?:at|in|of|to|for|with|on|either)\s+)?"
                        r"(?:the\s+)?", re.IGNORECASE)
 _LIST_BREAK = re.compile(

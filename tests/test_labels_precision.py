@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from pgxlit.extract.conditions import find_conditions
 from pgxlit.extract.lexicons import DictionaryMatcher, load_lexicons, normalise_gene
 from pgxlit.extract.triples import biomarker_triples, is_table_soup, label_subject, label_triples
@@ -293,47 +295,43 @@ def test_a_roman_numeral_is_not_a_gene() -> None:
 
 
 # ---- a negation denies a pair only within its scope (extract/negation.py) ---------------------
-def test_a_negation_that_describes_the_factor_or_the_people_studied_denies_nothing() -> None:
-    """Each sentence names a PGx effect; its "no" or "not" describes the enzyme, the patients or a failed effect,
-    and the curator export would have printed "is not associated with" for it."""
-    cases = [
-        # Glynase (NDA020051), precautions: the patients described, the hemolysis warning is about G6PD.
-        ("GLYBURIDE", "Glynase", "precautions",
-         "In post marketing reports, hemolytic anemia has also been reported in patients who did not have known "
-         "G6PD deficiency.", "G6PD"),
-        # IMURAN (NDA016324), clinical_pharmacology: "little or no TPMT activity" is the poor metabolizer.
-        ("AZATHIOPRINE", "IMURAN", "clinical_pharmacology",
-         "Approximately 0.3% (1:300) of patients of European or African ancestry have two loss-of-function alleles "
-         "of the TPMT gene and have little or no TPMT activity (homozygous deficient or poor metabolizers).", "TPMT"),
-        # PROVAYBLUE (NDA204630), warnings_and_cautions: a failed effect is the risk.
-        ("METHYLENE BLUE", "PROVAYBLUE", "warnings_and_cautions",
-         "PROVAYBLUE ® may not be effective in patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
-         "G6PD"),
-        # XELODA (NDA020896), warnings_and_cautions: "no dose proven safe" is the risk itself.
-        ("CAPECITABINE", "XELODA", "warnings_and_cautions",
-         "No XELODA dose has been proven safe for patients with complete DPD deficiency.", "DPYD"),
-        # Toviaz (NDA022030), drug_interactions: "not taking ketoconazole" says who was compared.
-        ("FESOTERODINE FUMARATE", "Toviaz", "drug_interactions",
-         "Compared with CYP2D6 extensive metabolizers not taking ketoconazole, further increases in the exposure to "
-         "5-HMT were observed in subjects who were CYP2D6 poor metabolizers taking ketoconazole.", "CYP2D6"),
-    ]
-    for generic, brand, field, sentence, gene in cases:
-        found = [t for t in _triples(_label(generic, brand, (field, sentence))) if t.gene == gene]
-        assert found and not any(t.negated for t in found), sentence
+# (negated?, generic, brand, field, sentence, gene). The sentences that name a PGx effect have a "no" or "not" that
+# describes the enzyme, the patients or a failed effect: the curator export had printed "is not associated with"
+# for them. The others deny the pair and stay negated.
+NEGATION_CASES = [
+    # Glynase (NDA020051), precautions: the patients described, the hemolysis warning is about G6PD.
+    (False, "GLYBURIDE", "Glynase", "precautions",
+     "In post marketing reports, hemolytic anemia has also been reported in patients who did not have known "
+     "G6PD deficiency.", "G6PD"),
+    # IMURAN (NDA016324), clinical_pharmacology: "little or no TPMT activity" is the poor metabolizer.
+    (False, "AZATHIOPRINE", "IMURAN", "clinical_pharmacology",
+     "Approximately 0.3% (1:300) of patients of European or African ancestry have two loss-of-function alleles "
+     "of the TPMT gene and have little or no TPMT activity (homozygous deficient or poor metabolizers).", "TPMT"),
+    # PROVAYBLUE (NDA204630), warnings_and_cautions: a failed effect is the risk.
+    (False, "METHYLENE BLUE", "PROVAYBLUE", "warnings_and_cautions",
+     "PROVAYBLUE ® may not be effective in patients with glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
+     "G6PD"),
+    # XELODA (NDA020896), warnings_and_cautions: "no dose proven safe" is the risk itself.
+    (False, "CAPECITABINE", "XELODA", "warnings_and_cautions",
+     "No XELODA dose has been proven safe for patients with complete DPD deficiency.", "DPYD"),
+    # Toviaz (NDA022030), drug_interactions: "not taking ketoconazole" says who was compared.
+    (False, "FESOTERODINE FUMARATE", "Toviaz", "drug_interactions",
+     "Compared with CYP2D6 extensive metabolizers not taking ketoconazole, further increases in the exposure to "
+     "5-HMT were observed in subjects who were CYP2D6 poor metabolizers taking ketoconazole.", "CYP2D6"),
+    # Effient (NDA022307), use_in_specific_populations 8.9: a denial.
+    (True, "PRASUGREL HYDROCHLORIDE", "Effient", "use_in_specific_populations",
+     "In healthy subjects, patients with stable atherosclerosis, and patients with ACS receiving prasugrel, there "
+     "was no relevant effect of genetic variation in CYP2B6, CYP2C9, CYP2C19, or CYP3A5 on the pharmacokinetics "
+     "of prasugrel's active metabolite or its inhibition of platelet aggregation.", "CYP2C19"),
+    # Celexa (NDA020822), clinical_pharmacology: a denial.
+    (True, "CITALOPRAM", "Celexa", "clinical_pharmacology",
+     "Citalopram steady state levels were not significantly different in poor metabolizers and extensive "
+     "metabolizers of CYP2D6.", "CYP2D6"),
+]
 
 
-def test_a_denial_of_the_pair_stays_negated() -> None:
-    cases = [
-        # Effient (NDA022307), use_in_specific_populations 8.9.
-        ("PRASUGREL HYDROCHLORIDE", "Effient", "use_in_specific_populations",
-         "In healthy subjects, patients with stable atherosclerosis, and patients with ACS receiving prasugrel, there "
-         "was no relevant effect of genetic variation in CYP2B6, CYP2C9, CYP2C19, or CYP3A5 on the pharmacokinetics "
-         "of prasugrel's active metabolite or its inhibition of platelet aggregation.", "CYP2C19"),
-        # Celexa (NDA020822), clinical_pharmacology.
-        ("CITALOPRAM", "Celexa", "clinical_pharmacology",
-         "Citalopram steady state levels were not significantly different in poor metabolizers and extensive "
-         "metabolizers of CYP2D6.", "CYP2D6"),
-    ]
-    for generic, brand, field, sentence, gene in cases:
-        found = [t for t in _triples(_label(generic, brand, (field, sentence))) if t.gene == gene]
-        assert found and all(t.negated for t in found), sentence
+@pytest.mark.parametrize("negated, generic, brand, field, sentence, gene", NEGATION_CASES)
+def test_a_negation_denies_the_pair_only_when_it_denies_it(
+        negated: bool, generic: str, brand: str, field: str, sentence: str, gene: str) -> None:
+    found = [t for t in _triples(_label(generic, brand, (field, sentence))) if t.gene == gene]
+    assert found and all(t.negated == negated for t in found), sentence
