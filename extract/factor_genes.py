@@ -35,7 +35,7 @@ _STATED_GENE_GAP = re.compile(r"\s*[(\[]\s*(?:(?:in|of|on|at|within)\s+(?:the\s+
 _GENE_WORD_BEFORE = re.compile(r"\b(?!(?:the|this|that|each|same|candidate|a|one|its|their)\s)[\w-]+\s+genes?\s+$",
                                re.IGNORECASE)
 _GENE_GAP = re.compile(r"\s+(?:genes?\s+)?")
-_OPEN_BRACKET = re.compile(r"\s*([(\[])\s*")  # "ENOX1(rs9594987)", "GENE [rs1]"
+_OPEN_BRACKET = re.compile(r"\s*[(\[]\s*")  # "ENOX1(rs9594987)", "GENE [rs1]"
 
 
 def gene_of(
@@ -99,17 +99,11 @@ def gene_of(
 
 
 def _holds_own_variant(gene: Mention, factor: Mention, sentence_mentions: Sequence[Mention], sentence: str) -> bool:
-    """Is the gene written with another variant of its own in brackets straight after it ("ENOX1(rs9594987)"), and
-    the factor outside those brackets ("ABCB1 [c.1236C>T (rs1128503), ...]" keeps rs1128503)?"""
-    if gene.label != "GENE":
-        return False
-    opened = _OPEN_BRACKET.match(sentence, gene.end)
-    if opened is None or not any(v is not factor and v.label in ("VARIANT", "ALLELE") and v.start == opened.end()
-                                 for v in sentence_mentions):
-        return False
-    bracket = opened.start(1)
-    close = _enclosing_brackets(sentence, bracket + 1)[1]  # the bracket's own close, past nested ones
-    return not bracket < factor.start < close
+    """Is the gene written with another variant of its own in brackets straight after it ("ENOX1(rs9594987)")?
+    (A variant inside those brackets has taken the gene already, in `_bracket_head`.)"""
+    opened = _OPEN_BRACKET.match(sentence, gene.end) if gene.label == "GENE" else None
+    return opened is not None and any(v is not factor and v.label in ("VARIANT", "ALLELE") and v.start == opened.end()
+                                      for v in sentence_mentions)
 
 
 def _unknown_gene_before(factor: Mention, sentence_mentions: Sequence[Mention], sentence: str) -> bool:

@@ -35,13 +35,13 @@ from functools import lru_cache
 
 from pgxlit.records import Mention
 
-__all__ = ["CLAUSE_BREAK", "CUE_WORDS", "clause_bounds", "denial", "factor_negated", "triple_negated"]
+__all__ = ["CUE_WORDS", "clause_bounds", "denial", "factor_negated", "triple_negated"]
 
 CUE_WORDS = r"\b(no|not|neither|nor|without|absence of|lack of|failed to|unlikely|n't)\b"
 _CUES = re.compile(CUE_WORDS, re.IGNORECASE)
 _CUES_LOWER = re.compile(CUE_WORDS)  # on lowercased text: an alternation of words runs several times faster
-CLAUSE_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b|\bhowever\b", re.IGNORECASE)
-# "In liver, but not kidney transplant patients, ..." is a contrast inside the clause, not the start of a new one.
+# The relation rules' clause breaks (relations._CLAUSE_BREAK), but for "but not": "In liver, but not kidney transplant
+# patients, ..." is a contrast inside the clause, not the start of a new one.
 _BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b(?!\s+not\b)|\bhowever\b", re.IGNORECASE)
 _CONCESSIVE = re.compile(r"\b(?:although|though|while)\b(?!\s+not\b)", re.IGNORECASE)  # "although not X," is a contrast
 _TAIL = 40

@@ -91,7 +91,7 @@ _PGX_CUES = CuePattern(
 )
 # Sections of a label that are evidence of the effect when the sentence itself says little.
 SECTION_EFFECT = DEFAULT_EFFECT
-_CLAUSE_BREAK = negation.CLAUSE_BREAK
+_CLAUSE_BREAK = re.compile(r"[;:]|\bwhereas\b|\bbut\b|\bhowever\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
